@@ -1,0 +1,67 @@
+//! Mamori's HTTP edge: the poem-openapi APIs (one struct per tag), RFC 9457 problems, request
+//! IDs, metrics, and the assembled application. Handlers are thin: they translate HTTP to the
+//! use cases in `mamori-service` and back.
+
+pub mod context;
+mod health;
+mod json_guard;
+pub mod metrics;
+pub mod middleware;
+pub mod problem;
+mod state;
+
+use poem::{Endpoint, EndpointExt, Route, get, handler, web::Data};
+use poem_openapi::{ContactObject, OpenApiService};
+
+pub use health::HealthApi;
+pub use state::AppState;
+
+/// The title of the API spec.
+pub const API_TITLE: &str = "Mamori API";
+
+const API_DESCRIPTION: &str = "\
+Mamori is a multi-tenant one-time-password platform for Japanese shinkin banks.
+
+Banks' internet-banking systems call the **Bank** operations with their API key to register \
+customers' tokens, check one-time passwords at login and for transactions, and manage tokens. \
+Every error is an RFC 9457 `application/problem+json` body with a stable `code` (see the \
+`ErrorCode` schema); `detail` is Japanese or English by `Accept-Language`. Every response \
+carries an `X-Request-Id` header (the caller's, when it sends a sane one).";
+
+type Apis = HealthApi;
+
+/// The OpenAPI service: every API of Mamori, from which the spec is generated.
+pub fn api_service(state: AppState) -> OpenApiService<Apis, ()> {
+    OpenApiService::new(HealthApi::new(state), API_TITLE, env!("CARGO_PKG_VERSION"))
+        .description(API_DESCRIPTION)
+        .contact(ContactObject::new().name("Mamori platform operations"))
+}
+
+/// The spec as pretty JSON, exactly as committed under `openapi/`.
+pub fn spec_json(state: AppState) -> String {
+    let mut spec = api_service(state).spec();
+    if !spec.ends_with('\n') {
+        spec.push('\n');
+    }
+    spec
+}
+
+#[handler]
+fn metrics_endpoint(state: Data<&AppState>) -> String {
+    state.metrics.render()
+}
+
+/// The whole HTTP application: API, spec, docs, metrics, behind the [`middleware::Edge`].
+pub fn app(state: AppState) -> impl Endpoint<Output = poem::Response> {
+    let api = api_service(state.clone());
+    let spec = api.spec_endpoint();
+    let docs = api.swagger_ui();
+    let edge = middleware::Edge::new(state.metrics.clone());
+    Route::new()
+        .nest("/", api)
+        .at("/openapi.json", spec)
+        .nest("/docs", docs)
+        .at("/metrics", get(metrics_endpoint))
+        .data(state)
+        .with(edge)
+}

@@ -1,0 +1,160 @@
+//! The edge every request passes: request ID and tracing span, body limit and strict JSON,
+//! uniform problem bodies for every error, metrics.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use mamori_domain::ErrorCode;
+use mamori_domain::error_code::Lang;
+use poem::http::{HeaderValue, Method, StatusCode};
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
+use poem_openapi::OperationId;
+use tracing::Instrument;
+
+use crate::context::RequestId;
+use crate::json_guard::check_no_duplicate_keys;
+use crate::metrics::Metrics;
+use crate::problem::{Problem, code_for_status};
+
+/// Largest request body accepted. Mamori's requests are a few hundred bytes; a megabyte body
+/// is a mistake or an attack and is refused before it is parsed.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The edge middleware.
+#[derive(Debug, Clone)]
+pub struct Edge {
+    metrics: Arc<Metrics>,
+}
+
+impl Edge {
+    /// Creates the edge, recording into `metrics`.
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        Self { metrics }
+    }
+}
+
+impl<E: Endpoint> Middleware<E> for Edge {
+    type Output = EdgeEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        EdgeEndpoint {
+            inner,
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+/// The endpoint [`Edge`] wraps around the application.
+#[derive(Debug)]
+pub struct EdgeEndpoint<E> {
+    inner: E,
+    metrics: Arc<Metrics>,
+}
+
+impl<E: Endpoint> Endpoint for EdgeEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+        let started = Instant::now();
+        let request_id = RequestId::from_header(req.header("x-request-id"));
+        req.set_data(request_id.clone());
+        let lang = Lang::from_accept_language(req.header("accept-language"));
+        let span = tracing::info_span!(
+            "request",
+            request_id = %request_id.0,
+            http.method = %req.method(),
+            http.path = %req.uri().path(),
+        );
+
+        async move {
+            let mut resp = match guard_body(&mut req).await {
+                Err(problem) => problem,
+                Ok(()) => match self.inner.call(req).await {
+                    Ok(output) => output.into_response(),
+                    Err(err) => problem_for_error(err, lang, &request_id),
+                },
+            };
+            if let Ok(value) = HeaderValue::from_str(&request_id.0) {
+                resp.headers_mut().insert("x-request-id", value);
+            }
+            let operation = resp.data::<OperationId>().map(|id| id.0).unwrap_or("other");
+            let status = resp.status().as_u16();
+            let elapsed = started.elapsed().as_secs_f64();
+            self.metrics.observe(operation, status, elapsed);
+            tracing::info!(
+                http.status = status,
+                operation,
+                elapsed_ms = elapsed * 1000.0,
+                "request finished"
+            );
+            Ok(resp)
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// Reads a request body once, within the size limit, and refuses JSON with duplicate keys;
+/// then puts the bytes back for the handler.
+async fn guard_body(req: &mut Request) -> Result<(), Response> {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
+    }
+    let problem = |code: ErrorCode, detail: Option<String>, req: &Request| {
+        let ctx = crate::context::RequestContext::of(req);
+        let mut p = Problem::new(code, &ctx);
+        if let Some(detail) = detail {
+            p = p.with_detail(detail);
+        }
+        p.into_response()
+    };
+    let declared_too_large = req
+        .header("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|len| len > MAX_BODY_BYTES);
+    if declared_too_large {
+        return Err(problem(ErrorCode::PayloadTooLarge, None, req));
+    }
+    let bytes = match req.take_body().into_bytes_limit(MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(poem::error::ReadBodyError::PayloadTooLarge) => {
+            return Err(problem(ErrorCode::PayloadTooLarge, None, req));
+        }
+        Err(_) => return Err(problem(ErrorCode::BadRequest, None, req)),
+    };
+    let is_json = req
+        .header("content-type")
+        .is_some_and(|ct| ct.starts_with("application/json") || ct.contains("+json"));
+    if is_json
+        && !bytes.is_empty()
+        && let Err(why) = check_no_duplicate_keys(&bytes)
+    {
+        let lang = Lang::from_accept_language(req.header("accept-language"));
+        let detail = format!("{} ({why})", ErrorCode::BadRequest.detail(lang));
+        return Err(problem(ErrorCode::BadRequest, Some(detail), req));
+    }
+    req.set_body(bytes);
+    Ok(())
+}
+
+/// Turns any error that reached the edge into a problem response. Server errors are logged
+/// here, once; client errors are the caller's and only counted in metrics.
+fn problem_for_error(err: poem::Error, lang: Lang, request_id: &RequestId) -> Response {
+    let status = err.status();
+    let code = code_for_status(status);
+    let operation = err.data::<OperationId>().copied();
+    let mut problem = Problem::with_lang(code, lang, request_id.0.clone());
+    if code == ErrorCode::BadRequest {
+        // The framework's parse message says which field was wrong; it never contains more
+        // than the caller itself sent.
+        problem = problem.with_detail(format!("{} ({err})", code.detail(lang)));
+    }
+    if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
+        tracing::error!(error = %err, "unhandled error");
+    }
+    let mut resp = problem.into_response();
+    if let Some(operation) = operation {
+        resp.set_data(operation);
+    }
+    resp
+}

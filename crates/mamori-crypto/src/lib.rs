@@ -1,0 +1,15 @@
+//! Mamori's cryptography at rest: token secrets sealed with AES-256-GCM under a master key, and
+//! API keys stored only as hashes.
+//!
+//! - Every sealed record names the key that sealed it (`key_id`), so the master key can be
+//!   rotated: new records use the current key, old ones still open with the old key until they
+//!   are re-sealed.
+//! - The credential ID is the associated data, so a ciphertext copied onto another credential's
+//!   row does not open.
+//! - This crate never logs and never prints a secret; `Debug` of key material is redacted.
+
+mod api_key;
+mod keyring;
+
+pub use api_key::{ApiKey, ApiKeyHash, ApiKeyParseError};
+pub use keyring::{KeyError, Keyring, MasterKey, SealedSecret};

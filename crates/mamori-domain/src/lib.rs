@@ -1,0 +1,16 @@
+//! Mamori's pure domain: the words of MISSION.md's domain table as types, the tenant policies
+//! banks configure, the Clock every time-dependent rule reads, and the stable error codes that
+//! are part of the banks' contract.
+//!
+//! This crate does no I/O beyond reading tenant config files it is handed, and never reads the
+//! system clock except inside [`clock::SystemClock`].
+
+pub mod clock;
+pub mod error_code;
+pub mod ids;
+pub mod policy;
+pub mod tenant_config;
+
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use error_code::ErrorCode;
+pub use ids::TenantId;

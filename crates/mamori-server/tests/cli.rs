@@ -1,0 +1,296 @@
+//! The `mamori` binary as an operator uses it: config checks, migrations, serving and shutting
+//! down on SIGTERM.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "helpers of tests: an unexpected error should fail the test loudly"
+)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use mamori_testkit::{TestDb, TestEngine};
+
+fn mamori() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mamori"));
+    cmd.env_remove("MAMORI_DATABASE_URL")
+        .env_remove("MAMORI_TENANT_CONFIGS")
+        .env_remove("MAMORI_LISTEN")
+        .env("MAMORI_LOG", "info");
+    cmd
+}
+
+fn shipped_configs() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tenant-configs"))
+}
+
+#[test]
+fn tenants_check_lists_the_shipped_banks() {
+    let out = mamori()
+        .args(["tenants", "check", "--tenant-configs"])
+        .arg(shipped_configs())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for id in [
+        "johoku-shinkin",
+        "jonan-shinkin",
+        "kitakyushu-bank",
+        "kitashin",
+        "shinkin-001",
+    ] {
+        assert!(stdout.contains(id), "{id} not listed:\n{stdout}");
+    }
+    assert!(stdout.contains("5 tenant config(s) OK"), "{stdout}");
+}
+
+#[test]
+fn tenants_check_refuses_a_broken_file_naming_file_key_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&shipped_configs(), dir.path());
+    let file = dir.path().join("johoku-shinkin.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let broken = replace_key(&text, "otp", "digits", "\"six\"");
+    std::fs::write(&file, broken).unwrap();
+
+    let out = mamori()
+        .args(["tenants", "check", "--tenant-configs"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr
+            .contains(r#"johoku-shinkin.toml: otp.digits: expected an integer 6..=8, found "six""#),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn serve_refuses_to_start_on_a_broken_config() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&shipped_configs(), dir.path());
+    let file = dir.path().join("jonan-shinkin.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, replace_key(&text, "otp", "digits", "9")).unwrap();
+    let db_dir = tempfile::tempdir().unwrap();
+    let out = mamori()
+        .current_dir(db_dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0", "--tenant-configs"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("jonan-shinkin.toml: otp.digits: expected an integer 6..=8, found 9"),
+        "{stderr}"
+    );
+    assert!(
+        !db_dir.path().join("mamori.db").exists(),
+        "nothing is created on a refused start"
+    );
+}
+
+/// The README's first command on a fresh machine: embedded SQLite in the working directory,
+/// the shipped tenant configs, API docs served; SIGTERM stops it cleanly.
+#[test]
+fn serve_on_embedded_sqlite_then_sigterm() {
+    let work = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let server = Server::start(
+        mamori()
+            .current_dir(work.path())
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--tenant-configs",
+            ])
+            .arg(shipped_configs()),
+    );
+    server.wait_ready(port);
+    assert!(
+        work.path().join("mamori.db").exists(),
+        "SQLite file created in the working directory"
+    );
+    let (status, body) = http_get(port, "/openapi.json");
+    assert_eq!(status, 200);
+    assert!(body.contains("\"Mamori API\""));
+    let (status, body) = http_get(port, "/docs");
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = http_get(port, "/metrics");
+    assert_eq!(status, 200);
+    assert!(body.contains("mamori_http_requests_total"), "{body}");
+    let logs = server.stop();
+    assert_eq!(logs.matches("tenant config applied").count(), 5, "{logs}");
+    assert!(logs.contains("Mamori stopped"), "graceful shutdown: {logs}");
+}
+
+/// The same binary on an empty PostgreSQL database migrates and serves.
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_and_serve_on_postgres() {
+    let test_db = TestDb::create(TestEngine::Postgres).await;
+    let url = test_db.url.clone();
+    let out = mamori()
+        .args(["migrate", "--database-url", &url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let port = free_port();
+    let server = Server::start(
+        mamori()
+            .env("MAMORI_DATABASE_URL", &url)
+            .env("MAMORI_LISTEN", format!("127.0.0.1:{port}"))
+            .env("MAMORI_TENANT_CONFIGS", shipped_configs())
+            .env("MAMORI_LOG_FORMAT", "json")
+            .arg("serve"),
+    );
+    tokio::task::spawn_blocking(move || {
+        server.wait_ready(port);
+        let (status, _) = http_get(port, "/readyz");
+        assert_eq!(status, 200);
+        let logs = server.stop();
+        let line = logs
+            .lines()
+            .find(|l| l.contains("request finished"))
+            .expect("a request log line");
+        let json: serde_json::Value = serde_json::from_str(line).expect("JSON log lines");
+        assert!(
+            json["request_id"].is_string() || json["span"]["request_id"].is_string(),
+            "{line}"
+        );
+    })
+    .await
+    .unwrap();
+}
+
+struct Server {
+    child: Child,
+}
+
+impl Server {
+    fn start(cmd: &mut Command) -> Self {
+        let child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        Self { child }
+    }
+
+    fn wait_ready(&self, port: u16) {
+        for _ in 0..300 {
+            if let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) {
+                drop(stream);
+                if http_get(port, "/readyz").0 == 200 {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("server did not become ready on port {port}");
+    }
+
+    /// Sends SIGTERM, waits for a clean exit, returns the logs.
+    fn stop(mut self) -> String {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let out = std::mem::replace(&mut self.child, Command::new("true").spawn().unwrap())
+            .wait_with_output()
+            .unwrap();
+        let logs = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            out.status.success(),
+            "exit after SIGTERM: {:?}\n{logs}",
+            out.status
+        );
+        logs
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn http_get(port: u16, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
+/// Replaces `key = …` inside `[section]` of a TOML text.
+fn replace_key(text: &str, section: &str, key: &str, value: &str) -> String {
+    let mut in_section = false;
+    let mut replaced = false;
+    let lines: Vec<String> = text
+        .lines()
+        .map(|line| {
+            let trimmed = line.trim();
+            if trimmed.starts_with('[') {
+                in_section = trimmed == format!("[{section}]");
+            }
+            if in_section && !replaced && trimmed.split('=').next().map(str::trim) == Some(key) {
+                replaced = true;
+                format!("{key} = {value}")
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect();
+    assert!(replaced, "[{section}] {key} not found");
+    lines.join("\n") + "\n"
+}

@@ -1,0 +1,40 @@
+use mamori_domain::ErrorCode;
+
+/// Why a use case did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The request broke a rule; the code says which. Nothing was changed unless the rule
+    /// itself says so (a wrong code is counted).
+    #[error("{code}")]
+    Rejected {
+        /// The stable error code.
+        code: ErrorCode,
+        /// Attempts left before a lock, where that applies.
+        attempts_left: Option<u32>,
+    },
+    /// The database is unreachable: nothing can be concluded and nothing was counted.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or corrupt data.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ServiceError {
+    /// A rejection with no attempt count.
+    pub fn rejected(code: ErrorCode) -> Self {
+        Self::Rejected {
+            code,
+            attempts_left: None,
+        }
+    }
+
+    /// The stable code this error maps to.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Rejected { code, .. } => *code,
+            Self::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            Self::Internal(_) => ErrorCode::InternalError,
+        }
+    }
+}

@@ -1,0 +1,28 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "audit_events")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub tenant_id: String,
+    pub seq: i64,
+    pub occurred_at: DateTimeUtc,
+    pub actor: String,
+    pub operation: String,
+    pub outcome: String,
+    pub error_code: Option<String>,
+    pub user_id: Option<String>,
+    pub credential_id: Option<String>,
+    pub request_id: Option<String>,
+    pub client_addr: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub details: Option<String>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,10 @@
+//! sea-orm entities, one module per table, in the shape `sea-orm-cli generate entity` gives.
+//! Behaviour lives in the repositories beside them, not here.
+
+pub mod api_keys;
+pub mod audit_events;
+pub mod bindings;
+pub mod counters;
+pub mod credentials;
+pub mod tenants;
+pub mod users;

@@ -1,0 +1,15 @@
+//! Mamori's persistence: the sea-orm entities and repositories that speak domain types.
+//!
+//! One binary runs on SQLite (the embedded default) and PostgreSQL (production, several nodes).
+//! Every security state change is one conditional write checked by `rows_affected`, or one
+//! short transaction, so it stays exact under concurrency and across nodes. This crate knows
+//! nothing of HTTP.
+
+mod db;
+pub mod entities;
+mod error;
+pub mod tenants;
+
+pub use db::{Database, Engine};
+pub use error::StoreError;
+pub use tenants::{AppliedTenant, TenantChange, TenantRecord};

@@ -1,0 +1,32 @@
+//! Dev-only helpers for Mamori's tests: a fresh database per test on SQLite or PostgreSQL, a
+//! `TestApp` wired like the real server but with a [`FixedClock`], and a TCP proxy that can cut
+//! the database off to test outages.
+//!
+//! Nothing here is used by the product.
+
+mod app;
+mod db;
+mod proxy;
+
+pub use app::TestApp;
+pub use db::{TestDb, TestEngine};
+pub use proxy::TcpProxy;
+
+/// Runs an async test scenario once on SQLite and once on PostgreSQL, as two `#[test]`s named
+/// `sqlite` and `postgres` inside a module named after the scenario.
+#[macro_export]
+macro_rules! on_both_engines {
+    ($scenario:ident) => {
+        mod $scenario {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                super::$scenario($crate::TestEngine::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                super::$scenario($crate::TestEngine::Postgres).await;
+            }
+        }
+    };
+}

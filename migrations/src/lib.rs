@@ -1,0 +1,22 @@
+//! Mamori's schema, as sea-orm-migration migrations.
+//!
+//! Every migration implements `down` and runs on both engines Mamori supports: SQLite (the
+//! embedded default) and PostgreSQL (production). Changes follow expand/contract: add new
+//! columns/tables first, move readers and writers, drop the old shape in a later migration, so a
+//! rolling deploy of several nodes never sees a schema it cannot read.
+//! File names: `mYYYYMMDD_HHMMSS_<what>.rs`.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_foundation;
+
+/// The list of all migrations, oldest first.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_foundation::Migration)]
+    }
+}

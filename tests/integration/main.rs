@@ -1,0 +1,14 @@
+//! Mamori's integration tests: one binary, a module per flow. Every scenario runs on SQLite and
+//! on PostgreSQL (`on_both_engines!`), each on its own fresh database.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "test scenarios are plain async fns; an unexpected error should fail them loudly"
+)]
+
+mod health;
+mod migrations;
+mod openapi;
+mod problems;
+mod support;
+mod tenants;

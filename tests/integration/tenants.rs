@@ -1,0 +1,128 @@
+//! Tenant configs: the shipped files load, `serve` applies them idempotently and never drops a
+//! bank that has users.
+
+use std::path::PathBuf;
+
+use mamori_domain::tenant_config::load_dir;
+use mamori_store::TenantChange;
+use mamori_store::entities::users;
+use mamori_testkit::{TestApp, TestEngine, on_both_engines};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+
+fn shipped_configs_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tenant-configs"))
+}
+
+async fn shipped_configs_are_applied_once_and_then_unchanged(engine: TestEngine) {
+    let app = TestApp::new(engine).await;
+    let configs = load_dir(&shipped_configs_dir()).expect("shipped tenant configs are valid");
+    assert_eq!(configs.len(), 5, "one tenant per seed bank");
+
+    let first = app
+        .state
+        .services
+        .apply_tenant_configs(&configs)
+        .await
+        .unwrap();
+    assert!(
+        first.iter().all(|a| a.change == TenantChange::Inserted),
+        "{first:?}"
+    );
+    let again = app
+        .state
+        .services
+        .apply_tenant_configs(&configs)
+        .await
+        .unwrap();
+    assert!(
+        again.iter().all(|a| a.change == TenantChange::Unchanged),
+        "{again:?}"
+    );
+
+    let tenants = app.state.services.list_tenants().await.unwrap();
+    let ids: Vec<_> = tenants.iter().map(|t| t.id.as_str().to_owned()).collect();
+    for id in [
+        "johoku-shinkin",
+        "jonan-shinkin",
+        "kitakyushu-bank",
+        "kitashin",
+        "shinkin-001",
+    ] {
+        assert!(ids.contains(&id.to_owned()), "{id} missing from {ids:?}");
+    }
+    let johoku = tenants
+        .iter()
+        .find(|t| t.id.as_str() == "johoku-shinkin")
+        .unwrap();
+    assert_eq!(
+        johoku.config,
+        configs
+            .iter()
+            .find(|c| c.id == "johoku-shinkin")
+            .unwrap()
+            .clone()
+    );
+}
+on_both_engines!(shipped_configs_are_applied_once_and_then_unchanged);
+
+async fn a_changed_config_updates_and_a_bank_with_users_is_never_dropped(engine: TestEngine) {
+    let app = TestApp::new(engine).await;
+    let mut configs = load_dir(&shipped_configs_dir()).unwrap();
+    app.state
+        .services
+        .apply_tenant_configs(&configs)
+        .await
+        .unwrap();
+
+    users::ActiveModel {
+        id: Set("u-1".into()),
+        tenant_id: Set("jonan-shinkin".into()),
+        contract_number: Set("1234567".into()),
+        user_code: Set(String::new()),
+        display_name: Set("城南 太郎".into()),
+        created_at: Set(app.clock_now()),
+        updated_at: Set(app.clock_now()),
+    }
+    .insert(app.db.connection())
+    .await
+    .unwrap();
+
+    // The operator edits one bank's name and removes jonan-shinkin's file.
+    let kitashin = configs.iter_mut().find(|c| c.id == "kitashin").unwrap();
+    kitashin.name_en = "Kitashin (renamed)".into();
+    configs.retain(|c| c.id != "jonan-shinkin");
+    let applied = app
+        .state
+        .services
+        .apply_tenant_configs(&configs)
+        .await
+        .unwrap();
+    let change_of = |id: &str| applied.iter().find(|a| a.id == id).unwrap().change;
+    assert_eq!(change_of("kitashin"), TenantChange::Updated);
+    assert_eq!(change_of("johoku-shinkin"), TenantChange::Unchanged);
+
+    let tenants = app.state.services.list_tenants().await.unwrap();
+    let jonan = tenants.iter().find(|t| t.id.as_str() == "jonan-shinkin");
+    assert_eq!(
+        jonan.map(|t| t.user_count),
+        Some(1),
+        "a bank with users is kept"
+    );
+    let kitashin = tenants
+        .iter()
+        .find(|t| t.id.as_str() == "kitashin")
+        .unwrap();
+    assert_eq!(kitashin.config.name_en, "Kitashin (renamed)");
+}
+on_both_engines!(a_changed_config_updates_and_a_bank_with_users_is_never_dropped);
+
+trait ClockNow {
+    fn clock_now(&self) -> chrono::DateTime<chrono::Utc>;
+}
+
+impl ClockNow for TestApp {
+    fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
+        use mamori_domain::Clock;
+        self.clock.now()
+    }
+}
