@@ -10,5 +10,6 @@ mod health;
 mod migrations;
 mod openapi;
 mod problems;
+mod seed_flows;
 mod support;
 mod tenants;

@@ -6,15 +6,20 @@ use std::path::PathBuf;
 use mamori_domain::tenant_config::load_dir;
 use mamori_store::TenantChange;
 use mamori_store::entities::users;
-use mamori_testkit::{TestApp, TestEngine, on_both_engines};
+use mamori_testkit::{TestApp, TestDb, TestEngine, on_both_engines};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 
 fn shipped_configs_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tenant-configs"))
 }
 
+async fn bare_app(engine: TestEngine) -> TestApp {
+    let (test_db, db) = TestDb::migrated(engine).await;
+    TestApp::over(test_db, db)
+}
+
 async fn shipped_configs_are_applied_once_and_then_unchanged(engine: TestEngine) {
-    let app = TestApp::new(engine).await;
+    let app = bare_app(engine).await;
     let configs = load_dir(&shipped_configs_dir()).expect("shipped tenant configs are valid");
     assert_eq!(configs.len(), 5, "one tenant per seed bank");
 
@@ -66,7 +71,7 @@ async fn shipped_configs_are_applied_once_and_then_unchanged(engine: TestEngine)
 on_both_engines!(shipped_configs_are_applied_once_and_then_unchanged);
 
 async fn a_changed_config_updates_and_a_bank_with_users_is_never_dropped(engine: TestEngine) {
-    let app = TestApp::new(engine).await;
+    let app = bare_app(engine).await;
     let mut configs = load_dir(&shipped_configs_dir()).unwrap();
     app.state
         .services

@@ -2,19 +2,24 @@
 //! IDs, metrics, and the assembled application. Handlers are thin: they translate HTTP to the
 //! use cases in `mamori-service` and back.
 
+mod bank;
 pub mod context;
+mod errors;
 mod health;
 mod json_guard;
 pub mod metrics;
 pub mod middleware;
 pub mod problem;
 mod state;
+mod token;
 
 use poem::{Endpoint, EndpointExt, Route, get, handler, web::Data};
 use poem_openapi::{ContactObject, OpenApiService};
 
+pub use bank::BankApi;
 pub use health::HealthApi;
 pub use state::AppState;
+pub use token::TokenApi;
 
 /// The title of the API spec.
 pub const API_TITLE: &str = "Mamori API";
@@ -28,13 +33,21 @@ Every error is an RFC 9457 `application/problem+json` body with a stable `code` 
 `ErrorCode` schema); `detail` is Japanese or English by `Accept-Language`. Every response \
 carries an `X-Request-Id` header (the caller's, when it sends a sane one).";
 
-type Apis = HealthApi;
+type Apis = (BankApi, TokenApi, HealthApi);
 
 /// The OpenAPI service: every API of Mamori, from which the spec is generated.
 pub fn api_service(state: AppState) -> OpenApiService<Apis, ()> {
-    OpenApiService::new(HealthApi::new(state), API_TITLE, env!("CARGO_PKG_VERSION"))
-        .description(API_DESCRIPTION)
-        .contact(ContactObject::new().name("Mamori platform operations"))
+    OpenApiService::new(
+        (
+            BankApi::new(state.clone()),
+            TokenApi::new(state.clone()),
+            HealthApi::new(state),
+        ),
+        API_TITLE,
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(API_DESCRIPTION)
+    .contact(ContactObject::new().name("Mamori platform operations"))
 }
 
 /// The spec as pretty JSON, exactly as committed under `openapi/`.

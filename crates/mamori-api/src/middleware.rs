@@ -140,6 +140,15 @@ async fn guard_body(req: &mut Request) -> Result<(), Response> {
 /// Turns any error that reached the edge into a problem response. Server errors are logged
 /// here, once; client errors are the caller's and only counted in metrics.
 fn problem_for_error(err: poem::Error, lang: Lang, request_id: &RequestId) -> Response {
+    // A handler's own problem response travels as an error built from that response: keep it.
+    if err.is_from_response() {
+        let operation = err.data::<OperationId>().copied();
+        let mut resp = err.into_response();
+        if let Some(operation) = operation {
+            resp.set_data(operation);
+        }
+        return resp;
+    }
     let status = err.status();
     let code = code_for_status(status);
     let operation = err.data::<OperationId>().copied();

@@ -5,12 +5,14 @@
 //! This crate does no I/O beyond reading tenant config files it is handed, and never reads the
 //! system clock except inside [`clock::SystemClock`].
 
+pub mod binding;
 pub mod clock;
 pub mod error_code;
 pub mod ids;
 pub mod policy;
 pub mod tenant_config;
 
+pub use binding::{BindingState, FailureOutcome, OtpUse};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error_code::ErrorCode;
 pub use ids::TenantId;

@@ -9,8 +9,9 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use mamori_api::AppState;
 use mamori_api::metrics::Metrics;
-use mamori_domain::SystemClock;
+use mamori_crypto::{Keyring, MasterKey};
 use mamori_domain::tenant_config::{TenantConfig, load_dir};
+use mamori_domain::{SystemClock, TenantId};
 use mamori_service::Services;
 use mamori_store::{Database, TenantChange};
 use poem::Server;
@@ -47,6 +48,14 @@ struct DatabaseArgs {
 }
 
 #[derive(Debug, clap::Args)]
+struct KeyArgs {
+    /// File holding the master key that seals token secrets (created with mode 0600 at first
+    /// start when missing). Ignored when MAMORI_MASTER_KEY is set.
+    #[arg(long, env = "MAMORI_MASTER_KEY_FILE", default_value = "mamori.key")]
+    master_key_file: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
 struct TenantConfigArgs {
     /// Directory of tenant config files (`<bank>.toml`).
     #[arg(long, env = "MAMORI_TENANT_CONFIGS", default_value = "tenant-configs")]
@@ -64,6 +73,8 @@ enum Command {
         database: DatabaseArgs,
         #[command(flatten)]
         tenants: TenantConfigArgs,
+        #[command(flatten)]
+        keys: KeyArgs,
     },
     /// Apply pending database migrations and exit.
     Migrate {
@@ -75,8 +86,60 @@ enum Command {
         #[command(subcommand)]
         command: TenantsCommand,
     },
+    /// Banks' API keys.
+    ApiKeys {
+        #[command(subcommand)]
+        command: ApiKeysCommand,
+    },
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Print the OpenAPI spec (JSON) to standard output.
     Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+enum ApiKeysCommand {
+    /// Create an API key for a bank and print it once.
+    Create {
+        /// The bank's ID (a tenant config's file stem).
+        #[arg(long)]
+        tenant: String,
+        /// A label for people ("IB production", …).
+        #[arg(long, default_value = "")]
+        label: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// List a bank's API keys (never the keys themselves).
+    List {
+        /// The bank's ID.
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Revoke an API key by its id or prefix.
+    Revoke {
+        /// The key's id (`key_…`) or prefix.
+        key: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Recompute a bank's audit hash chain and report the first broken entry.
+    Verify {
+        /// The bank's ID.
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -113,7 +176,33 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             listen,
             database,
             tenants,
-        } => serve(&listen, &database.database_url, &tenants.tenant_configs).await,
+            keys,
+        } => {
+            serve(
+                &listen,
+                &database.database_url,
+                &tenants.tenant_configs,
+                &keys,
+            )
+            .await
+        }
+        Command::ApiKeys { command } => api_keys(command).await,
+        Command::Audit {
+            command: AuditCommand::Verify { tenant, database },
+        } => {
+            let services = cli_services(&database.database_url).await?;
+            let tenant = TenantId::parse(&tenant)?;
+            match services.verify_audit_chain(&tenant).await? {
+                mamori_store::audit::ChainCheck::Intact { entries } => {
+                    say(&format!("{tenant}: audit chain intact ({entries} entries)"));
+                    Ok(ExitCode::SUCCESS)
+                }
+                mamori_store::audit::ChainCheck::Broken { at_seq, reason } => {
+                    eprintln!("{tenant}: audit chain BROKEN at entry {at_seq}: {reason}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
         Command::Migrate { database } => {
             let db = connect(&database.database_url).await?;
             let pending = db.pending_migrations().await?;
@@ -125,7 +214,10 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             command: TenantsCommand::Check { tenants },
         } => Ok(check_tenants(&tenants.tenant_configs)),
         Command::Openapi => {
-            let state = state_for(Database::connect("sqlite::memory:").await?);
+            let state = state_for(
+                Database::connect("sqlite::memory:").await?,
+                ephemeral_keyring()?,
+            );
             use std::io::Write;
             std::io::stdout().write_all(mamori_api::spec_json(state).as_bytes())?;
             Ok(ExitCode::SUCCESS)
@@ -133,10 +225,112 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn state_for(db: Database) -> AppState {
+fn state_for(db: Database, keyring: Keyring) -> AppState {
     AppState {
-        services: Services::new(db, Arc::new(SystemClock)),
+        services: Services::new(db, Arc::new(SystemClock), keyring),
         metrics: Arc::new(Metrics::new()),
+    }
+}
+
+/// A keyring for commands that never open a token secret.
+fn ephemeral_keyring() -> anyhow::Result<Keyring> {
+    Ok(Keyring::new(MasterKey::generate()?, []))
+}
+
+/// The master keys: `MAMORI_MASTER_KEY` (hex or base64) if set, else the key file, created
+/// with mode 0600 at first start. `MAMORI_OLD_MASTER_KEYS` (comma-separated) still open
+/// records sealed before a rotation.
+fn load_keyring(keys: &KeyArgs) -> anyhow::Result<Keyring> {
+    let current = match std::env::var("MAMORI_MASTER_KEY") {
+        Ok(text) if !text.trim().is_empty() => {
+            MasterKey::parse(&text).map_err(|e| anyhow::anyhow!("MAMORI_MASTER_KEY: {e}"))?
+        }
+        _ => {
+            let (key, created) = MasterKey::load_or_create(&keys.master_key_file)?;
+            if created {
+                tracing::warn!(
+                    file = %keys.master_key_file.display(),
+                    key.id = %key.id(),
+                    "created a new master key file (mode 0600); back it up: without it no token secret can be read"
+                );
+            }
+            key
+        }
+    };
+    let mut older = Vec::new();
+    if let Ok(list) = std::env::var("MAMORI_OLD_MASTER_KEYS") {
+        for part in list.split(',').filter(|p| !p.trim().is_empty()) {
+            older.push(
+                MasterKey::parse(part)
+                    .map_err(|e| anyhow::anyhow!("MAMORI_OLD_MASTER_KEYS: {e}"))?,
+            );
+        }
+    }
+    tracing::info!(key.id = %current.id(), older = older.len(), "master key loaded");
+    Ok(Keyring::new(current, older))
+}
+
+async fn cli_services(database_url: &str) -> anyhow::Result<Services> {
+    let db = connect(database_url).await?;
+    db.migrate().await?;
+    Ok(Services::new(
+        db,
+        Arc::new(SystemClock),
+        ephemeral_keyring()?,
+    ))
+}
+
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
+}
+
+async fn api_keys(command: ApiKeysCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        ApiKeysCommand::Create {
+            tenant,
+            label,
+            database,
+        } => {
+            let services = cli_services(&database.database_url).await?;
+            let tenant = TenantId::parse(&tenant)?;
+            let created = services.create_api_key(&tenant, &label).await?;
+            say(&created.key);
+            eprintln!(
+                "API key {} created for {tenant}. It is shown only now: hand it to the bank over a secure channel.",
+                created.id
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        ApiKeysCommand::List { tenant, database } => {
+            let services = cli_services(&database.database_url).await?;
+            let tenant = TenantId::parse(&tenant)?;
+            for key in services.list_api_keys(&tenant).await? {
+                let state = key.revoked_at.map_or_else(
+                    || "active".to_owned(),
+                    |at| format!("revoked {}", at.to_rfc3339()),
+                );
+                say(&format!(
+                    "{}  mmr_{}_…  {}  {}  {}",
+                    key.id,
+                    key.prefix,
+                    key.created_at.to_rfc3339(),
+                    state,
+                    key.label
+                ));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ApiKeysCommand::Revoke { key, database } => {
+            let services = cli_services(&database.database_url).await?;
+            if services.revoke_api_key(&key).await? {
+                say(&format!("revoked {key}"));
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("no active API key {key}");
+                Ok(ExitCode::FAILURE)
+            }
+        }
     }
 }
 
@@ -192,6 +386,7 @@ async fn serve(
     listen: &str,
     database_url: &str,
     tenant_dir: &std::path::Path,
+    keys: &KeyArgs,
 ) -> anyhow::Result<ExitCode> {
     // Refuse to start on a broken config before touching the database.
     let configs = load_tenants(tenant_dir)
@@ -200,7 +395,8 @@ async fn serve(
     db.migrate().await?;
     tracing::info!(engine = ?db.engine(), database = %redact_url(database_url), "database ready");
 
-    let state = state_for(db);
+    let keyring = load_keyring(keys)?;
+    let state = state_for(db, keyring);
     for applied in state.services.apply_tenant_configs(&configs).await? {
         let change = match applied.change {
             TenantChange::Inserted => "inserted",

@@ -12,6 +12,9 @@ pub enum ServiceError {
         /// Attempts left before a lock, where that applies.
         attempts_left: Option<u32>,
     },
+    /// A field's value breaks a rule; the message says which field and why.
+    #[error("invalid: {0}")]
+    Invalid(String),
     /// The database is unreachable: nothing can be concluded and nothing was counted.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -29,12 +32,34 @@ impl ServiceError {
         }
     }
 
+    /// A field error.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::Invalid(message.into())
+    }
+
+    /// The binding is locked: no attempts left.
+    pub fn locked() -> Self {
+        Self::Rejected {
+            code: ErrorCode::OtpLocked,
+            attempts_left: Some(0),
+        }
+    }
+
     /// The stable code this error maps to.
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::Rejected { code, .. } => *code,
+            Self::Invalid(_) => ErrorCode::ValidationFailed,
             Self::Unavailable(_) => ErrorCode::ServiceUnavailable,
             Self::Internal(_) => ErrorCode::InternalError,
+        }
+    }
+
+    /// Attempts left before a lock, where that applies.
+    pub fn attempts_left(&self) -> Option<u32> {
+        match self {
+            Self::Rejected { attempts_left, .. } => *attempts_left,
+            _ => None,
         }
     }
 }

@@ -5,25 +5,67 @@
 
 use std::sync::Arc;
 
-use mamori_domain::Clock;
+use chrono::{DateTime, Utc};
+use mamori_crypto::Keyring;
 use mamori_domain::tenant_config::TenantConfig;
+use mamori_domain::{Clock, TenantId};
 use mamori_store::{AppliedTenant, Database, StoreError, TenantRecord};
+use sea_orm::{DatabaseTransaction, TransactionOptions, TransactionTrait};
 
+mod access;
+mod audit_trail;
+mod bank;
+mod check;
 mod error;
+mod provision;
 
+pub use access::{ApiKeyInfo, CreatedApiKey};
+pub use bank::{Accepted, NewUser, OtpStatus, PLATFORM_GUESS_BUDGET, User};
 pub use error::ServiceError;
+pub use provision::{Provisioned, RateLimit};
+
+/// A bank's system, authenticated by its API key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BankCaller {
+    /// The bank.
+    pub tenant_id: TenantId,
+    /// The API key used (its id, never the key).
+    pub api_key_id: String,
+}
+
+/// Facts about the request that go into the audit trail.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    /// The request's ID.
+    pub request_id: Option<String>,
+    /// The client's address.
+    pub client_addr: Option<String>,
+}
 
 /// Everything the use cases need, shared by all requests.
 #[derive(Debug, Clone)]
 pub struct Services {
     db: Database,
     clock: Arc<dyn Clock>,
+    keyring: Arc<Keyring>,
+    provision_limit: RateLimit,
 }
 
 impl Services {
-    /// Wires the use cases to a database and a clock.
-    pub fn new(db: Database, clock: Arc<dyn Clock>) -> Self {
-        Self { db, clock }
+    /// Wires the use cases to a database, a clock and the master keys.
+    pub fn new(db: Database, clock: Arc<dyn Clock>, keyring: Keyring) -> Self {
+        Self {
+            db,
+            clock,
+            keyring: Arc::new(keyring),
+            provision_limit: RateLimit::default(),
+        }
+    }
+
+    /// Sets how many tokens one client address may provision per window.
+    pub fn with_provision_limit(mut self, limit: RateLimit) -> Self {
+        self.provision_limit = limit;
+        self
     }
 
     /// The database behind the services.
@@ -34,6 +76,28 @@ impl Services {
     /// The clock the services read.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// A write transaction. On SQLite it takes the write lock at BEGIN (IMMEDIATE), so two
+    /// transactions never both read and then fail to upgrade; on PostgreSQL the conditional
+    /// writes take row locks.
+    async fn begin(&self) -> Result<DatabaseTransaction, StoreError> {
+        Ok(self
+            .db
+            .connection()
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await?)
     }
 
     /// Whether the service can do its work: the database answers.
@@ -61,7 +125,7 @@ impl From<StoreError> for ServiceError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Unavailable(e) => ServiceError::Unavailable(e.to_string()),
-            StoreError::Conflict(e) => ServiceError::Internal(e.to_string()),
+            StoreError::Conflict(e) => ServiceError::Unavailable(format!("write conflict: {e}")),
             StoreError::Corrupt(e) => ServiceError::Internal(e),
         }
     }

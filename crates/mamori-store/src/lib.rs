@@ -5,9 +5,11 @@
 //! short transaction, so it stays exact under concurrency and across nodes. This crate knows
 //! nothing of HTTP.
 
+pub mod audit;
 mod db;
 pub mod entities;
 mod error;
+pub mod records;
 pub mod tenants;
 
 pub use db::{Database, Engine};

@@ -2,17 +2,21 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use mamori_api::AppState;
 use mamori_api::metrics::Metrics;
-use mamori_domain::FixedClock;
+use mamori_crypto::{Keyring, MasterKey};
+use mamori_domain::tenant_config::load_dir;
+use mamori_domain::{Clock, FixedClock, TenantId};
 use mamori_service::Services;
 use mamori_store::Database;
 use poem::EndpointExt;
 use poem::endpoint::BoxEndpoint;
 use poem::test::TestClient;
+use serde_json::Value;
 
 use crate::db::{TestDb, TestEngine};
+use crate::token::TestToken;
 
 /// A test's application.
 pub struct TestApp {
@@ -36,23 +40,54 @@ impl std::fmt::Debug for TestApp {
     }
 }
 
-/// 2026-11-22T09:30:00Z, a fixed instant tests start at.
+/// 2026-11-22T09:30:00Z, a fixed instant tests start at (a step boundary).
 pub fn test_epoch() -> DateTime<Utc> {
     DateTime::from_timestamp(1_795_339_800, 0).expect("valid timestamp")
 }
 
+/// The repository's tenant configs.
+pub fn shipped_tenant_configs() -> std::path::PathBuf {
+    std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tenant-configs"))
+}
+
+/// An HTTP answer as tests read it.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// Status code.
+    pub status: u16,
+    /// Content type.
+    pub content_type: String,
+    /// JSON body (Null when empty or not JSON).
+    pub body: Value,
+}
+
+impl Answer {
+    /// The problem's `code`, if the answer is a problem.
+    pub fn code(&self) -> Option<&str> {
+        self.body["code"].as_str()
+    }
+}
+
 impl TestApp {
-    /// A migrated database on `engine` and the application over it.
+    /// A migrated database on `engine`, the shipped banks applied, and the application.
     pub async fn new(engine: TestEngine) -> Self {
         let (test_db, db) = TestDb::migrated(engine).await;
-        Self::over(test_db, db)
+        let app = Self::over(test_db, db);
+        let configs = load_dir(&shipped_tenant_configs()).expect("shipped tenant configs");
+        app.state
+            .services
+            .apply_tenant_configs(&configs)
+            .await
+            .expect("apply tenant configs");
+        app
     }
 
-    /// The application over an existing store.
+    /// The application over an existing store (no banks applied).
     pub fn over(test_db: TestDb, db: Database) -> Self {
         let clock = Arc::new(FixedClock::new(test_epoch()));
+        let keyring = Keyring::new(MasterKey::generate().expect("random key"), []);
         let state = AppState {
-            services: Services::new(db.clone(), clock.clone()),
+            services: Services::new(db.clone(), clock.clone(), keyring),
             metrics: Arc::new(Metrics::new()),
         };
         let endpoint = mamori_api::app(state.clone()).boxed();
@@ -63,5 +98,136 @@ impl TestApp {
             state,
             client: TestClient::new(endpoint),
         }
+    }
+
+    /// The current test time as Unix seconds.
+    pub fn now_unix(&self) -> i64 {
+        self.clock.now().timestamp()
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+
+    /// Moves the clock to the start of the next 30-second step, so a fresh code is current.
+    pub fn next_step(&self) {
+        let now = self.now_unix();
+        self.clock
+            .advance(Duration::seconds(30 - now.rem_euclid(30)));
+    }
+
+    /// A new API key for `bank`.
+    pub async fn bank_key(&self, bank: &str) -> String {
+        self.state
+            .services
+            .create_api_key(&TenantId::parse(bank).expect("bank id"), "test")
+            .await
+            .expect("create API key")
+            .key
+    }
+
+    /// Sends a request with an optional bearer key and JSON body.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut req = match method {
+            "GET" => self.client.get(path),
+            "POST" => self.client.post(path),
+            "PUT" => self.client.put(path),
+            "DELETE" => self.client.delete(path),
+            other => panic!("method {other}"),
+        };
+        if let Some(key) = key {
+            req = req.header("authorization", format!("Bearer {key}"));
+        }
+        if let Some(body) = body {
+            req = req.content_type("application/json").body(body.to_string());
+        }
+        let resp = req.send().await;
+        let status = resp.0.status().as_u16();
+        let content_type = resp
+            .0
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let bytes = resp.0.into_body().into_bytes().await.expect("body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Answer {
+            status,
+            content_type,
+            body,
+        }
+    }
+
+    /// Provisions a token through the Token API and returns it with an independent generator.
+    pub async fn provision(&self) -> TestToken {
+        let answer = self.call("POST", "/v1/token/credentials", None, None).await;
+        assert_eq!(answer.status, 201, "{:?}", answer.body);
+        TestToken::new(
+            answer.body["credential_id"]
+                .as_str()
+                .expect("credential_id"),
+            answer.body["secret"].as_str().expect("secret"),
+        )
+    }
+
+    /// A bank's view of the app: its key and its routes.
+    pub async fn bank(&self, bank: &str) -> Bank<'_> {
+        Bank {
+            app: self,
+            id: bank.to_owned(),
+            key: self.bank_key(bank).await,
+        }
+    }
+}
+
+/// A bank's internet-banking system calling Mamori.
+#[derive(Debug)]
+pub struct Bank<'a> {
+    app: &'a TestApp,
+    /// The bank's ID.
+    pub id: String,
+    /// Its API key.
+    pub key: String,
+}
+
+impl Bank<'_> {
+    /// POST to a path under `/v1/banks/<id>`.
+    pub async fn post(&self, path: &str, body: Value) -> Answer {
+        let path = format!("/v1/banks/{}{path}", self.id);
+        self.app
+            .call("POST", &path, Some(&self.key), Some(body))
+            .await
+    }
+
+    /// GET a path under `/v1/banks/<id>`.
+    pub async fn get(&self, path: &str) -> Answer {
+        let path = format!("/v1/banks/{}{path}", self.id);
+        self.app.call("GET", &path, Some(&self.key), None).await
+    }
+
+    /// Creates a user and returns its ID.
+    pub async fn create_user(&self, contract_number: &str, user_id: Option<&str>) -> String {
+        let mut body = serde_json::json!({ "contract_number": contract_number, "display_name": "テスト 太郎" });
+        if let Some(user_id) = user_id {
+            body["user_id"] = Value::String(user_id.to_owned());
+        }
+        let answer = self.post("/users", body).await;
+        assert_eq!(answer.status, 201, "{:?}", answer.body);
+        answer.body["id"].as_str().expect("id").to_owned()
+    }
+
+    /// The user's OTP status.
+    pub async fn status(&self, user: &str) -> Value {
+        let answer = self.get(&format!("/users/{user}/otp-status")).await;
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+        answer.body
     }
 }

@@ -7,10 +7,12 @@
 mod app;
 mod db;
 mod proxy;
+mod token;
 
-pub use app::TestApp;
+pub use app::{Answer, Bank, TestApp, shipped_tenant_configs, test_epoch};
 pub use db::{TestDb, TestEngine};
 pub use proxy::TcpProxy;
+pub use token::TestToken;
 
 /// Runs an async test scenario once on SQLite and once on PostgreSQL, as two `#[test]`s named
 /// `sqlite` and `postgres` inside a module named after the scenario.

@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod audit_events;
+pub mod audit_heads;
 pub mod bindings;
 pub mod counters;
 pub mod credentials;

@@ -1,0 +1,821 @@
+//! The Bank API: what a bank's internet-banking system calls with its API key. Every route
+//! carries the bank in its path and answers 404 for anything of another bank.
+
+use chrono::{DateTime, Utc};
+use mamori_domain::OtpUse;
+use mamori_service::{BankCaller, OtpStatus, RequestMeta, ServiceError, User};
+use poem_openapi::auth::Bearer;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi, SecurityScheme, Tags};
+
+use crate::context::RequestContext;
+use crate::errors::{AuditProblem, OtpProblem, UserProblem};
+use crate::state::AppState;
+
+#[derive(Tags)]
+enum ApiTags {
+    /// Operations for banks' internet-banking systems (API key per bank).
+    Bank,
+}
+
+/// A bank's API key: `Authorization: Bearer mmr_<prefix>_<secret>`. Created by the platform
+/// operator with `mamori api-keys create --tenant <bank>`; it works only for its own bank.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", bearer_format = "mmr_<prefix>_<secret>")]
+pub struct BankKey(Bearer);
+
+/// The Bank API.
+#[derive(Debug)]
+pub struct BankApi {
+    state: AppState,
+}
+
+impl BankApi {
+    /// The Bank API over the given state.
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+
+    async fn caller(&self, key: &BankKey, bank_id: &str) -> Result<BankCaller, ServiceError> {
+        self.state
+            .services
+            .authenticate_bank(&key.0.token, bank_id)
+            .await
+    }
+}
+
+fn meta(ctx: &RequestContext) -> RequestMeta {
+    RequestMeta {
+        request_id: Some(ctx.request_id.clone()),
+        client_addr: ctx.client_addr.clone(),
+    }
+}
+
+// ------------------------------------------------------------------ DTOs
+
+/// A new contract user.
+#[derive(Debug, Object)]
+struct CreateUserRequest {
+    /// 契約者番号 / 契約者ID: the contract number (1–32 letters, digits, `-`, `_`, `.`;
+    /// full-width characters are converted).
+    contract_number: String,
+    /// 利用者ID: the user ID under the contract, for corporate IB. Omit for personal IB.
+    user_id: Option<String>,
+    /// A name for the bank's own support desk (at most 100 characters).
+    #[oai(default)]
+    display_name: String,
+}
+
+/// A contract user.
+#[derive(Debug, Object)]
+struct UserDto {
+    /// Mamori's ID for the user (`usr_…`); use it in the user's routes.
+    id: String,
+    /// 契約者番号.
+    contract_number: String,
+    /// 利用者ID, if any.
+    #[oai(skip_serializing_if_is_none)]
+    user_id: Option<String>,
+    /// The bank's name for the user.
+    display_name: String,
+    /// When the user was created.
+    created_at: DateTime<Utc>,
+}
+
+impl From<User> for UserDto {
+    fn from(user: User) -> Self {
+        Self {
+            id: user.id,
+            contract_number: user.contract_number,
+            user_id: user.user_code,
+            display_name: user.display_name,
+            created_at: user.created_at,
+        }
+    }
+}
+
+/// 利用開始登録: the customer's credential ID and code(s).
+#[derive(Debug, Object)]
+struct RegisterCredentialRequest {
+    /// クレデンシャルID (トークンID), e.g. `MAMO00001234`. Case, full-width characters, spaces
+    /// and hyphens are normalised; the check digit catches typos before any code is tried.
+    credential_id: String,
+    /// The code shown by the token (OTP1 at banks that register with two codes). A string:
+    /// leading zeros matter.
+    otp: String,
+    /// The next code (OTP2), required at banks whose policy registers with two consecutive
+    /// codes, refused otherwise.
+    otp2: Option<String>,
+}
+
+/// A code to check.
+#[derive(Debug, Object)]
+struct OtpRequest {
+    /// The code shown by the token (6–8 digits as a string; full-width digits and spaces are
+    /// accepted).
+    otp: String,
+}
+
+/// 同期ズレ補正: two consecutive codes.
+#[derive(Debug, Object)]
+struct ResyncRequest {
+    /// The code shown first (OTP1).
+    otp1: String,
+    /// The code shown next (OTP2).
+    otp2: String,
+}
+
+/// 機種変更: the old token's code, then the new token.
+#[derive(Debug, Object)]
+struct ChangeDeviceRequest {
+    /// A current code of the token being replaced.
+    old_otp: String,
+    /// The new token's credential ID.
+    new_credential_id: String,
+    /// A code of the new token (OTP1 at two-code banks).
+    new_otp: String,
+    /// The next code of the new token, at two-code banks.
+    new_otp2: Option<String>,
+}
+
+/// A user's OTP status (ワンタイムパスワード登録状況).
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "snake_case")]
+enum OtpUseDto {
+    /// 未登録: no token.
+    None,
+    /// 利用中: registered and usable.
+    InUse,
+    /// ロック中: locked after too many wrong codes; the bank unlocks.
+    Locked,
+    /// 利用停止: stopped by the customer.
+    Stopped,
+    /// 失効: revoked by the bank.
+    Revoked,
+}
+
+impl From<OtpUse> for OtpUseDto {
+    fn from(value: OtpUse) -> Self {
+        match value {
+            OtpUse::None => Self::None,
+            OtpUse::InUse => Self::InUse,
+            OtpUse::Locked => Self::Locked,
+            OtpUse::Stopped => Self::Stopped,
+            OtpUse::Revoked => Self::Revoked,
+        }
+    }
+}
+
+/// A user's OTP status at this bank.
+#[derive(Debug, Object)]
+struct OtpStatusDto {
+    /// none / in_use / locked / stopped / revoked.
+    status: OtpUseDto,
+    /// The credential of the user's latest registration.
+    #[oai(skip_serializing_if_is_none)]
+    credential_id: Option<String>,
+    /// Consecutive wrong codes at this bank.
+    failures: u32,
+    /// Wrong codes left before the lock (for in_use and locked).
+    #[oai(skip_serializing_if_is_none)]
+    attempts_left: Option<u32>,
+    /// When a code was last accepted at this bank.
+    #[oai(skip_serializing_if_is_none)]
+    last_success_at: Option<DateTime<Utc>>,
+    /// The credential is suspended on the whole platform after too many wrong codes across
+    /// all banks; the platform operator reinstates it.
+    credential_suspended: bool,
+}
+
+impl From<OtpStatus> for OtpStatusDto {
+    fn from(s: OtpStatus) -> Self {
+        Self {
+            status: s.status.into(),
+            credential_id: s.credential_id,
+            failures: s.failures,
+            attempts_left: s.attempts_left,
+            last_success_at: s.last_success_at,
+            credential_suspended: s.credential_suspended,
+        }
+    }
+}
+
+/// A code was accepted.
+#[derive(Debug, Object)]
+struct OtpAcceptedDto {
+    /// Always `accepted`.
+    result: String,
+    /// The credential that produced the code.
+    credential_id: String,
+    /// When it was accepted.
+    accepted_at: DateTime<Utc>,
+}
+
+/// One audit entry.
+#[derive(Debug, Object)]
+struct AuditEventDto {
+    /// Position in the bank's hash chain, from 1.
+    seq: i64,
+    /// When it happened.
+    occurred_at: DateTime<Utc>,
+    /// Who acted (`bank:<api key id>`, `operator:<name>`, `system`).
+    actor: String,
+    /// The operation (an operationId).
+    operation: String,
+    /// `success` or `failure`.
+    outcome: String,
+    /// The error code of a failure.
+    #[oai(skip_serializing_if_is_none)]
+    error_code: Option<String>,
+    /// The user concerned.
+    #[oai(skip_serializing_if_is_none)]
+    user_id: Option<String>,
+    /// The credential concerned.
+    #[oai(skip_serializing_if_is_none)]
+    credential_id: Option<String>,
+    /// The request's ID.
+    #[oai(skip_serializing_if_is_none)]
+    request_id: Option<String>,
+    /// The client's address.
+    #[oai(skip_serializing_if_is_none)]
+    client_addr: Option<String>,
+    /// Extra facts (JSON text), e.g. the drift learned by a resync.
+    #[oai(skip_serializing_if_is_none)]
+    details: Option<String>,
+    /// SHA-256 over the previous entry's hash and this entry.
+    hash: String,
+}
+
+/// A page of audit entries, newest first.
+#[derive(Debug, Object)]
+struct AuditPage {
+    /// The entries.
+    items: Vec<AuditEventDto>,
+    /// Pass as `cursor` to get the next (older) page; absent on the last page.
+    #[oai(skip_serializing_if_is_none)]
+    next_cursor: Option<String>,
+}
+
+/// The result of checking the bank's audit hash chain.
+#[derive(Debug, Object)]
+struct AuditChainDto {
+    /// Whether every entry is present and unaltered.
+    intact: bool,
+    /// Entries checked (when intact).
+    #[oai(skip_serializing_if_is_none)]
+    entries: Option<u64>,
+    /// The first sequence number that does not check out.
+    #[oai(skip_serializing_if_is_none)]
+    broken_at_seq: Option<i64>,
+    /// Why the chain is broken.
+    #[oai(skip_serializing_if_is_none)]
+    reason: Option<String>,
+}
+
+// ------------------------------------------------------------------ responses
+
+#[derive(ApiResponse)]
+enum CreateUserResponse {
+    /// The user was created.
+    #[oai(status = 201)]
+    Created(Json<UserDto>),
+}
+
+#[derive(ApiResponse)]
+enum UserResponse {
+    /// The user.
+    #[oai(status = 200)]
+    Ok(Json<UserDto>),
+}
+
+#[derive(ApiResponse)]
+enum StatusResponse {
+    /// The user's OTP status after the operation.
+    #[oai(status = 200)]
+    Ok(Json<OtpStatusDto>),
+}
+
+#[derive(ApiResponse)]
+enum RegisteredResponse {
+    /// The token is registered; the code(s) are spent.
+    #[oai(status = 201)]
+    Created(Json<OtpStatusDto>),
+}
+
+#[derive(ApiResponse)]
+enum AcceptedResponse {
+    /// The code was accepted and is spent.
+    #[oai(status = 200)]
+    Ok(Json<OtpAcceptedDto>),
+}
+
+#[derive(ApiResponse)]
+enum AuditPageResponse {
+    /// A page of entries.
+    #[oai(status = 200)]
+    Ok(Json<AuditPage>),
+}
+
+#[derive(ApiResponse)]
+enum AuditChainResponse {
+    /// The chain check's result.
+    #[oai(status = 200)]
+    Ok(Json<AuditChainDto>),
+}
+
+fn accepted(a: mamori_service::Accepted) -> AcceptedResponse {
+    AcceptedResponse::Ok(Json(OtpAcceptedDto {
+        result: "accepted".into(),
+        credential_id: a.credential_id,
+        accepted_at: a.accepted_at,
+    }))
+}
+
+fn codes(first: String, second: Option<String>) -> Vec<String> {
+    std::iter::once(first).chain(second).collect()
+}
+
+#[OpenApi(tag = "ApiTags::Bank")]
+impl BankApi {
+    /// Create a contract user
+    ///
+    /// Creates a user (契約者) at the bank: a contract number, optionally a user ID under it
+    /// (corporate IB), and a display name. Errors: `validation_failed` (bad identifiers),
+    /// `user_already_exists` (409).
+    #[oai(
+        path = "/v1/banks/:bank_id/users",
+        method = "post",
+        operation_id = "createUser"
+    )]
+    async fn create_user(
+        &self,
+        ctx: RequestContext,
+        key: BankKey,
+        /// The bank's ID, e.g. `johoku-shinkin`.
+        bank_id: Path<String>,
+        body: Json<CreateUserRequest>,
+    ) -> Result<CreateUserResponse, UserProblem> {
+        let run = async {
+            let caller = self.caller(&key, &bank_id).await?;
+            let body = body.0;
+            self.state
+                .services
+                .create_user(
+                    &caller,
+                    &meta(&ctx),
+                    mamori_service::NewUser {
+                        contract_number: body.contract_number,
+                        user_code: body.user_id,
+                        display_name: body.display_name,
+                    },
+                )
+                .await
+        };
+        run.await
+            .map(|u| CreateUserResponse::Created(Json(u.into())))
+            .map_err(|e| UserProblem::from_error(&e, &ctx))
+    }
+
+    /// Get a contract user
+    ///
+    /// Errors: `not_found` for an unknown user or another bank's user.
+    #[oai(
+        path = "/v1/banks/:bank_id/users/:user",
+        method = "get",
+        operation_id = "getUser"
+    )]
+    async fn get_user(
+        &self,
+        ctx: RequestContext,
+        key: BankKey,
+        /// The bank's ID.
+        bank_id: Path<String>,
+        /// Mamori's user ID (`usr_…`).
+        user: Path<String>,
+    ) -> Result<UserResponse, UserProblem> {
+        let run = async {
+            let caller = self.caller(&key, &bank_id).await?;
+            self.state.services.get_user(&caller, &user).await
+        };
+        run.await
+            .map(|u| UserResponse::Ok(Json(u.into())))
+            .map_err(|e| UserProblem::from_error(&e, &ctx))
+    }
+
+    /// Find a contract user by contract number
+    ///
+    /// Looks a user up by 契約者番号 (and 利用者ID). Errors: `not_found`.
+    #[oai(
+        path = "/v1/banks/:bank_id/users",
+        method = "get",
+        operation_id = "findUser"
+    )]
+    async fn find_user(
+        &self,
+        ctx: RequestContext,
+        key: BankKey,
+        /// The bank's ID.
+        bank_id: Path<String>,
+        /// 契約者番号.
+        contract_number: Query<String>,
+        /// 利用者ID, if the bank uses them.
+        user_id: Query<Option<String>>,
+    ) -> Result<UserResponse, UserProblem> {
+        let run = async {
+            let caller = self.caller(&key, &bank_id).await?;
+            self.state
+                .services
+                .find_user(&caller, &contract_number, user_id.as_deref())
+                .await
+        };
+        run.await
+            .map(|u| UserResponse::Ok(Json(u.into())))
+            .map_err(|e| UserProblem::from_error(&e, &ctx))
+    }
+
+    /// Register a token (利用開始登録)
+    ///
+    /// Binds the customer's credential to the user with one code, or with two consecutive
+    /// codes (`otp`, `otp2`, the second still current) where the bank's policy says so. The
+    /// codes are spent: the login that follows needs a new one. One live token per user per
+    /// bank; the same credential may be registered to several users and at several banks.
+    /// Errors: `credential_id_malformed`, `otp_malformed`, `validation_failed` (wrong number of
+    /// codes) — 400; `credential_unknown` — 404; `credential_already_registered`,
+    /// `otp_already_used` — 409; `otp_invalid`, `credential_kind_not_allowed` — 422;
+    /// `credential_suspended` — 423.
+    #[oai(
+        path = "/v1/banks/:bank_id/users/:user/credential",
+        method = "post",
+        operation_id = "registerCredential"
+    )]
+    async fn register_credential(
+        &self,
+        ctx: RequestContext,
+        key: BankKey,
+        /// The bank's ID.
+        bank_id: Path<String>,
+        /// Mamori's user ID.
+        user: Path<String>,
+        body: Json<RegisterCredentialRequest>,
+    ) -> Result<RegisteredResponse, OtpProblem> {
+        let run = async {
+            let caller = self.caller(&key, &bank_id).await?;
+            let body = body.0;
+            self.state
+                .services
+                .register_credential(
+                    &caller,
+                    &meta(&ctx),
+                    &user,
+                    &body.credential_id,
+                    &codes(body.otp, body.otp2),
+                )
+                .await
+        };
+        run.await
+            .map(|s| RegisteredResponse::Created(Json(s.into())))
+            .map_err(|e| OtpProblem::from_error(&e, &ctx))
+    }
+
+    /// Check a code at login
+    ///
+    /// Checks one code against the user's token within the bank's window around the token's
+    /// learned drift. A success spends the code's time step for the credential on the whole
+    /// platform and resets this bank's failure count. A wrong code counts one failure at this
+    /// bank only; at the bank's limit the token locks here. Errors: `otp_malformed` — 400 (not
+    /// counted); `otp_not_registered` — 404; `otp_already_used` — 409 (wait for the next code;
+    /// not counted); `otp_invalid` — 422 with `attempts_left`; `otp_locked`,
+    /// `credential_suspended` — 423.
+    #[oai(
+        path = "/v1/banks/:bank_id/users/:user/otp/verify",
+        method = "post",
+        operation_id = "verifyOtp"
+    )]
+    async fn verify_otp(
+        &self,
+        ctx: RequestContext,
+        key: BankKey,
+        /// The bank's ID.
+        bank_id: Path<String>,
+        /// Mamori's user ID.
+        user: Path<String>,
+        body: Json<OtpRequest>,
+    ) -> Result<AcceptedResponse, OtpProblem> {
+        let run = async {
+            let caller = self.caller(&key, &bank_id).await?;
+            self.state
+                .services
+                .verify_otp(&caller, &meta(&ctx), &user, &body.otp)
+                .await
+        };
+        run.await
+            .map(accepted)
+            .map_err(|e| OtpProblem::from_error(&e, &ctx))
+    }
+
+    /// Correct sync drift (同期ズレ補正)
+    ///
+    /// Two consecutive codes found within the bank's resync window around the true time teach
+    /// Mamori the token's clock offset, for every bank (it is the phone's clock). Both steps
+    /// are spent. Drift never moves beyond the window, however often this is repeated.
+    /// Errors: as `verifyOtp`, with `resync_failed` (422) for codes that are not two
+    /// consecutive codes within the window; a failed resync counts one failure.
+    #[oai(
+        path = "/v1/banks/:bank_id/users/:user/credential/resync",
+        method = "post",
+        operation_id = "resyncCredential"
+    )]
+    async fn resync_credential(
+        &self,
+        ctx: RequestContext,
+        key: BankKey,
+        /// The bank's ID.
+        bank_id: Path<String>,
+        /// Mamori's user ID.
+        user: Path<String>,
+        body: Json<ResyncRequest>,
+    ) -> Result<AcceptedResponse, OtpProblem> {
+        let run = async {
+            let caller = self.caller(&key, &bank_id).await?;
+            self.state
+                .services
+                .resync_credential(&caller, &meta(&ctx), &user, &body.otp1, &body.otp2)
+                .await
+        };
+        run.await
+            .map(accepted)
+            .map_err(|e| OtpProblem::from_error(&e, &ctx))
+    }
+
+    /// Stop OTP use (利用停止)
+    ///
+    /// The customer ends OTP use at this bank, proven with a current code (checked and counted
+    /// like `verifyOtp`). Other banks' registrations of the same token are untouched.
+    #[oai(
+        path = "/v1/banks/:bank_id/users/:user/credential/stop",
+        method = "post",
+        operation_id = "stopCredential"
+    )]
+    async fn stop_credential(
+        &self,
+        ctx: RequestContext,
+        key: BankKey,
+        /// The bank's ID.
+        bank_id: Path<String>,
+        /// Mamori's user ID.
+        user: Path<String>,
+        body: Json<OtpRequest>,
+    ) -> Result<AcceptedResponse, OtpProblem> {
+        let run = async {
+            let caller = self.caller(&key, &bank_id).await?;
+            self.state
+                .services
+                .stop_credential(&caller, &meta(&ctx), &user, &body.otp)
+                .await
+        };
+        run.await
+            .map(accepted)
+            .map_err(|e| OtpProblem::from_error(&e, &ctx))
+    }
+
+    /// Change device (機種変更)
+    ///
+    /// A current code of the old token, then the new credential ID and its code(s) (two at
+    /// two-code banks), in one atomic step: if any part fails nothing changes and the old token
+    /// keeps working. A wrong old code counts like `verifyOtp`. Without the old device, the
+    /// bank revokes (`revokeCredential`) and the customer registers anew.
+    #[oai(
+        path = "/v1/banks/:bank_id/users/:user/credential/change-device",
+        method = "post",
+        operation_id = "changeDevice"
+    )]
+    async fn change_device(
+        &self,
+        ctx: RequestContext,
+        key: BankKey,
+        /// The bank's ID.
+        bank_id: Path<String>,
+        /// Mamori's user ID.
+        user: Path<String>,
+        body: Json<ChangeDeviceRequest>,
+    ) -> Result<StatusResponse, OtpProblem> {
+        let run = async {
+            let caller = self.caller(&key, &bank_id).await?;
+            let body = body.0;
+            self.state
+                .services
+                .change_device(
+                    &caller,
+                    &meta(&ctx),
+                    &user,
+                    &body.old_otp,
+                    &body.new_credential_id,
+                    &codes(body.new_otp, body.new_otp2),
+                )
+                .await
+        };
+        run.await
+            .map(|s| StatusResponse::Ok(Json(s.into())))
+            .map_err(|e| OtpProblem::from_error(&e, &ctx))
+    }
+
+    /// Revoke the user's token (失効)
+    ///
+    /// For the bank's support desk, e.g. a lost phone: no code needed. The customer can then
+    /// register a new token. Errors: `otp_not_registered` (404) when there is no live token.
+    #[oai(
+        path = "/v1/banks/:bank_id/users/:user/credential/revoke",
+        method = "post",
+        operation_id = "revokeCredential"
+    )]
+    async fn revoke_credential(
+        &self,
+        ctx: RequestContext,
+        key: BankKey,
+        /// The bank's ID.
+        bank_id: Path<String>,
+        /// Mamori's user ID.
+        user: Path<String>,
+    ) -> Result<StatusResponse, OtpProblem> {
+        let run = async {
+            let caller = self.caller(&key, &bank_id).await?;
+            self.state
+                .services
+                .revoke_credential(&caller, &meta(&ctx), &user)
+                .await
+        };
+        run.await
+            .map(|s| StatusResponse::Ok(Json(s.into())))
+            .map_err(|e| OtpProblem::from_error(&e, &ctx))
+    }
+
+    /// Unlock the user's token (ロック解除)
+    ///
+    /// For the bank's support desk: clears the failure count and unlocks a token locked after
+    /// too many wrong codes at this bank. Errors: `otp_not_registered` (404).
+    #[oai(
+        path = "/v1/banks/:bank_id/users/:user/credential/unlock",
+        method = "post",
+        operation_id = "unlockCredential"
+    )]
+    async fn unlock_credential(
+        &self,
+        ctx: RequestContext,
+        key: BankKey,
+        /// The bank's ID.
+        bank_id: Path<String>,
+        /// Mamori's user ID.
+        user: Path<String>,
+    ) -> Result<StatusResponse, OtpProblem> {
+        let run = async {
+            let caller = self.caller(&key, &bank_id).await?;
+            self.state
+                .services
+                .unlock_credential(&caller, &meta(&ctx), &user)
+                .await
+        };
+        run.await
+            .map(|s| StatusResponse::Ok(Json(s.into())))
+            .map_err(|e| OtpProblem::from_error(&e, &ctx))
+    }
+
+    /// Get the user's OTP status
+    ///
+    /// none / in_use / locked / stopped / revoked, the credential ID, failures and the last
+    /// success time at this bank.
+    #[oai(
+        path = "/v1/banks/:bank_id/users/:user/otp-status",
+        method = "get",
+        operation_id = "getOtpStatus"
+    )]
+    async fn get_otp_status(
+        &self,
+        ctx: RequestContext,
+        key: BankKey,
+        /// The bank's ID.
+        bank_id: Path<String>,
+        /// Mamori's user ID.
+        user: Path<String>,
+    ) -> Result<StatusResponse, OtpProblem> {
+        let run = async {
+            let caller = self.caller(&key, &bank_id).await?;
+            self.state.services.otp_status(&caller, &user).await
+        };
+        run.await
+            .map(|s| StatusResponse::Ok(Json(s.into())))
+            .map_err(|e| OtpProblem::from_error(&e, &ctx))
+    }
+
+    /// List the bank's audit trail
+    ///
+    /// Every attempt and state change at this bank, newest first, `limit` (1–200, default 50)
+    /// per page; pass `next_cursor` back as `cursor` for the next page.
+    #[oai(
+        path = "/v1/banks/:bank_id/audit-events",
+        method = "get",
+        operation_id = "listAuditEvents"
+    )]
+    async fn list_audit_events(
+        &self,
+        ctx: RequestContext,
+        key: BankKey,
+        /// The bank's ID.
+        bank_id: Path<String>,
+        /// Entries per page, 1–200.
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "200"))
+        )]
+        limit: Query<u64>,
+        /// The previous page's `next_cursor`.
+        cursor: Query<Option<String>>,
+    ) -> Result<AuditPageResponse, AuditProblem> {
+        let run = async {
+            let caller = self.caller(&key, &bank_id).await?;
+            let before = match cursor.0.as_deref() {
+                None => None,
+                Some(c) => Some(
+                    c.parse::<i64>()
+                        .map_err(|_| ServiceError::invalid("cursor: not a cursor from this API"))?,
+                ),
+            };
+            let events = self
+                .state
+                .services
+                .list_audit_events(&caller, before, limit.0)
+                .await?;
+            let next_cursor = (events.len() as u64 == limit.0)
+                .then(|| events.last().map(|e| e.seq.to_string()))
+                .flatten();
+            let items = events
+                .into_iter()
+                .map(|e| AuditEventDto {
+                    seq: e.seq,
+                    occurred_at: e.occurred_at,
+                    actor: e.actor,
+                    operation: e.operation,
+                    outcome: e.outcome,
+                    error_code: e.error_code,
+                    user_id: e.user_id,
+                    credential_id: e.credential_id,
+                    request_id: e.request_id,
+                    client_addr: e.client_addr,
+                    details: e.details,
+                    hash: e.hash,
+                })
+                .collect();
+            Ok::<_, ServiceError>(AuditPage { items, next_cursor })
+        };
+        run.await
+            .map(|p| AuditPageResponse::Ok(Json(p)))
+            .map_err(|e| AuditProblem::from_error(&e, &ctx))
+    }
+
+    /// Verify the bank's audit hash chain
+    ///
+    /// Recomputes every entry's hash and link; reports the first entry that was deleted or
+    /// altered.
+    #[oai(
+        path = "/v1/banks/:bank_id/audit-events/verify",
+        method = "get",
+        operation_id = "verifyAuditChain"
+    )]
+    async fn verify_audit_chain(
+        &self,
+        ctx: RequestContext,
+        key: BankKey,
+        /// The bank's ID.
+        bank_id: Path<String>,
+    ) -> Result<AuditChainResponse, AuditProblem> {
+        let run = async {
+            let caller = self.caller(&key, &bank_id).await?;
+            self.state
+                .services
+                .verify_audit_chain(&caller.tenant_id)
+                .await
+        };
+        run.await
+            .map(|check| {
+                AuditChainResponse::Ok(Json(match check {
+                    mamori_store::audit::ChainCheck::Intact { entries } => AuditChainDto {
+                        intact: true,
+                        entries: Some(entries),
+                        broken_at_seq: None,
+                        reason: None,
+                    },
+                    mamori_store::audit::ChainCheck::Broken { at_seq, reason } => AuditChainDto {
+                        intact: false,
+                        entries: None,
+                        broken_at_seq: Some(at_seq),
+                        reason: Some(reason),
+                    },
+                }))
+            })
+            .map_err(|e| AuditProblem::from_error(&e, &ctx))
+    }
+}
+
+fn default_limit() -> u64 {
+    50
+}

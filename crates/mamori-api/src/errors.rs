@@ -1,0 +1,107 @@
+//! Problem responses of the bank and token operations, and the mapping from service errors.
+//!
+//! Each family lists only the statuses its operations can return; each operation's
+//! description says which codes, and why.
+
+use mamori_domain::ErrorCode;
+use mamori_service::ServiceError;
+use poem::http::StatusCode;
+use poem_openapi::ApiResponse;
+use poem_openapi::payload::Json;
+
+use crate::context::RequestContext;
+use crate::problem::{Problem, RETRY_AFTER_SECONDS};
+
+/// The problem body for a service error, logged once here when it is the server's fault.
+pub fn problem_of(err: &ServiceError, ctx: &RequestContext) -> Problem {
+    match err {
+        ServiceError::Rejected {
+            code,
+            attempts_left,
+        } => Problem::new(*code, ctx).with_attempts_left(*attempts_left),
+        ServiceError::Invalid(message) => {
+            let base = ErrorCode::ValidationFailed.detail(ctx.lang);
+            Problem::new(ErrorCode::ValidationFailed, ctx)
+                .with_detail(format!("{base} ({message})"))
+        }
+        ServiceError::Unavailable(why) => {
+            tracing::warn!(error = %why, "database unavailable");
+            Problem::new(ErrorCode::ServiceUnavailable, ctx)
+        }
+        ServiceError::Internal(why) => {
+            tracing::error!(error = %why, "internal error");
+            Problem::new(ErrorCode::InternalError, ctx)
+        }
+    }
+}
+
+macro_rules! problem_family {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $status:literal, $desc:literal;)* }) => {
+        $(#[$doc])*
+        #[derive(Debug, ApiResponse)]
+        pub enum $name {
+            $(
+                #[doc = $desc]
+                #[oai(status = $status, content_type = "application/problem+json")]
+                $variant(Json<Problem>),
+            )*
+            /// The database is unreachable (`service_unavailable`). Nothing was changed or
+            /// counted; retry after `Retry-After` seconds.
+            #[oai(status = 503, content_type = "application/problem+json")]
+            Unavailable(Json<Problem>, #[oai(header = "Retry-After")] u32),
+            /// An unexpected error (`internal_error`); quote the request ID to support.
+            #[oai(status = 500, content_type = "application/problem+json")]
+            Internal(Json<Problem>),
+        }
+
+        impl $name {
+            /// The response for a service error.
+            pub fn from_error(err: &ServiceError, ctx: &RequestContext) -> Self {
+                let problem = problem_of(err, ctx);
+                match StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR) {
+                    $(s if s.as_u16() == $status => Self::$variant(Json(problem)),)*
+                    StatusCode::SERVICE_UNAVAILABLE => Self::Unavailable(Json(problem), RETRY_AFTER_SECONDS),
+                    _ => Self::Internal(Json(problem)),
+                }
+            }
+        }
+    };
+}
+
+problem_family! {
+    /// Problems of user management.
+    UserProblem {
+        BadRequest = 400, "The body is not valid (`bad_request`, `validation_failed`).";
+        Unauthorized = 401, "The API key is missing, unknown or revoked (`unauthorized`).";
+        NotFound = 404, "No such bank or user for this key (`not_found`).";
+        Conflict = 409, "The user exists already (`user_already_exists`).";
+    }
+}
+
+problem_family! {
+    /// Problems of the token operations at a bank.
+    OtpProblem {
+        BadRequest = 400, "Malformed input (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). Not counted as a failure.";
+        Unauthorized = 401, "The API key is missing, unknown or revoked (`unauthorized`).";
+        NotFound = 404, "No such user, no registered token, or no such credential (`not_found`, `otp_not_registered`, `credential_unknown`).";
+        Conflict = 409, "Already used or already registered (`otp_already_used`, `credential_already_registered`). Not counted as a failure.";
+        Unprocessable = 422, "The code is wrong or the resync failed (`otp_invalid`, `resync_failed`, `credential_kind_not_allowed`); `attempts_left` says how many tries remain.";
+        Locked = 423, "Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`).";
+    }
+}
+
+problem_family! {
+    /// Problems of the bank's audit trail.
+    AuditProblem {
+        BadRequest = 400, "A bad cursor or limit (`bad_request`, `validation_failed`).";
+        Unauthorized = 401, "The API key is missing, unknown or revoked (`unauthorized`).";
+        NotFound = 404, "No such bank for this key (`not_found`).";
+    }
+}
+
+problem_family! {
+    /// Problems of token provisioning.
+    TokenProblem {
+        TooManyRequests = 429, "Too many tokens provisioned from this address (`rate_limited`); retry later.";
+    }
+}

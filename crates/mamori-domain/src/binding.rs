@@ -1,0 +1,195 @@
+//! A binding is one bank's registration of a credential to one of its users (利用登録), with
+//! that bank's own failure count and lock.
+//!
+//! ```text
+//!            wrong codes reach the bank's limit
+//!   active ───────────────────────────────────▶ locked
+//!     ▲  ◀──────────── unlock (bank) ────────────  │
+//!     │                                             │
+//!     ├── stop (customer, with a code) ─▶ stopped   │
+//!     ├── device change ────────────────▶ replaced  │
+//!     └── revoke (bank) ─▶ revoked ◀─────────────────┘
+//! ```
+//! Only `active` and `locked` bindings are live: a user has at most one live binding per bank.
+
+use std::fmt;
+
+/// The state of a binding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BindingState {
+    /// In use: codes are checked.
+    Active,
+    /// Too many wrong codes at this bank; only the bank unlocks.
+    Locked,
+    /// The customer ended OTP use with a current code (利用停止).
+    Stopped,
+    /// Replaced by a new credential in a device change (機種変更).
+    Replaced,
+    /// Invalidated by the bank, e.g. a lost phone (失効).
+    Revoked,
+}
+
+impl BindingState {
+    /// Every state.
+    pub const ALL: [BindingState; 5] = [
+        Self::Active,
+        Self::Locked,
+        Self::Stopped,
+        Self::Replaced,
+        Self::Revoked,
+    ];
+
+    /// The stored and API name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Locked => "locked",
+            Self::Stopped => "stopped",
+            Self::Replaced => "replaced",
+            Self::Revoked => "revoked",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|state| state.as_str() == s)
+    }
+
+    /// Whether the binding still counts as the user's registered token.
+    pub const fn is_live(self) -> bool {
+        matches!(self, Self::Active | Self::Locked)
+    }
+
+    /// Whether the bank's support desk may revoke a binding in this state.
+    pub const fn can_revoke(self) -> bool {
+        self.is_live()
+    }
+
+    /// Whether the bank's support desk may unlock a binding in this state.
+    pub const fn can_unlock(self) -> bool {
+        matches!(self, Self::Locked)
+    }
+}
+
+impl fmt::Display for BindingState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a bank sees of a user's OTP use (ワンタイムパスワード登録状況).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtpUse {
+    /// No token registered (未登録).
+    None,
+    /// A token is registered and usable (利用中).
+    InUse,
+    /// Locked after too many wrong codes (ロック中).
+    Locked,
+    /// The customer stopped OTP use (利用停止).
+    Stopped,
+    /// The bank revoked the token (失効).
+    Revoked,
+}
+
+impl OtpUse {
+    /// The API name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::InUse => "in_use",
+            Self::Locked => "locked",
+            Self::Stopped => "stopped",
+            Self::Revoked => "revoked",
+        }
+    }
+
+    /// The status a user's most recent binding gives. A replaced binding means a newer one
+    /// exists, so it never is the most recent; it reads as none for safety.
+    pub const fn of(latest: Option<BindingState>) -> Self {
+        match latest {
+            None | Some(BindingState::Replaced) => Self::None,
+            Some(BindingState::Active) => Self::InUse,
+            Some(BindingState::Locked) => Self::Locked,
+            Some(BindingState::Stopped) => Self::Stopped,
+            Some(BindingState::Revoked) => Self::Revoked,
+        }
+    }
+}
+
+/// What a failed code does to a binding's count, as a pure rule: `failures_after` is the
+/// count including this failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureOutcome {
+    /// Attempts left before the lock (0 once locked).
+    pub attempts_left: u32,
+    /// Whether this failure locks the binding.
+    pub locks: bool,
+}
+
+impl FailureOutcome {
+    /// The outcome of the `failures_after`-th consecutive failure under a limit of `limit`.
+    pub fn of(failures_after: u32, limit: u32) -> Self {
+        Self {
+            attempts_left: limit.saturating_sub(failures_after),
+            locks: failures_after >= limit,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_active_and_locked_are_live() {
+        for state in BindingState::ALL {
+            assert_eq!(BindingState::parse(state.as_str()), Some(state));
+            assert_eq!(
+                state.is_live(),
+                matches!(state, BindingState::Active | BindingState::Locked)
+            );
+        }
+        assert!(BindingState::Locked.can_unlock() && !BindingState::Active.can_unlock());
+        assert!(!BindingState::Stopped.can_revoke());
+    }
+
+    #[test]
+    fn the_limit_th_failure_locks() {
+        assert_eq!(
+            FailureOutcome::of(1, 10),
+            FailureOutcome {
+                attempts_left: 9,
+                locks: false
+            }
+        );
+        assert_eq!(
+            FailureOutcome::of(9, 10),
+            FailureOutcome {
+                attempts_left: 1,
+                locks: false
+            }
+        );
+        assert_eq!(
+            FailureOutcome::of(10, 10),
+            FailureOutcome {
+                attempts_left: 0,
+                locks: true
+            }
+        );
+        assert_eq!(
+            FailureOutcome::of(11, 10),
+            FailureOutcome {
+                attempts_left: 0,
+                locks: true
+            }
+        );
+    }
+
+    #[test]
+    fn status_follows_the_latest_binding() {
+        assert_eq!(OtpUse::of(None), OtpUse::None);
+        assert_eq!(OtpUse::of(Some(BindingState::Active)), OtpUse::InUse);
+        assert_eq!(OtpUse::of(Some(BindingState::Revoked)).as_str(), "revoked");
+    }
+}

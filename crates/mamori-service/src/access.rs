@@ -1,0 +1,119 @@
+//! Banks' API keys: created by an operator (`mamori api-keys create`), shown once, stored
+//! hashed, checked on every bank request.
+
+use chrono::{DateTime, Utc};
+use mamori_crypto::{ApiKey, ApiKeyHash};
+use mamori_domain::{ErrorCode, TenantId};
+use mamori_store::records::{self, ApiKeyRow};
+
+use crate::{BankCaller, ServiceError, Services};
+
+/// A key just created: the only time its full text exists.
+#[derive(Debug)]
+pub struct CreatedApiKey {
+    /// The key's id.
+    pub id: String,
+    /// The full key, to hand to the bank once.
+    pub key: String,
+}
+
+/// A key as listed (never its secret).
+#[derive(Debug, Clone)]
+pub struct ApiKeyInfo {
+    /// The key's id.
+    pub id: String,
+    /// The public prefix (`mmr_<prefix>_…`).
+    pub prefix: String,
+    /// A label for people.
+    pub label: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl Services {
+    /// Creates an API key for a bank.
+    pub async fn create_api_key(
+        &self,
+        tenant_id: &TenantId,
+        label: &str,
+    ) -> Result<CreatedApiKey, ServiceError> {
+        if self.db().find_tenant(tenant_id).await?.is_none() {
+            return Err(ServiceError::invalid(format!(
+                "no bank with id {tenant_id}"
+            )));
+        }
+        let key = ApiKey::generate().map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let id = format!("key_{}", uuid::Uuid::new_v4().simple());
+        records::insert_api_key(
+            self.db().connection(),
+            ApiKeyRow {
+                id: id.clone(),
+                tenant_id: tenant_id.to_string(),
+                prefix: key.prefix().to_owned(),
+                key_hash: key.hash().0,
+                label: label.to_owned(),
+                created_at: self.now(),
+                revoked_at: None,
+            },
+        )
+        .await?;
+        Ok(CreatedApiKey {
+            id,
+            key: key.reveal(),
+        })
+    }
+
+    /// Revokes a key by id or prefix; returns whether one was revoked.
+    pub async fn revoke_api_key(&self, id_or_prefix: &str) -> Result<bool, ServiceError> {
+        Ok(records::revoke_api_key(self.db().connection(), id_or_prefix, self.now()).await?)
+    }
+
+    /// A bank's keys.
+    pub async fn list_api_keys(
+        &self,
+        tenant_id: &TenantId,
+    ) -> Result<Vec<ApiKeyInfo>, ServiceError> {
+        Ok(
+            records::list_api_keys(self.db().connection(), tenant_id.as_str())
+                .await?
+                .into_iter()
+                .map(|row| ApiKeyInfo {
+                    id: row.id,
+                    prefix: row.prefix,
+                    label: row.label,
+                    created_at: row.created_at,
+                    revoked_at: row.revoked_at,
+                })
+                .collect(),
+        )
+    }
+
+    /// Authenticates a bank's request: the bearer key must be valid, unrevoked, and belong to
+    /// the bank named in the path. A key of another bank gets `not_found`, as if the bank did
+    /// not exist, so a key never learns which other banks are on the platform.
+    pub async fn authenticate_bank(
+        &self,
+        bearer: &str,
+        bank_in_path: &str,
+    ) -> Result<BankCaller, ServiceError> {
+        let unauthorized = || ServiceError::rejected(ErrorCode::Unauthorized);
+        let key = ApiKey::parse(bearer.trim()).map_err(|_| unauthorized())?;
+        let row = records::find_active_api_key(self.db().connection(), key.prefix())
+            .await?
+            .ok_or_else(unauthorized)?;
+        if !key.matches(&ApiKeyHash(row.key_hash.clone())) {
+            return Err(unauthorized());
+        }
+        if row.tenant_id != bank_in_path {
+            return Err(ServiceError::rejected(ErrorCode::NotFound));
+        }
+        let tenant_id =
+            TenantId::parse(&row.tenant_id).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        Ok(BankCaller {
+            tenant_id,
+            api_key_id: row.id,
+        })
+    }
+}

@@ -1,0 +1,1411 @@
+//! The bank-facing use cases: users, registration, verification, resync, stop, device change,
+//! revoke, unlock, status. Every one is scoped to the caller's bank: another bank's user or
+//! binding is "not found", exactly like a missing one.
+//!
+//! Each security decision is one short transaction of conditional writes (see
+//! `mamori_store::records`), with its audit entry appended in the same transaction.
+
+use chrono::{DateTime, Utc};
+use mamori_domain::policy::{CredentialKind, RegistrationMode, TenantPolicy};
+use mamori_domain::{BindingState, ErrorCode, FailureOutcome, OtpUse};
+use mamori_otp::{Code, CredentialId, Digits, OtpParams, Secret, normalize_code};
+use mamori_store::audit::NewAuditEvent;
+use mamori_store::records::{self, BindingRow, CredentialRow, UserRow};
+use mamori_store::{StoreError, audit};
+use sea_orm::DatabaseTransaction;
+
+use crate::check::{CodeState, Decision, Kind};
+use crate::{BankCaller, RequestMeta, ServiceError, Services};
+
+/// A contract user as a bank sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Mamori's ID for the user.
+    pub id: String,
+    /// 契約者番号 / 契約者ID.
+    pub contract_number: String,
+    /// 利用者ID under the contract, if the bank uses them.
+    pub user_code: Option<String>,
+    /// The name the bank gave.
+    pub display_name: String,
+    /// When the bank created the user.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A new user.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// 契約者番号.
+    pub contract_number: String,
+    /// 利用者ID, optional.
+    pub user_code: Option<String>,
+    /// Display name.
+    pub display_name: String,
+}
+
+/// A user's OTP status at one bank.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtpStatus {
+    /// none / in_use / locked / stopped / revoked.
+    pub status: OtpUse,
+    /// The credential of the latest binding.
+    pub credential_id: Option<String>,
+    /// Consecutive wrong codes at this bank.
+    pub failures: u32,
+    /// Wrong codes left before the lock.
+    pub attempts_left: Option<u32>,
+    /// Time of the last accepted code at this bank.
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// Whether the credential is suspended on the whole platform.
+    pub credential_suspended: bool,
+}
+
+/// A successful code check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// The credential that produced the code.
+    pub credential_id: String,
+    /// When it was accepted.
+    pub accepted_at: DateTime<Utc>,
+}
+
+/// Platform-wide consecutive failures after which a credential is suspended everywhere
+/// (NIST SP 800-63B §5.2.2 rate limiting: at most 100 consecutive failed attempts).
+pub const PLATFORM_GUESS_BUDGET: i32 = 100;
+
+/// The operation names, as in the API's operationIds (also used in the audit trail).
+mod op {
+    pub const CREATE_USER: &str = "createUser";
+    pub const REGISTER: &str = "registerCredential";
+    pub const VERIFY: &str = "verifyOtp";
+    pub const RESYNC: &str = "resyncCredential";
+    pub const STOP: &str = "stopCredential";
+    pub const CHANGE_DEVICE: &str = "changeDevice";
+    pub const REVOKE: &str = "revokeCredential";
+    pub const UNLOCK: &str = "unlockCredential";
+}
+
+/// What a code check does to the binding, decided inside one transaction.
+enum Checked {
+    Accepted,
+    Rejected(ServiceError),
+}
+
+impl Services {
+    // ---------------------------------------------------------------- users
+
+    /// Creates a contract user at the caller's bank.
+    pub async fn create_user(
+        &self,
+        caller: &BankCaller,
+        meta: &RequestMeta,
+        new: NewUser,
+    ) -> Result<User, ServiceError> {
+        let contract_number = clean_identifier(&new.contract_number, "contract_number")?;
+        let user_code = match new.user_code.as_deref().map(str::trim) {
+            None | Some("") => String::new(),
+            Some(code) => clean_identifier(code, "user_id")?,
+        };
+        let display_name = new.display_name.trim().to_owned();
+        if display_name.chars().count() > 100 {
+            return Err(ServiceError::invalid(
+                "display_name: at most 100 characters",
+            ));
+        }
+        let now = self.now();
+        let row = UserRow {
+            id: format!("usr_{}", uuid::Uuid::new_v4().simple()),
+            tenant_id: caller.tenant_id.to_string(),
+            contract_number,
+            user_code,
+            display_name,
+            created_at: now,
+            updated_at: now,
+        };
+        let txn = self.begin().await?;
+        match records::insert_user(&txn, row.clone()).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => {
+                drop(txn);
+                return Err(ServiceError::rejected(ErrorCode::UserAlreadyExists));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.audit(
+            &txn,
+            caller,
+            meta,
+            op::CREATE_USER,
+            Some(&row.id),
+            None,
+            Ok(()),
+            now,
+        )
+        .await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(user_view(row))
+    }
+
+    /// A user of the caller's bank.
+    pub async fn get_user(&self, caller: &BankCaller, user_id: &str) -> Result<User, ServiceError> {
+        self.bank_user(caller, user_id).await.map(user_view)
+    }
+
+    /// A user of the caller's bank by contract number (and user ID).
+    pub async fn find_user(
+        &self,
+        caller: &BankCaller,
+        contract_number: &str,
+        user_code: Option<&str>,
+    ) -> Result<User, ServiceError> {
+        let row = records::find_user_by_contract(
+            self.db().connection(),
+            caller.tenant_id.as_str(),
+            contract_number.trim(),
+            user_code.unwrap_or("").trim(),
+        )
+        .await?
+        .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))?;
+        Ok(user_view(row))
+    }
+
+    // ---------------------------------------------------------------- status
+
+    /// A user's OTP status at the caller's bank.
+    pub async fn otp_status(
+        &self,
+        caller: &BankCaller,
+        user_id: &str,
+    ) -> Result<OtpStatus, ServiceError> {
+        let user = self.bank_user(caller, user_id).await?;
+        let policy = self.policy(caller).await?;
+        let conn = self.db().connection();
+        let latest = records::find_latest_binding(conn, &user.tenant_id, &user.id).await?;
+        let Some(binding) = latest else {
+            return Ok(OtpStatus {
+                status: OtpUse::None,
+                credential_id: None,
+                failures: 0,
+                attempts_left: None,
+                last_success_at: None,
+                credential_suspended: false,
+            });
+        };
+        let state = binding_state(&binding)?;
+        let credential = records::find_credential(conn, &binding.credential_id).await?;
+        let failures = u32::try_from(binding.failures).unwrap_or(0);
+        let limit = policy.otp.lock_threshold.get();
+        Ok(OtpStatus {
+            status: OtpUse::of(Some(state)),
+            credential_id: Some(binding.credential_id),
+            failures,
+            attempts_left: state.is_live().then(|| limit.saturating_sub(failures)),
+            last_success_at: binding.last_success_at,
+            credential_suspended: credential.is_some_and(|c| c.suspended_at.is_some()),
+        })
+    }
+
+    // ---------------------------------------------------------------- registration
+
+    /// 利用開始登録: binds a credential to a user with one code or two consecutive codes, as the
+    /// bank's policy says. The codes are spent.
+    pub async fn register_credential(
+        &self,
+        caller: &BankCaller,
+        meta: &RequestMeta,
+        user_id: &str,
+        credential_id: &str,
+        codes: &[String],
+    ) -> Result<OtpStatus, ServiceError> {
+        let user = self.bank_user(caller, user_id).await?;
+        let policy = self.policy(caller).await?;
+        let now = self.now();
+        let credential_id = match CredentialId::parse(credential_id) {
+            Ok(id) => id,
+            Err(_) => {
+                return self
+                    .refuse(
+                        caller,
+                        meta,
+                        op::REGISTER,
+                        user_id,
+                        now,
+                        None,
+                        ServiceError::rejected(ErrorCode::CredentialIdMalformed),
+                    )
+                    .await;
+            }
+        };
+        let cred_id = credential_id.as_str();
+        let Some(credential) = records::find_credential(self.db().connection(), cred_id).await?
+        else {
+            return self
+                .refuse(
+                    caller,
+                    meta,
+                    op::REGISTER,
+                    user_id,
+                    now,
+                    Some(cred_id.to_owned()),
+                    ServiceError::rejected(ErrorCode::CredentialUnknown),
+                )
+                .await;
+        };
+        if let Err(err) = check_usable(&credential, &policy) {
+            return self
+                .refuse(
+                    caller,
+                    meta,
+                    op::REGISTER,
+                    user_id,
+                    now,
+                    Some(cred_id.to_owned()),
+                    err,
+                )
+                .await;
+        }
+        let expected_codes = match policy.registration.mode {
+            RegistrationMode::OneCode => 1,
+            RegistrationMode::TwoConsecutiveCodes => 2,
+        };
+        if codes.len() != expected_codes {
+            let err = ServiceError::invalid(if expected_codes == 2 {
+                "this bank registers a token with two consecutive codes: send otp and otp2"
+            } else {
+                "this bank registers a token with one code: send otp only"
+            });
+            return self
+                .refuse(
+                    caller,
+                    meta,
+                    op::REGISTER,
+                    user_id,
+                    now,
+                    Some(cred_id.to_owned()),
+                    err,
+                )
+                .await;
+        }
+        let codes = match parse_codes(codes, &credential) {
+            Ok(codes) => codes,
+            Err(err) => {
+                return self
+                    .refuse(
+                        caller,
+                        meta,
+                        op::REGISTER,
+                        user_id,
+                        now,
+                        Some(cred_id.to_owned()),
+                        err,
+                    )
+                    .await;
+            }
+        };
+        let secret = self.open_secret(&credential)?;
+        let state = code_state(&credential, &secret)?;
+        let unix = unix(now);
+        let window = policy.otp.window.get();
+        let look_ahead = policy.otp.hotp_look_ahead.get();
+        let decision = match codes.as_slice() {
+            [one] => state.check_one(one, unix, window, look_ahead),
+            [first, second] => state.check_pair(first, second, unix, window, look_ahead),
+            _ => Decision::Wrong,
+        };
+
+        let txn = self.begin().await?;
+        let binding = BindingRow {
+            id: format!("bnd_{}", uuid::Uuid::new_v4().simple()),
+            tenant_id: user.tenant_id.clone(),
+            user_id: user.id.clone(),
+            credential_id: cred_id.to_owned(),
+            state: BindingState::Active.as_str().to_owned(),
+            failures: 0,
+            last_success_at: Some(now),
+            created_at: now,
+            updated_at: now,
+        };
+        let outcome = match decision {
+            Decision::Spend { at, .. } => {
+                // The insert comes first so every transaction takes binding, then credential,
+                // then audit locks in the same order.
+                match records::insert_binding(&txn, binding).await {
+                    Err(StoreError::Conflict(_)) => {
+                        drop(txn);
+                        return self
+                            .refuse(
+                                caller,
+                                meta,
+                                op::REGISTER,
+                                user_id,
+                                now,
+                                Some(cred_id.to_owned()),
+                                ServiceError::rejected(ErrorCode::CredentialAlreadyRegistered),
+                            )
+                            .await;
+                    }
+                    Err(e) => return Err(e.into()),
+                    Ok(()) => {}
+                }
+                if self.spend(&txn, &credential, at, None, now).await? {
+                    Ok(())
+                } else {
+                    drop(txn);
+                    return self
+                        .refuse(
+                            caller,
+                            meta,
+                            op::REGISTER,
+                            user_id,
+                            now,
+                            Some(cred_id.to_owned()),
+                            ServiceError::rejected(ErrorCode::OtpAlreadyUsed),
+                        )
+                        .await;
+                }
+            }
+            Decision::AlreadyUsed => Err(ServiceError::rejected(ErrorCode::OtpAlreadyUsed)),
+            Decision::Wrong => {
+                let suspended =
+                    records::count_credential_failure(&txn, cred_id, PLATFORM_GUESS_BUDGET, now)
+                        .await?;
+                Err(ServiceError::rejected(if suspended {
+                    ErrorCode::CredentialSuspended
+                } else {
+                    ErrorCode::OtpInvalid
+                }))
+            }
+        };
+        self.audit(
+            &txn,
+            caller,
+            meta,
+            op::REGISTER,
+            Some(&user.id),
+            Some(cred_id),
+            outcome.as_ref().map(|_| ()),
+            now,
+        )
+        .await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        outcome?;
+        self.otp_status(caller, user_id).await
+    }
+
+    // ---------------------------------------------------------------- verification
+
+    /// The login check (and the basis of transaction checks): one code against the user's
+    /// token at this bank.
+    pub async fn verify_otp(
+        &self,
+        caller: &BankCaller,
+        meta: &RequestMeta,
+        user_id: &str,
+        code: &str,
+    ) -> Result<Accepted, ServiceError> {
+        self.check_live_code(
+            caller,
+            meta,
+            user_id,
+            op::VERIFY,
+            CodeInput::One(code),
+            None,
+        )
+        .await
+    }
+
+    /// 同期ズレ補正: two consecutive codes re-learn the token's drift, for every bank.
+    pub async fn resync_credential(
+        &self,
+        caller: &BankCaller,
+        meta: &RequestMeta,
+        user_id: &str,
+        first: &str,
+        second: &str,
+    ) -> Result<Accepted, ServiceError> {
+        self.check_live_code(
+            caller,
+            meta,
+            user_id,
+            op::RESYNC,
+            CodeInput::Resync(first, second),
+            None,
+        )
+        .await
+    }
+
+    /// 利用停止: the customer ends OTP use at this bank with a current code.
+    pub async fn stop_credential(
+        &self,
+        caller: &BankCaller,
+        meta: &RequestMeta,
+        user_id: &str,
+        code: &str,
+    ) -> Result<Accepted, ServiceError> {
+        self.check_live_code(
+            caller,
+            meta,
+            user_id,
+            op::STOP,
+            CodeInput::One(code),
+            Some(BindingState::Stopped),
+        )
+        .await
+    }
+
+    /// 機種変更: the old token's code, then the new credential and its code(s), in one step. If
+    /// any part fails nothing changes and the old token keeps working.
+    pub async fn change_device(
+        &self,
+        caller: &BankCaller,
+        meta: &RequestMeta,
+        user_id: &str,
+        old_code: &str,
+        new_credential_id: &str,
+        new_codes: &[String],
+    ) -> Result<OtpStatus, ServiceError> {
+        let user = self.bank_user(caller, user_id).await?;
+        let policy = self.policy(caller).await?;
+        let now = self.now();
+        let unix = unix(now);
+        let window = policy.otp.window.get();
+        let look_ahead = policy.otp.hotp_look_ahead.get();
+
+        // The new token first: its mistakes must not touch the old binding at all.
+        let Ok(new_id) = CredentialId::parse(new_credential_id) else {
+            return self
+                .refuse(
+                    caller,
+                    meta,
+                    op::CHANGE_DEVICE,
+                    user_id,
+                    now,
+                    None,
+                    ServiceError::rejected(ErrorCode::CredentialIdMalformed),
+                )
+                .await;
+        };
+        let Some(new_cred) =
+            records::find_credential(self.db().connection(), new_id.as_str()).await?
+        else {
+            return self
+                .refuse(
+                    caller,
+                    meta,
+                    op::CHANGE_DEVICE,
+                    user_id,
+                    now,
+                    Some(new_id.to_string()),
+                    ServiceError::rejected(ErrorCode::CredentialUnknown),
+                )
+                .await;
+        };
+        if let Err(err) = check_usable(&new_cred, &policy) {
+            return self
+                .refuse(
+                    caller,
+                    meta,
+                    op::CHANGE_DEVICE,
+                    user_id,
+                    now,
+                    Some(new_id.to_string()),
+                    err,
+                )
+                .await;
+        }
+        let expected_codes = match policy.registration.mode {
+            RegistrationMode::OneCode => 1,
+            RegistrationMode::TwoConsecutiveCodes => 2,
+        };
+        if new_codes.len() != expected_codes {
+            return self
+                .refuse(
+                    caller,
+                    meta,
+                    op::CHANGE_DEVICE,
+                    user_id,
+                    now,
+                    Some(new_id.to_string()),
+                    ServiceError::invalid(
+                        "send as many codes of the new token as registration needs at this bank",
+                    ),
+                )
+                .await;
+        }
+        let new_parsed = match parse_codes(new_codes, &new_cred) {
+            Ok(codes) => codes,
+            Err(err) => {
+                return self
+                    .refuse(
+                        caller,
+                        meta,
+                        op::CHANGE_DEVICE,
+                        user_id,
+                        now,
+                        Some(new_id.to_string()),
+                        err,
+                    )
+                    .await;
+            }
+        };
+
+        let Some(old_binding) =
+            records::find_live_binding(self.db().connection(), &user.tenant_id, &user.id).await?
+        else {
+            return self
+                .refuse(
+                    caller,
+                    meta,
+                    op::CHANGE_DEVICE,
+                    user_id,
+                    now,
+                    None,
+                    ServiceError::rejected(ErrorCode::OtpNotRegistered),
+                )
+                .await;
+        };
+        if old_binding.credential_id == new_id.as_str() {
+            return self
+                .refuse(
+                    caller,
+                    meta,
+                    op::CHANGE_DEVICE,
+                    user_id,
+                    now,
+                    Some(new_id.to_string()),
+                    ServiceError::invalid("the new credential is the one already registered"),
+                )
+                .await;
+        }
+        let Some(old_cred) =
+            records::find_credential(self.db().connection(), &old_binding.credential_id).await?
+        else {
+            return Err(ServiceError::Internal("binding without credential".into()));
+        };
+        let old_parsed = match parse_codes(&[old_code.to_owned()], &old_cred) {
+            Ok(codes) => codes,
+            Err(err) => {
+                return self
+                    .refuse(
+                        caller,
+                        meta,
+                        op::CHANGE_DEVICE,
+                        user_id,
+                        now,
+                        Some(old_cred.id.clone()),
+                        err,
+                    )
+                    .await;
+            }
+        };
+        let old_secret = self.open_secret(&old_cred)?;
+        let new_secret = self.open_secret(&new_cred)?;
+        let old_decision =
+            code_state(&old_cred, &old_secret)?.check_one(&old_parsed[0], unix, window, look_ahead);
+        let new_state = code_state(&new_cred, &new_secret)?;
+        let new_decision = match new_parsed.as_slice() {
+            [one] => new_state.check_one(one, unix, window, look_ahead),
+            [first, second] => new_state.check_pair(first, second, unix, window, look_ahead),
+            _ => Decision::Wrong,
+        };
+
+        let limit = lock_limit(&policy);
+        let txn = self.begin().await?;
+        // The old token's code is checked like a login: it takes an attempt first.
+        if !records::reserve_attempt(&txn, &old_binding.id, limit, now).await? {
+            let err = ServiceError::locked();
+            self.audit(
+                &txn,
+                caller,
+                meta,
+                op::CHANGE_DEVICE,
+                Some(&user.id),
+                Some(&old_cred.id),
+                Err(&err),
+                now,
+            )
+            .await?;
+            txn.commit().await.map_err(StoreError::from)?;
+            return Err(err);
+        }
+        match old_decision {
+            Decision::Spend { at, .. } => {
+                if !self.spend(&txn, &old_cred, at, None, now).await? {
+                    records::release_attempt(&txn, &old_binding.id).await?;
+                    let err = ServiceError::rejected(ErrorCode::OtpAlreadyUsed);
+                    self.audit(
+                        &txn,
+                        caller,
+                        meta,
+                        op::CHANGE_DEVICE,
+                        Some(&user.id),
+                        Some(&old_cred.id),
+                        Err(&err),
+                        now,
+                    )
+                    .await?;
+                    txn.commit().await.map_err(StoreError::from)?;
+                    return Err(err);
+                }
+            }
+            Decision::AlreadyUsed => {
+                records::release_attempt(&txn, &old_binding.id).await?;
+                let err = ServiceError::rejected(ErrorCode::OtpAlreadyUsed);
+                self.audit(
+                    &txn,
+                    caller,
+                    meta,
+                    op::CHANGE_DEVICE,
+                    Some(&user.id),
+                    Some(&old_cred.id),
+                    Err(&err),
+                    now,
+                )
+                .await?;
+                txn.commit().await.map_err(StoreError::from)?;
+                return Err(err);
+            }
+            Decision::Wrong => {
+                let err = self
+                    .count_failure(&txn, &old_binding, &old_cred.id, limit, now)
+                    .await?;
+                self.audit(
+                    &txn,
+                    caller,
+                    meta,
+                    op::CHANGE_DEVICE,
+                    Some(&user.id),
+                    Some(&old_cred.id),
+                    Err(&err),
+                    now,
+                )
+                .await?;
+                txn.commit().await.map_err(StoreError::from)?;
+                return Err(err);
+            }
+        }
+        // Old code good. Now the new token: any failure rolls back everything above.
+        let new_at = match new_decision {
+            Decision::Spend { at, .. } => at,
+            Decision::AlreadyUsed | Decision::Wrong => {
+                drop(txn);
+                let err = ServiceError::rejected(if new_decision == Decision::AlreadyUsed {
+                    ErrorCode::OtpAlreadyUsed
+                } else {
+                    ErrorCode::OtpInvalid
+                });
+                if new_decision == Decision::Wrong {
+                    let txn = self.begin().await?;
+                    records::count_credential_failure(
+                        &txn,
+                        &new_cred.id,
+                        PLATFORM_GUESS_BUDGET,
+                        now,
+                    )
+                    .await?;
+                    self.audit(
+                        &txn,
+                        caller,
+                        meta,
+                        op::CHANGE_DEVICE,
+                        Some(&user.id),
+                        Some(&new_cred.id),
+                        Err(&err),
+                        now,
+                    )
+                    .await?;
+                    txn.commit().await.map_err(StoreError::from)?;
+                    return Err(err);
+                }
+                return self
+                    .refuse(
+                        caller,
+                        meta,
+                        op::CHANGE_DEVICE,
+                        user_id,
+                        now,
+                        Some(new_cred.id.clone()),
+                        err,
+                    )
+                    .await;
+            }
+        };
+        records::record_success(&txn, &old_binding.id, now).await?;
+        if !records::transition_binding(
+            &txn,
+            &old_binding.id,
+            &["active"],
+            BindingState::Replaced.as_str(),
+            false,
+            now,
+        )
+        .await?
+        {
+            drop(txn);
+            return self
+                .refuse(
+                    caller,
+                    meta,
+                    op::CHANGE_DEVICE,
+                    user_id,
+                    now,
+                    Some(old_cred.id.clone()),
+                    ServiceError::locked(),
+                )
+                .await;
+        }
+        let new_binding = BindingRow {
+            id: format!("bnd_{}", uuid::Uuid::new_v4().simple()),
+            tenant_id: user.tenant_id.clone(),
+            user_id: user.id.clone(),
+            credential_id: new_cred.id.clone(),
+            state: BindingState::Active.as_str().to_owned(),
+            failures: 0,
+            last_success_at: Some(now),
+            created_at: now,
+            updated_at: now,
+        };
+        match records::insert_binding(&txn, new_binding).await {
+            Err(StoreError::Conflict(_)) => {
+                drop(txn);
+                return self
+                    .refuse(
+                        caller,
+                        meta,
+                        op::CHANGE_DEVICE,
+                        user_id,
+                        now,
+                        Some(new_cred.id.clone()),
+                        ServiceError::rejected(ErrorCode::CredentialAlreadyRegistered),
+                    )
+                    .await;
+            }
+            other => other?,
+        }
+        if !self.spend(&txn, &new_cred, new_at, None, now).await? {
+            drop(txn);
+            return self
+                .refuse(
+                    caller,
+                    meta,
+                    op::CHANGE_DEVICE,
+                    user_id,
+                    now,
+                    Some(new_cred.id.clone()),
+                    ServiceError::rejected(ErrorCode::OtpAlreadyUsed),
+                )
+                .await;
+        }
+        let details = serde_json::json!({ "old_credential_id": old_cred.id });
+        self.audit_with(
+            &txn,
+            caller,
+            meta,
+            op::CHANGE_DEVICE,
+            Some(&user.id),
+            Some(&new_cred.id),
+            Ok(()),
+            Some(details),
+            now,
+        )
+        .await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        self.otp_status(caller, user_id).await
+    }
+
+    // ---------------------------------------------------------------- support desk
+
+    /// 失効: the bank invalidates the user's token (e.g. a lost phone). No code needed.
+    pub async fn revoke_credential(
+        &self,
+        caller: &BankCaller,
+        meta: &RequestMeta,
+        user_id: &str,
+    ) -> Result<OtpStatus, ServiceError> {
+        self.support_desk(
+            caller,
+            meta,
+            user_id,
+            op::REVOKE,
+            &["active", "locked"],
+            BindingState::Revoked,
+        )
+        .await
+    }
+
+    /// ロック解除: the bank unlocks a token locked after too many wrong codes.
+    pub async fn unlock_credential(
+        &self,
+        caller: &BankCaller,
+        meta: &RequestMeta,
+        user_id: &str,
+    ) -> Result<OtpStatus, ServiceError> {
+        self.support_desk(
+            caller,
+            meta,
+            user_id,
+            op::UNLOCK,
+            &["locked", "active"],
+            BindingState::Active,
+        )
+        .await
+    }
+
+    async fn support_desk(
+        &self,
+        caller: &BankCaller,
+        meta: &RequestMeta,
+        user_id: &str,
+        operation: &str,
+        from: &[&str],
+        to: BindingState,
+    ) -> Result<OtpStatus, ServiceError> {
+        let user = self.bank_user(caller, user_id).await?;
+        let now = self.now();
+        let Some(binding) =
+            records::find_live_binding(self.db().connection(), &user.tenant_id, &user.id).await?
+        else {
+            let err = ServiceError::rejected(ErrorCode::OtpNotRegistered);
+            self.audit_alone(caller, meta, operation, Some(&user.id), None, &err, now)
+                .await?;
+            return Err(err);
+        };
+        let txn = self.begin().await?;
+        let moved =
+            records::transition_binding(&txn, &binding.id, from, to.as_str(), true, now).await?;
+        if !moved {
+            drop(txn);
+            let err = ServiceError::rejected(ErrorCode::OtpNotRegistered);
+            self.audit_alone(
+                caller,
+                meta,
+                operation,
+                Some(&user.id),
+                Some(&binding.credential_id),
+                &err,
+                now,
+            )
+            .await?;
+            return Err(err);
+        }
+        self.audit(
+            &txn,
+            caller,
+            meta,
+            operation,
+            Some(&user.id),
+            Some(&binding.credential_id),
+            Ok(()),
+            now,
+        )
+        .await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        self.otp_status(caller, user_id).await
+    }
+
+    // ---------------------------------------------------------------- the core check
+
+    /// Checks a code (or a resync pair) against the user's live binding at this bank and
+    /// records the result, all in one transaction:
+    ///
+    /// 1. reserve an attempt (`failures + 1` while active and under the limit) — a locked
+    ///    binding, or one whose attempts are used up by concurrent requests, checks nothing;
+    /// 2. spend the matched step platform-wide (conditional on it being newer than the last);
+    /// 3. on success reset the count; on a wrong code keep it and lock at the limit; on an
+    ///    already-used code give the attempt back;
+    /// 4. append the audit entry; commit.
+    async fn check_live_code(
+        &self,
+        caller: &BankCaller,
+        meta: &RequestMeta,
+        user_id: &str,
+        operation: &str,
+        input: CodeInput<'_>,
+        then: Option<BindingState>,
+    ) -> Result<Accepted, ServiceError> {
+        let user = self.bank_user(caller, user_id).await?;
+        let policy = self.policy(caller).await?;
+        let now = self.now();
+        let conn = self.db().connection();
+        let Some(binding) = records::find_live_binding(conn, &user.tenant_id, &user.id).await?
+        else {
+            let err = ServiceError::rejected(ErrorCode::OtpNotRegistered);
+            self.audit_alone(caller, meta, operation, Some(&user.id), None, &err, now)
+                .await?;
+            return Err(err);
+        };
+        let Some(credential) = records::find_credential(conn, &binding.credential_id).await? else {
+            return Err(ServiceError::Internal("binding without credential".into()));
+        };
+        let cred_id = credential.id.clone();
+        let raw: Vec<String> = match input {
+            CodeInput::One(code) => vec![code.to_owned()],
+            CodeInput::Resync(first, second) => vec![first.to_owned(), second.to_owned()],
+        };
+        let codes = match parse_codes(&raw, &credential) {
+            Ok(codes) => codes,
+            Err(err) => {
+                return self
+                    .refuse(
+                        caller,
+                        meta,
+                        operation,
+                        user_id,
+                        now,
+                        Some(cred_id.clone()),
+                        err,
+                    )
+                    .await;
+            }
+        };
+        if binding.state == BindingState::Locked.as_str() {
+            return self
+                .refuse(
+                    caller,
+                    meta,
+                    operation,
+                    user_id,
+                    now,
+                    Some(cred_id.clone()),
+                    ServiceError::locked(),
+                )
+                .await;
+        }
+        if credential.suspended_at.is_some() {
+            return self
+                .refuse(
+                    caller,
+                    meta,
+                    operation,
+                    user_id,
+                    now,
+                    Some(cred_id.clone()),
+                    ServiceError::rejected(ErrorCode::CredentialSuspended),
+                )
+                .await;
+        }
+        let secret = self.open_secret(&credential)?;
+        let state = code_state(&credential, &secret)?;
+        let unix = unix(now);
+        let decision = match (input, codes.as_slice()) {
+            (CodeInput::One(_), [code]) => state.check_one(
+                code,
+                unix,
+                policy.otp.window.get(),
+                policy.otp.hotp_look_ahead.get(),
+            ),
+            (CodeInput::Resync(..), [first, second]) => {
+                state.check_resync(first, second, unix, policy.otp.resync_window.get())
+            }
+            _ => Decision::Wrong,
+        };
+
+        let limit = lock_limit(&policy);
+        let txn = self.begin().await?;
+        let checked = if !records::reserve_attempt(&txn, &binding.id, limit, now).await? {
+            Checked::Rejected(ServiceError::locked())
+        } else {
+            match decision {
+                Decision::Spend { at, drift } => {
+                    if self.spend(&txn, &credential, at, drift, now).await? {
+                        records::record_success(&txn, &binding.id, now).await?;
+                        if let Some(to) = then {
+                            records::transition_binding(
+                                &txn,
+                                &binding.id,
+                                &["active"],
+                                to.as_str(),
+                                false,
+                                now,
+                            )
+                            .await?;
+                        }
+                        Checked::Accepted
+                    } else {
+                        records::release_attempt(&txn, &binding.id).await?;
+                        // Spent meanwhile by a concurrent request, or suspended meanwhile.
+                        Checked::Rejected(ServiceError::rejected(ErrorCode::OtpAlreadyUsed))
+                    }
+                }
+                Decision::AlreadyUsed => {
+                    records::release_attempt(&txn, &binding.id).await?;
+                    Checked::Rejected(ServiceError::rejected(ErrorCode::OtpAlreadyUsed))
+                }
+                Decision::Wrong => {
+                    let err = self
+                        .count_failure(&txn, &binding, &cred_id, limit, now)
+                        .await?;
+                    Checked::Rejected(match (input, err) {
+                        // A failed resync says so, so the customer knows to enter two codes.
+                        (
+                            CodeInput::Resync(..),
+                            ServiceError::Rejected {
+                                code: ErrorCode::OtpInvalid,
+                                attempts_left,
+                            },
+                        ) => ServiceError::Rejected {
+                            code: ErrorCode::ResyncFailed,
+                            attempts_left,
+                        },
+                        (_, err) => err,
+                    })
+                }
+            }
+        };
+        let outcome = match &checked {
+            Checked::Accepted => Ok(()),
+            Checked::Rejected(err) => Err(err),
+        };
+        let details = match (decision, &checked) {
+            (
+                Decision::Spend {
+                    drift: Some(drift), ..
+                },
+                Checked::Accepted,
+            ) => Some(serde_json::json!({ "drift_steps": drift })),
+            _ => None,
+        };
+        self.audit_with(
+            &txn,
+            caller,
+            meta,
+            operation,
+            Some(&user.id),
+            Some(&cred_id),
+            outcome,
+            details,
+            now,
+        )
+        .await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        match checked {
+            Checked::Accepted => Ok(Accepted {
+                credential_id: cred_id,
+                accepted_at: now,
+            }),
+            Checked::Rejected(err) => Err(err),
+        }
+    }
+
+    /// Counts a wrong code on this bank's binding (already reserved) and platform-wide, and
+    /// locks the binding at the bank's limit. Returns the error to answer.
+    async fn count_failure(
+        &self,
+        txn: &DatabaseTransaction,
+        binding: &BindingRow,
+        credential_id: &str,
+        limit: i32,
+        now: DateTime<Utc>,
+    ) -> Result<ServiceError, ServiceError> {
+        let failures = records::binding_failures(txn, &binding.id).await?;
+        let outcome = FailureOutcome::of(
+            u32::try_from(failures).unwrap_or(0),
+            u32::try_from(limit).unwrap_or(0),
+        );
+        if outcome.locks {
+            records::transition_binding(
+                txn,
+                &binding.id,
+                &["active"],
+                BindingState::Locked.as_str(),
+                false,
+                now,
+            )
+            .await?;
+        }
+        let suspended =
+            records::count_credential_failure(txn, credential_id, PLATFORM_GUESS_BUDGET, now)
+                .await?;
+        Ok(if suspended {
+            ServiceError::rejected(ErrorCode::CredentialSuspended)
+        } else if outcome.locks {
+            ServiceError::Rejected {
+                code: ErrorCode::OtpLocked,
+                attempts_left: Some(0),
+            }
+        } else {
+            ServiceError::Rejected {
+                code: ErrorCode::OtpInvalid,
+                attempts_left: Some(outcome.attempts_left),
+            }
+        })
+    }
+
+    async fn spend(
+        &self,
+        txn: &DatabaseTransaction,
+        credential: &CredentialRow,
+        at: i64,
+        drift: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ServiceError> {
+        Ok(match kind_of(credential)? {
+            Kind::Totp => records::spend_totp_step(txn, &credential.id, at, drift, now).await?,
+            Kind::Hotp => records::spend_hotp_counter(txn, &credential.id, at, now).await?,
+        })
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    async fn bank_user(&self, caller: &BankCaller, user_id: &str) -> Result<UserRow, ServiceError> {
+        records::find_user(self.db().connection(), caller.tenant_id.as_str(), user_id)
+            .await?
+            .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))
+    }
+
+    pub(crate) async fn policy(&self, caller: &BankCaller) -> Result<TenantPolicy, ServiceError> {
+        self.db()
+            .find_tenant(&caller.tenant_id)
+            .await?
+            .map(|t| t.config.policy)
+            .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))
+    }
+
+    fn open_secret(&self, credential: &CredentialRow) -> Result<Secret, ServiceError> {
+        let sealed = mamori_crypto::SealedSecret {
+            key_id: credential.secret_key_id.clone(),
+            blob: credential.secret_ciphertext.clone(),
+        };
+        let bytes = self
+            .keyring()
+            .open(&sealed, credential.id.as_bytes())
+            .map_err(|e| ServiceError::Internal(format!("credential {}: {e}", credential.id)))?;
+        Secret::from_bytes(&bytes)
+            .map_err(|e| ServiceError::Internal(format!("credential {}: {e}", credential.id)))
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one audit entry has that many facts"
+    )]
+    async fn audit(
+        &self,
+        txn: &DatabaseTransaction,
+        caller: &BankCaller,
+        meta: &RequestMeta,
+        operation: &str,
+        user_id: Option<&str>,
+        credential_id: Option<&str>,
+        outcome: Result<(), &ServiceError>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        self.audit_with(
+            txn,
+            caller,
+            meta,
+            operation,
+            user_id,
+            credential_id,
+            outcome,
+            None,
+            now,
+        )
+        .await
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one audit entry has that many facts"
+    )]
+    async fn audit_with(
+        &self,
+        txn: &DatabaseTransaction,
+        caller: &BankCaller,
+        meta: &RequestMeta,
+        operation: &str,
+        user_id: Option<&str>,
+        credential_id: Option<&str>,
+        outcome: Result<(), &ServiceError>,
+        details: Option<serde_json::Value>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let (outcome, error_code) = match outcome {
+            Ok(()) => ("success", None),
+            Err(err) => ("failure", Some(err.code().as_str().to_owned())),
+        };
+        let event = NewAuditEvent {
+            tenant_id: caller.tenant_id.to_string(),
+            actor: format!("bank:{}", caller.api_key_id),
+            operation: operation.to_owned(),
+            outcome: outcome.to_owned(),
+            error_code,
+            user_id: user_id.map(str::to_owned),
+            credential_id: credential_id.map(str::to_owned),
+            request_id: meta.request_id.clone(),
+            client_addr: meta.client_addr.clone(),
+            details,
+        };
+        audit::append(txn, event, now).await?;
+        Ok(())
+    }
+
+    /// Audits a refusal that changed nothing, in its own transaction, and returns it.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one audit entry has that many facts"
+    )]
+    async fn refuse<T>(
+        &self,
+        caller: &BankCaller,
+        meta: &RequestMeta,
+        operation: &str,
+        user_id: &str,
+        now: DateTime<Utc>,
+        credential_id: Option<String>,
+        err: ServiceError,
+    ) -> Result<T, ServiceError> {
+        self.audit_alone(
+            caller,
+            meta,
+            operation,
+            Some(user_id),
+            credential_id.as_deref(),
+            &err,
+            now,
+        )
+        .await?;
+        Err(err)
+    }
+
+    /// Audits a failure that changed nothing, in its own transaction.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one audit entry has that many facts"
+    )]
+    async fn audit_alone(
+        &self,
+        caller: &BankCaller,
+        meta: &RequestMeta,
+        operation: &str,
+        user_id: Option<&str>,
+        credential_id: Option<&str>,
+        err: &ServiceError,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let txn = self.begin().await?;
+        self.audit(
+            &txn,
+            caller,
+            meta,
+            operation,
+            user_id,
+            credential_id,
+            Err(err),
+            now,
+        )
+        .await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum CodeInput<'a> {
+    One(&'a str),
+    Resync(&'a str, &'a str),
+}
+
+fn user_view(row: UserRow) -> User {
+    User {
+        id: row.id,
+        contract_number: row.contract_number,
+        user_code: (!row.user_code.is_empty()).then_some(row.user_code),
+        display_name: row.display_name,
+        created_at: row.created_at,
+    }
+}
+
+/// Contract numbers and user IDs: printable ASCII after folding full-width characters and
+/// trimming, 1–32 characters, so a customer's typing habit never creates a second identity.
+fn clean_identifier(raw: &str, field: &str) -> Result<String, ServiceError> {
+    let folded: String = raw.trim().chars().map(mamori_otp::fold_width).collect();
+    let ok = (1..=32).contains(&folded.len())
+        && folded
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(folded)
+    } else {
+        Err(ServiceError::invalid(format!(
+            "{field}: 1 to 32 letters, digits, '-', '_' or '.'"
+        )))
+    }
+}
+
+fn binding_state(row: &BindingRow) -> Result<BindingState, ServiceError> {
+    BindingState::parse(&row.state)
+        .ok_or_else(|| ServiceError::Internal(format!("binding {}: state {:?}", row.id, row.state)))
+}
+
+fn kind_of(credential: &CredentialRow) -> Result<Kind, ServiceError> {
+    match credential.kind.as_str() {
+        "totp" => Ok(Kind::Totp),
+        "hotp" => Ok(Kind::Hotp),
+        other => Err(ServiceError::Internal(format!(
+            "credential {}: kind {other:?}",
+            credential.id
+        ))),
+    }
+}
+
+fn params_of(credential: &CredentialRow) -> Result<OtpParams, ServiceError> {
+    let bad = |what: &str| ServiceError::Internal(format!("credential {}: {what}", credential.id));
+    Ok(OtpParams {
+        algorithm: credential.algorithm.parse().map_err(|_| bad("algorithm"))?,
+        digits: Digits::new(u8::try_from(credential.digits).map_err(|_| bad("digits"))?)
+            .map_err(|_| bad("digits"))?,
+        period: mamori_otp::Period::new(
+            u32::try_from(credential.period).map_err(|_| bad("period"))?,
+        )
+        .map_err(|_| bad("period"))?,
+    })
+}
+
+fn code_state<'a>(
+    credential: &CredentialRow,
+    secret: &'a Secret,
+) -> Result<CodeState<'a>, ServiceError> {
+    Ok(CodeState {
+        secret,
+        params: params_of(credential)?,
+        kind: kind_of(credential)?,
+        drift_steps: credential.drift_steps,
+        last_used_step: credential.last_used_step,
+        hotp_next_counter: credential.hotp_next_counter,
+    })
+}
+
+/// Normalises each presented code to the credential's digit count; a malformed code is
+/// refused before anything is counted.
+fn parse_codes(raw: &[String], credential: &CredentialRow) -> Result<Vec<Code>, ServiceError> {
+    let digits = params_of(credential)?.digits;
+    raw.iter()
+        .map(|code| {
+            normalize_code(code, digits)
+                .map_err(|_| ServiceError::rejected(ErrorCode::OtpMalformed))
+        })
+        .collect()
+}
+
+/// A credential can be registered at this bank: not suspended, of a kind the bank allows.
+fn check_usable(credential: &CredentialRow, policy: &TenantPolicy) -> Result<(), ServiceError> {
+    if credential.suspended_at.is_some() {
+        return Err(ServiceError::rejected(ErrorCode::CredentialSuspended));
+    }
+    let kind = match kind_of(credential)? {
+        Kind::Totp => CredentialKind::Totp,
+        Kind::Hotp => CredentialKind::Hotp,
+    };
+    if !policy.otp.allows(kind) {
+        return Err(ServiceError::rejected(ErrorCode::CredentialKindNotAllowed));
+    }
+    Ok(())
+}
+
+fn lock_limit(policy: &TenantPolicy) -> i32 {
+    i32::try_from(policy.otp.lock_threshold.get()).unwrap_or(i32::MAX)
+}
+
+fn unix(now: DateTime<Utc>) -> u64 {
+    u64::try_from(now.timestamp()).unwrap_or(0)
+}

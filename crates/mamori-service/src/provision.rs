@@ -1,0 +1,186 @@
+//! Token provisioning: a new soft credential for any RFC 6238 authenticator app. The secret is
+//! returned this once and only stored sealed.
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use mamori_domain::ErrorCode;
+use mamori_otp::{CredentialId, OtpAuthUri, OtpKind, OtpParams, Secret};
+use mamori_store::StoreError;
+use mamori_store::audit::{self, NewAuditEvent, PLATFORM_TENANT};
+use mamori_store::entities::counters;
+use mamori_store::records::{self, CredentialRow};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::{RequestMeta, ServiceError, Services};
+
+/// The issuer shown in authenticator apps.
+pub const ISSUER: &str = "Mamori";
+
+/// The prefix of credential IDs Mamori issues (Mamori soft token).
+pub const CREDENTIAL_PREFIX: &str = "MAMO";
+
+/// How many provisionings one client address may make per window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests allowed per window.
+    pub max: i64,
+    /// The window.
+    pub window: Duration,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        Self {
+            max: 20,
+            window: Duration::hours(1),
+        }
+    }
+}
+
+/// A newly provisioned credential.
+#[derive(Debug)]
+pub struct Provisioned {
+    /// The credential ID (shown by the app).
+    pub credential_id: String,
+    /// The secret, base32 — shown this once.
+    pub secret_base32: String,
+    /// `otpauth://totp/Mamori:<id>?secret=…&issuer=Mamori&algorithm=SHA1&digits=6&period=30`.
+    pub otpauth_uri: String,
+    /// The URI as a QR code, SVG.
+    pub qr_svg: String,
+    /// The parameters.
+    pub params: OtpParams,
+}
+
+impl Services {
+    /// Creates a new TOTP credential (SHA1, 6 digits, 30 s), rate-limited per client address.
+    pub async fn provision_credential(
+        &self,
+        meta: &RequestMeta,
+    ) -> Result<Provisioned, ServiceError> {
+        let now = self.now();
+        let client = meta.client_addr.clone().unwrap_or_else(|| "unknown".into());
+        if !self
+            .take_rate_slot(&format!("provision:{client}"), now)
+            .await?
+        {
+            return Err(ServiceError::rejected(ErrorCode::RateLimited));
+        }
+        let params = OtpParams::default();
+        let secret = Secret::generate().map_err(|e| ServiceError::Internal(e.to_string()))?;
+        // A collision of 7 random digits is possible; the primary key refuses it and we draw
+        // again rather than overwrite another customer's token.
+        for _ in 0..5 {
+            let id = CredentialId::random(CREDENTIAL_PREFIX)
+                .map_err(|e| ServiceError::Internal(e.to_string()))?;
+            let sealed = self
+                .keyring()
+                .seal(secret.as_bytes(), id.as_str().as_bytes())
+                .map_err(|e| ServiceError::Internal(e.to_string()))?;
+            let row = CredentialRow {
+                id: id.to_string(),
+                kind: "totp".into(),
+                algorithm: params.algorithm.as_str().into(),
+                digits: i16::from(params.digits.get()),
+                period: i32::try_from(params.period.seconds()).unwrap_or(30),
+                secret_ciphertext: sealed.blob,
+                secret_key_id: sealed.key_id,
+                drift_steps: 0,
+                last_used_step: None,
+                hotp_next_counter: 0,
+                failures: 0,
+                suspended_at: None,
+                created_at: now,
+                updated_at: now,
+            };
+            let txn = self.begin().await?;
+            match records::insert_credential(&txn, row).await {
+                Err(StoreError::Conflict(_)) => continue,
+                other => other?,
+            }
+            audit::append(
+                &txn,
+                NewAuditEvent {
+                    tenant_id: PLATFORM_TENANT.into(),
+                    actor: "token".into(),
+                    operation: "provisionCredential".into(),
+                    outcome: "success".into(),
+                    credential_id: Some(id.to_string()),
+                    request_id: meta.request_id.clone(),
+                    client_addr: meta.client_addr.clone(),
+                    ..NewAuditEvent::default()
+                },
+                now,
+            )
+            .await?;
+            txn.commit().await.map_err(StoreError::from)?;
+            let uri = OtpAuthUri {
+                issuer: ISSUER.into(),
+                account: id.to_string(),
+                secret: secret.clone(),
+                params,
+                kind: OtpKind::Totp,
+            }
+            .to_uri()
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+            let qr_svg = qr_svg(&uri)?;
+            return Ok(Provisioned {
+                credential_id: id.to_string(),
+                secret_base32: secret.to_base32(),
+                otpauth_uri: uri,
+                qr_svg,
+                params,
+            });
+        }
+        Err(ServiceError::Internal(
+            "could not draw a free credential ID".into(),
+        ))
+    }
+
+    /// Takes one slot of a fixed-window rate limit shared by all nodes: one conditional
+    /// increment, or the start of a new window. Returns whether the request may go on.
+    async fn take_rate_slot(&self, key: &str, now: DateTime<Utc>) -> Result<bool, ServiceError> {
+        let limit = self.provision_limit;
+        let window_start = now.duration_trunc(limit.window).unwrap_or(now);
+        let conn = self.db().connection();
+        let bumped = counters::Entity::update_many()
+            .col_expr(
+                counters::Column::Count,
+                Expr::col(counters::Column::Count).add(1),
+            )
+            .filter(counters::Column::Key.eq(key))
+            .filter(counters::Column::WindowStart.eq(window_start))
+            .filter(counters::Column::Count.lt(limit.max))
+            .exec(conn)
+            .await
+            .map_err(StoreError::from)?;
+        if bumped.rows_affected == 1 {
+            return Ok(true);
+        }
+        // No row for this window yet (or the window is full): start the window if it is new.
+        let started = counters::Entity::insert(counters::ActiveModel {
+            key: Set(key.to_owned()),
+            window_start: Set(window_start),
+            count: Set(1),
+        })
+        .on_conflict(
+            OnConflict::column(counters::Column::Key)
+                .update_columns([counters::Column::WindowStart, counters::Column::Count])
+                .action_and_where(counters::Column::WindowStart.lt(window_start))
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await
+        .map_err(StoreError::from)?;
+        Ok(started == 1 && limit.max >= 1)
+    }
+}
+
+fn qr_svg(uri: &str) -> Result<String, ServiceError> {
+    let code =
+        qrcode::QrCode::new(uri.as_bytes()).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    Ok(code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .build())
+}
