@@ -6,6 +6,7 @@
     reason = "test scenarios are plain async fns; an unexpected error should fail them loudly"
 )]
 
+mod concurrency;
 mod health;
 mod migrations;
 mod openapi;

@@ -22,7 +22,7 @@ mod provision;
 pub use access::{ApiKeyInfo, CreatedApiKey};
 pub use bank::{Accepted, NewUser, OtpStatus, PLATFORM_GUESS_BUDGET, User};
 pub use error::ServiceError;
-pub use provision::{Provisioned, RateLimit};
+pub use provision::{CredentialKindSpec, Provisioned, RateLimit};
 
 /// A bank's system, authenticated by its API key.
 #[derive(Debug, Clone, PartialEq, Eq)]

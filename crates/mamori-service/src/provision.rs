@@ -37,6 +37,18 @@ impl Default for RateLimit {
     }
 }
 
+/// The kind of a credential being stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialKindSpec {
+    /// Time-based (RFC 6238).
+    Totp,
+    /// Event-based (RFC 4226), starting at this counter.
+    Hotp {
+        /// The next counter the token will show.
+        counter: u64,
+    },
+}
+
 /// A newly provisioned credential.
 #[derive(Debug)]
 pub struct Provisioned {
@@ -68,18 +80,80 @@ impl Services {
         }
         let params = OtpParams::default();
         let secret = Secret::generate().map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let id = self
+            .store_credential(
+                None,
+                CredentialKindSpec::Totp,
+                &secret,
+                params,
+                "token",
+                meta,
+            )
+            .await?;
+        let uri = OtpAuthUri {
+            issuer: ISSUER.into(),
+            account: id.to_string(),
+            secret: secret.clone(),
+            params,
+            kind: OtpKind::Totp,
+        }
+        .to_uri()
+        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let qr_svg = qr_svg(&uri)?;
+        Ok(Provisioned {
+            credential_id: id.to_string(),
+            secret_base32: secret.to_base32(),
+            otpauth_uri: uri,
+            qr_svg,
+            params,
+        })
+    }
+
+    /// Imports an existing token (e.g. a hardware HOTP event token delivered with its seed) by
+    /// an operator. With `id` None a new `MAMO` credential ID is drawn.
+    pub async fn import_credential(
+        &self,
+        id: Option<CredentialId>,
+        kind: CredentialKindSpec,
+        secret: &Secret,
+        params: OtpParams,
+        meta: &RequestMeta,
+    ) -> Result<CredentialId, ServiceError> {
+        self.store_credential(id, kind, secret, params, "operator", meta)
+            .await
+    }
+
+    async fn store_credential(
+        &self,
+        fixed_id: Option<CredentialId>,
+        kind: CredentialKindSpec,
+        secret: &Secret,
+        params: OtpParams,
+        actor: &str,
+        meta: &RequestMeta,
+    ) -> Result<CredentialId, ServiceError> {
+        let now = self.now();
         // A collision of 7 random digits is possible; the primary key refuses it and we draw
         // again rather than overwrite another customer's token.
         for _ in 0..5 {
-            let id = CredentialId::random(CREDENTIAL_PREFIX)
-                .map_err(|e| ServiceError::Internal(e.to_string()))?;
+            let id = match &fixed_id {
+                Some(id) => id.clone(),
+                None => CredentialId::random(CREDENTIAL_PREFIX)
+                    .map_err(|e| ServiceError::Internal(e.to_string()))?,
+            };
             let sealed = self
                 .keyring()
                 .seal(secret.as_bytes(), id.as_str().as_bytes())
                 .map_err(|e| ServiceError::Internal(e.to_string()))?;
+            let (kind_name, next_counter) = match kind {
+                CredentialKindSpec::Totp => ("totp", 0),
+                CredentialKindSpec::Hotp { counter } => {
+                    ("hotp", i64::try_from(counter).unwrap_or(i64::MAX))
+                }
+            };
             let row = CredentialRow {
                 id: id.to_string(),
-                kind: "totp".into(),
+                kind: kind_name.into(),
                 algorithm: params.algorithm.as_str().into(),
                 digits: i16::from(params.digits.get()),
                 period: i32::try_from(params.period.seconds()).unwrap_or(30),
@@ -87,7 +161,7 @@ impl Services {
                 secret_key_id: sealed.key_id,
                 drift_steps: 0,
                 last_used_step: None,
-                hotp_next_counter: 0,
+                hotp_next_counter: next_counter,
                 failures: 0,
                 suspended_at: None,
                 created_at: now,
@@ -95,42 +169,37 @@ impl Services {
             };
             let txn = self.begin().await?;
             match records::insert_credential(&txn, row).await {
-                Err(StoreError::Conflict(_)) => continue,
+                Err(StoreError::Conflict(_)) if fixed_id.is_none() => continue,
+                Err(StoreError::Conflict(_)) => {
+                    return Err(ServiceError::invalid(format!(
+                        "credential {id} exists already"
+                    )));
+                }
                 other => other?,
             }
+            let operation = if actor == "token" {
+                "provisionCredential"
+            } else {
+                "importCredential"
+            };
             audit::append(
                 &txn,
                 NewAuditEvent {
                     tenant_id: PLATFORM_TENANT.into(),
-                    actor: "token".into(),
-                    operation: "provisionCredential".into(),
+                    actor: actor.into(),
+                    operation: operation.into(),
                     outcome: "success".into(),
                     credential_id: Some(id.to_string()),
                     request_id: meta.request_id.clone(),
                     client_addr: meta.client_addr.clone(),
+                    details: Some(serde_json::json!({ "kind": kind_name })),
                     ..NewAuditEvent::default()
                 },
                 now,
             )
             .await?;
             txn.commit().await.map_err(StoreError::from)?;
-            let uri = OtpAuthUri {
-                issuer: ISSUER.into(),
-                account: id.to_string(),
-                secret: secret.clone(),
-                params,
-                kind: OtpKind::Totp,
-            }
-            .to_uri()
-            .map_err(|e| ServiceError::Internal(e.to_string()))?;
-            let qr_svg = qr_svg(&uri)?;
-            return Ok(Provisioned {
-                credential_id: id.to_string(),
-                secret_base32: secret.to_base32(),
-                otpauth_uri: uri,
-                qr_svg,
-                params,
-            });
+            return Ok(id);
         }
         Err(ServiceError::Internal(
             "could not draw a free credential ID".into(),
