@@ -147,7 +147,7 @@ async fn readiness_follows_a_database_outage() {
     assert!(ready, "/readyz must recover once the database is back");
 }
 
-fn pg_socket_addr(url: &str) -> std::net::SocketAddr {
+pub fn pg_socket_addr(url: &str) -> std::net::SocketAddr {
     let after_at = url.rsplit_once('@').map_or(url, |(_, rest)| rest);
     let host_port = after_at.split('/').next().unwrap();
     let host_port = if host_port.contains(':') {

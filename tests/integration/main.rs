@@ -7,9 +7,11 @@
 )]
 
 mod concurrency;
+mod guess_budget;
 mod health;
 mod migrations;
 mod openapi;
+mod outage;
 mod problems;
 mod seed_flows;
 mod support;

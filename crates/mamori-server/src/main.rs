@@ -112,6 +112,9 @@ enum ApiKeysCommand {
         label: String,
         #[command(flatten)]
         database: DatabaseArgs,
+        /// Tenant configs applied first, so a key can be made before the first `serve`.
+        #[command(flatten)]
+        tenants: TenantConfigArgs,
     },
     /// List a bank's API keys (never the keys themselves).
     List {
@@ -291,8 +294,12 @@ async fn api_keys(command: ApiKeysCommand) -> anyhow::Result<ExitCode> {
             tenant,
             label,
             database,
+            tenants,
         } => {
             let services = cli_services(&database.database_url).await?;
+            let configs = load_tenants(&tenants.tenant_configs)
+                .map_err(|errors| anyhow::anyhow!("invalid tenant configs:\n{errors}"))?;
+            services.apply_tenant_configs(&configs).await?;
             let tenant = TenantId::parse(&tenant)?;
             let created = services.create_api_key(&tenant, &label).await?;
             say(&created.key);
@@ -448,6 +455,7 @@ fn init_tracing(format: LogFormat) {
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Pretty => builder.init(),

@@ -294,3 +294,117 @@ fn replace_key(text: &str, section: &str, key: &str, value: &str) -> String {
     assert!(replaced, "[{section}] {key} not found");
     lines.join("\n") + "\n"
 }
+
+/// `mamori api-keys`: a key works for its bank only, is listed without its secret, and stops
+/// working once revoked.
+#[test]
+fn api_keys_create_list_revoke() {
+    let work = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/mamori.db?mode=rwc", work.path().display());
+    let run = |args: &[&str]| {
+        let out = mamori()
+            .args(args)
+            .args(["--database-url", &url])
+            .env("MAMORI_TENANT_CONFIGS", shipped_configs())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, key, stderr) = run(&[
+        "api-keys",
+        "create",
+        "--tenant",
+        "jonan-shinkin",
+        "--label",
+        "IB test",
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(key.starts_with("mmr_") && key.len() == 45, "{key}");
+    assert!(stderr.contains("shown only now"), "{stderr}");
+
+    let (ok, listing, _) = run(&["api-keys", "list", "--tenant", "jonan-shinkin"]);
+    assert!(ok);
+    assert!(
+        listing.contains("IB test") && listing.contains("active"),
+        "{listing}"
+    );
+    assert!(
+        !listing.contains(&key[13..]),
+        "the secret part is never listed: {listing}"
+    );
+
+    let (ok, _, stderr) = run(&["api-keys", "create", "--tenant", "no-such-bank"]);
+    assert!(
+        !ok && stderr.contains("no bank with id no-such-bank"),
+        "{stderr}"
+    );
+
+    // Serve and use the key; then revoke it and see it refused.
+    let port = free_port();
+    let server = Server::start(
+        mamori()
+            .current_dir(work.path())
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--database-url",
+                &url,
+                "--tenant-configs",
+            ])
+            .arg(shipped_configs()),
+    );
+    server.wait_ready(port);
+    let probe = |key: &str| {
+        http_get_with(
+            port,
+            "/v1/banks/jonan-shinkin/audit-events",
+            &format!("Bearer {key}"),
+        )
+        .0
+    };
+    assert_eq!(probe(&key), 200);
+    assert_eq!(
+        http_get_with(
+            port,
+            "/v1/banks/johoku-shinkin/audit-events",
+            &format!("Bearer {key}")
+        )
+        .0,
+        404,
+        "another bank's path"
+    );
+    let key_id = listing.split_whitespace().next().unwrap().to_owned();
+    let (ok, _, stderr) = run(&["api-keys", "revoke", &key_id]);
+    assert!(ok, "{stderr}");
+    assert_eq!(probe(&key), 401, "a revoked key is refused");
+    server.stop();
+}
+
+fn http_get_with(port: u16, path: &str, authorization: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {authorization}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
