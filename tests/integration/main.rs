@@ -6,13 +6,21 @@
     reason = "test scenarios are plain async fns; an unexpected error should fail them loudly"
 )]
 
+mod audit;
+mod bad_input;
 mod concurrency;
 mod guess_budget;
 mod health;
+mod hotp;
+mod isolation;
 mod migrations;
 mod openapi;
 mod outage;
 mod problems;
+mod provisioning;
+mod secrets;
+mod seed_001;
+mod seed_004;
 mod seed_flows;
 mod support;
 mod tenants;

@@ -12,6 +12,7 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi, SecurityScheme, Tags};
 use crate::context::RequestContext;
 use crate::errors::{AuditProblem, OtpProblem, UserProblem};
 use crate::state::AppState;
+use crate::strict::StrictString;
 
 #[derive(Tags)]
 enum ApiTags {
@@ -59,9 +60,9 @@ fn meta(ctx: &RequestContext) -> RequestMeta {
 struct CreateUserRequest {
     /// 契約者番号 / 契約者ID: the contract number (1–32 letters, digits, `-`, `_`, `.`;
     /// full-width characters are converted).
-    contract_number: String,
+    contract_number: StrictString,
     /// 利用者ID: the user ID under the contract, for corporate IB. Omit for personal IB.
-    user_id: Option<String>,
+    user_id: Option<StrictString>,
     /// A name for the bank's own support desk (at most 100 characters).
     #[oai(default)]
     display_name: String,
@@ -100,13 +101,13 @@ impl From<User> for UserDto {
 struct RegisterCredentialRequest {
     /// クレデンシャルID (トークンID), e.g. `MAMO00001234`. Case, full-width characters, spaces
     /// and hyphens are normalised; the check digit catches typos before any code is tried.
-    credential_id: String,
+    credential_id: StrictString,
     /// The code shown by the token (OTP1 at banks that register with two codes). A string:
     /// leading zeros matter.
-    otp: String,
+    otp: StrictString,
     /// The next code (OTP2), required at banks whose policy registers with two consecutive
     /// codes, refused otherwise.
-    otp2: Option<String>,
+    otp2: Option<StrictString>,
 }
 
 /// A code to check.
@@ -114,29 +115,29 @@ struct RegisterCredentialRequest {
 struct OtpRequest {
     /// The code shown by the token (6–8 digits as a string; full-width digits and spaces are
     /// accepted).
-    otp: String,
+    otp: StrictString,
 }
 
 /// 同期ズレ補正: two consecutive codes.
 #[derive(Debug, Object)]
 struct ResyncRequest {
     /// The code shown first (OTP1).
-    otp1: String,
+    otp1: StrictString,
     /// The code shown next (OTP2).
-    otp2: String,
+    otp2: StrictString,
 }
 
 /// 機種変更: the old token's code, then the new token.
 #[derive(Debug, Object)]
 struct ChangeDeviceRequest {
     /// A current code of the token being replaced.
-    old_otp: String,
+    old_otp: StrictString,
     /// The new token's credential ID.
-    new_credential_id: String,
+    new_credential_id: StrictString,
     /// A code of the new token (OTP1 at two-code banks).
-    new_otp: String,
+    new_otp: StrictString,
     /// The next code of the new token, at two-code banks.
-    new_otp2: Option<String>,
+    new_otp2: Option<StrictString>,
 }
 
 /// A user's OTP status (ワンタイムパスワード登録状況).
@@ -332,8 +333,8 @@ fn accepted(a: mamori_service::Accepted) -> AcceptedResponse {
     }))
 }
 
-fn codes(first: String, second: Option<String>) -> Vec<String> {
-    std::iter::once(first).chain(second).collect()
+fn codes(first: StrictString, second: Option<StrictString>) -> Vec<String> {
+    std::iter::once(first).chain(second).map(|c| c.0).collect()
 }
 
 #[OpenApi(tag = "ApiTags::Bank")]
@@ -365,8 +366,8 @@ impl BankApi {
                     &caller,
                     &meta(&ctx),
                     mamori_service::NewUser {
-                        contract_number: body.contract_number,
-                        user_code: body.user_id,
+                        contract_number: body.contract_number.0,
+                        user_code: body.user_id.map(|u| u.0),
                         display_name: body.display_name,
                     },
                 )

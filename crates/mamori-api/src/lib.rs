@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod problem;
 mod state;
+mod strict;
 mod token;
 
 use poem::{Endpoint, EndpointExt, Route, get, handler, web::Data};

@@ -995,7 +995,7 @@ impl Services {
                 policy.otp.hotp_look_ahead.get(),
             ),
             (CodeInput::Resync(..), [first, second]) => {
-                state.check_resync(first, second, unix, policy.otp.resync_window.get())
+                state.check_resync(first, second, unix, resync_window(&policy, &credential)?)
             }
             _ => Decision::Wrong,
         };
@@ -1400,6 +1400,17 @@ fn check_usable(credential: &CredentialRow, policy: &TenantPolicy) -> Result<(),
         return Err(ServiceError::rejected(ErrorCode::CredentialKindNotAllowed));
     }
     Ok(())
+}
+
+/// How far 同期ズレ補正 searches. TOTP: the bank's `resync_window` steps either side of the
+/// true time. HOTP: ten times the look-ahead, because the counter only runs ahead (a customer
+/// pressing the button repeatedly) and a resync that searched no further than a single code
+/// would recover nothing (RFC 4226 §7.4).
+fn resync_window(policy: &TenantPolicy, credential: &CredentialRow) -> Result<u32, ServiceError> {
+    Ok(match kind_of(credential)? {
+        Kind::Totp => policy.otp.resync_window.get(),
+        Kind::Hotp => policy.otp.hotp_look_ahead.get().saturating_mul(10),
+    })
 }
 
 fn lock_limit(policy: &TenantPolicy) -> i32 {
