@@ -1,7 +1,6 @@
 //! The Bank API: what a bank's internet-banking system calls with its API key. Every route
 //! carries the bank in its path and answers 404 for anything of another bank.
 
-use chrono::{DateTime, Utc};
 use mamori_domain::OtpUse;
 use mamori_service::{BankCaller, OtpStatus, RequestMeta, ServiceError, User};
 use poem_openapi::auth::Bearer;
@@ -13,6 +12,7 @@ use crate::context::RequestContext;
 use crate::errors::{AuditProblem, OtpProblem, UserProblem};
 use crate::state::AppState;
 use crate::strict::StrictString;
+use crate::timestamp::Timestamp;
 
 #[derive(Tags)]
 enum ApiTags {
@@ -81,7 +81,7 @@ struct UserDto {
     /// The bank's name for the user.
     display_name: String,
     /// When the user was created.
-    created_at: DateTime<Utc>,
+    created_at: Timestamp,
 }
 
 impl From<User> for UserDto {
@@ -91,7 +91,7 @@ impl From<User> for UserDto {
             contract_number: user.contract_number,
             user_id: user.user_code,
             display_name: user.display_name,
-            created_at: user.created_at,
+            created_at: user.created_at.into(),
         }
     }
 }
@@ -183,7 +183,7 @@ struct OtpStatusDto {
     attempts_left: Option<u32>,
     /// When a code was last accepted at this bank.
     #[oai(skip_serializing_if_is_none)]
-    last_success_at: Option<DateTime<Utc>>,
+    last_success_at: Option<Timestamp>,
     /// The credential is suspended on the whole platform after too many wrong codes across
     /// all banks; the platform operator reinstates it.
     credential_suspended: bool,
@@ -196,7 +196,7 @@ impl From<OtpStatus> for OtpStatusDto {
             credential_id: s.credential_id,
             failures: s.failures,
             attempts_left: s.attempts_left,
-            last_success_at: s.last_success_at,
+            last_success_at: s.last_success_at.map(Timestamp),
             credential_suspended: s.credential_suspended,
         }
     }
@@ -210,7 +210,7 @@ struct OtpAcceptedDto {
     /// The credential that produced the code.
     credential_id: String,
     /// When it was accepted.
-    accepted_at: DateTime<Utc>,
+    accepted_at: Timestamp,
 }
 
 /// One audit entry.
@@ -219,7 +219,7 @@ struct AuditEventDto {
     /// Position in the bank's hash chain, from 1.
     seq: i64,
     /// When it happened.
-    occurred_at: DateTime<Utc>,
+    occurred_at: Timestamp,
     /// Who acted (`bank:<api key id>`, `operator:<name>`, `system`).
     actor: String,
     /// The operation (an operationId).
@@ -329,7 +329,7 @@ fn accepted(a: mamori_service::Accepted) -> AcceptedResponse {
     AcceptedResponse::Ok(Json(OtpAcceptedDto {
         result: "accepted".into(),
         credential_id: a.credential_id,
-        accepted_at: a.accepted_at,
+        accepted_at: a.accepted_at.into(),
     }))
 }
 
@@ -753,7 +753,7 @@ impl BankApi {
                 .into_iter()
                 .map(|e| AuditEventDto {
                     seq: e.seq,
-                    occurred_at: e.occurred_at,
+                    occurred_at: e.occurred_at.into(),
                     actor: e.actor,
                     operation: e.operation,
                     outcome: e.outcome,

@@ -12,6 +12,7 @@ pub mod middleware;
 pub mod problem;
 mod state;
 mod strict;
+mod timestamp;
 mod token;
 
 use poem::{Endpoint, EndpointExt, Route, get, handler, web::Data};

@@ -1155,9 +1155,9 @@ impl Services {
 
     pub(crate) async fn policy(&self, caller: &BankCaller) -> Result<TenantPolicy, ServiceError> {
         self.db()
-            .find_tenant(&caller.tenant_id)
+            .find_tenant_config(&caller.tenant_id)
             .await?
-            .map(|t| t.config.policy)
+            .map(|config| config.policy)
             .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))
     }
 

@@ -66,9 +66,7 @@ impl Database {
                 .await?;
             let change = match &existing {
                 None => TenantChange::Inserted,
-                Some(row) if stored_config(row)?.as_ref() == Some(config) => {
-                    TenantChange::Unchanged
-                }
+                Some(row) if stored_config(row).as_ref() == Some(config) => TenantChange::Unchanged,
                 Some(_) => TenantChange::Updated,
             };
             if change != TenantChange::Unchanged {
@@ -127,10 +125,27 @@ impl Database {
         }
     }
 
+    /// One tenant's configuration (names and policies), without counting its users: the
+    /// read on every bank request.
+    pub async fn find_tenant_config(
+        &self,
+        id: &TenantId,
+    ) -> Result<Option<TenantConfig>, StoreError> {
+        let Some(row) = tenants::Entity::find_by_id(id.as_str().to_owned())
+            .one(self.connection())
+            .await?
+        else {
+            return Ok(None);
+        };
+        stored_config(&row)
+            .map(Some)
+            .ok_or_else(|| StoreError::Corrupt(format!("tenant {}: unreadable policy", row.id)))
+    }
+
     async fn record(&self, row: tenants::Model) -> Result<TenantRecord, StoreError> {
         let id = TenantId::parse(&row.id)
             .map_err(|e| StoreError::Corrupt(format!("tenant id {:?}: {e}", row.id)))?;
-        let config = stored_config(&row)?
+        let config = stored_config(&row)
             .ok_or_else(|| StoreError::Corrupt(format!("tenant {}: unreadable policy", row.id)))?;
         let user_count = users::Entity::find()
             .filter(users::Column::TenantId.eq(row.id.clone()))
@@ -148,6 +163,6 @@ impl Database {
 
 /// The stored config, or `None` when it was written by a version whose shape this one cannot
 /// read (then applying the file rewrites it).
-fn stored_config(row: &tenants::Model) -> Result<Option<TenantConfig>, StoreError> {
-    Ok(serde_json::from_str(&row.policy).ok())
+fn stored_config(row: &tenants::Model) -> Option<TenantConfig> {
+    serde_json::from_str(&row.policy).ok()
 }
