@@ -612,8 +612,10 @@ impl Services {
         let limit = lock_limit(&policy);
         let txn = self.begin().await?;
         // The old token's code is checked like a login: it takes an attempt first.
-        if !records::reserve_attempt(&txn, &old_binding.id, limit, now).await? {
-            let err = ServiceError::locked();
+        if let Checked::Rejected(err) = self
+            .settle(&txn, &old_binding, &old_cred, old_decision, limit, now)
+            .await?
+        {
             self.audit(
                 &txn,
                 caller,
@@ -627,62 +629,6 @@ impl Services {
             .await?;
             txn.commit().await.map_err(StoreError::from)?;
             return Err(err);
-        }
-        match old_decision {
-            Decision::Spend { at, .. } => {
-                if !self.spend(&txn, &old_cred, at, None, now).await? {
-                    records::release_attempt(&txn, &old_binding.id).await?;
-                    let err = ServiceError::rejected(ErrorCode::OtpAlreadyUsed);
-                    self.audit(
-                        &txn,
-                        caller,
-                        meta,
-                        op::CHANGE_DEVICE,
-                        Some(&user.id),
-                        Some(&old_cred.id),
-                        Err(&err),
-                        now,
-                    )
-                    .await?;
-                    txn.commit().await.map_err(StoreError::from)?;
-                    return Err(err);
-                }
-            }
-            Decision::AlreadyUsed => {
-                records::release_attempt(&txn, &old_binding.id).await?;
-                let err = ServiceError::rejected(ErrorCode::OtpAlreadyUsed);
-                self.audit(
-                    &txn,
-                    caller,
-                    meta,
-                    op::CHANGE_DEVICE,
-                    Some(&user.id),
-                    Some(&old_cred.id),
-                    Err(&err),
-                    now,
-                )
-                .await?;
-                txn.commit().await.map_err(StoreError::from)?;
-                return Err(err);
-            }
-            Decision::Wrong => {
-                let err = self
-                    .count_failure(&txn, &old_binding, &old_cred.id, limit, now)
-                    .await?;
-                self.audit(
-                    &txn,
-                    caller,
-                    meta,
-                    op::CHANGE_DEVICE,
-                    Some(&user.id),
-                    Some(&old_cred.id),
-                    Err(&err),
-                    now,
-                )
-                .await?;
-                txn.commit().await.map_err(StoreError::from)?;
-                return Err(err);
-            }
         }
         // Old code good. Now the new token: any failure rolls back everything above.
         let new_at = match new_decision {
@@ -730,7 +676,6 @@ impl Services {
                     .await;
             }
         };
-        records::record_success(&txn, &old_binding.id, now).await?;
         if !records::transition_binding(
             &txn,
             &old_binding.id,
@@ -1002,55 +947,35 @@ impl Services {
 
         let limit = lock_limit(&policy);
         let txn = self.begin().await?;
-        let checked = if !records::reserve_attempt(&txn, &binding.id, limit, now).await? {
-            Checked::Rejected(ServiceError::locked())
-        } else {
-            match decision {
-                Decision::Spend { at, drift } => {
-                    if self.spend(&txn, &credential, at, drift, now).await? {
-                        records::record_success(&txn, &binding.id, now).await?;
-                        if let Some(to) = then {
-                            records::transition_binding(
-                                &txn,
-                                &binding.id,
-                                &["active"],
-                                to.as_str(),
-                                false,
-                                now,
-                            )
-                            .await?;
-                        }
-                        Checked::Accepted
-                    } else {
-                        records::release_attempt(&txn, &binding.id).await?;
-                        // Spent meanwhile by a concurrent request, or suspended meanwhile.
-                        Checked::Rejected(ServiceError::rejected(ErrorCode::OtpAlreadyUsed))
-                    }
+        let checked = match self
+            .settle(&txn, &binding, &credential, decision, limit, now)
+            .await?
+        {
+            Checked::Accepted => {
+                if let Some(to) = then {
+                    records::transition_binding(
+                        &txn,
+                        &binding.id,
+                        &["active"],
+                        to.as_str(),
+                        false,
+                        now,
+                    )
+                    .await?;
                 }
-                Decision::AlreadyUsed => {
-                    records::release_attempt(&txn, &binding.id).await?;
-                    Checked::Rejected(ServiceError::rejected(ErrorCode::OtpAlreadyUsed))
-                }
-                Decision::Wrong => {
-                    let err = self
-                        .count_failure(&txn, &binding, &cred_id, limit, now)
-                        .await?;
-                    Checked::Rejected(match (input, err) {
-                        // A failed resync says so, so the customer knows to enter two codes.
-                        (
-                            CodeInput::Resync(..),
-                            ServiceError::Rejected {
-                                code: ErrorCode::OtpInvalid,
-                                attempts_left,
-                            },
-                        ) => ServiceError::Rejected {
-                            code: ErrorCode::ResyncFailed,
-                            attempts_left,
-                        },
-                        (_, err) => err,
-                    })
-                }
+                Checked::Accepted
             }
+            // A failed resync says so, so the customer knows to enter two codes.
+            Checked::Rejected(ServiceError::Rejected {
+                code: ErrorCode::OtpInvalid,
+                attempts_left,
+            }) if matches!(input, CodeInput::Resync(..)) => {
+                Checked::Rejected(ServiceError::Rejected {
+                    code: ErrorCode::ResyncFailed,
+                    attempts_left,
+                })
+            }
+            rejected => rejected,
         };
         let outcome = match &checked {
             Checked::Accepted => Ok(()),
@@ -1085,6 +1010,45 @@ impl Services {
             }),
             Checked::Rejected(err) => Err(err),
         }
+    }
+
+    /// Within `txn`: reserves an attempt on the binding, then applies the decision — spend the
+    /// step and reset the count, give the attempt back for an already-used code, or count the
+    /// failure (locking at the limit). A locked binding, or one whose attempts concurrent
+    /// requests have used up, gets no check at all.
+    async fn settle(
+        &self,
+        txn: &DatabaseTransaction,
+        binding: &BindingRow,
+        credential: &CredentialRow,
+        decision: Decision,
+        limit: i32,
+        now: DateTime<Utc>,
+    ) -> Result<Checked, ServiceError> {
+        if !records::reserve_attempt(txn, &binding.id, limit, now).await? {
+            return Ok(Checked::Rejected(ServiceError::locked()));
+        }
+        let already_used = || Checked::Rejected(ServiceError::rejected(ErrorCode::OtpAlreadyUsed));
+        Ok(match decision {
+            Decision::Spend { at, drift } => {
+                if self.spend(txn, credential, at, drift, now).await? {
+                    records::record_success(txn, &binding.id, now).await?;
+                    Checked::Accepted
+                } else {
+                    // Spent meanwhile by a concurrent request, or suspended meanwhile.
+                    records::release_attempt(txn, &binding.id).await?;
+                    already_used()
+                }
+            }
+            Decision::AlreadyUsed => {
+                records::release_attempt(txn, &binding.id).await?;
+                already_used()
+            }
+            Decision::Wrong => Checked::Rejected(
+                self.count_failure(txn, binding, &credential.id, limit, now)
+                    .await?,
+            ),
+        })
     }
 
     /// Counts a wrong code on this bank's binding (already reserved) and platform-wide, and
