@@ -10,6 +10,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_foundation;
 mod m20261122_000002_audit_heads;
+mod m20261122_000003_passwords_and_logins;
 
 /// The list of all migrations, oldest first.
 #[derive(Debug)]
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_foundation::Migration),
             Box::new(m20261122_000002_audit_heads::Migration),
+            Box::new(m20261122_000003_passwords_and_logins::Migration),
         ]
     }
 }

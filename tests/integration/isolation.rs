@@ -43,6 +43,8 @@ struct Fixture {
     other_token: TestToken,
     /// A code that is wrong for `token` now.
     wrong: String,
+    /// A login ID bank A issued for its user.
+    login_id: String,
 }
 
 /// How an operation is called: method, path below `/v1/banks/{bank}`, body.
@@ -142,6 +144,41 @@ fn table() -> Vec<(&'static str, Scope)> {
             Scope::User(|_, u| get(format!("/users/{u}/otp-status"))),
         ),
         (
+            "resetPassword",
+            Scope::User(|_, u| post(format!("/users/{u}/password/reset"), json!({}))),
+        ),
+        (
+            "unlockUser",
+            Scope::User(|_, u| post(format!("/users/{u}/password/unlock"), json!({}))),
+        ),
+        (
+            "startLogin",
+            Scope::Bank(|f| {
+                post(
+                    "/logins".into(),
+                    json!({ "contract_number": f.contract, "password": "abc12345" }),
+                )
+            }),
+        ),
+        (
+            "completeLogin",
+            Scope::Bank(|f| {
+                post(
+                    format!("/logins/{}/otp", f.login_id),
+                    json!({ "otp": f.wrong }),
+                )
+            }),
+        ),
+        (
+            "changePassword",
+            Scope::Bank(|f| {
+                post(
+                    format!("/logins/{}/password", f.login_id),
+                    json!({ "new_password": "newpass123" }),
+                )
+            }),
+        ),
+        (
             "listAuditEvents",
             Scope::Bank(|_| get("/audit-events?limit=200".into())),
         ),
@@ -232,12 +269,28 @@ async fn another_banks_key_sees_nothing_and_changes_nothing(engine: TestEngine) 
         )
         .await;
     assert_eq!(failed.code(), Some("otp_invalid"), "{:?}", failed.body);
+    // A second customer of bank A with a password, half-way through a login.
+    let with_password = bank_a
+        .post(
+            "/users",
+            json!({ "contract_number": "6000009", "initial_password": "abc12345" }),
+        )
+        .await;
+    assert_eq!(with_password.status, 201, "{:?}", with_password.body);
+    let started = bank_a
+        .post(
+            "/logins",
+            json!({ "contract_number": "6000009", "password": "abc12345" }),
+        )
+        .await;
+    assert_eq!(started.status, 200, "{:?}", started.body);
     let fixture = Fixture {
         user: user.clone(),
         contract,
         token,
         other_token: app.provision().await,
         wrong,
+        login_id: started.body["login_id"].as_str().unwrap().to_owned(),
     };
     // Bank B has a user of its own, so its routes are not trivially empty.
     bank_b.create_user("7000001", None).await;
@@ -302,6 +355,44 @@ async fn another_banks_key_sees_nothing_and_changes_nothing(engine: TestEngine) 
                     assert_ne!(found.body["id"], user.as_str(), "{:?}", found.body);
                     let missing = call(&app, &bank_b.key, &bank_b.id, &nobody).await;
                     assert_eq!(missing.code(), Some("not_found"), "{:?}", missing.body);
+                }
+                "startLogin" => {
+                    // Bank A's customer at bank B is an unknown user: the same answer as any.
+                    let theirs = call(&app, &bank_b.key, &bank_b.id, &request).await;
+                    let nobody = Call {
+                        method: "POST",
+                        path: "/logins".into(),
+                        body: Some(json!({ "contract_number": "6999999", "password": "abc12345" })),
+                    };
+                    let nobody = call(&app, &bank_b.key, &bank_b.id, &nobody).await;
+                    assert_eq!(theirs.code(), Some("login_failed"), "{:?}", theirs.body);
+                    assert_eq!(
+                        without_request_id(&theirs.body),
+                        without_request_id(&nobody.body)
+                    );
+                }
+                "completeLogin" | "changePassword" => {
+                    // Bank A's login ID at bank B is no login ID at all.
+                    let theirs = call(&app, &bank_b.key, &bank_b.id, &request).await;
+                    let mut fake = Call {
+                        method: request.method,
+                        path: request
+                            .path
+                            .replace(&fixture.login_id, "lgn_00000000000000000000000000000000"),
+                        body: request.body.clone(),
+                    };
+                    fake.body = request.body.clone();
+                    let nobody = call(&app, &bank_b.key, &bank_b.id, &fake).await;
+                    assert_eq!(
+                        theirs.code(),
+                        Some("login_expired"),
+                        "{operation}: {:?}",
+                        theirs.body
+                    );
+                    assert_eq!(
+                        without_request_id(&theirs.body),
+                        without_request_id(&nobody.body)
+                    );
                 }
                 "listAuditEvents" => {
                     let page = call(&app, &bank_b.key, &bank_b.id, &request).await;

@@ -13,6 +13,7 @@ mod guess_budget;
 mod health;
 mod hotp;
 mod isolation;
+mod login;
 mod migrations;
 mod openapi;
 mod outage;

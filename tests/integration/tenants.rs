@@ -87,6 +87,7 @@ async fn a_changed_config_updates_and_a_bank_with_users_is_never_dropped(engine:
         display_name: Set("城南 太郎".into()),
         created_at: Set(app.clock_now()),
         updated_at: Set(app.clock_now()),
+        ..Default::default()
     }
     .insert(app.db.connection())
     .await

@@ -24,7 +24,7 @@ enum ApiTags {
 /// operator with `mamori api-keys create --tenant <bank>`; it works only for its own bank.
 #[derive(SecurityScheme)]
 #[oai(ty = "bearer", bearer_format = "mmr_<prefix>_<secret>")]
-pub struct BankKey(Bearer);
+pub struct BankKey(pub(crate) Bearer);
 
 /// The Bank API.
 #[derive(Debug)]
@@ -46,7 +46,7 @@ impl BankApi {
     }
 }
 
-fn meta(ctx: &RequestContext) -> RequestMeta {
+pub(crate) fn meta(ctx: &RequestContext) -> RequestMeta {
     RequestMeta {
         request_id: Some(ctx.request_id.clone()),
         client_addr: ctx.client_addr.clone(),
@@ -66,6 +66,11 @@ struct CreateUserRequest {
     /// A name for the bank's own support desk (at most 100 characters).
     #[oai(default)]
     display_name: String,
+    /// The temporary login password (仮ログインパスワード) from the customer's application, at
+    /// banks whose passwords Mamori keeps. It must follow the bank's password rules; the first
+    /// login must change it where the policy says so.
+    #[oai(write_only)]
+    initial_password: Option<StrictString>,
 }
 
 /// A contract user.
@@ -82,6 +87,12 @@ struct UserDto {
     display_name: String,
     /// When the user was created.
     created_at: Timestamp,
+    /// Mamori holds a login password for the user.
+    password_set: bool,
+    /// The login password is locked after too many wrong tries (unlockUser lifts it).
+    password_locked: bool,
+    /// The next login must change the password.
+    password_must_change: bool,
 }
 
 impl From<User> for UserDto {
@@ -92,6 +103,9 @@ impl From<User> for UserDto {
             user_id: user.user_code,
             display_name: user.display_name,
             created_at: user.created_at.into(),
+            password_set: user.password_set,
+            password_locked: user.password_locked,
+            password_must_change: user.password_must_change,
         }
     }
 }
@@ -369,6 +383,7 @@ impl BankApi {
                         contract_number: body.contract_number.0,
                         user_code: body.user_id.map(|u| u.0),
                         display_name: body.display_name,
+                        initial_password: body.initial_password.map(|p| p.0),
                     },
                 )
                 .await

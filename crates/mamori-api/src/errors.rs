@@ -19,6 +19,19 @@ pub fn problem_of(err: &ServiceError, ctx: &RequestContext) -> Problem {
             code,
             attempts_left,
         } => Problem::new(*code, ctx).with_attempts_left(*attempts_left),
+        ServiceError::PasswordRejected(rules) => {
+            let mut problem = Problem::new(ErrorCode::PasswordRejected, ctx);
+            problem.violations = Some(
+                rules
+                    .iter()
+                    .map(|rule| crate::problem::Violation {
+                        code: rule.code().to_owned(),
+                        message: rule.message(ctx.lang),
+                    })
+                    .collect(),
+            );
+            problem
+        }
         ServiceError::Invalid(message) => {
             let base = ErrorCode::ValidationFailed.detail(ctx.lang);
             Problem::new(ErrorCode::ValidationFailed, ctx)
@@ -74,7 +87,20 @@ problem_family! {
         BadRequest = 400, "The body is not valid (`bad_request`, `validation_failed`).";
         Unauthorized = 401, "The API key is missing, unknown or revoked (`unauthorized`).";
         NotFound = 404, "No such bank or user for this key (`not_found`).";
-        Conflict = 409, "The user exists already (`user_already_exists`).";
+        Conflict = 409, "The user exists already (`user_already_exists`), or the bank keeps passwords itself (`password_not_managed`).";
+        Unprocessable = 422, "The initial password breaks the bank's rules (`password_rejected`, with `violations`).";
+    }
+}
+
+problem_family! {
+    /// Problems of the login flow.
+    LoginProblem {
+        BadRequest = 400, "Malformed input (`bad_request`, `validation_failed`, `otp_malformed`).";
+        Unauthorized = 401, "A bad API key (`unauthorized`), or `login_failed`: the contract number, user ID or password is wrong or the user is locked — one answer for all, by design.";
+        NotFound = 404, "Unknown, expired, used or out-of-step login ID (`login_expired`), unknown user (`not_found`), or no token (`otp_not_registered`).";
+        Conflict = 409, "`otp_already_used` (wait for the next code; not counted) or `password_not_managed`.";
+        Unprocessable = 422, "`otp_invalid` (with `attempts_left`) or `password_rejected` (with `violations`).";
+        Locked = 423, "The token is locked (`otp_locked`) or suspended (`credential_suspended`).";
     }
 }
 

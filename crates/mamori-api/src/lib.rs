@@ -7,6 +7,7 @@ pub mod context;
 mod errors;
 mod health;
 mod json_guard;
+mod login;
 pub mod metrics;
 pub mod middleware;
 pub mod problem;
@@ -20,6 +21,7 @@ use poem_openapi::{ContactObject, OpenApiService};
 
 pub use bank::BankApi;
 pub use health::HealthApi;
+pub use login::LoginApi;
 pub use state::AppState;
 pub use token::TokenApi;
 
@@ -35,13 +37,14 @@ Every error is an RFC 9457 `application/problem+json` body with a stable `code` 
 `ErrorCode` schema); `detail` is Japanese or English by `Accept-Language`. Every response \
 carries an `X-Request-Id` header (the caller's, when it sends a sane one).";
 
-type Apis = (BankApi, TokenApi, HealthApi);
+type Apis = (BankApi, LoginApi, TokenApi, HealthApi);
 
 /// The OpenAPI service: every API of Mamori, from which the spec is generated.
 pub fn api_service(state: AppState) -> OpenApiService<Apis, ()> {
     OpenApiService::new(
         (
             BankApi::new(state.clone()),
+            LoginApi::new(state.clone()),
             TokenApi::new(state.clone()),
             HealthApi::new(state),
         ),

@@ -39,6 +39,19 @@ pub struct Problem {
     /// Wrong attempts left before the token or user is locked, where that applies.
     #[oai(skip_serializing_if_is_none)]
     pub attempts_left: Option<u32>,
+    /// For `password_rejected`: every password rule the new password breaks.
+    #[oai(skip_serializing_if_is_none)]
+    pub violations: Option<Vec<Violation>>,
+}
+
+/// One broken rule.
+#[derive(Debug, Clone, Object)]
+pub struct Violation {
+    /// Stable rule code, e.g. `password_too_short`, `password_needs_digit`,
+    /// `password_recently_used`.
+    pub code: String,
+    /// The rule in the caller's language, to show the customer.
+    pub message: String,
 }
 
 impl Problem {
@@ -57,6 +70,7 @@ impl Problem {
             code: ApiErrorCode(code),
             request_id,
             attempts_left: None,
+            violations: None,
         }
     }
 
@@ -98,15 +112,19 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         BadRequest | ValidationFailed | OtpMalformed | CredentialIdMalformed => {
             StatusCode::BAD_REQUEST
         }
-        Unauthorized => StatusCode::UNAUTHORIZED,
-        NotFound | CredentialUnknown | OtpNotRegistered => StatusCode::NOT_FOUND,
+        Unauthorized | LoginFailed => StatusCode::UNAUTHORIZED,
+        NotFound | CredentialUnknown | OtpNotRegistered | LoginExpired => StatusCode::NOT_FOUND,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        CredentialAlreadyRegistered | UserAlreadyExists | IdempotencyKeyReused | OtpAlreadyUsed => {
-            StatusCode::CONFLICT
+        CredentialAlreadyRegistered
+        | UserAlreadyExists
+        | IdempotencyKeyReused
+        | OtpAlreadyUsed
+        | PasswordNotManaged => StatusCode::CONFLICT,
+        OtpInvalid | ResyncFailed | CredentialKindNotAllowed | PasswordRejected => {
+            StatusCode::UNPROCESSABLE_ENTITY
         }
-        OtpInvalid | ResyncFailed | CredentialKindNotAllowed => StatusCode::UNPROCESSABLE_ENTITY,
         OtpLocked | CredentialSuspended => StatusCode::LOCKED,
         RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,

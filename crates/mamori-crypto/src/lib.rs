@@ -10,6 +10,8 @@
 
 mod api_key;
 mod keyring;
+pub mod password;
 
 pub use api_key::{ApiKey, ApiKeyHash, ApiKeyParseError};
 pub use keyring::{KeyError, Keyring, MasterKey, SealedSecret};
+pub use password::{PasswordHashError, PasswordHashing};

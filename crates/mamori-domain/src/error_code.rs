@@ -59,6 +59,15 @@ pub enum ErrorCode {
     UserAlreadyExists,
     /// The Idempotency-Key was already used with a different request.
     IdempotencyKeyReused,
+    /// The contract number, user ID or password is wrong, or the user is locked. The same
+    /// answer for each, so it cannot be used to find users or locks.
+    LoginFailed,
+    /// The login ID is unknown, expired (5 minutes), already used, or not at this step.
+    LoginExpired,
+    /// The new password breaks the bank's password rules; `violations` lists each one.
+    PasswordRejected,
+    /// This bank keeps passwords itself; only the OTP operations are available.
+    PasswordNotManaged,
 }
 
 impl ErrorCode {
@@ -87,6 +96,10 @@ impl ErrorCode {
         Self::ResyncFailed,
         Self::UserAlreadyExists,
         Self::IdempotencyKeyReused,
+        Self::LoginFailed,
+        Self::LoginExpired,
+        Self::PasswordRejected,
+        Self::PasswordNotManaged,
     ];
 
     /// The code as it appears in the API.
@@ -115,6 +128,10 @@ impl ErrorCode {
             Self::ResyncFailed => "resync_failed",
             Self::UserAlreadyExists => "user_already_exists",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::LoginFailed => "login_failed",
+            Self::LoginExpired => "login_expired",
+            Self::PasswordRejected => "password_rejected",
+            Self::PasswordNotManaged => "password_not_managed",
         }
     }
 
@@ -149,6 +166,10 @@ impl ErrorCode {
             Self::ResyncFailed => "Sync drift correction failed",
             Self::UserAlreadyExists => "User already exists",
             Self::IdempotencyKeyReused => "Idempotency key reused",
+            Self::LoginFailed => "Login failed",
+            Self::LoginExpired => "Login expired",
+            Self::PasswordRejected => "Password rejected",
+            Self::PasswordNotManaged => "Passwords not managed by Mamori",
         }
     }
 
@@ -205,6 +226,12 @@ impl ErrorCode {
             Self::IdempotencyKeyReused => {
                 "This Idempotency-Key was already used for a different request."
             }
+            Self::LoginFailed => {
+                "The contract number, user ID or password is incorrect, or the user is locked."
+            }
+            Self::LoginExpired => "The login has expired or was already used. Please log in again.",
+            Self::PasswordRejected => "The new password does not meet the password rules.",
+            Self::PasswordNotManaged => "This bank does not manage login passwords with Mamori.",
         }
     }
 
@@ -255,6 +282,16 @@ impl ErrorCode {
             }
             Self::UserAlreadyExists => "この契約者番号の利用者はすでに登録されています。",
             Self::IdempotencyKeyReused => "このIdempotency-Keyは別のリクエストで使用済みです。",
+            Self::LoginFailed => {
+                "契約者番号・利用者ID・ログインパスワードのいずれかが正しくないか、ご利用いただけない状態です。"
+            }
+            Self::LoginExpired => {
+                "ログインの有効期限が切れたか、すでに使用されています。再度ログインしてください。"
+            }
+            Self::PasswordRejected => "新しいパスワードがパスワードの条件を満たしていません。",
+            Self::PasswordNotManaged => {
+                "当金融機関ではログインパスワードをMamoriで管理していません。"
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod binding;
 pub mod clock;
 pub mod error_code;
 pub mod ids;
+pub mod password;
 pub mod policy;
 pub mod tenant_config;
 

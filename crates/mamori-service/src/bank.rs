@@ -30,6 +30,12 @@ pub struct User {
     pub display_name: String,
     /// When the bank created the user.
     pub created_at: DateTime<Utc>,
+    /// Whether Mamori holds a login password for the user.
+    pub password_set: bool,
+    /// Whether the login password is locked after too many wrong tries.
+    pub password_locked: bool,
+    /// Whether the next login must change the password.
+    pub password_must_change: bool,
 }
 
 /// A new user.
@@ -41,6 +47,8 @@ pub struct NewUser {
     pub user_code: Option<String>,
     /// Display name.
     pub display_name: String,
+    /// The first (temporary) login password, if Mamori keeps the bank's passwords.
+    pub initial_password: Option<String>,
 }
 
 /// A user's OTP status at one bank.
@@ -121,6 +129,21 @@ impl Services {
             display_name,
             created_at: now,
             updated_at: now,
+            password_hash: None,
+            password_changed_at: None,
+            password_must_change: false,
+            password_failures: 0,
+            password_locked_at: None,
+        };
+        let initial = match new.initial_password.as_deref() {
+            Some(password) => {
+                let policy = self.policy(caller).await?;
+                let hash = self
+                    .prepare_initial_password(&policy, &row, password)
+                    .await?;
+                Some((hash, policy))
+            }
+            None => None,
         };
         let txn = self.begin().await?;
         match records::insert_user(&txn, row.clone()).await {
@@ -130,6 +153,21 @@ impl Services {
                 return Err(ServiceError::rejected(ErrorCode::UserAlreadyExists));
             }
             Err(e) => return Err(e.into()),
+        }
+        let mut row = row;
+        if let Some((hash, policy)) = initial {
+            let must_change = policy.password.force_change_on_first_login;
+            mamori_store::passwords::set_password(
+                &txn,
+                &row.id,
+                &hash,
+                must_change,
+                policy.password.history.get(),
+                now,
+            )
+            .await?;
+            row.password_hash = Some(hash);
+            row.password_must_change = must_change;
         }
         self.audit(
             &txn,
@@ -742,7 +780,7 @@ impl Services {
                 .await;
         }
         let details = serde_json::json!({ "old_credential_id": old_cred.id });
-        self.audit_with(
+        self.audit_entry(
             &txn,
             caller,
             meta,
@@ -990,7 +1028,7 @@ impl Services {
             ) => Some(serde_json::json!({ "drift_steps": drift })),
             _ => None,
         };
-        self.audit_with(
+        self.audit_entry(
             &txn,
             caller,
             meta,
@@ -1153,7 +1191,7 @@ impl Services {
         outcome: Result<(), &ServiceError>,
         now: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
-        self.audit_with(
+        self.audit_entry(
             txn,
             caller,
             meta,
@@ -1171,7 +1209,7 @@ impl Services {
         clippy::too_many_arguments,
         reason = "one audit entry has that many facts"
     )]
-    async fn audit_with(
+    pub(crate) async fn audit_entry(
         &self,
         txn: &DatabaseTransaction,
         caller: &BankCaller,
@@ -1276,6 +1314,9 @@ fn user_view(row: UserRow) -> User {
         user_code: (!row.user_code.is_empty()).then_some(row.user_code),
         display_name: row.display_name,
         created_at: row.created_at,
+        password_set: row.password_hash.is_some(),
+        password_locked: row.password_locked_at.is_some(),
+        password_must_change: row.password_must_change,
     }
 }
 

@@ -1,4 +1,5 @@
 use mamori_domain::ErrorCode;
+use mamori_domain::password::PasswordRule;
 
 /// Why a use case did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -12,6 +13,9 @@ pub enum ServiceError {
         /// Attempts left before a lock, where that applies.
         attempts_left: Option<u32>,
     },
+    /// A new password breaks the bank's password rules (every broken rule listed).
+    #[error("password rejected")]
+    PasswordRejected(Vec<PasswordRule>),
     /// A field's value breaks a rule; the message says which field and why.
     #[error("invalid: {0}")]
     Invalid(String),
@@ -50,6 +54,7 @@ impl ServiceError {
         match self {
             Self::Rejected { code, .. } => *code,
             Self::Invalid(_) => ErrorCode::ValidationFailed,
+            Self::PasswordRejected(_) => ErrorCode::PasswordRejected,
             Self::Unavailable(_) => ErrorCode::ServiceUnavailable,
             Self::Internal(_) => ErrorCode::InternalError,
         }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use mamori_crypto::Keyring;
+use mamori_crypto::{Keyring, PasswordHashing};
 use mamori_domain::tenant_config::TenantConfig;
 use mamori_domain::{Clock, TenantId};
 use mamori_store::{AppliedTenant, Database, StoreError, TenantRecord};
@@ -17,11 +17,13 @@ mod audit_trail;
 mod bank;
 mod check;
 mod error;
+mod login;
 mod provision;
 
 pub use access::{ApiKeyInfo, CreatedApiKey};
 pub use bank::{Accepted, NewUser, OtpStatus, PLATFORM_GUESS_BUDGET, User};
 pub use error::ServiceError;
+pub use login::{LoginCompleted, LoginStarted, NextStep};
 pub use provision::{CredentialKindSpec, Provisioned, RateLimit};
 
 /// A bank's system, authenticated by its API key.
@@ -49,6 +51,7 @@ pub struct Services {
     clock: Arc<dyn Clock>,
     keyring: Arc<Keyring>,
     provision_limit: RateLimit,
+    passwords: Arc<PasswordHashing>,
 }
 
 impl Services {
@@ -59,7 +62,14 @@ impl Services {
             clock,
             keyring: Arc::new(keyring),
             provision_limit: RateLimit::default(),
+            passwords: Arc::new(PasswordHashing::default()),
         }
+    }
+
+    /// Sets the argon2id cost (tests use a cheap one; production keeps the OWASP default).
+    pub fn with_password_hashing(mut self, hashing: PasswordHashing) -> Self {
+        self.passwords = Arc::new(hashing);
+        self
     }
 
     /// Sets how many tokens one client address may provision per window.

@@ -9,6 +9,7 @@ pub mod audit;
 mod db;
 pub mod entities;
 mod error;
+pub mod passwords;
 pub mod records;
 pub mod tenants;
 

@@ -28,6 +28,11 @@ pub async fn insert_user<C: ConnectionTrait>(conn: &C, row: UserRow) -> Result<(
         display_name: Set(row.display_name),
         created_at: Set(row.created_at),
         updated_at: Set(row.updated_at),
+        password_hash: Set(row.password_hash),
+        password_changed_at: Set(row.password_changed_at),
+        password_must_change: Set(row.password_must_change),
+        password_failures: Set(row.password_failures),
+        password_locked_at: Set(row.password_locked_at),
     })
     .exec_without_returning(conn)
     .await?;

@@ -87,7 +87,10 @@ impl TestApp {
         let clock = Arc::new(FixedClock::new(test_epoch()));
         let keyring = Keyring::new(MasterKey::generate().expect("random key"), []);
         let state = AppState {
-            services: Services::new(db.clone(), clock.clone(), keyring),
+            // argon2 at its cheapest: tests check the rules, not the cost.
+            services: Services::new(db.clone(), clock.clone(), keyring).with_password_hashing(
+                mamori_crypto::PasswordHashing::new(1024, 1, 1).expect("argon2 params"),
+            ),
             metrics: Arc::new(Metrics::new()),
         };
         let endpoint = mamori_api::app(state.clone()).boxed();

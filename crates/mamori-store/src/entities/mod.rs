@@ -7,5 +7,7 @@ pub mod audit_heads;
 pub mod bindings;
 pub mod counters;
 pub mod credentials;
+pub mod login_sessions;
+pub mod password_history;
 pub mod tenants;
 pub mod users;

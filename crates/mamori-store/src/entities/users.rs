@@ -11,6 +11,12 @@ pub struct Model {
     pub display_name: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub password_hash: Option<String>,
+    pub password_changed_at: Option<DateTimeUtc>,
+    pub password_must_change: bool,
+    pub password_failures: i32,
+    pub password_locked_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

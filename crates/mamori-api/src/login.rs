@@ -1,0 +1,369 @@
+//! The contract login for banks that hand their whole login to Mamori: password under the
+//! bank's policy, then the OTP; password changes; the support desk's reset and unlock.
+
+use mamori_service::{LoginStarted, NextStep};
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
+
+use crate::bank::{BankKey, meta};
+use crate::context::RequestContext;
+use crate::errors::LoginProblem;
+use crate::state::AppState;
+use crate::strict::StrictString;
+use crate::timestamp::Timestamp;
+
+#[derive(Tags)]
+enum ApiTags {
+    /// The password → OTP login of a bank's contract users (API key per bank).
+    Login,
+}
+
+/// The Login API.
+#[derive(Debug)]
+pub struct LoginApi {
+    state: AppState,
+}
+
+impl LoginApi {
+    /// The Login API over the given state.
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+}
+
+/// ログイン: contract number (+ user ID) and login password.
+#[derive(Debug, Object)]
+struct StartLoginRequest {
+    /// 契約者番号 / 契約者ID.
+    contract_number: StrictString,
+    /// 利用者ID, at banks that use them.
+    user_id: Option<StrictString>,
+    /// The login password (case-sensitive).
+    #[oai(write_only)]
+    password: StrictString,
+}
+
+/// The OTP that completes a login.
+#[derive(Debug, Object)]
+struct CompleteLoginRequest {
+    /// The code shown by the token.
+    otp: StrictString,
+}
+
+/// A new login password.
+#[derive(Debug, Object)]
+struct ChangePasswordRequest {
+    /// The new password; it must follow the bank's rules and differ from the last ones.
+    #[oai(write_only)]
+    new_password: StrictString,
+}
+
+/// What the IB must ask the customer for next.
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "snake_case")]
+enum NextStepDto {
+    /// Ask for the current OTP, then call completeLogin.
+    OtpRequired,
+    /// Ask for a new password (first login, after a reset, or expired), then changePassword.
+    PasswordChangeRequired,
+    /// The bank requires an OTP but the user has none: run registerCredential first.
+    OtpRegistrationRequired,
+    /// Logged in.
+    Complete,
+}
+
+impl From<NextStep> for NextStepDto {
+    fn from(step: NextStep) -> Self {
+        match step {
+            NextStep::OtpRequired => Self::OtpRequired,
+            NextStep::PasswordChangeRequired => Self::PasswordChangeRequired,
+            NextStep::OtpRegistrationRequired => Self::OtpRegistrationRequired,
+            NextStep::Complete => Self::Complete,
+        }
+    }
+}
+
+/// A login in progress.
+#[derive(Debug, Object)]
+struct LoginStepDto {
+    /// The next step.
+    next_step: NextStepDto,
+    /// The single-use login ID for the next step (absent when complete). It works once, for
+    /// 5 minutes, for this user at this bank only.
+    #[oai(skip_serializing_if_is_none)]
+    login_id: Option<String>,
+    /// Mamori's user ID.
+    user_id: String,
+    /// Until when the login ID works.
+    #[oai(skip_serializing_if_is_none)]
+    expires_at: Option<Timestamp>,
+}
+
+impl From<LoginStarted> for LoginStepDto {
+    fn from(s: LoginStarted) -> Self {
+        Self {
+            next_step: s.next_step.into(),
+            login_id: s.login_id,
+            user_id: s.user_id,
+            expires_at: s.expires_at.map(Timestamp),
+        }
+    }
+}
+
+/// A completed login.
+#[derive(Debug, Object)]
+struct LoginCompletedDto {
+    /// Always `complete`.
+    next_step: NextStepDto,
+    /// Mamori's user ID.
+    user_id: String,
+    /// Authentication methods used (`pwd`, `otp`).
+    amr: Vec<String>,
+    /// When the login completed.
+    auth_time: Timestamp,
+}
+
+/// A temporary password from the support desk.
+#[derive(Debug, Object)]
+struct TemporaryPasswordDto {
+    /// Shown this once; hand it to the customer. The next login must change it where the
+    /// bank's policy says so.
+    temporary_password: String,
+}
+
+/// The user's password lock after an unlock.
+#[derive(Debug, Object)]
+struct UnlockedDto {
+    /// Always false after an unlock.
+    password_locked: bool,
+}
+
+#[derive(ApiResponse)]
+enum StepResponse {
+    /// The next step of the login.
+    #[oai(status = 200)]
+    Ok(Json<LoginStepDto>),
+}
+
+#[derive(ApiResponse)]
+enum CompletedResponse {
+    /// Logged in.
+    #[oai(status = 200)]
+    Ok(Json<LoginCompletedDto>),
+}
+
+#[derive(ApiResponse)]
+enum TemporaryPasswordResponse {
+    /// The temporary password.
+    #[oai(status = 200)]
+    Ok(Json<TemporaryPasswordDto>),
+}
+
+#[derive(ApiResponse)]
+enum UnlockedResponse {
+    /// Unlocked.
+    #[oai(status = 200)]
+    Ok(Json<UnlockedDto>),
+}
+
+#[OpenApi(tag = "ApiTags::Login")]
+impl LoginApi {
+    /// Start a login with the password
+    ///
+    /// Checks the contract number (+ user ID) and login password. The answer is the next
+    /// step and a single-use login ID. A wrong password counts toward the bank's lock (5 at
+    /// seed 002). An unknown user, a wrong password and a locked user all get the same
+    /// `login_failed` (401) with the same body and similar timing; the bank learns more only
+    /// through its own getUser. `password_not_managed` (409) at banks that keep passwords
+    /// themselves.
+    #[oai(
+        path = "/v1/banks/:bank_id/logins",
+        method = "post",
+        operation_id = "startLogin"
+    )]
+    async fn start_login(
+        &self,
+        ctx: RequestContext,
+        key: BankKey,
+        /// The bank's ID.
+        bank_id: Path<String>,
+        body: Json<StartLoginRequest>,
+    ) -> Result<StepResponse, LoginProblem> {
+        let run = async {
+            let caller = self
+                .state
+                .services
+                .authenticate_bank(&key.0.token, &bank_id)
+                .await?;
+            self.state
+                .services
+                .start_login(
+                    &caller,
+                    &meta(&ctx),
+                    &body.contract_number,
+                    body.user_id.as_deref(),
+                    &body.password,
+                )
+                .await
+        };
+        run.await
+            .map(|s| StepResponse::Ok(Json(s.into())))
+            .map_err(|e| LoginProblem::from_error(&e, &ctx))
+    }
+
+    /// Complete a login with the OTP
+    ///
+    /// The login ID from startLogin (step `otp_required`) and the current code, checked,
+    /// counted and spent like verifyOtp. The login ID then stops working.
+    /// Errors: `login_expired` (404), and those of verifyOtp.
+    #[oai(
+        path = "/v1/banks/:bank_id/logins/:login_id/otp",
+        method = "post",
+        operation_id = "completeLogin"
+    )]
+    async fn complete_login(
+        &self,
+        ctx: RequestContext,
+        key: BankKey,
+        /// The bank's ID.
+        bank_id: Path<String>,
+        /// The login ID from startLogin.
+        login_id: Path<String>,
+        body: Json<CompleteLoginRequest>,
+    ) -> Result<CompletedResponse, LoginProblem> {
+        let run = async {
+            let caller = self
+                .state
+                .services
+                .authenticate_bank(&key.0.token, &bank_id)
+                .await?;
+            self.state
+                .services
+                .complete_login(&caller, &meta(&ctx), &login_id, &body.otp)
+                .await
+        };
+        run.await
+            .map(|c| {
+                CompletedResponse::Ok(Json(LoginCompletedDto {
+                    next_step: NextStepDto::Complete,
+                    user_id: c.user_id,
+                    amr: c.amr.into_iter().map(str::to_owned).collect(),
+                    auth_time: c.auth_time.into(),
+                }))
+            })
+            .map_err(|e| LoginProblem::from_error(&e, &ctx))
+    }
+
+    /// Change the password inside a login
+    ///
+    /// At step `password_change_required` (first login, after a reset, or expired): the new
+    /// password must follow the bank's rules — each broken rule is listed in `violations` of
+    /// `password_rejected` (422) — and must not be one of the last N. The login then goes on to
+    /// its next step with the same login ID.
+    #[oai(
+        path = "/v1/banks/:bank_id/logins/:login_id/password",
+        method = "post",
+        operation_id = "changePassword"
+    )]
+    async fn change_password(
+        &self,
+        ctx: RequestContext,
+        key: BankKey,
+        /// The bank's ID.
+        bank_id: Path<String>,
+        /// The login ID from startLogin.
+        login_id: Path<String>,
+        body: Json<ChangePasswordRequest>,
+    ) -> Result<StepResponse, LoginProblem> {
+        let run = async {
+            let caller = self
+                .state
+                .services
+                .authenticate_bank(&key.0.token, &bank_id)
+                .await?;
+            self.state
+                .services
+                .change_password(&caller, &meta(&ctx), &login_id, &body.new_password)
+                .await
+        };
+        run.await
+            .map(|s| StepResponse::Ok(Json(s.into())))
+            .map_err(|e| LoginProblem::from_error(&e, &ctx))
+    }
+
+    /// Reset a user's password (support desk)
+    ///
+    /// Issues a temporary password, shown once, and lifts a password lock; the next login
+    /// must change it where the bank's policy says so.
+    #[oai(
+        path = "/v1/banks/:bank_id/users/:user/password/reset",
+        method = "post",
+        operation_id = "resetPassword"
+    )]
+    async fn reset_password(
+        &self,
+        ctx: RequestContext,
+        key: BankKey,
+        /// The bank's ID.
+        bank_id: Path<String>,
+        /// Mamori's user ID.
+        user: Path<String>,
+    ) -> Result<TemporaryPasswordResponse, LoginProblem> {
+        let run = async {
+            let caller = self
+                .state
+                .services
+                .authenticate_bank(&key.0.token, &bank_id)
+                .await?;
+            self.state
+                .services
+                .reset_password(&caller, &meta(&ctx), &user)
+                .await
+        };
+        run.await
+            .map(|p| {
+                TemporaryPasswordResponse::Ok(Json(TemporaryPasswordDto {
+                    temporary_password: p,
+                }))
+            })
+            .map_err(|e| LoginProblem::from_error(&e, &ctx))
+    }
+
+    /// Unlock a user's password (support desk)
+    ///
+    /// Lifts a password lock (ログインパスワードロック) and clears the failure count.
+    #[oai(
+        path = "/v1/banks/:bank_id/users/:user/password/unlock",
+        method = "post",
+        operation_id = "unlockUser"
+    )]
+    async fn unlock_user(
+        &self,
+        ctx: RequestContext,
+        key: BankKey,
+        /// The bank's ID.
+        bank_id: Path<String>,
+        /// Mamori's user ID.
+        user: Path<String>,
+    ) -> Result<UnlockedResponse, LoginProblem> {
+        let run = async {
+            let caller = self
+                .state
+                .services
+                .authenticate_bank(&key.0.token, &bank_id)
+                .await?;
+            self.state
+                .services
+                .unlock_user(&caller, &meta(&ctx), &user)
+                .await
+        };
+        run.await
+            .map(|()| {
+                UnlockedResponse::Ok(Json(UnlockedDto {
+                    password_locked: false,
+                }))
+            })
+            .map_err(|e| LoginProblem::from_error(&e, &ctx))
+    }
+}

@@ -1,0 +1,313 @@
+//! The contract login (seed 002): password under the bank's policy, then the OTP.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::Duration;
+use mamori_testkit::{Answer, TestApp, TestEngine, on_both_engines};
+use serde_json::{Value, json};
+
+fn codes(answer: &Answer) -> Vec<String> {
+    answer.body["violations"]
+        .as_array()
+        .map(|v| {
+            v.iter()
+                .map(|x| x["code"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Seed 002 end to end: temporary password → first login forces a change (rules enforced,
+/// history 2) → two-code OTP registration → login with password and a new code → 5 wrong
+/// passwords lock → support-desk unlock → expiry after 90 days.
+async fn seed_002_login_story(engine: TestEngine) {
+    let app = TestApp::new(engine).await;
+    let bank = app.bank("johoku-shinkin").await;
+    let created = bank
+        .post("/users", json!({ "contract_number": "1000001", "user_id": "user01", "display_name": "城北 太郎", "initial_password": "temp1234" }))
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    assert_eq!(
+        (
+            created.body["password_set"].as_bool(),
+            created.body["password_must_change"].as_bool()
+        ),
+        (Some(true), Some(true))
+    );
+    assert!(
+        created.body.get("initial_password").is_none(),
+        "a password is never echoed"
+    );
+    let user = created.body["id"].as_str().unwrap().to_owned();
+    let login = |password: &str| json!({ "contract_number": "1000001", "user_id": "user01", "password": password });
+
+    // First login with the temporary password: a change is forced.
+    let start = bank.post("/logins", login("temp1234")).await;
+    assert_eq!(start.status, 200, "{:?}", start.body);
+    assert_eq!(start.body["next_step"], "password_change_required");
+    let login_id = start.body["login_id"].as_str().unwrap().to_owned();
+
+    // Every broken rule is named: too short and no digit; the user ID; the old password.
+    let bad = bank
+        .post(
+            &format!("/logins/{login_id}/password"),
+            json!({ "new_password": "abc" }),
+        )
+        .await;
+    assert_eq!(
+        (bad.status, bad.code()),
+        (422, Some("password_rejected")),
+        "{:?}",
+        bad.body
+    );
+    assert_eq!(codes(&bad), ["password_too_short", "password_needs_digit"]);
+    let same = bank
+        .post(
+            &format!("/logins/{login_id}/password"),
+            json!({ "new_password": "USER01" }),
+        )
+        .await;
+    assert!(
+        codes(&same).contains(&"password_same_as_user_id".to_owned()),
+        "{:?}",
+        same.body
+    );
+    let old = bank
+        .post(
+            &format!("/logins/{login_id}/password"),
+            json!({ "new_password": "temp1234" }),
+        )
+        .await;
+    assert_eq!(codes(&old), ["password_recently_used"], "{:?}", old.body);
+
+    // A good password: no token yet, so registration comes next.
+    let changed = bank
+        .post(
+            &format!("/logins/{login_id}/password"),
+            json!({ "new_password": "Spring2026" }),
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{:?}", changed.body);
+    assert_eq!(changed.body["next_step"], "otp_registration_required");
+
+    // History 2: the next change may not reuse either of the last two.
+    let token = app.provision().await;
+    let now = app.now_unix();
+    let reg = bank
+        .post(&format!("/users/{user}/credential"), json!({ "credential_id": token.credential_id, "otp": token.code_after(now, -1), "otp2": token.code_at(now) }))
+        .await;
+    assert_eq!(reg.status, 201, "{:?}", reg.body);
+
+    // Login: password, then a new code (the registration codes are spent).
+    app.next_step();
+    let start = bank.post("/logins", login("Spring2026")).await;
+    assert_eq!(start.body["next_step"], "otp_required", "{:?}", start.body);
+    let login_id = start.body["login_id"].as_str().unwrap().to_owned();
+    let done = bank
+        .post(
+            &format!("/logins/{login_id}/otp"),
+            json!({ "otp": token.code_at(app.now_unix()) }),
+        )
+        .await;
+    assert_eq!(done.status, 200, "{:?}", done.body);
+    assert_eq!(done.body["amr"], json!(["pwd", "otp"]));
+    // A login ID works once.
+    let again = bank
+        .post(
+            &format!("/logins/{login_id}/otp"),
+            json!({ "otp": token.code_at(app.now_unix()) }),
+        )
+        .await;
+    assert_eq!(
+        (again.status, again.code()),
+        (404, Some("login_expired")),
+        "{:?}",
+        again.body
+    );
+
+    // A login ID expires after 5 minutes.
+    app.next_step();
+    let start = bank.post("/logins", login("Spring2026")).await;
+    let login_id = start.body["login_id"].as_str().unwrap().to_owned();
+    app.advance(Duration::minutes(5));
+    let late = bank
+        .post(
+            &format!("/logins/{login_id}/otp"),
+            json!({ "otp": token.code_at(app.now_unix()) }),
+        )
+        .await;
+    assert_eq!(late.code(), Some("login_expired"), "{:?}", late.body);
+
+    // 5 wrong passwords in a row lock the user (2.3.1); then even the right one fails.
+    for _ in 0..5 {
+        let wrong = bank.post("/logins", login("Wrong2026")).await;
+        assert_eq!(
+            (wrong.status, wrong.code()),
+            (401, Some("login_failed")),
+            "{:?}",
+            wrong.body
+        );
+    }
+    let locked = bank.post("/logins", login("Spring2026")).await;
+    assert_eq!(locked.code(), Some("login_failed"), "{:?}", locked.body);
+    assert_eq!(
+        bank.get(&format!("/users/{user}")).await.body["password_locked"],
+        true
+    );
+
+    // The support desk unlocks; the right password works again.
+    let unlock = bank
+        .post(&format!("/users/{user}/password/unlock"), json!({}))
+        .await;
+    assert_eq!(unlock.status, 200, "{:?}", unlock.body);
+    let start = bank.post("/logins", login("Spring2026")).await;
+    assert_eq!(start.body["next_step"], "otp_required", "{:?}", start.body);
+
+    // 90 days after the change the password has expired: a change is forced.
+    app.advance(Duration::days(90));
+    let expired = bank.post("/logins", login("Spring2026")).await;
+    assert_eq!(
+        expired.body["next_step"], "password_change_required",
+        "{:?}",
+        expired.body
+    );
+
+    // A support-desk reset gives a temporary password that must be changed.
+    let reset = bank
+        .post(&format!("/users/{user}/password/reset"), json!({}))
+        .await;
+    assert_eq!(reset.status, 200, "{:?}", reset.body);
+    let temporary = reset.body["temporary_password"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let start = bank.post("/logins", login(&temporary)).await;
+    assert_eq!(
+        start.body["next_step"], "password_change_required",
+        "{:?}",
+        start.body
+    );
+}
+on_both_engines!(seed_002_login_story);
+
+/// 20 wrong passwords at once against a limit of 5: exactly 5 counted, then the right one
+/// fails too (the user is locked).
+async fn twenty_parallel_wrong_passwords_count_five(engine: TestEngine) {
+    let app = Arc::new(TestApp::new(engine).await);
+    let bank = app.bank("johoku-shinkin").await;
+    let created = bank
+        .post(
+            "/users",
+            json!({ "contract_number": "1000002", "initial_password": "temp1234" }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let app = app.clone();
+        let key = bank.key.clone();
+        tasks.push(tokio::spawn(async move {
+            app.call(
+                "POST",
+                "/v1/banks/johoku-shinkin/logins",
+                Some(&key),
+                Some(json!({ "contract_number": "1000002", "password": "wrong999" })),
+            )
+            .await
+        }));
+    }
+    let mut tally: HashMap<(u16, Option<String>), usize> = HashMap::new();
+    for task in tasks {
+        let answer = task.await.unwrap();
+        *tally
+            .entry((answer.status, answer.code().map(str::to_owned)))
+            .or_insert(0) += 1;
+    }
+    assert_eq!(
+        tally.get(&(401, Some("login_failed".into()))),
+        Some(&20),
+        "{tally:?}"
+    );
+    let failures = count_failures(&app, "1000002").await;
+    assert_eq!(failures, 5, "exactly the limit was counted");
+    let right = bank
+        .post(
+            "/logins",
+            json!({ "contract_number": "1000002", "password": "temp1234" }),
+        )
+        .await;
+    assert_eq!(
+        right.code(),
+        Some("login_failed"),
+        "locked: {:?}",
+        right.body
+    );
+}
+on_both_engines!(twenty_parallel_wrong_passwords_count_five);
+
+async fn count_failures(app: &TestApp, contract: &str) -> i64 {
+    use sea_orm::{ConnectionTrait, Statement};
+    let conn = app.db.connection();
+    let sql = format!(
+        "SELECT CAST(password_failures AS BIGINT) AS n FROM users WHERE contract_number = '{contract}'"
+    );
+    let row = conn
+        .query_one_raw(Statement::from_string(conn.get_database_backend(), sql))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "n").unwrap()
+}
+
+/// No oracle: an unknown user, a wrong password and a locked user get the same body.
+async fn unknown_wrong_and_locked_look_the_same(engine: TestEngine) {
+    let app = TestApp::new(engine).await;
+    let bank = app.bank("jonan-shinkin").await;
+    for contract in ["2000001", "2000002"] {
+        let created = bank
+            .post(
+                "/users",
+                json!({ "contract_number": contract, "initial_password": "temp1234" }),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{:?}", created.body);
+    }
+    for _ in 0..5 {
+        bank.post(
+            "/logins",
+            json!({ "contract_number": "2000002", "password": "wrong999" }),
+        )
+        .await;
+    }
+    let strip = |a: Answer| -> (u16, Value) {
+        let mut body = a.body;
+        body.as_object_mut().unwrap().remove("request_id");
+        (a.status, body)
+    };
+    let unknown = strip(
+        bank.post(
+            "/logins",
+            json!({ "contract_number": "2999999", "password": "temp1234" }),
+        )
+        .await,
+    );
+    let wrong = strip(
+        bank.post(
+            "/logins",
+            json!({ "contract_number": "2000001", "password": "wrong999" }),
+        )
+        .await,
+    );
+    let locked = strip(
+        bank.post(
+            "/logins",
+            json!({ "contract_number": "2000002", "password": "temp1234" }),
+        )
+        .await,
+    );
+    assert_eq!(unknown.0, 401);
+    assert_eq!(unknown, wrong);
+    assert_eq!(wrong, locked);
+}
+on_both_engines!(unknown_wrong_and_locked_look_the_same);
