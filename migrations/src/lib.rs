@@ -11,6 +11,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_foundation;
 mod m20261122_000002_audit_heads;
 mod m20261122_000003_passwords_and_logins;
+mod m20261122_000004_signing_keys;
 
 /// The list of all migrations, oldest first.
 #[derive(Debug)]
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_foundation::Migration),
             Box::new(m20261122_000002_audit_heads::Migration),
             Box::new(m20261122_000003_passwords_and_logins::Migration),
+            Box::new(m20261122_000004_signing_keys::Migration),
         ]
     }
 }

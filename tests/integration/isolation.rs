@@ -144,6 +144,15 @@ fn table() -> Vec<(&'static str, Scope)> {
             Scope::User(|_, u| get(format!("/users/{u}/otp-status"))),
         ),
         (
+            "verifyTransactionOtp",
+            Scope::User(|f, u| {
+                post(
+                    format!("/users/{u}/transactions/verify"),
+                    json!({ "otp": f.wrong, "transaction": { "kind": "transfer", "amount": "1000" } }),
+                )
+            }),
+        ),
+        (
             "resetPassword",
             Scope::User(|_, u| post(format!("/users/{u}/password/reset"), json!({}))),
         ),

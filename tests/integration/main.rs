@@ -19,6 +19,7 @@ mod openapi;
 mod outage;
 mod problems;
 mod provisioning;
+mod receipts;
 mod secrets;
 mod seed_001;
 mod seed_004;

@@ -46,6 +46,41 @@ struct Readiness {
     database: String,
 }
 
+/// A public key (RFC 7517 / RFC 8037).
+#[derive(Debug, Object)]
+struct Jwk {
+    /// `OKP`.
+    kty: String,
+    /// `Ed25519`.
+    crv: String,
+    /// `EdDSA`.
+    alg: String,
+    /// `sig`.
+    #[oai(rename = "use")]
+    key_use: String,
+    /// The key's id, as in the receipts' `kid` header.
+    kid: String,
+    /// The public key, base64url.
+    x: String,
+}
+
+/// The keys that verify Mamori's receipts.
+#[derive(Debug, Object)]
+struct JwkSet {
+    /// Current and recently retired keys.
+    keys: Vec<Jwk>,
+}
+
+#[derive(ApiResponse)]
+enum JwksResponse {
+    /// The key set.
+    #[oai(status = 200)]
+    Ok(Json<JwkSet>),
+    /// The database does not answer.
+    #[oai(status = 503, content_type = "application/problem+json")]
+    Unavailable(Json<Problem>, #[oai(header = "Retry-After")] u32),
+}
+
 #[derive(ApiResponse)]
 enum HealthResponse {
     /// The process is up.
@@ -82,6 +117,48 @@ impl HealthApi {
             status: "ok".into(),
             version: env!("CARGO_PKG_VERSION").into(),
         }))
+    }
+
+    /// Receipt verification keys (JWKS)
+    ///
+    /// The Ed25519 public keys that verify login and transaction receipts, by `kid`. After a
+    /// rotation the old key stays here until every receipt it signed has expired.
+    #[oai(
+        path = "/.well-known/jwks.json",
+        method = "get",
+        operation_id = "getJwks"
+    )]
+    async fn jwks(&self, ctx: RequestContext) -> JwksResponse {
+        match self.state.services.jwks().await {
+            Ok(set) => {
+                let keys = set["keys"]
+                    .as_array()
+                    .map(|keys| {
+                        keys.iter()
+                            .map(|k| Jwk {
+                                kty: k["kty"].as_str().unwrap_or_default().to_owned(),
+                                crv: k["crv"].as_str().unwrap_or_default().to_owned(),
+                                alg: k["alg"].as_str().unwrap_or_default().to_owned(),
+                                key_use: k["use"].as_str().unwrap_or_default().to_owned(),
+                                kid: k["kid"].as_str().unwrap_or_default().to_owned(),
+                                x: k["x"].as_str().unwrap_or_default().to_owned(),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                JwksResponse::Ok(Json(JwkSet { keys }))
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "JWKS unavailable");
+                JwksResponse::Unavailable(
+                    Json(Problem::new(
+                        mamori_domain::ErrorCode::ServiceUnavailable,
+                        &ctx,
+                    )),
+                    RETRY_AFTER_SECONDS,
+                )
+            }
+        }
     }
 
     /// Readiness: the database is reachable.

@@ -1,6 +1,8 @@
 //! The contract login for banks that hand their whole login to Mamori: password under the
 //! bank's policy, then the OTP; password changes; the support desk's reset and unlock.
 
+use mamori_domain::policy::TransactionKind;
+use mamori_domain::transaction::{Payee, Transaction};
 use mamori_service::{LoginStarted, NextStep};
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
@@ -98,6 +100,9 @@ struct LoginStepDto {
     /// Until when the login ID works.
     #[oai(skip_serializing_if_is_none)]
     expires_at: Option<Timestamp>,
+    /// When complete: the signed receipt (JWT, EdDSA; verify with `/.well-known/jwks.json`).
+    #[oai(skip_serializing_if_is_none)]
+    receipt: Option<String>,
 }
 
 impl From<LoginStarted> for LoginStepDto {
@@ -107,6 +112,7 @@ impl From<LoginStarted> for LoginStepDto {
             login_id: s.login_id,
             user_id: s.user_id,
             expires_at: s.expires_at.map(Timestamp),
+            receipt: s.receipt,
         }
     }
 }
@@ -122,6 +128,10 @@ struct LoginCompletedDto {
     amr: Vec<String>,
     /// When the login completed.
     auth_time: Timestamp,
+    /// The signed receipt: a JWT (EdDSA, `kid` in the header) with `iss` = `mamori`, `aud` =
+    /// the bank's ID, `sub` = the user, `amr`, `auth_time`, `jti` and a 5-minute `exp`. Verify
+    /// it offline with the keys at `/.well-known/jwks.json`.
+    receipt: String,
 }
 
 /// A temporary password from the support desk.
@@ -137,6 +147,111 @@ struct TemporaryPasswordDto {
 struct UnlockedDto {
     /// Always false after an unlock.
     password_locked: bool,
+}
+
+/// The kinds of transaction that can require a fresh OTP (取引認証).
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "snake_case")]
+enum TransactionKindDto {
+    /// 振込・振替.
+    Transfer,
+    /// Pay-easy tax and fee payment (税金・各種料金の払込み).
+    Payeasy,
+    /// Time-deposit cancellation (定期預金 解約).
+    DepositCancellation,
+    /// Instalment-savings cancellation (定期積金 解約).
+    SavingsCancellation,
+    /// Usage-limit change (利用限度額変更).
+    LimitChange,
+    /// Contract-information change (契約者情報変更).
+    ContractChange,
+}
+
+impl From<TransactionKindDto> for TransactionKind {
+    fn from(kind: TransactionKindDto) -> Self {
+        match kind {
+            TransactionKindDto::Transfer => Self::Transfer,
+            TransactionKindDto::Payeasy => Self::Payeasy,
+            TransactionKindDto::DepositCancellation => Self::DepositCancellation,
+            TransactionKindDto::SavingsCancellation => Self::SavingsCancellation,
+            TransactionKindDto::LimitChange => Self::LimitChange,
+            TransactionKindDto::ContractChange => Self::ContractChange,
+        }
+    }
+}
+
+/// The payee of a transfer or payment.
+#[derive(Debug, Object)]
+struct PayeeDto {
+    /// 金融機関コード.
+    bank_code: StrictString,
+    /// 支店コード.
+    branch_code: StrictString,
+    /// 口座番号.
+    account_number: StrictString,
+    /// 受取人名, as the bank shows it.
+    account_name: StrictString,
+}
+
+/// The transaction being authorised. Its canonical form (keys sorted, no whitespace, every
+/// value a string) is hashed with SHA-256 into the receipt's `txn_hash`, so the bank can prove
+/// what was authorised and detect a changed amount or payee.
+#[derive(Debug, Object)]
+struct TransactionDto {
+    /// What it is.
+    kind: TransactionKindDto,
+    /// The amount as a decimal string, e.g. `"150000"`.
+    amount: StrictString,
+    /// ISO 4217 currency; `JPY` when omitted.
+    currency: Option<StrictString>,
+    /// The payee, for transfers and payments.
+    payee: Option<PayeeDto>,
+}
+
+impl From<TransactionDto> for Transaction {
+    fn from(t: TransactionDto) -> Self {
+        Self {
+            kind: t.kind.into(),
+            amount: t.amount.0,
+            currency: t.currency.map_or_else(|| "JPY".to_owned(), |c| c.0),
+            payee: t.payee.map(|p| Payee {
+                bank_code: p.bank_code.0,
+                branch_code: p.branch_code.0,
+                account_number: p.account_number.0,
+                account_name: p.account_name.0,
+            }),
+        }
+    }
+}
+
+/// A code plus the transaction it authorises.
+#[derive(Debug, Object)]
+struct TransactionOtpRequest {
+    /// The code shown by the token.
+    otp: StrictString,
+    /// The transaction.
+    transaction: TransactionDto,
+}
+
+/// An authorised transaction.
+#[derive(Debug, Object)]
+struct TransactionApprovedDto {
+    /// Always `accepted`.
+    result: String,
+    /// The credential that produced the code.
+    credential_id: String,
+    /// SHA-256 (hex) of the canonical transaction.
+    transaction_hash: String,
+    /// The signed receipt: a JWT like completeLogin's, with `amr: ["otp"]`, `txn_kind` and
+    /// `txn_hash`.
+    receipt: String,
+}
+
+#[derive(ApiResponse)]
+enum TransactionResponse {
+    /// The code was accepted for this transaction.
+    #[oai(status = 200)]
+    Ok(Json<TransactionApprovedDto>),
 }
 
 #[derive(ApiResponse)]
@@ -250,6 +365,7 @@ impl LoginApi {
                     user_id: c.user_id,
                     amr: c.amr.into_iter().map(str::to_owned).collect(),
                     auth_time: c.auth_time.into(),
+                    receipt: c.receipt,
                 }))
             })
             .map_err(|e| LoginProblem::from_error(&e, &ctx))
@@ -289,6 +405,52 @@ impl LoginApi {
         };
         run.await
             .map(|s| StepResponse::Ok(Json(s.into())))
+            .map_err(|e| LoginProblem::from_error(&e, &ctx))
+    }
+
+    /// Check a transaction OTP (取引認証)
+    ///
+    /// A fresh code for a transfer, a Pay-easy payment, a time-deposit or instalment-savings
+    /// cancellation, a limit or contract change, checked, counted and spent like verifyOtp.
+    /// The receipt carries the SHA-256 of the canonical transaction. At a bank whose policy
+    /// approves this kind by push, `validation_failed`.
+    #[oai(
+        path = "/v1/banks/:bank_id/users/:user/transactions/verify",
+        method = "post",
+        operation_id = "verifyTransactionOtp"
+    )]
+    async fn verify_transaction_otp(
+        &self,
+        ctx: RequestContext,
+        key: BankKey,
+        /// The bank's ID.
+        bank_id: Path<String>,
+        /// Mamori's user ID.
+        user: Path<String>,
+        body: Json<TransactionOtpRequest>,
+    ) -> Result<TransactionResponse, LoginProblem> {
+        let run = async {
+            let caller = self
+                .state
+                .services
+                .authenticate_bank(&key.0.token, &bank_id)
+                .await?;
+            let body = body.0;
+            let transaction: Transaction = body.transaction.into();
+            self.state
+                .services
+                .verify_transaction_otp(&caller, &meta(&ctx), &user, &body.otp, &transaction)
+                .await
+        };
+        run.await
+            .map(|t| {
+                TransactionResponse::Ok(Json(TransactionApprovedDto {
+                    result: "accepted".into(),
+                    credential_id: t.credential_id,
+                    transaction_hash: t.transaction_hash,
+                    receipt: t.receipt,
+                }))
+            })
             .map_err(|e| LoginProblem::from_error(&e, &ctx))
     }
 

@@ -11,7 +11,9 @@
 mod api_key;
 mod keyring;
 pub mod password;
+pub mod signing;
 
 pub use api_key::{ApiKey, ApiKeyHash, ApiKeyParseError};
 pub use keyring::{KeyError, Keyring, MasterKey, SealedSecret};
 pub use password::{PasswordHashError, PasswordHashing};
+pub use signing::{JwtSigningKey, SigningError, jwk};

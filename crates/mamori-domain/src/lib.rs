@@ -12,6 +12,7 @@ pub mod ids;
 pub mod password;
 pub mod policy;
 pub mod tenant_config;
+pub mod transaction;
 
 pub use binding::{BindingState, FailureOutcome, OtpUse};
 pub use clock::{Clock, FixedClock, SystemClock};

@@ -96,6 +96,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Keys that sign login and transaction receipts.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Print the OpenAPI spec (JSON) to standard output.
     Openapi,
 }
@@ -130,6 +135,18 @@ enum ApiKeysCommand {
         key: String,
         #[command(flatten)]
         database: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Make a new receipt signing key. The old key stays published at
+    /// /.well-known/jwks.json until every receipt it signed has expired.
+    Rotate {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        keys: KeyArgs,
     },
 }
 
@@ -190,6 +207,18 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             .await
         }
         Command::ApiKeys { command } => api_keys(command).await,
+        Command::Keys {
+            command: KeysCommand::Rotate { database, keys },
+        } => {
+            let db = connect(&database.database_url).await?;
+            db.migrate().await?;
+            let services = Services::new(db, Arc::new(SystemClock), load_keyring(&keys)?);
+            let kid = services.rotate_signing_key().await?;
+            say(&format!(
+                "new receipt signing key {kid}; running nodes switch within 30 s"
+            ));
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Audit {
             command: AuditCommand::Verify { tenant, database },
         } => {

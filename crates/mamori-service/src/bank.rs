@@ -445,9 +445,38 @@ impl Services {
             caller,
             meta,
             user_id,
-            op::VERIFY,
-            CodeInput::One(code),
-            None,
+            LiveCheck {
+                operation: op::VERIFY,
+                input: CodeInput::One(code),
+                then: None,
+                facts: None,
+            },
+        )
+        .await
+    }
+
+    /// One code checked like a login under another operation's name (transaction checks),
+    /// with extra facts for the audit entry.
+    pub(crate) async fn check_code_for(
+        &self,
+        caller: &BankCaller,
+        meta: &RequestMeta,
+        user_id: &str,
+        code: &str,
+        operation: &str,
+        transaction_hash: Option<&str>,
+    ) -> Result<Accepted, ServiceError> {
+        let facts = transaction_hash.map(|hash| serde_json::json!({ "transaction_hash": hash }));
+        self.check_live_code(
+            caller,
+            meta,
+            user_id,
+            LiveCheck {
+                operation,
+                input: CodeInput::One(code),
+                then: None,
+                facts,
+            },
         )
         .await
     }
@@ -465,9 +494,12 @@ impl Services {
             caller,
             meta,
             user_id,
-            op::RESYNC,
-            CodeInput::Resync(first, second),
-            None,
+            LiveCheck {
+                operation: op::RESYNC,
+                input: CodeInput::Resync(first, second),
+                then: None,
+                facts: None,
+            },
         )
         .await
     }
@@ -484,9 +516,12 @@ impl Services {
             caller,
             meta,
             user_id,
-            op::STOP,
-            CodeInput::One(code),
-            Some(BindingState::Stopped),
+            LiveCheck {
+                operation: op::STOP,
+                input: CodeInput::One(code),
+                then: Some(BindingState::Stopped),
+                facts: None,
+            },
         )
         .await
     }
@@ -902,10 +937,14 @@ impl Services {
         caller: &BankCaller,
         meta: &RequestMeta,
         user_id: &str,
-        operation: &str,
-        input: CodeInput<'_>,
-        then: Option<BindingState>,
+        check: LiveCheck<'_>,
     ) -> Result<Accepted, ServiceError> {
+        let LiveCheck {
+            operation,
+            input,
+            then,
+            facts,
+        } = check;
         let user = self.bank_user(caller, user_id).await?;
         let policy = self.policy(caller).await?;
         let now = self.now();
@@ -1019,7 +1058,7 @@ impl Services {
             Checked::Accepted => Ok(()),
             Checked::Rejected(err) => Err(err),
         };
-        let details = match (decision, &checked) {
+        let learned = match (decision, &checked) {
             (
                 Decision::Spend {
                     drift: Some(drift), ..
@@ -1027,6 +1066,13 @@ impl Services {
                 Checked::Accepted,
             ) => Some(serde_json::json!({ "drift_steps": drift })),
             _ => None,
+        };
+        let details = match (learned, facts) {
+            (Some(serde_json::Value::Object(mut a)), Some(serde_json::Value::Object(b))) => {
+                a.extend(b);
+                Some(serde_json::Value::Object(a))
+            }
+            (a, b) => a.or(b),
         };
         self.audit_entry(
             &txn,
@@ -1299,6 +1345,15 @@ impl Services {
         txn.commit().await.map_err(StoreError::from)?;
         Ok(())
     }
+}
+
+/// What one live code check is: its operation name, its code(s), the state a success moves the
+/// binding to (stop), and extra facts for the audit entry.
+struct LiveCheck<'a> {
+    operation: &'a str,
+    input: CodeInput<'a>,
+    then: Option<BindingState>,
+    facts: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -19,12 +19,16 @@ mod check;
 mod error;
 mod login;
 mod provision;
+mod receipts;
+mod transactions;
 
 pub use access::{ApiKeyInfo, CreatedApiKey};
 pub use bank::{Accepted, NewUser, OtpStatus, PLATFORM_GUESS_BUDGET, User};
 pub use error::ServiceError;
 pub use login::{LoginCompleted, LoginStarted, NextStep};
 pub use provision::{CredentialKindSpec, Provisioned, RateLimit};
+pub use receipts::{ISSUER, RECEIPT_TTL_SECONDS};
+pub use transactions::TransactionApproved;
 
 /// A bank's system, authenticated by its API key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +56,7 @@ pub struct Services {
     keyring: Arc<Keyring>,
     provision_limit: RateLimit,
     passwords: Arc<PasswordHashing>,
+    signing_keys: receipts::KeyCache,
 }
 
 impl Services {
@@ -63,6 +68,7 @@ impl Services {
             keyring: Arc::new(keyring),
             provision_limit: RateLimit::default(),
             passwords: Arc::new(PasswordHashing::default()),
+            signing_keys: receipts::key_cache(),
         }
     }
 

@@ -53,6 +53,8 @@ pub struct LoginStarted {
     pub user_id: String,
     /// Until when the login ID works.
     pub expires_at: Option<DateTime<Utc>>,
+    /// The signed receipt (JWT, `amr: ["pwd"]`) when the login is complete.
+    pub receipt: Option<String>,
 }
 
 /// A completed login.
@@ -64,6 +66,8 @@ pub struct LoginCompleted {
     pub amr: Vec<&'static str>,
     /// When the login completed.
     pub auth_time: DateTime<Utc>,
+    /// The signed receipt (JWT) the bank can verify offline.
+    pub receipt: String,
 }
 
 mod op {
@@ -244,10 +248,15 @@ impl Services {
             now,
         )
         .await?;
+        let amr = vec!["pwd", "otp"];
+        let receipt = self
+            .login_receipt(caller, &login.user_id, &amr, now)
+            .await?;
         Ok(LoginCompleted {
             user_id: login.user_id,
-            amr: vec!["pwd", "otp"],
+            amr,
             auth_time: now,
+            receipt,
         })
     }
 
@@ -324,11 +333,16 @@ impl Services {
             now,
         )
         .await?;
+        let receipt = match finish {
+            true => Some(self.login_receipt(caller, &user.id, &["pwd"], now).await?),
+            false => None,
+        };
         Ok(LoginStarted {
             login_id: (!finish).then(|| login_id.to_owned()),
             next_step,
             user_id: user.id,
             expires_at: (!finish).then_some(login.expires_at),
+            receipt,
         })
     }
 
@@ -444,6 +458,7 @@ impl Services {
                 next_step,
                 user_id: user.id.clone(),
                 expires_at: None,
+                receipt: Some(self.login_receipt(caller, &user.id, &["pwd"], now).await?),
             });
         }
         let id = format!("lgn_{}", uuid::Uuid::new_v4().simple());
@@ -466,6 +481,7 @@ impl Services {
             next_step,
             user_id: user.id.clone(),
             expires_at: Some(expires_at),
+            receipt: None,
         })
     }
 

@@ -11,6 +11,7 @@ pub mod entities;
 mod error;
 pub mod passwords;
 pub mod records;
+pub mod signing_keys;
 pub mod tenants;
 
 pub use db::{Database, Engine};

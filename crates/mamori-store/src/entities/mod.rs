@@ -9,5 +9,6 @@ pub mod counters;
 pub mod credentials;
 pub mod login_sessions;
 pub mod password_history;
+pub mod signing_keys;
 pub mod tenants;
 pub mod users;

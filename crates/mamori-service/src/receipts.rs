@@ -1,0 +1,187 @@
+//! Signed results a bank can verify offline: a JWT (EdDSA) on every completed login and every
+//! accepted transaction code, with the keys published as a JWKS.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use mamori_crypto::{JwtSigningKey, SealedSecret, jwk};
+use mamori_domain::transaction::Transaction;
+use mamori_store::StoreError;
+use mamori_store::signing_keys::{self, SigningKeyRow};
+use serde::Serialize;
+
+use crate::{BankCaller, ServiceError, Services};
+
+/// The `iss` of every receipt.
+pub const ISSUER: &str = "mamori";
+
+/// How long a receipt is valid.
+pub const RECEIPT_TTL_SECONDS: i64 = 300;
+
+/// How long a node keeps using the signing key it loaded: a rotation on one node reaches every
+/// node within this time. Old keys stay published far longer (see [`Services::jwks`]).
+pub const SIGNING_KEY_CACHE_SECONDS: u64 = 30;
+
+/// A signing-key cache shared by the services of one process.
+pub type KeyCache = moka::sync::Cache<(), Arc<JwtSigningKey>>;
+
+/// A new signing-key cache.
+pub fn key_cache() -> KeyCache {
+    moka::sync::Cache::builder()
+        .max_capacity(1)
+        .time_to_live(StdDuration::from_secs(SIGNING_KEY_CACHE_SECONDS))
+        .build()
+}
+
+#[derive(Debug, Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    aud: &'a str,
+    sub: &'a str,
+    amr: &'a [&'a str],
+    auth_time: i64,
+    iat: i64,
+    exp: i64,
+    jti: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    txn_kind: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    txn_hash: Option<&'a str>,
+}
+
+impl Services {
+    /// A receipt of a completed login.
+    pub(crate) async fn login_receipt(
+        &self,
+        caller: &BankCaller,
+        user_id: &str,
+        amr: &[&str],
+        auth_time: DateTime<Utc>,
+    ) -> Result<String, ServiceError> {
+        self.sign_receipt(caller, user_id, amr, auth_time, None)
+            .await
+    }
+
+    /// A receipt of an accepted transaction code, carrying the transaction's hash.
+    pub(crate) async fn transaction_receipt(
+        &self,
+        caller: &BankCaller,
+        user_id: &str,
+        amr: &[&str],
+        auth_time: DateTime<Utc>,
+        transaction: &Transaction,
+    ) -> Result<String, ServiceError> {
+        self.sign_receipt(caller, user_id, amr, auth_time, Some(transaction))
+            .await
+    }
+
+    async fn sign_receipt(
+        &self,
+        caller: &BankCaller,
+        user_id: &str,
+        amr: &[&str],
+        auth_time: DateTime<Utc>,
+        transaction: Option<&Transaction>,
+    ) -> Result<String, ServiceError> {
+        let key = self.signing_key().await?;
+        let now = self.now().timestamp();
+        let hash = transaction.map(Transaction::hash);
+        let claims = Claims {
+            iss: ISSUER,
+            aud: caller.tenant_id.as_str(),
+            sub: user_id,
+            amr,
+            auth_time: auth_time.timestamp(),
+            iat: now,
+            exp: now + RECEIPT_TTL_SECONDS,
+            jti: uuid::Uuid::new_v4().to_string(),
+            txn_kind: transaction.map(|t| t.kind.as_str()),
+            txn_hash: hash.as_deref(),
+        };
+        key.sign(&claims)
+            .map_err(|e| ServiceError::Internal(e.to_string()))
+    }
+
+    /// The key that signs now: the newest unretired one (made on first use).
+    async fn signing_key(&self) -> Result<Arc<JwtSigningKey>, ServiceError> {
+        if let Some(key) = self.signing_keys.get(&()) {
+            return Ok(key);
+        }
+        let row = match signing_keys::current_signing_key(self.db().connection()).await? {
+            Some(row) => row,
+            None => self.create_signing_key(false).await?,
+        };
+        let key = Arc::new(self.open_signing_key(&row)?);
+        self.signing_keys.insert((), key.clone());
+        Ok(key)
+    }
+
+    /// `mamori keys rotate`: a new signing key; the old ones are retired but stay published
+    /// until every receipt they signed has expired. Returns the new `kid`.
+    pub async fn rotate_signing_key(&self) -> Result<String, ServiceError> {
+        let row = self.create_signing_key(true).await?;
+        self.signing_keys.invalidate_all();
+        Ok(row.kid)
+    }
+
+    async fn create_signing_key(&self, retire_others: bool) -> Result<SigningKeyRow, ServiceError> {
+        let key = JwtSigningKey::generate().map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let seed = key
+            .seed()
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let sealed = self
+            .keyring()
+            .seal(&seed, key.kid().as_bytes())
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let now = self.now();
+        let row = SigningKeyRow {
+            kid: key.kid().to_owned(),
+            algorithm: "EdDSA".into(),
+            public_x: key.public_x().to_owned(),
+            sealed_seed: sealed.blob,
+            sealed_with: sealed.key_id,
+            created_at: now,
+            retired_at: None,
+        };
+        let txn = self.begin().await?;
+        signing_keys::insert_signing_key(&txn, row.clone()).await?;
+        if retire_others {
+            signing_keys::retire_signing_keys_except(&txn, &row.kid, now).await?;
+        }
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(row)
+    }
+
+    fn open_signing_key(&self, row: &SigningKeyRow) -> Result<JwtSigningKey, ServiceError> {
+        let sealed = SealedSecret {
+            key_id: row.sealed_with.clone(),
+            blob: row.sealed_seed.clone(),
+        };
+        let seed = self
+            .keyring()
+            .open(&sealed, row.kid.as_bytes())
+            .map_err(|e| ServiceError::Internal(format!("signing key {}: {e}", row.kid)))?;
+        let seed: [u8; 32] = seed
+            .try_into()
+            .map_err(|_| ServiceError::Internal(format!("signing key {}: bad seed", row.kid)))?;
+        JwtSigningKey::from_seed(&row.kid, seed).map_err(|e| ServiceError::Internal(e.to_string()))
+    }
+
+    /// The public keys to verify receipts: the current key and every key retired recently
+    /// enough that a receipt it signed may still be unexpired (plus the nodes' cache time).
+    pub async fn jwks(&self) -> Result<serde_json::Value, ServiceError> {
+        // Make sure there is a key to publish before any receipt is asked for.
+        self.signing_key().await?;
+        let keep = Duration::seconds(
+            RECEIPT_TTL_SECONDS + i64::try_from(SIGNING_KEY_CACHE_SECONDS).unwrap_or(30) + 60,
+        );
+        let rows =
+            signing_keys::published_signing_keys(self.db().connection(), self.now() - keep).await?;
+        let keys: Vec<_> = rows
+            .iter()
+            .map(|row| jwk(&row.kid, &row.public_x))
+            .collect();
+        Ok(serde_json::json!({ "keys": keys }))
+    }
+}
