@@ -180,10 +180,10 @@ fn table() -> Vec<(&'static str, Scope)> {
         ),
         (
             "changePassword",
-            Scope::Bank(|f| {
+            Scope::User(|f, u| {
                 post(
-                    format!("/logins/{}/password", f.login_id),
-                    json!({ "new_password": "newpass123" }),
+                    format!("/users/{u}/password"),
+                    json!({ "new_password": "newpass123", "login_id": f.login_id }),
                 )
             }),
         ),
@@ -380,7 +380,7 @@ async fn another_banks_key_sees_nothing_and_changes_nothing(engine: TestEngine) 
                         without_request_id(&nobody.body)
                     );
                 }
-                "completeLogin" | "changePassword" => {
+                "completeLogin" => {
                     // Bank A's login ID at bank B is no login ID at all.
                     let theirs = call(&app, &bank_b.key, &bank_b.id, &request).await;
                     let mut fake = Call {

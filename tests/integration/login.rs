@@ -51,8 +51,8 @@ async fn seed_002_login_story(engine: TestEngine) {
     // Every broken rule is named: too short and no digit; the user ID; the old password.
     let bad = bank
         .post(
-            &format!("/logins/{login_id}/password"),
-            json!({ "new_password": "abc" }),
+            &format!("/users/{user}/password"),
+            json!({ "new_password": "abc", "login_id": login_id }),
         )
         .await;
     assert_eq!(
@@ -64,8 +64,8 @@ async fn seed_002_login_story(engine: TestEngine) {
     assert_eq!(codes(&bad), ["password_too_short", "password_needs_digit"]);
     let same = bank
         .post(
-            &format!("/logins/{login_id}/password"),
-            json!({ "new_password": "USER01" }),
+            &format!("/users/{user}/password"),
+            json!({ "new_password": "USER01", "login_id": login_id }),
         )
         .await;
     assert!(
@@ -75,8 +75,8 @@ async fn seed_002_login_story(engine: TestEngine) {
     );
     let old = bank
         .post(
-            &format!("/logins/{login_id}/password"),
-            json!({ "new_password": "temp1234" }),
+            &format!("/users/{user}/password"),
+            json!({ "new_password": "temp1234", "login_id": login_id }),
         )
         .await;
     assert_eq!(codes(&old), ["password_recently_used"], "{:?}", old.body);
@@ -84,8 +84,8 @@ async fn seed_002_login_story(engine: TestEngine) {
     // A good password: no token yet, so registration comes next.
     let changed = bank
         .post(
-            &format!("/logins/{login_id}/password"),
-            json!({ "new_password": "Spring2026" }),
+            &format!("/users/{user}/password"),
+            json!({ "new_password": "Spring2026", "login_id": login_id }),
         )
         .await;
     assert_eq!(changed.status, 200, "{:?}", changed.body);
@@ -311,3 +311,100 @@ async fn unknown_wrong_and_locked_look_the_same(engine: TestEngine) {
     assert_eq!(wrong, locked);
 }
 on_both_engines!(unknown_wrong_and_locked_look_the_same);
+
+/// A logged-in user changes the password with the current one; a bank with a timed
+/// auto-unlock gets its users back after the wait, and the unlock is in the audit trail.
+async fn logged_in_change_and_timed_auto_unlock(engine: TestEngine) {
+    use mamori_domain::policy::Ranged;
+    use mamori_domain::tenant_config::load_dir;
+    let app = TestApp::new(engine).await;
+    let mut configs = load_dir(&mamori_testkit::shipped_tenant_configs()).unwrap();
+    let jonan = configs
+        .iter_mut()
+        .find(|c| c.id == "jonan-shinkin")
+        .unwrap();
+    jonan.policy.password.auto_unlock_minutes = Ranged::new(30).unwrap();
+    app.state
+        .services
+        .apply_tenant_configs(&configs)
+        .await
+        .unwrap();
+
+    let bank = app.bank("jonan-shinkin").await;
+    let created = bank
+        .post(
+            "/users",
+            json!({ "contract_number": "3000001", "initial_password": "temp1234" }),
+        )
+        .await;
+    let user = created.body["id"].as_str().unwrap().to_owned();
+
+    let wrong = bank
+        .post(
+            &format!("/users/{user}/password"),
+            json!({ "current_password": "nope1234", "new_password": "Winter2026" }),
+        )
+        .await;
+    assert_eq!(wrong.code(), Some("login_failed"), "{:?}", wrong.body);
+    let both = bank
+        .post(&format!("/users/{user}/password"), json!({ "current_password": "temp1234", "login_id": "lgn_x", "new_password": "Winter2026" }))
+        .await;
+    assert_eq!(both.code(), Some("validation_failed"), "{:?}", both.body);
+    let changed = bank
+        .post(
+            &format!("/users/{user}/password"),
+            json!({ "current_password": "temp1234", "new_password": "Winter2026" }),
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{:?}", changed.body);
+    assert_eq!(changed.body["next_step"], "complete");
+
+    for _ in 0..5 {
+        bank.post(
+            "/logins",
+            json!({ "contract_number": "3000001", "password": "nope1234" }),
+        )
+        .await;
+    }
+    let locked = bank
+        .post(
+            "/logins",
+            json!({ "contract_number": "3000001", "password": "Winter2026" }),
+        )
+        .await;
+    assert_eq!(locked.code(), Some("login_failed"), "{:?}", locked.body);
+    app.advance(Duration::minutes(29));
+    let still = bank
+        .post(
+            "/logins",
+            json!({ "contract_number": "3000001", "password": "Winter2026" }),
+        )
+        .await;
+    assert_eq!(
+        still.code(),
+        Some("login_failed"),
+        "still locked at 29 minutes: {:?}",
+        still.body
+    );
+    app.advance(Duration::minutes(2));
+    let back = bank
+        .post(
+            "/logins",
+            json!({ "contract_number": "3000001", "password": "Winter2026" }),
+        )
+        .await;
+    assert_eq!(
+        back.status, 200,
+        "unlocked after 30 minutes: {:?}",
+        back.body
+    );
+    let audit = bank.get("/audit-events?limit=50").await;
+    let unlocks = audit.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["operation"] == "autoUnlockUser")
+        .count();
+    assert_eq!(unlocks, 1, "the timed unlock is audited once");
+}
+on_both_engines!(logged_in_change_and_timed_auto_unlock);

@@ -99,8 +99,8 @@ async fn receipts_verify_offline_and_survive_rotation(engine: TestEngine) {
     let login_id = start.body["login_id"].as_str().unwrap().to_owned();
     let changed = bank
         .post(
-            &format!("/logins/{login_id}/password"),
-            json!({ "new_password": "Autumn2026" }),
+            &format!("/users/{user}/password"),
+            json!({ "new_password": "Autumn2026", "login_id": login_id }),
         )
         .await;
     assert_eq!(changed.body["next_step"], "complete", "{:?}", changed.body);

@@ -3,7 +3,7 @@
 
 use mamori_domain::policy::TransactionKind;
 use mamori_domain::transaction::{Payee, Transaction};
-use mamori_service::{LoginStarted, NextStep};
+use mamori_service::{LoginStarted, NextStep, ServiceError};
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
@@ -53,12 +53,19 @@ struct CompleteLoginRequest {
     otp: StrictString,
 }
 
-/// A new login password.
+/// A new login password, proven either by a login at step `password_change_required` or by
+/// the current password (a logged-in user).
 #[derive(Debug, Object)]
 struct ChangePasswordRequest {
     /// The new password; it must follow the bank's rules and differ from the last ones.
     #[oai(write_only)]
     new_password: StrictString,
+    /// The login ID of this user's login at step `password_change_required`.
+    login_id: Option<StrictString>,
+    /// The current password, for a logged-in user changing it (checked and counted like a
+    /// login).
+    #[oai(write_only)]
+    current_password: Option<StrictString>,
 }
 
 /// What the IB must ask the customer for next.
@@ -371,14 +378,16 @@ impl LoginApi {
             .map_err(|e| LoginProblem::from_error(&e, &ctx))
     }
 
-    /// Change the password inside a login
+    /// Change the login password
     ///
-    /// At step `password_change_required` (first login, after a reset, or expired): the new
-    /// password must follow the bank's rules — each broken rule is listed in `violations` of
-    /// `password_rejected` (422) — and must not be one of the last N. The login then goes on to
-    /// its next step with the same login ID.
+    /// Inside a login (`login_id` of this user's login at step `password_change_required`:
+    /// first login, after a reset, or expired), or for a logged-in user (`current_password`).
+    /// The new password must follow the bank's rules — each broken rule is listed in
+    /// `violations` of `password_rejected` (422) — and must not be one of the last N. Inside a
+    /// login, the answer is the login's next step with the same login ID. Errors:
+    /// `login_expired` (404), `login_failed` (401, wrong current password; counted).
     #[oai(
-        path = "/v1/banks/:bank_id/logins/:login_id/password",
+        path = "/v1/banks/:bank_id/users/:user/password",
         method = "post",
         operation_id = "changePassword"
     )]
@@ -388,8 +397,8 @@ impl LoginApi {
         key: BankKey,
         /// The bank's ID.
         bank_id: Path<String>,
-        /// The login ID from startLogin.
-        login_id: Path<String>,
+        /// Mamori's user ID.
+        user: Path<String>,
         body: Json<ChangePasswordRequest>,
     ) -> Result<StepResponse, LoginProblem> {
         let run = async {
@@ -398,10 +407,29 @@ impl LoginApi {
                 .services
                 .authenticate_bank(&key.0.token, &bank_id)
                 .await?;
-            self.state
-                .services
-                .change_password(&caller, &meta(&ctx), &login_id, &body.new_password)
-                .await
+            let body = body.0;
+            let services = &self.state.services;
+            match (body.login_id, body.current_password) {
+                (Some(login_id), None) => {
+                    services
+                        .change_password(&caller, &meta(&ctx), &user, &login_id, &body.new_password)
+                        .await
+                }
+                (None, Some(current)) => {
+                    services
+                        .change_password_with_current(
+                            &caller,
+                            &meta(&ctx),
+                            &user,
+                            &current,
+                            &body.new_password,
+                        )
+                        .await
+                }
+                _ => Err(ServiceError::invalid(
+                    "send either login_id or current_password",
+                )),
+            }
         };
         run.await
             .map(|s| StepResponse::Ok(Json(s.into())))

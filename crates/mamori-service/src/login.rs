@@ -266,21 +266,22 @@ impl Services {
         &self,
         caller: &BankCaller,
         meta: &RequestMeta,
+        user_id: &str,
         login_id: &str,
         new_password: &str,
     ) -> Result<LoginStarted, ServiceError> {
+        // The user in the path first: another bank's user is "not found" like any missing one.
+        let user = records::find_user(self.db().connection(), caller.tenant_id.as_str(), user_id)
+            .await?
+            .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))?;
         let policy = self.policy(caller).await?;
         let now = self.now();
         let login = self
             .open_login_of(caller, login_id, NextStep::PasswordChangeRequired, now)
             .await?;
-        let user = records::find_user(
-            self.db().connection(),
-            caller.tenant_id.as_str(),
-            &login.user_id,
-        )
-        .await?
-        .ok_or_else(|| ServiceError::rejected(ErrorCode::LoginExpired))?;
+        if login.user_id != user.id {
+            return Err(ServiceError::rejected(ErrorCode::LoginExpired));
+        }
         if let Err(err) = self
             .check_password_rules(&policy, &user, new_password)
             .await
@@ -343,6 +344,91 @@ impl Services {
             user_id: user.id,
             expires_at: (!finish).then_some(login.expires_at),
             receipt,
+        })
+    }
+
+    /// changePassword for a logged-in user: the current password (checked and counted like a
+    /// login) and the new one (under the bank's rules and history).
+    pub async fn change_password_with_current(
+        &self,
+        caller: &BankCaller,
+        meta: &RequestMeta,
+        user_id: &str,
+        current_password: &str,
+        new_password: &str,
+    ) -> Result<LoginStarted, ServiceError> {
+        let policy = self.policy(caller).await?;
+        if policy.password.managed_by == PasswordManagement::Bank {
+            return Err(ServiceError::rejected(ErrorCode::PasswordNotManaged));
+        }
+        let now = self.now();
+        let conn = self.db().connection();
+        let user = records::find_user(conn, caller.tenant_id.as_str(), user_id)
+            .await?
+            .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))?;
+        let failed = || ServiceError::rejected(ErrorCode::LoginFailed);
+        let limit = i32::try_from(policy.password.lock_threshold.get()).unwrap_or(i32::MAX);
+        let granted = passwords::reserve_password_attempt(conn, &user.id, limit).await?;
+        let right = match (&user.password_hash, granted) {
+            (Some(hash), true) => self.passwords.verify(current_password, hash),
+            _ => {
+                self.passwords.verify_dummy(current_password);
+                false
+            }
+        };
+        if !right {
+            if granted {
+                passwords::lock_if_at_limit(conn, &user.id, limit, now).await?;
+            }
+            self.audit_login(
+                caller,
+                meta,
+                op::CHANGE,
+                Some(&user.id),
+                Err(&failed()),
+                None,
+                now,
+            )
+            .await?;
+            return Err(failed());
+        }
+        passwords::password_succeeded(conn, &user.id).await?;
+        if let Err(err) = self
+            .check_password_rules(&policy, &user, new_password)
+            .await
+        {
+            self.audit_login(
+                caller,
+                meta,
+                op::CHANGE,
+                Some(&user.id),
+                Err(&err),
+                None,
+                now,
+            )
+            .await?;
+            return Err(err);
+        }
+        let hash = self.hash_password(new_password)?;
+        let txn = self.begin().await?;
+        passwords::set_password(
+            &txn,
+            &user.id,
+            &hash,
+            false,
+            policy.password.history.get(),
+            now,
+        )
+        .await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        self.audit_login(caller, meta, op::CHANGE, Some(&user.id), Ok(()), None, now)
+            .await?;
+        Ok(LoginStarted {
+            login_id: None,
+            next_step: NextStep::Complete,
+            user_id: user.id,
+            expires_at: None,
+            receipt: None,
         })
     }
 
