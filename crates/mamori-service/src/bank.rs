@@ -258,98 +258,18 @@ impl Services {
         let user = self.bank_user(caller, user_id).await?;
         let policy = self.policy(caller).await?;
         let now = self.now();
-        let credential_id = match CredentialId::parse(credential_id) {
-            Ok(id) => id,
-            Err(_) => {
+        let (credential, decision) = match self
+            .judge_new_token(&policy, credential_id, codes, now)
+            .await?
+        {
+            Ok(judged) => judged,
+            Err((cred, err)) => {
                 return self
-                    .refuse(
-                        caller,
-                        meta,
-                        op::REGISTER,
-                        user_id,
-                        now,
-                        None,
-                        ServiceError::rejected(ErrorCode::CredentialIdMalformed),
-                    )
+                    .refuse(caller, meta, op::REGISTER, user_id, now, cred, err)
                     .await;
             }
         };
-        let cred_id = credential_id.as_str();
-        let Some(credential) = records::find_credential(self.db().connection(), cred_id).await?
-        else {
-            return self
-                .refuse(
-                    caller,
-                    meta,
-                    op::REGISTER,
-                    user_id,
-                    now,
-                    Some(cred_id.to_owned()),
-                    ServiceError::rejected(ErrorCode::CredentialUnknown),
-                )
-                .await;
-        };
-        if let Err(err) = check_usable(&credential, &policy) {
-            return self
-                .refuse(
-                    caller,
-                    meta,
-                    op::REGISTER,
-                    user_id,
-                    now,
-                    Some(cred_id.to_owned()),
-                    err,
-                )
-                .await;
-        }
-        let expected_codes = match policy.registration.mode {
-            RegistrationMode::OneCode => 1,
-            RegistrationMode::TwoConsecutiveCodes => 2,
-        };
-        if codes.len() != expected_codes {
-            let err = ServiceError::invalid(if expected_codes == 2 {
-                "this bank registers a token with two consecutive codes: send otp and otp2"
-            } else {
-                "this bank registers a token with one code: send otp only"
-            });
-            return self
-                .refuse(
-                    caller,
-                    meta,
-                    op::REGISTER,
-                    user_id,
-                    now,
-                    Some(cred_id.to_owned()),
-                    err,
-                )
-                .await;
-        }
-        let codes = match parse_codes(codes, &credential) {
-            Ok(codes) => codes,
-            Err(err) => {
-                return self
-                    .refuse(
-                        caller,
-                        meta,
-                        op::REGISTER,
-                        user_id,
-                        now,
-                        Some(cred_id.to_owned()),
-                        err,
-                    )
-                    .await;
-            }
-        };
-        let secret = self.open_secret(&credential)?;
-        let state = code_state(&credential, &secret)?;
-        let unix = unix(now);
-        let window = policy.otp.window.get();
-        let look_ahead = policy.otp.hotp_look_ahead.get();
-        let decision = match codes.as_slice() {
-            [one] => state.check_one(one, unix, window, look_ahead),
-            [first, second] => state.check_pair(first, second, unix, window, look_ahead),
-            _ => Decision::Wrong,
-        };
+        let cred_id = credential.id.as_str();
 
         let txn = self.begin().await?;
         let binding = BindingRow {
@@ -428,6 +348,60 @@ impl Services {
         txn.commit().await.map_err(StoreError::from)?;
         outcome?;
         self.otp_status(caller, user_id).await
+    }
+
+    /// A token presented for registration (registerCredential, and the new token of
+    /// changeDevice): the credential must exist, be usable at this bank, and come with as many
+    /// codes as the bank's registration mode asks; then what the code(s) mean. A refusal
+    /// carries the credential ID when it is known, for the audit entry.
+    async fn judge_new_token(
+        &self,
+        policy: &TenantPolicy,
+        credential_id: &str,
+        codes: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<Result<(CredentialRow, Decision), (Option<String>, ServiceError)>, ServiceError>
+    {
+        let Ok(id) = CredentialId::parse(credential_id) else {
+            return Ok(Err((
+                None,
+                ServiceError::rejected(ErrorCode::CredentialIdMalformed),
+            )));
+        };
+        let refused = |err| Ok(Err((Some(id.to_string()), err)));
+        let Some(credential) =
+            records::find_credential(self.db().connection(), id.as_str()).await?
+        else {
+            return refused(ServiceError::rejected(ErrorCode::CredentialUnknown));
+        };
+        if let Err(err) = check_usable(&credential, policy) {
+            return refused(err);
+        }
+        let two_codes = policy.registration.mode == RegistrationMode::TwoConsecutiveCodes;
+        if codes.len() != if two_codes { 2 } else { 1 } {
+            return refused(ServiceError::invalid(if two_codes {
+                "this bank registers a token with two consecutive codes: send both"
+            } else {
+                "this bank registers a token with one code: send only one"
+            }));
+        }
+        let codes = match parse_codes(codes, &credential) {
+            Ok(codes) => codes,
+            Err(err) => return refused(err),
+        };
+        let secret = self.open_secret(&credential)?;
+        let state = code_state(&credential, &secret)?;
+        let (unix, window, look_ahead) = (
+            unix(now),
+            policy.otp.window.get(),
+            policy.otp.hotp_look_ahead.get(),
+        );
+        let decision = match codes.as_slice() {
+            [one] => state.check_one(one, unix, window, look_ahead),
+            [first, second] => state.check_pair(first, second, unix, window, look_ahead),
+            _ => Decision::Wrong,
+        };
+        Ok(Ok((credential, decision)))
     }
 
     // ---------------------------------------------------------------- verification
@@ -545,83 +519,18 @@ impl Services {
         let look_ahead = policy.otp.hotp_look_ahead.get();
 
         // The new token first: its mistakes must not touch the old binding at all.
-        let Ok(new_id) = CredentialId::parse(new_credential_id) else {
-            return self
-                .refuse(
-                    caller,
-                    meta,
-                    op::CHANGE_DEVICE,
-                    user_id,
-                    now,
-                    None,
-                    ServiceError::rejected(ErrorCode::CredentialIdMalformed),
-                )
-                .await;
-        };
-        let Some(new_cred) =
-            records::find_credential(self.db().connection(), new_id.as_str()).await?
-        else {
-            return self
-                .refuse(
-                    caller,
-                    meta,
-                    op::CHANGE_DEVICE,
-                    user_id,
-                    now,
-                    Some(new_id.to_string()),
-                    ServiceError::rejected(ErrorCode::CredentialUnknown),
-                )
-                .await;
-        };
-        if let Err(err) = check_usable(&new_cred, &policy) {
-            return self
-                .refuse(
-                    caller,
-                    meta,
-                    op::CHANGE_DEVICE,
-                    user_id,
-                    now,
-                    Some(new_id.to_string()),
-                    err,
-                )
-                .await;
-        }
-        let expected_codes = match policy.registration.mode {
-            RegistrationMode::OneCode => 1,
-            RegistrationMode::TwoConsecutiveCodes => 2,
-        };
-        if new_codes.len() != expected_codes {
-            return self
-                .refuse(
-                    caller,
-                    meta,
-                    op::CHANGE_DEVICE,
-                    user_id,
-                    now,
-                    Some(new_id.to_string()),
-                    ServiceError::invalid(
-                        "send as many codes of the new token as registration needs at this bank",
-                    ),
-                )
-                .await;
-        }
-        let new_parsed = match parse_codes(new_codes, &new_cred) {
-            Ok(codes) => codes,
-            Err(err) => {
+        let (new_cred, new_decision) = match self
+            .judge_new_token(&policy, new_credential_id, new_codes, now)
+            .await?
+        {
+            Ok(judged) => judged,
+            Err((cred, err)) => {
                 return self
-                    .refuse(
-                        caller,
-                        meta,
-                        op::CHANGE_DEVICE,
-                        user_id,
-                        now,
-                        Some(new_id.to_string()),
-                        err,
-                    )
+                    .refuse(caller, meta, op::CHANGE_DEVICE, user_id, now, cred, err)
                     .await;
             }
         };
-
+        let new_id = new_cred.id.clone();
         let Some(old_binding) =
             records::find_live_binding(self.db().connection(), &user.tenant_id, &user.id).await?
         else {
@@ -672,15 +581,8 @@ impl Services {
             }
         };
         let old_secret = self.open_secret(&old_cred)?;
-        let new_secret = self.open_secret(&new_cred)?;
         let old_decision =
             code_state(&old_cred, &old_secret)?.check_one(&old_parsed[0], unix, window, look_ahead);
-        let new_state = code_state(&new_cred, &new_secret)?;
-        let new_decision = match new_parsed.as_slice() {
-            [one] => new_state.check_one(one, unix, window, look_ahead),
-            [first, second] => new_state.check_pair(first, second, unix, window, look_ahead),
-            _ => Decision::Wrong,
-        };
 
         let limit = lock_limit(&policy);
         let txn = self.begin().await?;
