@@ -152,8 +152,11 @@ async fn migrate_and_serve_on_postgres() {
     );
 
     let port = free_port();
+    // Its own working directory: serve creates the master key file there.
+    let work = tempfile::tempdir().unwrap();
     let server = Server::start(
         mamori()
+            .current_dir(work.path())
             .env("MAMORI_DATABASE_URL", &url)
             .env("MAMORI_LISTEN", format!("127.0.0.1:{port}"))
             .env("MAMORI_TENANT_CONFIGS", shipped_configs())
