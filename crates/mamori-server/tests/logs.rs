@@ -258,7 +258,9 @@ fn trace_logs_hold_no_secret_code_or_api_key() {
     let user = call(
         "POST",
         "/v1/banks/jonan-shinkin/users",
-        Some(json!({ "contract_number": "1234001", "display_name": "ログ 確認" })),
+        Some(
+            json!({ "contract_number": "1234001", "display_name": "ログ 確認", "initial_password": "Logpass2026" }),
+        ),
         "create-user",
     );
     assert_eq!(user.status, 201, "{:?}", user.body);
@@ -303,9 +305,37 @@ fn trace_logs_hold_no_secret_code_or_api_key() {
     );
     assert_eq!(login.status, 200, "{:?}", login.body);
 
+    // The password login: a wrong password, the right one, and a forced change.
+    let wrong_password = call(
+        "POST",
+        "/v1/banks/jonan-shinkin/logins",
+        Some(json!({ "contract_number": "1234001", "password": "Wrongpass99" })),
+        "login-wrong-password",
+    );
+    assert_eq!(wrong_password.status, 401, "{:?}", wrong_password.body);
+    let started = call(
+        "POST",
+        "/v1/banks/jonan-shinkin/logins",
+        Some(json!({ "contract_number": "1234001", "password": "Logpass2026" })),
+        "login-password",
+    );
+    assert_eq!(started.status, 200, "{:?}", started.body);
+    let login_id = started.body["login_id"].as_str().unwrap().to_owned();
+    let changed = call(
+        "POST",
+        &format!("/v1/banks/jonan-shinkin/users/{user}/password"),
+        Some(json!({ "login_id": login_id, "new_password": "Newpass2027" })),
+        "change-password",
+    );
+    assert_eq!(changed.status, 200, "{:?}", changed.body);
+
     let logs = server.stop();
 
     // The capture is the server's real log, with every request in it.
+    // TRACE really was on: the service's debug events of the code and password checks are there.
+    for event in ["settling a code check", "password accepted"] {
+        assert!(logs.contains(event), "{event:?} not logged at TRACE");
+    }
     for request_id in &request_ids {
         assert!(
             logs.contains(request_id.as_str()),
@@ -320,6 +350,9 @@ fn trace_logs_hold_no_secret_code_or_api_key() {
         ("secret (uppercase hex)", HEXUPPER.encode(&secret)),
         ("secret (base64)", BASE64.encode(&secret)),
         ("API key", key.clone()),
+        ("initial password", "Logpass2026".to_owned()),
+        ("wrong password", "Wrongpass99".to_owned()),
+        ("new password", "Newpass2027".to_owned()),
         ("API key secret", key_secret.clone()),
         ("API key secret (uppercase)", key_secret.to_uppercase()),
     ];

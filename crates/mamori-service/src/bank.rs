@@ -1012,8 +1012,17 @@ impl Services {
         now: DateTime<Utc>,
     ) -> Result<Checked, ServiceError> {
         if !records::reserve_attempt(txn, &binding.id, limit, now).await? {
+            tracing::debug!(binding.id = %binding.id, "no attempt left: code not checked");
             return Ok(Checked::Rejected(ServiceError::locked()));
         }
+        // The decision names a step and drift, never the code itself.
+        tracing::debug!(
+            tenant.id = %binding.tenant_id,
+            binding.id = %binding.id,
+            credential.id = %credential.id,
+            ?decision,
+            "settling a code check"
+        );
         let already_used = || Checked::Rejected(ServiceError::rejected(ErrorCode::OtpAlreadyUsed));
         Ok(match decision {
             Decision::Spend { at, drift } => {

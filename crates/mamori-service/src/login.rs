@@ -188,6 +188,7 @@ impl Services {
             return Err(failed());
         }
         passwords::password_succeeded(conn, &user.id).await?;
+        tracing::debug!(tenant.id = %caller.tenant_id, user.id = %user.id, "password accepted");
 
         let next_step = if user.password_must_change
             || user
