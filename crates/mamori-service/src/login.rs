@@ -126,7 +126,7 @@ impl Services {
                 .await?;
             return Err(failed());
         };
-        let Some(hash) = user.password_hash.clone() else {
+        if user.password_hash.is_none() {
             self.passwords.verify_dummy(password);
             self.audit_login(
                 caller,
@@ -139,7 +139,7 @@ impl Services {
             )
             .await?;
             return Err(failed());
-        };
+        }
         if let Some(locked_at) = user.password_locked_at
             && password_lock_expired(&policy.password, locked_at, now)
             && passwords::unlock_password(conn, &user.id, Some(locked_at)).await?
@@ -156,25 +156,7 @@ impl Services {
             )
             .await?;
         }
-        let limit = i32::try_from(policy.password.lock_threshold.get()).unwrap_or(i32::MAX);
-        if !passwords::reserve_password_attempt(conn, &user.id, limit).await? {
-            // Locked: the same work and the same answer as a wrong password.
-            self.passwords.verify_dummy(password);
-            self.audit_login(
-                caller,
-                meta,
-                op::START,
-                Some(&user.id),
-                Err(&failed()),
-                Some("locked"),
-                now,
-            )
-            .await?;
-            return Err(failed());
-        }
-        if !self.passwords.verify(password, &hash) {
-            let locked = passwords::lock_if_at_limit(conn, &user.id, limit, now).await?;
-            let note = locked.then_some("locked_now");
+        if let Err(note) = self.check_password(&policy, &user, password, now).await? {
             self.audit_login(
                 caller,
                 meta,
@@ -187,7 +169,6 @@ impl Services {
             .await?;
             return Err(failed());
         }
-        passwords::password_succeeded(conn, &user.id).await?;
         tracing::debug!(tenant.id = %caller.tenant_id, user.id = %user.id, "password accepted");
 
         let next_step = if user.password_must_change
@@ -368,32 +349,22 @@ impl Services {
             .await?
             .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))?;
         let failed = || ServiceError::rejected(ErrorCode::LoginFailed);
-        let limit = i32::try_from(policy.password.lock_threshold.get()).unwrap_or(i32::MAX);
-        let granted = passwords::reserve_password_attempt(conn, &user.id, limit).await?;
-        let right = match (&user.password_hash, granted) {
-            (Some(hash), true) => self.passwords.verify(current_password, hash),
-            _ => {
-                self.passwords.verify_dummy(current_password);
-                false
-            }
-        };
-        if !right {
-            if granted {
-                passwords::lock_if_at_limit(conn, &user.id, limit, now).await?;
-            }
+        if let Err(note) = self
+            .check_password(&policy, &user, current_password, now)
+            .await?
+        {
             self.audit_login(
                 caller,
                 meta,
                 op::CHANGE,
                 Some(&user.id),
                 Err(&failed()),
-                None,
+                note,
                 now,
             )
             .await?;
             return Err(failed());
         }
-        passwords::password_succeeded(conn, &user.id).await?;
         if let Err(err) = self
             .check_password_rules(&policy, &user, new_password)
             .await
@@ -431,6 +402,38 @@ impl Services {
             expires_at: None,
             receipt: None,
         })
+    }
+
+    /// Checks a password the way every password check must go: reserve an attempt first
+    /// (`failures + 1` while unlocked and under the limit), then verify — or, with no attempt
+    /// left or no password set, do the same argon2 work on a dummy hash — lock at the limit on a
+    /// wrong password, reset the count on a right one. `Err` carries the audit note.
+    async fn check_password(
+        &self,
+        policy: &TenantPolicy,
+        user: &UserRow,
+        password: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Result<(), Option<&'static str>>, ServiceError> {
+        let conn = self.db().connection();
+        let limit = i32::try_from(policy.password.lock_threshold.get()).unwrap_or(i32::MAX);
+        let granted = passwords::reserve_password_attempt(conn, &user.id, limit).await?;
+        let right = match (&user.password_hash, granted) {
+            (Some(hash), true) => self.passwords.verify(password, hash),
+            _ => {
+                self.passwords.verify_dummy(password);
+                false
+            }
+        };
+        if right {
+            passwords::password_succeeded(conn, &user.id).await?;
+            return Ok(Ok(()));
+        }
+        if !granted {
+            return Ok(Err(Some("locked")));
+        }
+        let locked = passwords::lock_if_at_limit(conn, &user.id, limit, now).await?;
+        Ok(Err(locked.then_some("locked_now")))
     }
 
     /// resetPassword by the bank's support desk: a temporary password (shown once) that must
