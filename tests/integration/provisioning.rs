@@ -3,10 +3,13 @@
 
 use chrono::Duration;
 use mamori_testkit::{TestApp, TestEngine, on_both_engines};
+use serde_json::json;
 
 async fn a_provisioned_token_is_a_standard_totp_token(engine: TestEngine) {
     let app = TestApp::new(engine).await;
-    let answer = app.call("POST", "/v1/token/credentials", None, None).await;
+    let answer = app
+        .call("POST", "/v1/token/credentials", None, Some(json!({})))
+        .await;
     assert_eq!(answer.status, 201, "{:?}", answer.body);
     let body = &answer.body;
     let id = body["credential_id"].as_str().unwrap();
@@ -35,7 +38,9 @@ async fn a_provisioned_token_is_a_standard_totp_token(engine: TestEngine) {
             || body["qr_svg"].as_str().unwrap().contains("<svg")
     );
     // Two provisionings never share an ID or a secret.
-    let other = app.call("POST", "/v1/token/credentials", None, None).await;
+    let other = app
+        .call("POST", "/v1/token/credentials", None, Some(json!({})))
+        .await;
     assert_ne!(other.body["credential_id"], body["credential_id"]);
     assert_ne!(other.body["secret"], body["secret"]);
 }
@@ -44,10 +49,14 @@ on_both_engines!(a_provisioned_token_is_a_standard_totp_token);
 async fn provisioning_is_rate_limited_per_address(engine: TestEngine) {
     let app = TestApp::new(engine).await;
     for i in 0..20 {
-        let answer = app.call("POST", "/v1/token/credentials", None, None).await;
+        let answer = app
+            .call("POST", "/v1/token/credentials", None, Some(json!({})))
+            .await;
         assert_eq!(answer.status, 201, "request {i}: {:?}", answer.body);
     }
-    let limited = app.call("POST", "/v1/token/credentials", None, None).await;
+    let limited = app
+        .call("POST", "/v1/token/credentials", None, Some(json!({})))
+        .await;
     assert_eq!(
         (limited.status, limited.code()),
         (429, Some("rate_limited")),
@@ -55,7 +64,9 @@ async fn provisioning_is_rate_limited_per_address(engine: TestEngine) {
         limited.body
     );
     app.advance(Duration::hours(1));
-    let again = app.call("POST", "/v1/token/credentials", None, None).await;
+    let again = app
+        .call("POST", "/v1/token/credentials", None, Some(json!({})))
+        .await;
     assert_eq!(again.status, 201, "a new window: {:?}", again.body);
 }
 on_both_engines!(provisioning_is_rate_limited_per_address);

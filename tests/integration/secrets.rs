@@ -69,7 +69,9 @@ async fn secrets_are_never_stored_in_clear(engine: TestEngine) {
     let app = TestApp::new(engine).await;
     let bank = app.bank("jonan-shinkin").await;
     let user = bank.create_user("8000001", None).await;
-    let provisioned = app.call("POST", "/v1/token/credentials", None, None).await;
+    let provisioned = app
+        .call("POST", "/v1/token/credentials", None, Some(json!({})))
+        .await;
     assert_eq!(provisioned.status, 201, "{:?}", provisioned.body);
     let credential_id = provisioned.body["credential_id"]
         .as_str()

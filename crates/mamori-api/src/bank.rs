@@ -158,8 +158,11 @@ struct ChangeDeviceRequest {
 #[derive(Debug, Clone, Copy, Enum)]
 #[oai(rename_all = "snake_case")]
 enum OtpUseDto {
-    /// 未登録: no token.
+    /// 未登録: no token (also after 利用解除).
     None,
+    /// 申請済: the bank issued a token by mail (issueToken); the customer has not started
+    /// OTP use yet (startOtpUse).
+    Issued,
     /// 利用中: registered and usable.
     InUse,
     /// ロック中: locked after too many wrong codes; the bank unlocks.
@@ -174,6 +177,7 @@ impl From<OtpUse> for OtpUseDto {
     fn from(value: OtpUse) -> Self {
         match value {
             OtpUse::None => Self::None,
+            OtpUse::Issued => Self::Issued,
             OtpUse::InUse => Self::InUse,
             OtpUse::Locked => Self::Locked,
             OtpUse::Stopped => Self::Stopped,

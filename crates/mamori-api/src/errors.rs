@@ -128,6 +128,7 @@ problem_family! {
 problem_family! {
     /// Problems of token provisioning.
     TokenProblem {
+        BadRequest = 400, "The body is not valid (`bad_request`, `validation_failed`).";
         TooManyRequests = 429, "Too many tokens provisioned from this address (`rate_limited`); retry later.";
     }
 }

@@ -113,7 +113,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
             StatusCode::BAD_REQUEST
         }
         Unauthorized | LoginFailed => StatusCode::UNAUTHORIZED,
+        SelfIssueDisabled | PushDisabled | DeviceSignatureInvalid => StatusCode::FORBIDDEN,
         NotFound | CredentialUnknown | OtpNotRegistered | LoginExpired => StatusCode::NOT_FOUND,
+        ActivationExpired | PushApprovalExpired => StatusCode::GONE,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -121,11 +123,18 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | UserAlreadyExists
         | IdempotencyKeyReused
         | OtpAlreadyUsed
-        | PasswordNotManaged => StatusCode::CONFLICT,
-        OtpInvalid | ResyncFailed | CredentialKindNotAllowed | PasswordRejected => {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
-        OtpLocked | CredentialSuspended => StatusCode::LOCKED,
+        | PasswordNotManaged
+        | TokenNotActivated
+        | PushUnavailable
+        | PushAlreadyAnswered => StatusCode::CONFLICT,
+        OtpInvalid
+        | ResyncFailed
+        | CredentialKindNotAllowed
+        | PasswordRejected
+        | ActivationFailed
+        | PushTransactionMismatch
+        | PushNumberMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+        OtpLocked | CredentialSuspended | ActivationLocked => StatusCode::LOCKED,
         RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         InternalError => StatusCode::INTERNAL_SERVER_ERROR,

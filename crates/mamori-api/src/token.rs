@@ -1,12 +1,16 @@
 //! The token-facing API: what an authenticator app (or `mamori token`) calls. No bank key;
 //! abuse is bounded per client address.
 
+use mamori_crypto::DevicePublicKey;
+use mamori_service::ServiceError;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 
+use crate::bank::meta;
 use crate::context::RequestContext;
 use crate::errors::TokenProblem;
 use crate::state::AppState;
+use crate::strict::StrictString;
 
 #[derive(Tags)]
 enum ApiTags {
@@ -25,6 +29,15 @@ impl TokenApi {
     pub fn new(state: AppState) -> Self {
         Self { state }
     }
+}
+
+/// What the token sends when it asks for a credential.
+#[derive(Debug, Object)]
+struct ProvisionRequest {
+    /// Mamori's own token: the Ed25519 public key of the device (32 bytes, base64url without
+    /// padding). Registered with the credential, once and for good; push approvals must be
+    /// signed with its private half. Omit it for any other RFC 6238 app.
+    device_public_key: Option<StrictString>,
 }
 
 /// A new soft credential. The secret is shown this once and never again.
@@ -60,7 +73,9 @@ impl TokenApi {
     ///
     /// Creates a credential (ID, 160-bit secret) and returns it with an `otpauth://` URI and a
     /// QR code for any RFC 6238 authenticator app. The secret is returned this once; Mamori
-    /// stores it only encrypted. Limited per client address: `rate_limited` (429).
+    /// stores it only encrypted. Send `{}`, or `{"device_public_key": …}` from Mamori's own
+    /// token to enable push approval. Limited per client address: `rate_limited` (429); a
+    /// malformed key is `validation_failed` (400).
     #[oai(
         path = "/v1/token/credentials",
         method = "post",
@@ -69,14 +84,26 @@ impl TokenApi {
     async fn provision_credential(
         &self,
         ctx: RequestContext,
+        body: Json<ProvisionRequest>,
     ) -> Result<ProvisionResponse, TokenProblem> {
-        let meta = mamori_service::RequestMeta {
-            request_id: Some(ctx.request_id.clone()),
-            client_addr: ctx.client_addr.clone(),
+        let device_key = match body
+            .0
+            .device_public_key
+            .as_deref()
+            .map(DevicePublicKey::parse)
+        {
+            None => None,
+            Some(Ok(key)) => Some(key),
+            Some(Err(e)) => {
+                return Err(TokenProblem::from_error(
+                    &ServiceError::invalid(format!("device_public_key: {e}")),
+                    &ctx,
+                ));
+            }
         };
         self.state
             .services
-            .provision_credential(&meta)
+            .provision_credential(&meta(&ctx), device_key.as_ref())
             .await
             .map(|p| {
                 ProvisionResponse::Created(Json(ProvisionedDto {

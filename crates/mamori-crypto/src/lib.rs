@@ -9,11 +9,13 @@
 //! - This crate never logs and never prints a secret; `Debug` of key material is redacted.
 
 mod api_key;
+pub mod device;
 mod keyring;
 pub mod password;
 pub mod signing;
 
 pub use api_key::{ApiKey, ApiKeyHash, ApiKeyParseError};
+pub use device::{DeviceKeyError, DeviceKeyPair, DevicePublicKey};
 pub use keyring::{KeyError, Keyring, MasterKey, SealedSecret};
 pub use password::{PasswordHashError, PasswordHashing};
 pub use signing::{JwtSigningKey, SigningError, jwk};

@@ -8,6 +8,7 @@
 //!     │                                             │
 //!     ├── stop (customer, with a code) ─▶ stopped   │
 //!     ├── device change ────────────────▶ replaced  │
+//!     ├── release (bank, 利用解除) ──────▶ released  │
 //!     └── revoke (bank) ─▶ revoked ◀─────────────────┘
 //! ```
 //! Only `active` and `locked` bindings are live: a user has at most one live binding per bank.
@@ -27,16 +28,19 @@ pub enum BindingState {
     Replaced,
     /// Invalidated by the bank, e.g. a lost phone (失効).
     Revoked,
+    /// The bank released OTP use for the customer (利用解除); the status reads 未登録 again.
+    Released,
 }
 
 impl BindingState {
     /// Every state.
-    pub const ALL: [BindingState; 5] = [
+    pub const ALL: [BindingState; 6] = [
         Self::Active,
         Self::Locked,
         Self::Stopped,
         Self::Replaced,
         Self::Revoked,
+        Self::Released,
     ];
 
     /// The stored and API name.
@@ -47,6 +51,7 @@ impl BindingState {
             Self::Stopped => "stopped",
             Self::Replaced => "replaced",
             Self::Revoked => "revoked",
+            Self::Released => "released",
         }
     }
 
@@ -82,6 +87,8 @@ impl fmt::Display for BindingState {
 pub enum OtpUse {
     /// No token registered (未登録).
     None,
+    /// The bank issued a token by mail; not yet in use (申請済).
+    Issued,
     /// A token is registered and usable (利用中).
     InUse,
     /// Locked after too many wrong codes (ロック中).
@@ -97,6 +104,7 @@ impl OtpUse {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::None => "none",
+            Self::Issued => "issued",
             Self::InUse => "in_use",
             Self::Locked => "locked",
             Self::Stopped => "stopped",
@@ -108,7 +116,7 @@ impl OtpUse {
     /// exists, so it never is the most recent; it reads as none for safety.
     pub const fn of(latest: Option<BindingState>) -> Self {
         match latest {
-            None | Some(BindingState::Replaced) => Self::None,
+            None | Some(BindingState::Replaced | BindingState::Released) => Self::None,
             Some(BindingState::Active) => Self::InUse,
             Some(BindingState::Locked) => Self::Locked,
             Some(BindingState::Stopped) => Self::Stopped,
@@ -191,5 +199,6 @@ mod tests {
         assert_eq!(OtpUse::of(None), OtpUse::None);
         assert_eq!(OtpUse::of(Some(BindingState::Active)), OtpUse::InUse);
         assert_eq!(OtpUse::of(Some(BindingState::Revoked)).as_str(), "revoked");
+        assert_eq!(OtpUse::of(Some(BindingState::Released)), OtpUse::None);
     }
 }

@@ -68,6 +68,30 @@ pub enum ErrorCode {
     PasswordRejected,
     /// This bank keeps passwords itself; only the OTP operations are available.
     PasswordNotManaged,
+    /// This bank does not issue tokens by mail (`self_issue.enabled = false`).
+    SelfIssueDisabled,
+    /// The service ID, user ID or activation password is wrong. Counted; `attempts_left` says how many tries remain.
+    ActivationFailed,
+    /// Too many wrong activation passwords: the issued token is invalidated; the bank must issue a new one.
+    ActivationLocked,
+    /// The issued token expired, was already activated, or was replaced by a newer issue.
+    ActivationExpired,
+    /// The bank issued a token but the customer's app has not activated it yet.
+    TokenNotActivated,
+    /// This bank does not use push approval (`push.enabled = false`).
+    PushDisabled,
+    /// The user's token cannot receive push approvals: it has no device key (not a Mamori token), or no token is in use.
+    PushUnavailable,
+    /// The approval's time ran out; the transaction was cancelled. Nothing was changed.
+    PushApprovalExpired,
+    /// The approval was already answered or replaced by a newer one. Nothing was changed.
+    PushAlreadyAnswered,
+    /// The device's signature is missing, malformed, not by this credential's device key, or its time is more than 5 minutes off. Nothing was changed.
+    DeviceSignatureInvalid,
+    /// The answer was signed over another transaction than this approval's. Nothing was changed.
+    PushTransactionMismatch,
+    /// The customer picked another number than the one the bank's screen shows; the approval is denied.
+    PushNumberMismatch,
 }
 
 impl ErrorCode {
@@ -100,6 +124,18 @@ impl ErrorCode {
         Self::LoginExpired,
         Self::PasswordRejected,
         Self::PasswordNotManaged,
+        Self::SelfIssueDisabled,
+        Self::ActivationFailed,
+        Self::ActivationLocked,
+        Self::ActivationExpired,
+        Self::TokenNotActivated,
+        Self::PushDisabled,
+        Self::PushUnavailable,
+        Self::PushApprovalExpired,
+        Self::PushAlreadyAnswered,
+        Self::DeviceSignatureInvalid,
+        Self::PushTransactionMismatch,
+        Self::PushNumberMismatch,
     ];
 
     /// The code as it appears in the API.
@@ -132,6 +168,18 @@ impl ErrorCode {
             Self::LoginExpired => "login_expired",
             Self::PasswordRejected => "password_rejected",
             Self::PasswordNotManaged => "password_not_managed",
+            Self::SelfIssueDisabled => "self_issue_disabled",
+            Self::ActivationFailed => "activation_failed",
+            Self::ActivationLocked => "activation_locked",
+            Self::ActivationExpired => "activation_expired",
+            Self::TokenNotActivated => "token_not_activated",
+            Self::PushDisabled => "push_disabled",
+            Self::PushUnavailable => "push_unavailable",
+            Self::PushApprovalExpired => "push_approval_expired",
+            Self::PushAlreadyAnswered => "push_already_answered",
+            Self::DeviceSignatureInvalid => "device_signature_invalid",
+            Self::PushTransactionMismatch => "push_transaction_mismatch",
+            Self::PushNumberMismatch => "push_number_mismatch",
         }
     }
 
@@ -170,6 +218,18 @@ impl ErrorCode {
             Self::LoginExpired => "Login expired",
             Self::PasswordRejected => "Password rejected",
             Self::PasswordNotManaged => "Passwords not managed by Mamori",
+            Self::SelfIssueDisabled => "Self-issued tokens disabled",
+            Self::ActivationFailed => "Activation failed",
+            Self::ActivationLocked => "Activation locked",
+            Self::ActivationExpired => "Activation expired",
+            Self::TokenNotActivated => "Token not activated",
+            Self::PushDisabled => "Push approval disabled",
+            Self::PushUnavailable => "Push approval unavailable",
+            Self::PushApprovalExpired => "Push approval expired",
+            Self::PushAlreadyAnswered => "Push approval already answered",
+            Self::DeviceSignatureInvalid => "Invalid device signature",
+            Self::PushTransactionMismatch => "Transaction mismatch",
+            Self::PushNumberMismatch => "Wrong number",
         }
     }
 
@@ -232,6 +292,34 @@ impl ErrorCode {
             Self::LoginExpired => "The login has expired or was already used. Please log in again.",
             Self::PasswordRejected => "The new password does not meet the password rules.",
             Self::PasswordNotManaged => "This bank does not manage login passwords with Mamori.",
+            Self::SelfIssueDisabled => "This bank does not issue tokens by mail.",
+            Self::ActivationFailed => {
+                "The service ID, user ID or activation password is incorrect."
+            }
+            Self::ActivationLocked => {
+                "Too many incorrect activation passwords. Please ask your bank to issue a new token."
+            }
+            Self::ActivationExpired => {
+                "This token issue has expired or has already been used. Please ask your bank to issue a new token."
+            }
+            Self::TokenNotActivated => {
+                "The issued token has not been set up in the app yet. Please complete the initial setup first."
+            }
+            Self::PushDisabled => "This bank does not use push approval.",
+            Self::PushUnavailable => "The registered token cannot receive push approvals.",
+            Self::PushApprovalExpired => {
+                "The approval request has expired and the transaction was cancelled."
+            }
+            Self::PushAlreadyAnswered => {
+                "This approval request has already been answered or cancelled."
+            }
+            Self::DeviceSignatureInvalid => "The device signature could not be verified.",
+            Self::PushTransactionMismatch => {
+                "The answer does not match the transaction to approve."
+            }
+            Self::PushNumberMismatch => {
+                "The number does not match the one shown on the bank's screen. The transaction was cancelled."
+            }
         }
     }
 
@@ -291,6 +379,30 @@ impl ErrorCode {
             Self::PasswordRejected => "新しいパスワードがパスワードの条件を満たしていません。",
             Self::PasswordNotManaged => {
                 "当金融機関ではログインパスワードをMamoriで管理していません。"
+            }
+            Self::SelfIssueDisabled => {
+                "当金融機関ではメールによるトークン発行をご利用いただけません。"
+            }
+            Self::ActivationFailed => {
+                "サービスID・ユーザID・利用開始パスワードのいずれかが正しくありません。"
+            }
+            Self::ActivationLocked => {
+                "利用開始パスワードを規定回数以上誤って入力したため、発行されたトークンは無効になりました。お取引店で再発行の手続きをしてください。"
+            }
+            Self::ActivationExpired => {
+                "このトークン発行は有効期限切れか、すでに利用開始済みです。お取引店で再発行の手続きをしてください。"
+            }
+            Self::TokenNotActivated => {
+                "発行されたトークンの初期設定がまだ完了していません。先にアプリの初期設定を行ってください。"
+            }
+            Self::PushDisabled => "当金融機関ではプッシュ通知認証をご利用いただけません。",
+            Self::PushUnavailable => "登録されているトークンはプッシュ通知認証に対応していません。",
+            Self::PushApprovalExpired => "承認の有効期限が切れたため、取引は取り消されました。",
+            Self::PushAlreadyAnswered => "この承認依頼はすでに回答済みか、取り消されています。",
+            Self::DeviceSignatureInvalid => "端末の署名を確認できませんでした。",
+            Self::PushTransactionMismatch => "回答が承認対象の取引内容と一致しません。",
+            Self::PushNumberMismatch => {
+                "選択された番号がインターネットバンキング画面の番号と一致しないため、取引は取り消されました。"
             }
         }
     }

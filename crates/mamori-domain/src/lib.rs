@@ -11,6 +11,8 @@ pub mod error_code;
 pub mod ids;
 pub mod password;
 pub mod policy;
+pub mod push;
+pub mod self_issue;
 pub mod tenant_config;
 pub mod transaction;
 
@@ -18,3 +20,5 @@ pub use binding::{BindingState, FailureOutcome, OtpUse};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error_code::ErrorCode;
 pub use ids::TenantId;
+pub use push::{ApprovalState, PushDecision};
+pub use self_issue::IssueState;

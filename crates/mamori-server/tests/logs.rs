@@ -243,7 +243,12 @@ fn trace_logs_hold_no_secret_code_or_api_key() {
         reply
     };
 
-    let provisioned = call("POST", "/v1/token/credentials", None, "provision");
+    let provisioned = call(
+        "POST",
+        "/v1/token/credentials",
+        Some(json!({})),
+        "provision",
+    );
     assert_eq!(provisioned.status, 201, "{:?}", provisioned.body);
     let credential_id = provisioned.body["credential_id"]
         .as_str()

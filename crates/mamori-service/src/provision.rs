@@ -2,12 +2,13 @@
 //! returned this once and only stored sealed.
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
+use mamori_crypto::DevicePublicKey;
 use mamori_domain::ErrorCode;
 use mamori_otp::{CredentialId, OtpAuthUri, OtpKind, OtpParams, Secret};
-use mamori_store::StoreError;
 use mamori_store::audit::{self, NewAuditEvent, PLATFORM_TENANT};
 use mamori_store::entities::counters;
 use mamori_store::records::{self, CredentialRow};
+use mamori_store::{StoreError, devices};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
@@ -66,9 +67,12 @@ pub struct Provisioned {
 
 impl Services {
     /// Creates a new TOTP credential (SHA1, 6 digits, 30 s), rate-limited per client address.
+    /// A Mamori token sends its device key, registered with the credential for push approval;
+    /// any other RFC 6238 app sends none.
     pub async fn provision_credential(
         &self,
         meta: &RequestMeta,
+        device_key: Option<&DevicePublicKey>,
     ) -> Result<Provisioned, ServiceError> {
         let now = self.now();
         let client = meta.client_addr.clone().unwrap_or_else(|| "unknown".into());
@@ -78,6 +82,17 @@ impl Services {
         {
             return Err(ServiceError::rejected(ErrorCode::RateLimited));
         }
+        self.new_soft_credential(meta, "provisionCredential", device_key)
+            .await
+    }
+
+    /// A new TOTP credential with its otpauth URI and QR code, audited as `operation`.
+    pub(crate) async fn new_soft_credential(
+        &self,
+        meta: &RequestMeta,
+        operation: &str,
+        device_key: Option<&DevicePublicKey>,
+    ) -> Result<Provisioned, ServiceError> {
         let params = OtpParams::default();
         let secret = Secret::generate().map_err(|e| ServiceError::Internal(e.to_string()))?;
         let id = self
@@ -86,8 +101,9 @@ impl Services {
                 CredentialKindSpec::Totp,
                 &secret,
                 params,
-                "token",
+                ("token", operation),
                 meta,
+                device_key,
             )
             .await?;
         let uri = OtpAuthUri {
@@ -119,18 +135,31 @@ impl Services {
         params: OtpParams,
         meta: &RequestMeta,
     ) -> Result<CredentialId, ServiceError> {
-        self.store_credential(id, kind, secret, params, "operator", meta)
-            .await
+        self.store_credential(
+            id,
+            kind,
+            secret,
+            params,
+            ("operator", "importCredential"),
+            meta,
+            None,
+        )
+        .await
     }
 
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "a credential has that many facts"
+    )]
     async fn store_credential(
         &self,
         fixed_id: Option<CredentialId>,
         kind: CredentialKindSpec,
         secret: &Secret,
         params: OtpParams,
-        actor: &str,
+        (actor, operation): (&str, &str),
         meta: &RequestMeta,
+        device_key: Option<&DevicePublicKey>,
     ) -> Result<CredentialId, ServiceError> {
         let now = self.now();
         // A collision of 7 random digits is possible; the primary key refuses it and we draw
@@ -177,11 +206,9 @@ impl Services {
                 }
                 other => other?,
             }
-            let operation = if actor == "token" {
-                "provisionCredential"
-            } else {
-                "importCredential"
-            };
+            if let Some(key) = device_key {
+                devices::insert_device_key(&txn, id.as_str(), &key.to_base64(), now).await?;
+            }
             audit::append(
                 &txn,
                 NewAuditEvent {
@@ -192,7 +219,10 @@ impl Services {
                     credential_id: Some(id.to_string()),
                     request_id: meta.request_id.clone(),
                     client_addr: meta.client_addr.clone(),
-                    details: Some(serde_json::json!({ "kind": kind_name })),
+                    details: Some(serde_json::json!({
+                        "kind": kind_name,
+                        "device_key": device_key.is_some(),
+                    })),
                     ..NewAuditEvent::default()
                 },
                 now,

@@ -7,6 +7,7 @@
 
 pub mod audit;
 mod db;
+pub mod devices;
 pub mod entities;
 mod error;
 pub mod passwords;

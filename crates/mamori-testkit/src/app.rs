@@ -171,7 +171,14 @@ impl TestApp {
 
     /// Provisions a token through the Token API and returns it with an independent generator.
     pub async fn provision(&self) -> TestToken {
-        let answer = self.call("POST", "/v1/token/credentials", None, None).await;
+        let answer = self
+            .call(
+                "POST",
+                "/v1/token/credentials",
+                None,
+                Some(serde_json::json!({})),
+            )
+            .await;
         assert_eq!(answer.status, 201, "{:?}", answer.body);
         TestToken::new(
             answer.body["credential_id"]
