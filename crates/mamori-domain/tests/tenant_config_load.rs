@@ -36,6 +36,7 @@ fn every_shipped_file_loads_sorted_by_file_name() {
     assert_eq!(
         ids,
         [
+            "demo-shinkin",
             "johoku-shinkin",
             "jonan-shinkin",
             "kitakyushu-bank",

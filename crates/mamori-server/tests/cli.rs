@@ -41,6 +41,7 @@ fn tenants_check_lists_the_shipped_banks() {
         String::from_utf8_lossy(&out.stderr)
     );
     for id in [
+        "demo-shinkin",
         "johoku-shinkin",
         "jonan-shinkin",
         "kitakyushu-bank",
@@ -49,7 +50,7 @@ fn tenants_check_lists_the_shipped_banks() {
     ] {
         assert!(stdout.contains(id), "{id} not listed:\n{stdout}");
     }
-    assert!(stdout.contains("5 tenant config(s) OK"), "{stdout}");
+    assert!(stdout.contains("6 tenant config(s) OK"), "{stdout}");
 }
 
 #[test]
