@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use mamori_crypto::DevicePublicKey;
-use mamori_domain::policy::{RegistrationMode, TenantPolicy};
+use mamori_domain::policy::{RegistrationMode, SelfIssuePolicy, TenantPolicy};
 use mamori_domain::self_issue::{ActivationMailFacts, activation_mail, check_activation_password};
 use mamori_domain::tenant_config::TenantConfig;
 use mamori_domain::{BindingState, ErrorCode, FailureOutcome, IssueState, TenantId};
@@ -268,11 +268,19 @@ impl Services {
         {
             return Err(ServiceError::rejected(ErrorCode::RateLimited));
         }
-        let failed = || ServiceError::rejected(ErrorCode::ActivationFailed);
         let tenant = TenantId::parse(service_id.trim()).ok();
         let config = match &tenant {
             Some(tenant) => self.db().find_tenant_config(tenant).await?,
             None => None,
+        };
+        // An unknown service or user answers like a first wrong password at that bank.
+        let max_attempts = config.as_ref().map_or_else(
+            || SelfIssuePolicy::default().activation_max_attempts.get(),
+            |c| c.policy.self_issue.activation_max_attempts.get(),
+        );
+        let failed = || ServiceError::Rejected {
+            code: ErrorCode::ActivationFailed,
+            attempts_left: Some(max_attempts.saturating_sub(1)),
         };
         let (Some(tenant), Some(config)) = (tenant, config) else {
             self.passwords.verify_dummy(activation_password);
