@@ -204,7 +204,8 @@ impl Services {
             expires_at,
             public_url: &self.public_url,
         });
-        let mail_id = format!("mail_{}", uuid::Uuid::new_v4().simple());
+        // Time-ordered, so mails written within one clock tick still list newest first.
+        let mail_id = format!("mail_{}", uuid::Uuid::now_v7().simple());
         outbox::insert_mail(
             &txn,
             OutboxMailRow {
