@@ -188,6 +188,31 @@ fn table() -> Vec<(&'static str, Scope)> {
             }),
         ),
         (
+            "issueToken",
+            Scope::User(|_, u| {
+                post(
+                    format!("/users/{u}/token-issues"),
+                    json!({ "mail_address": "taro@example.jp", "activation_password": "kita2026" }),
+                )
+            }),
+        ),
+        (
+            "startOtpUse",
+            Scope::User(|f, u| post(format!("/users/{u}/otp-use"), json!({ "otp": f.wrong }))),
+        ),
+        (
+            "releaseOtpUse",
+            Scope::User(|_, u| Call {
+                method: "DELETE",
+                path: format!("/users/{u}/otp-use"),
+                body: None,
+            }),
+        ),
+        (
+            "listOutboxMails",
+            Scope::Bank(|_| get("/outbox?limit=200".into())),
+        ),
+        (
             "listAuditEvents",
             Scope::Bank(|_| get("/audit-events?limit=200".into())),
         ),
@@ -402,6 +427,12 @@ async fn another_banks_key_sees_nothing_and_changes_nothing(engine: TestEngine) 
                         without_request_id(&theirs.body),
                         without_request_id(&nobody.body)
                     );
+                }
+                "listOutboxMails" => {
+                    // Bank B reads its own (empty) outbox, never bank A's mails.
+                    let page = call(&app, &bank_b.key, &bank_b.id, &request).await;
+                    assert_eq!(page.status, 200, "{:?}", page.body);
+                    assert_eq!(page.body["mails"], json!([]), "{:?}", page.body);
                 }
                 "listAuditEvents" => {
                     let page = call(&app, &bank_b.key, &bank_b.id, &request).await;

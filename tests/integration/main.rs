@@ -22,6 +22,7 @@ mod provisioning;
 mod receipts;
 mod secrets;
 mod seed_001;
+mod seed_003;
 mod seed_004;
 mod seed_flows;
 mod support;

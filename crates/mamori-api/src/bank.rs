@@ -157,7 +157,7 @@ struct ChangeDeviceRequest {
 /// A user's OTP status (ワンタイムパスワード登録状況).
 #[derive(Debug, Clone, Copy, Enum)]
 #[oai(rename_all = "snake_case")]
-enum OtpUseDto {
+pub(crate) enum OtpUseDto {
     /// 未登録: no token (also after 利用解除).
     None,
     /// 申請済: the bank issued a token by mail (issueToken); the customer has not started
@@ -188,8 +188,8 @@ impl From<OtpUse> for OtpUseDto {
 
 /// A user's OTP status at this bank.
 #[derive(Debug, Object)]
-struct OtpStatusDto {
-    /// none / in_use / locked / stopped / revoked.
+pub(crate) struct OtpStatusDto {
+    /// none / issued / in_use / locked / stopped / revoked.
     status: OtpUseDto,
     /// The credential of the user's latest registration.
     #[oai(skip_serializing_if_is_none)]
@@ -309,7 +309,7 @@ enum UserResponse {
 }
 
 #[derive(ApiResponse)]
-enum StatusResponse {
+pub(crate) enum StatusResponse {
     /// The user's OTP status after the operation.
     #[oai(status = 200)]
     Ok(Json<OtpStatusDto>),
@@ -702,8 +702,9 @@ impl BankApi {
 
     /// Get the user's OTP status
     ///
-    /// none / in_use / locked / stopped / revoked, the credential ID, failures and the last
-    /// success time at this bank.
+    /// none / issued / in_use / locked / stopped / revoked, the credential ID, failures and the
+    /// last success time at this bank. `issued` (申請済): a token issued by mail (issueToken) not
+    /// yet in use; a live token always wins over an open issue.
     #[oai(
         path = "/v1/banks/:bank_id/users/:user/otp-status",
         method = "get",

@@ -132,3 +132,56 @@ problem_family! {
         TooManyRequests = 429, "Too many tokens provisioned from this address (`rate_limited`); retry later.";
     }
 }
+
+problem_family! {
+    /// Problems of issuing a token by mail.
+    IssueProblem {
+        BadRequest = 400, "The body is not valid (`bad_request`, `validation_failed`: a bad mail address or activation password).";
+        Unauthorized = 401, "The API key is missing, unknown or revoked (`unauthorized`).";
+        Forbidden = 403, "This bank does not issue tokens by mail (`self_issue_disabled`).";
+        NotFound = 404, "No such bank or user for this key (`not_found`).";
+        Conflict = 409, "The user has a token in use (`credential_already_registered`), or a concurrent issue for the user won (`token_not_activated`).";
+    }
+}
+
+problem_family! {
+    /// Problems of activating an issued token.
+    ActivationProblem {
+        BadRequest = 400, "The body is not valid (`bad_request`, `validation_failed`).";
+        Gone = 410, "The issue expired, was already activated, or was replaced (`activation_expired`); the bank must issue again.";
+        Unprocessable = 422, "The service ID, user ID or activation password is wrong (`activation_failed`, with `attempts_left`).";
+        Locked = 423, "Too many wrong activation passwords (`activation_locked`); the bank must issue again.";
+        TooManyRequests = 429, "Too many activations from this address (`rate_limited`); retry later.";
+    }
+}
+
+problem_family! {
+    /// Problems of starting OTP use with an issued token.
+    StartProblem {
+        BadRequest = 400, "Malformed input (`bad_request`, `validation_failed`, `otp_malformed`). Not counted.";
+        Unauthorized = 401, "The API key is missing, unknown or revoked (`unauthorized`).";
+        Forbidden = 403, "This bank does not issue tokens by mail (`self_issue_disabled`).";
+        NotFound = 404, "No such user (`not_found`), or no open issue (`otp_not_registered`).";
+        Conflict = 409, "The app has not activated the token yet (`token_not_activated`), the code was used (`otp_already_used`), or a token is in use (`credential_already_registered`). Not counted.";
+        Unprocessable = 422, "The code is wrong (`otp_invalid`), counted on the token.";
+        Locked = 423, "The token is suspended on the platform (`credential_suspended`).";
+    }
+}
+
+problem_family! {
+    /// Problems of releasing OTP use.
+    ReleaseProblem {
+        Unauthorized = 401, "The API key is missing, unknown or revoked (`unauthorized`).";
+        Forbidden = 403, "This bank does not issue tokens by mail (`self_issue_disabled`).";
+        NotFound = 404, "No such user (`not_found`), or nothing to release (`otp_not_registered`).";
+    }
+}
+
+problem_family! {
+    /// Problems of the bank's outbox.
+    OutboxProblem {
+        BadRequest = 400, "A bad limit (`bad_request`, `validation_failed`).";
+        Unauthorized = 401, "The API key is missing, unknown or revoked (`unauthorized`).";
+        NotFound = 404, "No such bank for this key (`not_found`).";
+    }
+}

@@ -11,6 +11,7 @@ mod login;
 pub mod metrics;
 pub mod middleware;
 pub mod problem;
+mod self_issue;
 mod state;
 mod strict;
 mod timestamp;
@@ -22,6 +23,7 @@ use poem_openapi::{ContactObject, OpenApiService};
 pub use bank::BankApi;
 pub use health::HealthApi;
 pub use login::LoginApi;
+pub use self_issue::SelfIssueApi;
 pub use state::AppState;
 pub use token::TokenApi;
 
@@ -37,13 +39,14 @@ Every error is an RFC 9457 `application/problem+json` body with a stable `code` 
 `ErrorCode` schema); `detail` is Japanese or English by `Accept-Language`. Every response \
 carries an `X-Request-Id` header (the caller's, when it sends a sane one).";
 
-type Apis = (BankApi, LoginApi, TokenApi, HealthApi);
+type Apis = (BankApi, SelfIssueApi, LoginApi, TokenApi, HealthApi);
 
 /// The OpenAPI service: every API of Mamori, from which the spec is generated.
 pub fn api_service(state: AppState) -> OpenApiService<Apis, ()> {
     OpenApiService::new(
         (
             BankApi::new(state.clone()),
+            SelfIssueApi::new(state.clone()),
             LoginApi::new(state.clone()),
             TokenApi::new(state.clone()),
             HealthApi::new(state),

@@ -14,6 +14,8 @@
 
 use std::fmt;
 
+use chrono::{DateTime, FixedOffset, Offset, Utc};
+
 /// The state of a token issue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IssueState {
@@ -103,9 +105,139 @@ pub fn check_activation_password(password: &str) -> Result<(), ActivationPasswor
     Ok(())
 }
 
+/// The facts the activation mail (トークン発行のご案内) names.
+#[derive(Debug, Clone, Copy)]
+pub struct ActivationMailFacts<'a> {
+    /// The bank's name in Japanese.
+    pub bank_name_ja: &'a str,
+    /// The bank's name in English.
+    pub bank_name_en: &'a str,
+    /// サービスID: the bank's tenant ID.
+    pub service_id: &'a str,
+    /// ユーザID: the issue's random activation user ID.
+    pub user_id: &'a str,
+    /// Until when the token can be set up.
+    pub expires_at: DateTime<Utc>,
+    /// Mamori's public base URL the app talks to.
+    pub public_url: &'a str,
+}
+
+/// A mail's subject and plain-text body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailText {
+    /// The subject line.
+    pub subject: String,
+    /// The body (plain text, UTF-8).
+    pub body: String,
+}
+
+/// Japan Standard Time, in which the customer reads the expiry.
+fn jst() -> FixedOffset {
+    FixedOffset::east_opt(9 * 3600).unwrap_or(Utc.fix())
+}
+
+/// The activation mail, Japanese then English. It tells the customer what to type into the app
+/// and never contains the activation password: whoever reads the mailbox still needs what the
+/// customer chose at the bank.
+pub fn activation_mail(facts: &ActivationMailFacts<'_>) -> MailText {
+    let ActivationMailFacts {
+        bank_name_ja,
+        bank_name_en,
+        service_id,
+        user_id,
+        expires_at,
+        public_url,
+    } = *facts;
+    let local = expires_at.with_timezone(&jst());
+    let until_ja = local.format("%Y年%m月%d日 %H:%M（日本時間）");
+    let until_en = local.format("%Y-%m-%d %H:%M JST");
+    let until_utc = expires_at.format("%Y-%m-%dT%H:%M:%SZ");
+    let command = format!(
+        "mamori token activate --server {public_url} --service-id {service_id} --user-id {user_id}"
+    );
+    let subject = format!(
+        "【{bank_name_ja}】ワンタイムパスワード トークン発行のご案内 / {bank_name_en}: your one-time password token"
+    );
+    let lines = [
+        format!("{bank_name_ja}をご利用いただきありがとうございます。"),
+        "ワンタイムパスワードのトークン発行を受け付けました。".to_owned(),
+        String::new(),
+        "トークンアプリの初期設定で、次の内容を入力してください。".to_owned(),
+        format!("  サービスID: {service_id}"),
+        format!("  ユーザID:   {user_id}"),
+        "  利用開始パスワード: トークン発行時にお客様が決めたパスワード（このメールには記載していません）"
+            .to_owned(),
+        String::new(),
+        "初期設定の手順:".to_owned(),
+        format!("  {command}"),
+        "  （アプリが利用開始パスワードをたずねます）".to_owned(),
+        String::new(),
+        format!("初期設定の有効期限: {until_ja}（UTC {until_utc}）"),
+        "初期設定の後、インターネットバンキングにログインし『ワンタイムパスワード利用開始』を行ってください。"
+            .to_owned(),
+        format!("お心当たりのない場合は、このメールを破棄し、{bank_name_ja}までご連絡ください。"),
+        String::new(),
+        "-".repeat(64),
+        String::new(),
+        format!("Thank you for using {bank_name_en}."),
+        "We have issued a one-time password token for you.".to_owned(),
+        String::new(),
+        "Set up the token app with:".to_owned(),
+        format!("  Service ID: {service_id}"),
+        format!("  User ID:    {user_id}"),
+        "  Activation password: the password you chose at the bank (not included in this mail)"
+            .to_owned(),
+        String::new(),
+        "To set up:".to_owned(),
+        format!("  {command}"),
+        "  (the app asks for the activation password)".to_owned(),
+        String::new(),
+        format!("Set it up by {until_en} ({until_utc} UTC)."),
+        "Then log in to internet banking and start OTP use.".to_owned(),
+        format!("If you did not ask for this, please delete this mail and contact {bank_name_en}."),
+    ];
+    let mut body = lines.join("\n");
+    body.push('\n');
+    MailText { subject, body }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_activation_mail_names_what_the_app_needs_and_no_password() {
+        let expires_at = DateTime::from_timestamp(1_795_944_600, 0).expect("time");
+        let mail = activation_mail(&ActivationMailFacts {
+            bank_name_ja: "きたしん",
+            bank_name_en: "Kitashin",
+            service_id: "kitashin",
+            user_id: "0123456789",
+            expires_at,
+            public_url: "https://otp.example.jp",
+        });
+        assert!(mail.subject.starts_with("【きたしん】"), "{}", mail.subject);
+        assert!(mail.subject.contains("Kitashin"), "{}", mail.subject);
+        for needle in [
+            "サービスID: kitashin",
+            "ユーザID:   0123456789",
+            "User ID:    0123456789",
+            "mamori token activate --server https://otp.example.jp --service-id kitashin --user-id 0123456789",
+            // 2026-11-29T09:30Z is 18:30 in Japan.
+            "2026年11月29日 18:30（日本時間）",
+            "2026-11-29 18:30 JST",
+            "2026-11-29T09:30:00Z",
+        ] {
+            assert!(
+                mail.body.contains(needle),
+                "{needle} missing:\n{}",
+                mail.body
+            );
+        }
+        let ja = mail.body.find("サービスID").expect("ja");
+        let en = mail.body.find("Service ID").expect("en");
+        assert!(ja < en, "Japanese first");
+    }
 
     #[test]
     fn only_issued_and_activated_are_open() {

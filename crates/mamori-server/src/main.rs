@@ -13,6 +13,7 @@ use mamori_crypto::{Keyring, MasterKey};
 use mamori_domain::tenant_config::{TenantConfig, load_dir};
 use mamori_domain::{SystemClock, TenantId};
 use mamori_service::Services;
+use mamori_service::mail::SmtpMailer;
 use mamori_store::{Database, TenantChange};
 use poem::Server;
 use poem::listener::TcpListener;
@@ -75,6 +76,8 @@ enum Command {
         tenants: TenantConfigArgs,
         #[command(flatten)]
         keys: KeyArgs,
+        #[command(flatten)]
+        mail: MailArgs,
     },
     /// Apply pending database migrations and exit.
     Migrate {
@@ -103,7 +106,39 @@ enum Command {
     },
     /// Print the OpenAPI spec (JSON) to standard output.
     Openapi,
+    /// Print the mails in the outbox, newest first (without SMTP, the outbox is the mailbox).
+    Outbox {
+        /// Only this bank's mails.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// How many mails.
+        #[arg(long, default_value_t = 20)]
+        limit: u64,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
+
+#[derive(Debug, clap::Args)]
+struct MailArgs {
+    /// SMTP server for outbox mails, e.g. `smtp://relay:25`, `smtp://user:pass@relay:587?tls=required`
+    /// or `smtps://relay:465`. Without it mails stay in the outbox (`mamori outbox`).
+    #[arg(long, env = "MAMORI_SMTP_URL")]
+    smtp_url: Option<String>,
+    /// The sender of outbox mails.
+    #[arg(
+        long,
+        env = "MAMORI_MAIL_FROM",
+        default_value = "Mamori <no-reply@mamori.invalid>"
+    )]
+    mail_from: String,
+    /// The base URL customers' token apps reach this server at, named in activation mails.
+    #[arg(long, env = "MAMORI_PUBLIC_URL", default_value = mamori_service::DEFAULT_PUBLIC_URL)]
+    public_url: String,
+}
+
+/// How often `serve` retries unsent outbox mails when SMTP is configured.
+const MAIL_SWEEP_INTERVAL: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Subcommand)]
 enum ApiKeysCommand {
@@ -197,14 +232,45 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             database,
             tenants,
             keys,
+            mail,
         } => {
             serve(
                 &listen,
                 &database.database_url,
                 &tenants.tenant_configs,
                 &keys,
+                &mail,
             )
             .await
+        }
+        Command::Outbox {
+            tenant,
+            limit,
+            database,
+        } => {
+            let services = cli_services(&database.database_url).await?;
+            let tenant = tenant.as_deref().map(TenantId::parse).transpose()?;
+            let mails = services.outbox(tenant.as_ref(), limit).await?;
+            if mails.is_empty() {
+                eprintln!("the outbox is empty");
+            }
+            for mail in mails {
+                let state = mail.sent_at.map_or_else(
+                    || "not sent".to_owned(),
+                    |at| format!("sent {}", at.to_rfc3339()),
+                );
+                say(&format!(
+                    "Mail:    {} ({}, {state})\nTo:      {}\nSubject: {}\nDate:    {}\n\n{}\n{}",
+                    mail.id,
+                    mail.tenant_id,
+                    mail.recipient,
+                    mail.subject,
+                    mail.created_at.to_rfc3339(),
+                    mail.body,
+                    "=".repeat(72),
+                ));
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::ApiKeys { command } => api_keys(command).await,
         Command::Keys {
@@ -423,6 +489,7 @@ async fn serve(
     database_url: &str,
     tenant_dir: &std::path::Path,
     keys: &KeyArgs,
+    mail: &MailArgs,
 ) -> anyhow::Result<ExitCode> {
     // Refuse to start on a broken config before touching the database.
     let configs = load_tenants(tenant_dir)
@@ -432,7 +499,17 @@ async fn serve(
     tracing::info!(engine = ?db.engine(), database = %redact_url(database_url), "database ready");
 
     let keyring = load_keyring(keys)?;
-    let state = state_for(db, keyring);
+    let mut state = state_for(db, keyring);
+    state.services = state.services.with_public_url(&mail.public_url);
+    if let Some(url) = &mail.smtp_url {
+        let mailer = SmtpMailer::from_url(url, &mail.mail_from)
+            .map_err(|e| anyhow::anyhow!("--smtp-url / --mail-from: {e}"))?;
+        state.services = state.services.with_mail_transport(Arc::new(mailer));
+        spawn_mail_sweep(state.services.clone());
+        tracing::info!(from = %mail.mail_from, "outbox mails are delivered by SMTP");
+    } else {
+        tracing::info!("no SMTP configured: mails stay in the outbox (mamori outbox)");
+    }
     for applied in state.services.apply_tenant_configs(&configs).await? {
         let change = match applied.change {
             TenantChange::Inserted => "inserted",
@@ -452,6 +529,23 @@ async fn serve(
         .await?;
     tracing::info!("Mamori stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Retries unsent outbox mails (a relay that was down, a node that died mid-send) every
+/// [`MAIL_SWEEP_INTERVAL`]. The claim on each mail keeps nodes from sending one twice.
+fn spawn_mail_sweep(services: Services) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(MAIL_SWEEP_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match services.deliver_pending_mails().await {
+                Ok(0) => {}
+                Ok(sent) => tracing::info!(sent, "outbox sweep delivered mails"),
+                Err(err) => tracing::warn!(error = %err, "outbox sweep failed; retrying later"),
+            }
+        }
+    });
 }
 
 /// Resolves on SIGTERM (orchestrators) or Ctrl-C (a person at a terminal).

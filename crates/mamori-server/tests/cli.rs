@@ -12,13 +12,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use mamori_testkit::{TestDb, TestEngine};
+use mamori_testkit::{SmtpSink, TestDb, TestEngine};
 
 fn mamori() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mamori"));
     cmd.env_remove("MAMORI_DATABASE_URL")
         .env_remove("MAMORI_TENANT_CONFIGS")
         .env_remove("MAMORI_LISTEN")
+        .env_remove("MAMORI_SMTP_URL")
+        .env_remove("MAMORI_MAIL_FROM")
+        .env_remove("MAMORI_PUBLIC_URL")
         .env("MAMORI_LOG", "info");
     cmd
 }
@@ -397,6 +400,135 @@ fn http_get_with(port: u16, path: &str, authorization: &str) -> (u16, String) {
     write!(
         stream,
         "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {authorization}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// `serve --smtp-url` delivers an issued token's mail over SMTP, from `--mail-from`, naming
+/// `--public-url`; `mamori outbox` prints the same mail from the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_mails_issued_tokens_by_smtp_and_outbox_prints_them() {
+    let work = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/mamori.db?mode=rwc", work.path().display());
+    let run = |args: &[&str]| {
+        let out = mamori()
+            .args(args)
+            .args(["--database-url", &url])
+            .env("MAMORI_TENANT_CONFIGS", shipped_configs())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, empty, stderr) = run(&["outbox"]);
+    assert!(ok && empty.is_empty(), "{empty}\n{stderr}");
+    let (ok, key, stderr) = run(&["api-keys", "create", "--tenant", "kitashin"]);
+    assert!(ok, "{stderr}");
+
+    let sink = SmtpSink::start().await;
+    let port = free_port();
+    let server = Server::start(
+        mamori()
+            .current_dir(work.path())
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--database-url",
+                &url,
+                "--smtp-url",
+                &sink.url(),
+                "--mail-from",
+                "Kitashin OTP <otp@kitashin.example>",
+                "--public-url",
+                "https://otp.kitashin.example",
+                "--tenant-configs",
+            ])
+            .arg(shipped_configs()),
+    );
+    server.wait_ready(port);
+    let auth = format!("Bearer {key}");
+    let (status, body) = http_post(
+        port,
+        "/v1/banks/kitashin/users",
+        &auth,
+        r#"{"contract_number":"3000001"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    let user: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let user = user["id"].as_str().unwrap();
+    let (status, body) = http_post(
+        port,
+        &format!("/v1/banks/kitashin/users/{user}/token-issues"),
+        &auth,
+        r#"{"mail_address":"abo@docomo.ne.jp","activation_password":"kita2026"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+
+    let mail = sink.wait_for_mail(Duration::from_secs(20)).await;
+    assert_eq!(mail.rcpt_to, vec!["abo@docomo.ne.jp".to_owned()]);
+    assert!(
+        mail.header("From")
+            .is_some_and(|from| from.contains("otp@kitashin.example")),
+        "{}",
+        mail.data
+    );
+    let text = mail.text();
+    assert!(
+        text.contains("--server https://otp.kitashin.example --service-id kitashin"),
+        "{text}"
+    );
+    assert!(!mail.data.contains("kita2026"));
+    // Marked sent once the server's 250 reaches Mamori, a moment after the sink has the mail.
+    let sent = (0..100).any(|_| {
+        let (_, outbox) = http_get_with(port, "/v1/banks/kitashin/outbox", &auth);
+        outbox.contains("sent_at") || {
+            std::thread::sleep(Duration::from_millis(50));
+            false
+        }
+    });
+    assert!(sent, "the mail is marked sent");
+    server.stop();
+
+    let (ok, printed, stderr) = run(&["outbox", "--tenant", "kitashin", "--limit", "5"]);
+    assert!(ok, "{stderr}");
+    for needle in [
+        "To:      abo@docomo.ne.jp",
+        "Subject: 【きたしん】",
+        "サービスID: kitashin",
+        "sent 20",
+    ] {
+        assert!(printed.contains(needle), "{needle} missing:\n{printed}");
+    }
+    assert!(!printed.contains("kita2026"), "{printed}");
+    let (ok, other, _) = run(&["outbox", "--tenant", "jonan-shinkin"]);
+    assert!(ok && other.is_empty(), "{other}");
+}
+
+fn http_post(port: u16, path: &str, authorization: &str, body: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {authorization}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     )
     .unwrap();
     let mut response = String::new();

@@ -7,11 +7,11 @@
 
 use chrono::{DateTime, Utc};
 use mamori_domain::policy::{CredentialKind, RegistrationMode, TenantPolicy};
-use mamori_domain::{BindingState, ErrorCode, FailureOutcome, OtpUse};
+use mamori_domain::{BindingState, ErrorCode, FailureOutcome, IssueState, OtpUse};
 use mamori_otp::{Code, CredentialId, Digits, OtpParams, Secret, normalize_code};
 use mamori_store::audit::NewAuditEvent;
 use mamori_store::records::{self, BindingRow, CredentialRow, UserRow};
-use mamori_store::{StoreError, audit};
+use mamori_store::{StoreError, audit, issues};
 use sea_orm::DatabaseTransaction;
 
 use crate::check::{CodeState, Decision, Kind};
@@ -54,7 +54,7 @@ pub struct NewUser {
 /// A user's OTP status at one bank.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OtpStatus {
-    /// none / in_use / locked / stopped / revoked.
+    /// none / issued / in_use / locked / stopped / revoked.
     pub status: OtpUse,
     /// The credential of the latest binding.
     pub credential_id: Option<String>,
@@ -66,6 +66,20 @@ pub struct OtpStatus {
     pub last_success_at: Option<DateTime<Utc>>,
     /// Whether the credential is suspended on the whole platform.
     pub credential_suspended: bool,
+}
+
+impl OtpStatus {
+    /// No token at all (未登録).
+    fn none() -> Self {
+        Self {
+            status: OtpUse::None,
+            credential_id: None,
+            failures: 0,
+            attempts_left: None,
+            last_success_at: None,
+            credential_suspended: false,
+        }
+    }
 }
 
 /// A successful code check.
@@ -219,15 +233,22 @@ impl Services {
         let policy = self.policy(caller).await?;
         let conn = self.db().connection();
         let latest = records::find_latest_binding(conn, &user.tenant_id, &user.id).await?;
-        let Some(binding) = latest else {
+        let live = match &latest {
+            Some(binding) => binding_state(binding)?.is_live(),
+            None => false,
+        };
+        // A live token wins; otherwise a token issued by mail and still usable reads 申請済.
+        if !live
+            && let Some(issue) = issues::find_open_issue(conn, &user.tenant_id, &user.id).await?
+            && (issue.state == IssueState::Activated.as_str() || issue.expires_at > self.now())
+        {
             return Ok(OtpStatus {
-                status: OtpUse::None,
-                credential_id: None,
-                failures: 0,
-                attempts_left: None,
-                last_success_at: None,
-                credential_suspended: false,
+                status: OtpUse::Issued,
+                ..OtpStatus::none()
             });
+        }
+        let Some(binding) = latest else {
+            return Ok(OtpStatus::none());
         };
         let state = binding_state(&binding)?;
         let credential = records::find_credential(conn, &binding.credential_id).await?;
@@ -257,15 +278,50 @@ impl Services {
     ) -> Result<OtpStatus, ServiceError> {
         let user = self.bank_user(caller, user_id).await?;
         let policy = self.policy(caller).await?;
+        self.register_token(
+            caller,
+            meta,
+            &user,
+            &policy,
+            NewToken {
+                operation: op::REGISTER,
+                credential_id,
+                codes,
+                mode: policy.registration.mode,
+                issue_id: None,
+            },
+        )
+        .await
+    }
+
+    /// The one registration path (registerCredential, and startOtpUse of a token issued by
+    /// mail): judge the token and its code(s), then in one transaction insert the binding, spend
+    /// the code's step, move the issue (if any) to `used`, and audit.
+    pub(crate) async fn register_token(
+        &self,
+        caller: &BankCaller,
+        meta: &RequestMeta,
+        user: &UserRow,
+        policy: &TenantPolicy,
+        token: NewToken<'_>,
+    ) -> Result<OtpStatus, ServiceError> {
+        let NewToken {
+            operation,
+            credential_id,
+            codes,
+            mode,
+            issue_id,
+        } = token;
+        let user_id = user.id.as_str();
         let now = self.now();
         let (credential, decision) = match self
-            .judge_new_token(&policy, credential_id, codes, now)
+            .judge_new_token(policy, credential_id, codes, mode, now)
             .await?
         {
             Ok(judged) => judged,
             Err((cred, err)) => {
                 return self
-                    .refuse(caller, meta, op::REGISTER, user_id, now, cred, err)
+                    .refuse(caller, meta, operation, user_id, now, cred, err)
                     .await;
             }
         };
@@ -294,7 +350,7 @@ impl Services {
                             .refuse(
                                 caller,
                                 meta,
-                                op::REGISTER,
+                                operation,
                                 user_id,
                                 now,
                                 Some(cred_id.to_owned()),
@@ -305,21 +361,37 @@ impl Services {
                     Err(e) => return Err(e.into()),
                     Ok(()) => {}
                 }
-                if self.spend(&txn, &credential, at, None, now).await? {
-                    Ok(())
-                } else {
+                if !self.spend(&txn, &credential, at, None, now).await? {
                     drop(txn);
                     return self
                         .refuse(
                             caller,
                             meta,
-                            op::REGISTER,
+                            operation,
                             user_id,
                             now,
                             Some(cred_id.to_owned()),
                             ServiceError::rejected(ErrorCode::OtpAlreadyUsed),
                         )
                         .await;
+                }
+                match issue_id {
+                    // Released or started meanwhile by a concurrent request.
+                    Some(issue) if !issues::mark_used(&txn, issue, now).await? => {
+                        drop(txn);
+                        return self
+                            .refuse(
+                                caller,
+                                meta,
+                                operation,
+                                user_id,
+                                now,
+                                Some(cred_id.to_owned()),
+                                ServiceError::rejected(ErrorCode::OtpNotRegistered),
+                            )
+                            .await;
+                    }
+                    _ => Ok(()),
                 }
             }
             Decision::AlreadyUsed => Err(ServiceError::rejected(ErrorCode::OtpAlreadyUsed)),
@@ -338,8 +410,8 @@ impl Services {
             &txn,
             caller,
             meta,
-            op::REGISTER,
-            Some(&user.id),
+            operation,
+            Some(user_id),
             Some(cred_id),
             outcome.as_ref().map(|_| ()),
             now,
@@ -359,6 +431,7 @@ impl Services {
         policy: &TenantPolicy,
         credential_id: &str,
         codes: &[String],
+        mode: RegistrationMode,
         now: DateTime<Utc>,
     ) -> Result<Result<(CredentialRow, Decision), (Option<String>, ServiceError)>, ServiceError>
     {
@@ -377,7 +450,7 @@ impl Services {
         if let Err(err) = check_usable(&credential, policy) {
             return refused(err);
         }
-        let two_codes = policy.registration.mode == RegistrationMode::TwoConsecutiveCodes;
+        let two_codes = mode == RegistrationMode::TwoConsecutiveCodes;
         if codes.len() != if two_codes { 2 } else { 1 } {
             return refused(ServiceError::invalid(if two_codes {
                 "this bank registers a token with two consecutive codes: send both"
@@ -520,7 +593,13 @@ impl Services {
 
         // The new token first: its mistakes must not touch the old binding at all.
         let (new_cred, new_decision) = match self
-            .judge_new_token(&policy, new_credential_id, new_codes, now)
+            .judge_new_token(
+                &policy,
+                new_credential_id,
+                new_codes,
+                policy.registration.mode,
+                now,
+            )
             .await?
         {
             Ok(judged) => judged,
@@ -1106,7 +1185,11 @@ impl Services {
 
     // ---------------------------------------------------------------- helpers
 
-    async fn bank_user(&self, caller: &BankCaller, user_id: &str) -> Result<UserRow, ServiceError> {
+    pub(crate) async fn bank_user(
+        &self,
+        caller: &BankCaller,
+        user_id: &str,
+    ) -> Result<UserRow, ServiceError> {
         records::find_user(self.db().connection(), caller.tenant_id.as_str(), user_id)
             .await?
             .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))
@@ -1137,7 +1220,7 @@ impl Services {
         clippy::too_many_arguments,
         reason = "one audit entry has that many facts"
     )]
-    async fn audit(
+    pub(crate) async fn audit(
         &self,
         txn: &DatabaseTransaction,
         caller: &BankCaller,
@@ -1203,7 +1286,7 @@ impl Services {
         clippy::too_many_arguments,
         reason = "one audit entry has that many facts"
     )]
-    async fn refuse<T>(
+    pub(crate) async fn refuse<T>(
         &self,
         caller: &BankCaller,
         meta: &RequestMeta,
@@ -1231,7 +1314,7 @@ impl Services {
         clippy::too_many_arguments,
         reason = "one audit entry has that many facts"
     )]
-    async fn audit_alone(
+    pub(crate) async fn audit_alone(
         &self,
         caller: &BankCaller,
         meta: &RequestMeta,
@@ -1256,6 +1339,20 @@ impl Services {
         txn.commit().await.map_err(StoreError::from)?;
         Ok(())
     }
+}
+
+/// A token presented for registration, and what the registration is for.
+pub(crate) struct NewToken<'a> {
+    /// The operation, for the audit entry.
+    pub operation: &'a str,
+    /// The credential to bind.
+    pub credential_id: &'a str,
+    /// Its code(s).
+    pub codes: &'a [String],
+    /// How many codes this registration takes.
+    pub mode: RegistrationMode,
+    /// The issue (by mail) whose credential this is: moved to `used` with the registration.
+    pub issue_id: Option<&'a str>,
 }
 
 /// What one live code check is: its operation name, its code(s), the state a success moves the

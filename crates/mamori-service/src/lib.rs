@@ -18,8 +18,10 @@ mod bank;
 mod check;
 mod error;
 mod login;
+pub mod mail;
 mod provision;
 mod receipts;
+mod self_issue;
 mod transactions;
 
 pub use access::{ApiKeyInfo, CreatedApiKey};
@@ -28,6 +30,7 @@ pub use error::ServiceError;
 pub use login::{LoginCompleted, LoginStarted, NextStep};
 pub use provision::{CredentialKindSpec, Provisioned, RateLimit};
 pub use receipts::{ISSUER, RECEIPT_TTL_SECONDS};
+pub use self_issue::{ActivatedToken, IssuedToken, OutboxMail};
 pub use transactions::TransactionApproved;
 
 /// A bank's system, authenticated by its API key.
@@ -57,7 +60,12 @@ pub struct Services {
     provision_limit: RateLimit,
     passwords: Arc<PasswordHashing>,
     signing_keys: receipts::KeyCache,
+    mail: Option<Arc<dyn mail::MailTransport>>,
+    public_url: Arc<str>,
 }
+
+/// Where the token app reaches Mamori unless `serve --public-url` says otherwise.
+pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
 
 impl Services {
     /// Wires the use cases to a database, a clock and the master keys.
@@ -69,7 +77,21 @@ impl Services {
             provision_limit: RateLimit::default(),
             passwords: Arc::new(PasswordHashing::default()),
             signing_keys: receipts::key_cache(),
+            mail: None,
+            public_url: Arc::from(DEFAULT_PUBLIC_URL),
         }
+    }
+
+    /// Delivers outbox mails through `transport` (SMTP). Without one, mails stay in the outbox.
+    pub fn with_mail_transport(mut self, transport: Arc<dyn mail::MailTransport>) -> Self {
+        self.mail = Some(transport);
+        self
+    }
+
+    /// The base URL the token app uses to reach Mamori, named in activation mails.
+    pub fn with_public_url(mut self, url: &str) -> Self {
+        self.public_url = Arc::from(url.trim_end_matches('/'));
+        self
     }
 
     /// Sets the argon2id cost (tests use a cheap one; production keeps the OWASP default).

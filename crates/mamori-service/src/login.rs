@@ -509,7 +509,7 @@ impl Services {
             .map_err(ServiceError::PasswordRejected)
     }
 
-    fn hash_password(&self, password: &str) -> Result<String, ServiceError> {
+    pub(crate) fn hash_password(&self, password: &str) -> Result<String, ServiceError> {
         self.passwords
             .hash(password)
             .map_err(|e| ServiceError::Internal(e.to_string()))

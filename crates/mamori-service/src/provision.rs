@@ -10,7 +10,9 @@ use mamori_store::entities::counters;
 use mamori_store::records::{self, CredentialRow};
 use mamori_store::{StoreError, devices};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, TransactionTrait,
+};
 
 use crate::{RequestMeta, ServiceError, Services};
 
@@ -93,10 +95,28 @@ impl Services {
         operation: &str,
         device_key: Option<&DevicePublicKey>,
     ) -> Result<Provisioned, ServiceError> {
+        let txn = self.begin().await?;
+        let provisioned = self
+            .new_soft_credential_in(&txn, meta, operation, device_key)
+            .await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(provisioned)
+    }
+
+    /// [`Self::new_soft_credential`] inside the caller's transaction, so the credential exists
+    /// only if what it is made for (e.g. an activation) commits too.
+    pub(crate) async fn new_soft_credential_in(
+        &self,
+        txn: &DatabaseTransaction,
+        meta: &RequestMeta,
+        operation: &str,
+        device_key: Option<&DevicePublicKey>,
+    ) -> Result<Provisioned, ServiceError> {
         let params = OtpParams::default();
         let secret = Secret::generate().map_err(|e| ServiceError::Internal(e.to_string()))?;
         let id = self
             .store_credential(
+                txn,
                 None,
                 CredentialKindSpec::Totp,
                 &secret,
@@ -135,16 +155,21 @@ impl Services {
         params: OtpParams,
         meta: &RequestMeta,
     ) -> Result<CredentialId, ServiceError> {
-        self.store_credential(
-            id,
-            kind,
-            secret,
-            params,
-            ("operator", "importCredential"),
-            meta,
-            None,
-        )
-        .await
+        let txn = self.begin().await?;
+        let id = self
+            .store_credential(
+                &txn,
+                id,
+                kind,
+                secret,
+                params,
+                ("operator", "importCredential"),
+                meta,
+                None,
+            )
+            .await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(id)
     }
 
     #[expect(
@@ -153,6 +178,7 @@ impl Services {
     )]
     async fn store_credential(
         &self,
+        txn: &DatabaseTransaction,
         fixed_id: Option<CredentialId>,
         kind: CredentialKindSpec,
         secret: &Secret,
@@ -196,9 +222,14 @@ impl Services {
                 created_at: now,
                 updated_at: now,
             };
-            let txn = self.begin().await?;
-            match records::insert_credential(&txn, row).await {
-                Err(StoreError::Conflict(_)) if fixed_id.is_none() => continue,
+            // A savepoint, so a refused ID leaves the caller's transaction usable (PostgreSQL
+            // aborts a whole transaction on a failed statement).
+            let attempt = txn.begin().await.map_err(StoreError::from)?;
+            match records::insert_credential(&attempt, row).await {
+                Err(StoreError::Conflict(_)) if fixed_id.is_none() => {
+                    attempt.rollback().await.map_err(StoreError::from)?;
+                    continue;
+                }
                 Err(StoreError::Conflict(_)) => {
                     return Err(ServiceError::invalid(format!(
                         "credential {id} exists already"
@@ -206,11 +237,12 @@ impl Services {
                 }
                 other => other?,
             }
+            attempt.commit().await.map_err(StoreError::from)?;
             if let Some(key) = device_key {
-                devices::insert_device_key(&txn, id.as_str(), &key.to_base64(), now).await?;
+                devices::insert_device_key(txn, id.as_str(), &key.to_base64(), now).await?;
             }
             audit::append(
-                &txn,
+                txn,
                 NewAuditEvent {
                     tenant_id: PLATFORM_TENANT.into(),
                     actor: actor.into(),
@@ -228,7 +260,6 @@ impl Services {
                 now,
             )
             .await?;
-            txn.commit().await.map_err(StoreError::from)?;
             return Ok(id);
         }
         Err(ServiceError::Internal(
@@ -238,7 +269,11 @@ impl Services {
 
     /// Takes one slot of a fixed-window rate limit shared by all nodes: one conditional
     /// increment, or the start of a new window. Returns whether the request may go on.
-    async fn take_rate_slot(&self, key: &str, now: DateTime<Utc>) -> Result<bool, ServiceError> {
+    pub(crate) async fn take_rate_slot(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ServiceError> {
         let limit = self.provision_limit;
         let window_start = now.duration_trunc(limit.window).unwrap_or(now);
         let conn = self.db().connection();

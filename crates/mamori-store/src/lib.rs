@@ -10,6 +10,8 @@ mod db;
 pub mod devices;
 pub mod entities;
 mod error;
+pub mod issues;
+pub mod outbox;
 pub mod passwords;
 pub mod records;
 pub mod signing_keys;

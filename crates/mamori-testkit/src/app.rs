@@ -9,6 +9,7 @@ use mamori_crypto::{Keyring, MasterKey};
 use mamori_domain::tenant_config::load_dir;
 use mamori_domain::{Clock, FixedClock, TenantId};
 use mamori_service::Services;
+use mamori_service::mail::SmtpMailer;
 use mamori_store::Database;
 use poem::EndpointExt;
 use poem::endpoint::BoxEndpoint;
@@ -16,6 +17,7 @@ use poem::test::TestClient;
 use serde_json::Value;
 
 use crate::db::{TestDb, TestEngine};
+use crate::smtp::SmtpSink;
 use crate::token::TestToken;
 
 /// A test's application.
@@ -71,8 +73,26 @@ impl Answer {
 impl TestApp {
     /// A migrated database on `engine`, the shipped banks applied, and the application.
     pub async fn new(engine: TestEngine) -> Self {
+        Self::configured(engine, |services| services).await
+    }
+
+    /// Like [`TestApp::new`], with outbox mails delivered by real SMTP to `sink`.
+    pub async fn with_smtp(engine: TestEngine, sink: &SmtpSink) -> Self {
+        let mailer = SmtpMailer::from_url(&sink.url(), "Mamori <no-reply@mamori.invalid>")
+            .expect("SMTP transport");
+        Self::configured(engine, |services| {
+            services.with_mail_transport(Arc::new(mailer))
+        })
+        .await
+    }
+
+    /// Like [`TestApp::new`], with the services adjusted by `configure`.
+    pub async fn configured(
+        engine: TestEngine,
+        configure: impl FnOnce(Services) -> Services,
+    ) -> Self {
         let (test_db, db) = TestDb::migrated(engine).await;
-        let app = Self::over(test_db, db);
+        let app = Self::build(test_db, db, configure);
         let configs = load_dir(&shipped_tenant_configs()).expect("shipped tenant configs");
         app.state
             .services
@@ -84,12 +104,18 @@ impl TestApp {
 
     /// The application over an existing store (no banks applied).
     pub fn over(test_db: TestDb, db: Database) -> Self {
+        Self::build(test_db, db, |services| services)
+    }
+
+    fn build(test_db: TestDb, db: Database, configure: impl FnOnce(Services) -> Services) -> Self {
         let clock = Arc::new(FixedClock::new(test_epoch()));
         let keyring = Keyring::new(MasterKey::generate().expect("random key"), []);
         let state = AppState {
             // argon2 at its cheapest: tests check the rules, not the cost.
-            services: Services::new(db.clone(), clock.clone(), keyring).with_password_hashing(
-                mamori_crypto::PasswordHashing::new(1024, 1, 1).expect("argon2 params"),
+            services: configure(
+                Services::new(db.clone(), clock.clone(), keyring).with_password_hashing(
+                    mamori_crypto::PasswordHashing::new(1024, 1, 1).expect("argon2 params"),
+                ),
             ),
             metrics: Arc::new(Metrics::new()),
         };
@@ -221,6 +247,12 @@ impl Bank<'_> {
     pub async fn get(&self, path: &str) -> Answer {
         let path = format!("/v1/banks/{}{path}", self.id);
         self.app.call("GET", &path, Some(&self.key), None).await
+    }
+
+    /// DELETE a path under `/v1/banks/<id>`.
+    pub async fn delete(&self, path: &str) -> Answer {
+        let path = format!("/v1/banks/{}{path}", self.id);
+        self.app.call("DELETE", &path, Some(&self.key), None).await
     }
 
     /// Creates a user and returns its ID.

@@ -1,17 +1,19 @@
 //! Dev-only helpers for Mamori's tests: a fresh database per test on SQLite or PostgreSQL, a
-//! `TestApp` wired like the real server but with a [`FixedClock`], and a TCP proxy that can cut
-//! the database off to test outages.
+//! `TestApp` wired like the real server but with a [`FixedClock`], a TCP proxy that can cut
+//! the database off to test outages, and an SMTP sink that keeps the mails Mamori sends.
 //!
 //! Nothing here is used by the product.
 
 mod app;
 mod db;
 mod proxy;
+mod smtp;
 mod token;
 
 pub use app::{Answer, Bank, TestApp, shipped_tenant_configs, test_epoch};
 pub use db::{TestDb, TestEngine};
 pub use proxy::TcpProxy;
+pub use smtp::{ReceivedMail, SmtpSink};
 pub use token::TestToken;
 
 /// Runs an async test scenario once on SQLite and once on PostgreSQL, as two `#[test]`s named

@@ -1,0 +1,406 @@
+//! Tokens issued by mail (seed 003): トークン発行 by the bank, 初期設定 by the customer's app,
+//! 利用開始 and 利用解除 by the bank, and the bank's view of its outbox.
+
+use mamori_crypto::DevicePublicKey;
+use mamori_domain::OtpUse;
+use mamori_service::{BankCaller, OutboxMail, ServiceError};
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+
+use crate::bank::{BankKey, OtpStatusDto, OtpUseDto, StatusResponse, meta};
+use crate::context::RequestContext;
+use crate::errors::{ActivationProblem, IssueProblem, OutboxProblem, ReleaseProblem, StartProblem};
+use crate::state::AppState;
+use crate::strict::StrictString;
+use crate::timestamp::Timestamp;
+
+#[derive(Tags)]
+enum ApiTags {
+    /// Operations for banks' internet-banking systems (API key per bank).
+    Bank,
+    /// Operations for customers' tokens (no bank key).
+    Token,
+}
+
+/// The self-issue operations (トークン発行).
+#[derive(Debug)]
+pub struct SelfIssueApi {
+    state: AppState,
+}
+
+impl SelfIssueApi {
+    /// The self-issue API over the given state.
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+
+    async fn caller(&self, key: &BankKey, bank_id: &str) -> Result<BankCaller, ServiceError> {
+        self.state
+            .services
+            .authenticate_bank(&key.0.token, bank_id)
+            .await
+    }
+}
+
+// ------------------------------------------------------------------ DTOs
+
+/// トークン発行: where to send the activation details, and the password the customer chose.
+#[derive(Debug, Object)]
+struct IssueTokenRequest {
+    /// 携帯メールアドレス: the customer's mobile mail address; the activation mail goes there.
+    mail_address: StrictString,
+    /// 利用開始パスワード chosen by the customer (8–32 half-width characters mixing letters and
+    /// digits). The app asks for it at activation; it is stored only as an argon2id hash and
+    /// never mailed. The IB checks its 確認パスワード itself.
+    #[oai(write_only)]
+    activation_password: StrictString,
+}
+
+/// A token issued by mail.
+#[derive(Debug, Object)]
+struct TokenIssueDto {
+    /// The user's OTP status now: `issued` (申請済).
+    status: OtpUseDto,
+    /// The mail address the activation details were sent to.
+    mail_address: String,
+    /// Until when the customer's app can activate the token (the bank's
+    /// `self_issue.activation_valid_days`).
+    expires_at: Timestamp,
+    /// The activation mail in the bank's outbox (`listOutboxMails`).
+    mail_id: String,
+}
+
+/// 初期設定: what the customer types into the token app.
+#[derive(Debug, Object)]
+struct ActivateTokenRequest {
+    /// サービスID: the bank's ID, from the mail.
+    service_id: StrictString,
+    /// ユーザID: the 10-digit user ID from the mail (not the bank's user ID).
+    user_id: StrictString,
+    /// 利用開始パスワード: the password the customer chose at the bank.
+    #[oai(write_only)]
+    activation_password: StrictString,
+    /// Mamori's own token: the Ed25519 public key of the device (32 bytes, base64url without
+    /// padding), registered with the credential for push approval. Optional.
+    device_public_key: Option<StrictString>,
+}
+
+/// The activated token's credential. The secret is shown this once and never again.
+#[derive(Debug, Object)]
+struct ActivatedDto {
+    /// サービスID: the bank the token was issued by.
+    service_id: String,
+    /// クレデンシャルID of the new credential.
+    credential_id: String,
+    /// The shared secret, base32 (RFC 4648, no padding).
+    secret: String,
+    /// `otpauth://` URI (issuer Mamori, label = credential ID, SHA1, 6 digits, 30 s).
+    otpauth_uri: String,
+    /// The URI as a QR code (SVG).
+    qr_svg: String,
+    /// HMAC algorithm.
+    algorithm: String,
+    /// Digits per code.
+    digits: u8,
+    /// Seconds per code.
+    period: u32,
+}
+
+/// 利用開始: a code from the activated token.
+#[derive(Debug, Object)]
+struct StartOtpUseRequest {
+    /// The code the token shows now (a string: leading zeros matter).
+    otp: StrictString,
+}
+
+/// One mail in the bank's outbox.
+#[derive(Debug, Object)]
+struct OutboxMailDto {
+    /// The mail's ID (`mail_…`).
+    id: String,
+    /// The recipient's address.
+    recipient: String,
+    /// The subject line.
+    subject: String,
+    /// The plain-text body (Japanese, then English).
+    body: String,
+    /// When the mail was written.
+    created_at: Timestamp,
+    /// When the mail server accepted it; absent while unsent (always, without SMTP).
+    #[oai(skip_serializing_if_is_none)]
+    sent_at: Option<Timestamp>,
+}
+
+impl From<OutboxMail> for OutboxMailDto {
+    fn from(mail: OutboxMail) -> Self {
+        Self {
+            id: mail.id,
+            recipient: mail.recipient,
+            subject: mail.subject,
+            body: mail.body,
+            created_at: mail.created_at.into(),
+            sent_at: mail.sent_at.map(Timestamp),
+        }
+    }
+}
+
+/// The bank's outbox, newest first.
+#[derive(Debug, Object)]
+struct OutboxDto {
+    /// The mails.
+    mails: Vec<OutboxMailDto>,
+}
+
+// ------------------------------------------------------------------ responses
+
+#[derive(ApiResponse)]
+enum IssueResponse {
+    /// The token is issued and its activation mail is in the outbox (sent at once when SMTP is
+    /// configured).
+    #[oai(status = 201)]
+    Created(Json<TokenIssueDto>),
+}
+
+#[derive(ApiResponse)]
+enum ActivateResponse {
+    /// The token is activated: the app's new credential.
+    #[oai(status = 201)]
+    Created(Json<ActivatedDto>),
+}
+
+#[derive(ApiResponse)]
+enum OutboxResponse {
+    /// The bank's mails.
+    #[oai(status = 200)]
+    Ok(Json<OutboxDto>),
+}
+
+#[OpenApi]
+impl SelfIssueApi {
+    /// Issue a token by mail (トークン発行)
+    ///
+    /// For a logged-in customer: mails the activation details (service ID, a random 10-digit
+    /// user ID, the expiry and how to set up the app) to the customer's mobile mail address; the
+    /// status reads `issued` (申請済). The mail never contains the activation password. An open
+    /// issue of the user is cancelled (reissue, e.g. a lost mail). Errors: `validation_failed`
+    /// (a bad mail address or activation password) — 400; `self_issue_disabled` — 403;
+    /// `not_found` — 404; `credential_already_registered` (the user has a token in use) or
+    /// `token_not_activated` (a concurrent issueToken for the same user won) — 409.
+    #[oai(
+        path = "/v1/banks/:bank_id/users/:user/token-issues",
+        method = "post",
+        operation_id = "issueToken",
+        tag = "ApiTags::Bank"
+    )]
+    async fn issue_token(
+        &self,
+        ctx: RequestContext,
+        key: BankKey,
+        /// The bank's ID, e.g. `kitashin`.
+        bank_id: Path<String>,
+        /// Mamori's user ID (`usr_…`).
+        user: Path<String>,
+        body: Json<IssueTokenRequest>,
+    ) -> Result<IssueResponse, IssueProblem> {
+        let run = async {
+            let caller = self.caller(&key, &bank_id).await?;
+            self.state
+                .services
+                .issue_token(
+                    &caller,
+                    &meta(&ctx),
+                    &user,
+                    &body.mail_address,
+                    &body.activation_password,
+                )
+                .await
+        };
+        run.await
+            .map(|issued| {
+                IssueResponse::Created(Json(TokenIssueDto {
+                    status: OtpUse::Issued.into(),
+                    mail_address: issued.mail_address,
+                    expires_at: issued.expires_at.into(),
+                    mail_id: issued.mail_id,
+                }))
+            })
+            .map_err(|e| IssueProblem::from_error(&e, &ctx))
+    }
+
+    /// Activate an issued token (初期設定)
+    ///
+    /// The token app sends the service ID and user ID from the mail and the activation password;
+    /// the answer is a new credential, exactly like `provisionCredential`, bound to the issue.
+    /// Single use: once activated, the issue answers `activation_expired`. Errors:
+    /// `validation_failed` (a malformed device key) — 400; `activation_expired` (expired,
+    /// already activated, or replaced by a reissue) — 410; `activation_failed` with
+    /// `attempts_left` (wrong service ID, user ID or password: one answer for all) — 422;
+    /// `activation_locked` (too many wrong passwords; the bank must issue again) — 423;
+    /// `rate_limited` — 429.
+    #[oai(
+        path = "/v1/token/activations",
+        method = "post",
+        operation_id = "activateToken",
+        tag = "ApiTags::Token"
+    )]
+    async fn activate_token(
+        &self,
+        ctx: RequestContext,
+        body: Json<ActivateTokenRequest>,
+    ) -> Result<ActivateResponse, ActivationProblem> {
+        let body = body.0;
+        let device_key = match body
+            .device_public_key
+            .as_deref()
+            .map(DevicePublicKey::parse)
+        {
+            None => None,
+            Some(Ok(key)) => Some(key),
+            Some(Err(e)) => {
+                return Err(ActivationProblem::from_error(
+                    &ServiceError::invalid(format!("device_public_key: {e}")),
+                    &ctx,
+                ));
+            }
+        };
+        self.state
+            .services
+            .activate_token(
+                &meta(&ctx),
+                &body.service_id,
+                &body.user_id,
+                &body.activation_password,
+                device_key.as_ref(),
+            )
+            .await
+            .map(|activated| {
+                let p = activated.provisioned;
+                ActivateResponse::Created(Json(ActivatedDto {
+                    service_id: activated.service_id,
+                    credential_id: p.credential_id,
+                    secret: p.secret_base32,
+                    otpauth_uri: p.otpauth_uri,
+                    qr_svg: p.qr_svg,
+                    algorithm: p.params.algorithm.as_str().to_owned(),
+                    digits: p.params.digits.get(),
+                    period: p.params.period.seconds(),
+                }))
+            })
+            .map_err(|e| ActivationProblem::from_error(&e, &ctx))
+    }
+
+    /// Start OTP use with the issued token (利用開始)
+    ///
+    /// A code from the activated token registers it to the user with one code (whatever the
+    /// bank's registration mode: seed 003's 利用開始 screen has one field), like
+    /// `registerCredential`; the status reads `in_use`. Errors: `otp_malformed` — 400;
+    /// `self_issue_disabled` — 403; `not_found`, `otp_not_registered` (no open issue) — 404;
+    /// `token_not_activated` (the app has not activated it yet), `otp_already_used`,
+    /// `credential_already_registered` — 409; `otp_invalid` (counted on the token) — 422;
+    /// `credential_suspended` — 423.
+    #[oai(
+        path = "/v1/banks/:bank_id/users/:user/otp-use",
+        method = "post",
+        operation_id = "startOtpUse",
+        tag = "ApiTags::Bank"
+    )]
+    async fn start_otp_use(
+        &self,
+        ctx: RequestContext,
+        key: BankKey,
+        /// The bank's ID.
+        bank_id: Path<String>,
+        /// Mamori's user ID.
+        user: Path<String>,
+        body: Json<StartOtpUseRequest>,
+    ) -> Result<StatusResponse, StartProblem> {
+        let run = async {
+            let caller = self.caller(&key, &bank_id).await?;
+            self.state
+                .services
+                .start_otp_use(&caller, &meta(&ctx), &user, &body.otp)
+                .await
+        };
+        run.await
+            .map(|s| StatusResponse::Ok(Json(OtpStatusDto::from(s))))
+            .map_err(|e| StartProblem::from_error(&e, &ctx))
+    }
+
+    /// Release OTP use (利用解除)
+    ///
+    /// The user's token in use (or locked) is released and any open issue is cancelled; the
+    /// status reads `none` (未登録) and the customer may be issued a token again. Errors:
+    /// `self_issue_disabled` — 403; `not_found`, `otp_not_registered` (nothing to release) —
+    /// 404.
+    #[oai(
+        path = "/v1/banks/:bank_id/users/:user/otp-use",
+        method = "delete",
+        operation_id = "releaseOtpUse",
+        tag = "ApiTags::Bank"
+    )]
+    async fn release_otp_use(
+        &self,
+        ctx: RequestContext,
+        key: BankKey,
+        /// The bank's ID.
+        bank_id: Path<String>,
+        /// Mamori's user ID.
+        user: Path<String>,
+    ) -> Result<StatusResponse, ReleaseProblem> {
+        let run = async {
+            let caller = self.caller(&key, &bank_id).await?;
+            self.state
+                .services
+                .release_otp_use(&caller, &meta(&ctx), &user)
+                .await
+        };
+        run.await
+            .map(|s| StatusResponse::Ok(Json(OtpStatusDto::from(s))))
+            .map_err(|e| ReleaseProblem::from_error(&e, &ctx))
+    }
+
+    /// List the bank's outbox mails
+    ///
+    /// The mails Mamori wrote for this bank's customers (activation mails), newest first, at
+    /// most `limit` (1–200, default 50), with `sent_at` once the mail server accepted them.
+    /// Without SMTP the outbox is where mails stay.
+    #[oai(
+        path = "/v1/banks/:bank_id/outbox",
+        method = "get",
+        operation_id = "listOutboxMails",
+        tag = "ApiTags::Bank"
+    )]
+    async fn list_outbox_mails(
+        &self,
+        ctx: RequestContext,
+        key: BankKey,
+        /// The bank's ID.
+        bank_id: Path<String>,
+        /// Mails to return, 1–200.
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "200"))
+        )]
+        limit: Query<u64>,
+    ) -> Result<OutboxResponse, OutboxProblem> {
+        let run = async {
+            let caller = self.caller(&key, &bank_id).await?;
+            self.state
+                .services
+                .list_outbox_mails(&caller, limit.0)
+                .await
+        };
+        run.await
+            .map(|mails| {
+                OutboxResponse::Ok(Json(OutboxDto {
+                    mails: mails.into_iter().map(OutboxMailDto::from).collect(),
+                }))
+            })
+            .map_err(|e| OutboxProblem::from_error(&e, &ctx))
+    }
+}
+
+fn default_limit() -> u64 {
+    50
+}
