@@ -238,7 +238,11 @@ impl Services {
 
     /// Takes one slot of a fixed-window rate limit shared by all nodes: one conditional
     /// increment, or the start of a new window. Returns whether the request may go on.
-    async fn take_rate_slot(&self, key: &str, now: DateTime<Utc>) -> Result<bool, ServiceError> {
+    pub(crate) async fn take_rate_slot(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ServiceError> {
         let limit = self.provision_limit;
         let window_start = now.duration_trunc(limit.window).unwrap_or(now);
         let conn = self.db().connection();
