@@ -9,6 +9,7 @@
 mod audit;
 mod bad_input;
 mod concurrency;
+mod credential_banks;
 mod guess_budget;
 mod health;
 mod hotp;

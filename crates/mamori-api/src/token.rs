@@ -3,14 +3,16 @@
 
 use mamori_crypto::DevicePublicKey;
 use mamori_service::ServiceError;
+use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
 
 use crate::bank::meta;
 use crate::context::RequestContext;
-use crate::errors::TokenProblem;
+use crate::errors::{CredentialBanksProblem, TokenProblem};
 use crate::state::AppState;
 use crate::strict::StrictString;
+use crate::timestamp::Timestamp;
 
 #[derive(Tags)]
 enum ApiTags {
@@ -67,6 +69,63 @@ enum ProvisionResponse {
     Created(Json<ProvisionedDto>),
 }
 
+/// A fresh code of the token, proving the caller holds it.
+#[derive(Debug, Object)]
+struct CredentialBanksRequest {
+    /// The code the token shows now (6–8 digits as a string; full-width digits and spaces are
+    /// accepted). Its time step is spent: it cannot be used again, here or at any bank.
+    otp: StrictString,
+}
+
+/// A bank's name in both languages.
+#[derive(Debug, Object)]
+struct BankNameDto {
+    /// Japanese.
+    ja: String,
+    /// English.
+    en: String,
+}
+
+/// Whether the token can be used at the bank.
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "snake_case")]
+enum RegistrationStatusDto {
+    /// 利用中: registered and usable.
+    InUse,
+    /// ロック中: locked after too many wrong codes; the bank unlocks.
+    Locked,
+}
+
+/// One bank the token is registered at.
+#[derive(Debug, Object)]
+struct CredentialBankDto {
+    /// The bank's ID.
+    bank_id: String,
+    /// The bank's name.
+    bank_name: BankNameDto,
+    /// `in_use` or `locked`.
+    status: RegistrationStatusDto,
+    /// When the token was registered at the bank (利用開始登録).
+    registered_at: Timestamp,
+}
+
+/// Where a token is registered.
+#[derive(Debug, Object)]
+struct CredentialBanksDto {
+    /// The token.
+    credential_id: String,
+    /// Every bank where the token is in use or locked, oldest registration first; empty when
+    /// it is registered nowhere.
+    banks: Vec<CredentialBankDto>,
+}
+
+#[derive(ApiResponse)]
+enum CredentialBanksResponse {
+    /// The banks.
+    #[oai(status = 200)]
+    Ok(Json<CredentialBanksDto>),
+}
+
 #[OpenApi(tag = "ApiTags::Token")]
 impl TokenApi {
     /// Provision a new soft token
@@ -117,5 +176,55 @@ impl TokenApi {
                 }))
             })
             .map_err(|e| TokenProblem::from_error(&e, &ctx))
+    }
+
+    /// List the banks a token is registered at
+    ///
+    /// For the customer's own token app: every bank where this token is in use or locked, with
+    /// the bank's names. Shown only after a fresh code of the token, which is checked with the
+    /// platform's rules (one step either side of the token's learned clock) and spent on the
+    /// whole platform, so the same code cannot then log in anywhere. No bank key: no bank can
+    /// see another bank's registrations. Errors: `credential_id_malformed`, `otp_malformed`
+    /// (400, not counted); `credential_unknown` (404); `otp_already_used` (409, not counted);
+    /// `otp_invalid` (422, counted towards the platform-wide suspension);
+    /// `credential_suspended` (423); `rate_limited` (429, per client address).
+    #[oai(
+        path = "/v1/token/credentials/:credential_id/banks",
+        method = "post",
+        operation_id = "listCredentialBanks"
+    )]
+    async fn list_credential_banks(
+        &self,
+        ctx: RequestContext,
+        /// The token's credential ID (クレデンシャルID).
+        credential_id: Path<String>,
+        body: Json<CredentialBanksRequest>,
+    ) -> Result<CredentialBanksResponse, CredentialBanksProblem> {
+        let listed = self
+            .state
+            .services
+            .list_credential_banks(&meta(&ctx), &credential_id.0, &body.0.otp)
+            .await
+            .map_err(|e| CredentialBanksProblem::from_error(&e, &ctx))?;
+        Ok(CredentialBanksResponse::Ok(Json(CredentialBanksDto {
+            credential_id: listed.credential_id,
+            banks: listed
+                .banks
+                .into_iter()
+                .map(|bank| CredentialBankDto {
+                    bank_id: bank.bank_id,
+                    bank_name: BankNameDto {
+                        ja: bank.bank_name_ja,
+                        en: bank.bank_name_en,
+                    },
+                    status: if bank.locked {
+                        RegistrationStatusDto::Locked
+                    } else {
+                        RegistrationStatusDto::InUse
+                    },
+                    registered_at: bank.registered_at.into(),
+                })
+                .collect(),
+        })))
     }
 }

@@ -1,5 +1,5 @@
 //! `mamori`: the one binary. Serves the API, runs migrations, checks tenant configs, prints the
-//! API spec.
+//! API spec, and is the customer's reference token (`mamori token`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -117,6 +117,9 @@ enum Command {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// The customer's soft token (Mamori's reference token app): codes, the banks it is
+    /// registered at, push approvals.
+    Token(mamori_token::TokenArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -311,6 +314,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Tenants {
             command: TenantsCommand::Check { tenants },
         } => Ok(check_tenants(&tenants.tenant_configs)),
+        Command::Token(args) => token(args).await,
         Command::Openapi => {
             let state = state_for(
                 Database::connect("sqlite::memory:").await?,
@@ -321,6 +325,21 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `mamori token …` on this process's terminal and the system clock.
+async fn token(args: mamori_token::TokenArgs) -> anyhow::Result<ExitCode> {
+    use std::io::IsTerminal;
+    let stdin = std::io::stdin();
+    let interactive = stdin.is_terminal();
+    let mut input = stdin.lock();
+    let mut console = mamori_token::Console {
+        out: &mut std::io::stdout(),
+        err: &mut std::io::stderr(),
+        input: &mut input,
+        interactive,
+    };
+    Ok(mamori_token::run(args, &SystemClock, &mut console).await?)
 }
 
 fn state_for(db: Database, keyring: Keyring) -> AppState {

@@ -1169,7 +1169,7 @@ impl Services {
         })
     }
 
-    async fn spend(
+    pub(crate) async fn spend(
         &self,
         txn: &DatabaseTransaction,
         credential: &CredentialRow,
@@ -1203,7 +1203,7 @@ impl Services {
             .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))
     }
 
-    fn open_secret(&self, credential: &CredentialRow) -> Result<Secret, ServiceError> {
+    pub(crate) fn open_secret(&self, credential: &CredentialRow) -> Result<Secret, ServiceError> {
         let sealed = mamori_crypto::SealedSecret {
             key_id: credential.secret_key_id.clone(),
             blob: credential.secret_ciphertext.clone(),
@@ -1429,7 +1429,7 @@ fn params_of(credential: &CredentialRow) -> Result<OtpParams, ServiceError> {
     })
 }
 
-fn code_state<'a>(
+pub(crate) fn code_state<'a>(
     credential: &CredentialRow,
     secret: &'a Secret,
 ) -> Result<CodeState<'a>, ServiceError> {
@@ -1445,7 +1445,10 @@ fn code_state<'a>(
 
 /// Normalises each presented code to the credential's digit count; a malformed code is
 /// refused before anything is counted.
-fn parse_codes(raw: &[String], credential: &CredentialRow) -> Result<Vec<Code>, ServiceError> {
+pub(crate) fn parse_codes(
+    raw: &[String],
+    credential: &CredentialRow,
+) -> Result<Vec<Code>, ServiceError> {
     let digits = params_of(credential)?.digits;
     raw.iter()
         .map(|code| {
@@ -1485,6 +1488,6 @@ fn lock_limit(policy: &TenantPolicy) -> i32 {
     i32::try_from(policy.otp.lock_threshold.get()).unwrap_or(i32::MAX)
 }
 
-fn unix(now: DateTime<Utc>) -> u64 {
+pub(crate) fn unix(now: DateTime<Utc>) -> u64 {
     u64::try_from(now.timestamp()).unwrap_or(0)
 }

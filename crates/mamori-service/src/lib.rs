@@ -16,6 +16,7 @@ mod access;
 mod audit_trail;
 mod bank;
 mod check;
+mod credential_banks;
 mod error;
 mod login;
 pub mod mail;
@@ -26,6 +27,7 @@ mod transactions;
 
 pub use access::{ApiKeyInfo, CreatedApiKey};
 pub use bank::{Accepted, NewUser, OtpStatus, PLATFORM_GUESS_BUDGET, User};
+pub use credential_banks::{CredentialBank, CredentialBanks};
 pub use error::ServiceError;
 pub use login::{LoginCompleted, LoginStarted, NextStep};
 pub use provision::{CredentialKindSpec, Provisioned, RateLimit};

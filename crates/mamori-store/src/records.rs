@@ -9,7 +9,7 @@ use sea_orm::{
 };
 
 use crate::StoreError;
-use crate::entities::{api_keys, bindings, credentials, users};
+use crate::entities::{api_keys, bindings, credentials, tenants, users};
 
 pub use crate::entities::api_keys::Model as ApiKeyRow;
 pub use crate::entities::bindings::Model as BindingRow;
@@ -341,6 +341,56 @@ pub async fn bindings_of_credential_at<C: ConnectionTrait>(
         .filter(bindings::Column::CredentialId.eq(credential_id))
         .all(conn)
         .await?)
+}
+
+/// A live registration of a credential, with the bank's names, as the token's own listing
+/// shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    /// The binding.
+    pub binding: BindingRow,
+    /// The bank's name in Japanese.
+    pub bank_name_ja: String,
+    /// The bank's name in English.
+    pub bank_name_en: String,
+}
+
+/// Every live (active or locked) binding of a credential at every bank, oldest first. Only the
+/// token-facing listing may call this, after the token proved itself with a fresh code: no
+/// bank ever sees another bank's registrations.
+pub async fn live_registrations_of_credential<C: ConnectionTrait>(
+    conn: &C,
+    credential_id: &str,
+) -> Result<Vec<Registration>, StoreError> {
+    let live = bindings::Entity::find()
+        .filter(bindings::Column::CredentialId.eq(credential_id))
+        .filter(bindings::Column::State.is_in(["active", "locked"]))
+        .order_by_asc(bindings::Column::CreatedAt)
+        .order_by_asc(bindings::Column::Id)
+        .all(conn)
+        .await?;
+    let banks = tenants::Entity::find()
+        .filter(tenants::Column::Id.is_in(live.iter().map(|b| b.tenant_id.clone())))
+        .all(conn)
+        .await?;
+    live.into_iter()
+        .map(|binding| {
+            let bank = banks
+                .iter()
+                .find(|t| t.id == binding.tenant_id)
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "binding {} of unknown bank {}",
+                        binding.id, binding.tenant_id
+                    ))
+                })?;
+            Ok(Registration {
+                bank_name_ja: bank.name_ja.clone(),
+                bank_name_en: bank.name_en.clone(),
+                binding,
+            })
+        })
+        .collect()
 }
 
 // ---- API keys ----
