@@ -1106,7 +1106,7 @@ impl Services {
 
     // ---------------------------------------------------------------- helpers
 
-    async fn bank_user(&self, caller: &BankCaller, user_id: &str) -> Result<UserRow, ServiceError> {
+    pub(crate) async fn bank_user(&self, caller: &BankCaller, user_id: &str) -> Result<UserRow, ServiceError> {
         records::find_user(self.db().connection(), caller.tenant_id.as_str(), user_id)
             .await?
             .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))
@@ -1203,7 +1203,7 @@ impl Services {
         clippy::too_many_arguments,
         reason = "one audit entry has that many facts"
     )]
-    async fn refuse<T>(
+    pub(crate) async fn refuse<T>(
         &self,
         caller: &BankCaller,
         meta: &RequestMeta,
@@ -1231,7 +1231,7 @@ impl Services {
         clippy::too_many_arguments,
         reason = "one audit entry has that many facts"
     )]
-    async fn audit_alone(
+    pub(crate) async fn audit_alone(
         &self,
         caller: &BankCaller,
         meta: &RequestMeta,

@@ -19,16 +19,23 @@ mod check;
 mod error;
 mod login;
 mod provision;
+mod push;
 mod receipts;
 mod transactions;
+mod webhooks;
 
 pub use access::{ApiKeyInfo, CreatedApiKey};
 pub use bank::{Accepted, NewUser, OtpStatus, PLATFORM_GUESS_BUDGET, User};
 pub use error::ServiceError;
 pub use login::{LoginCompleted, LoginStarted, NextStep};
 pub use provision::{CredentialKindSpec, Provisioned, RateLimit};
+pub use push::{
+    MAX_WAIT_SECONDS, NewPushApproval, PendingApproval, PushAnswer, PushAnswered,
+    PushApprovalCreated, PushApprovalView, PushHub, PushNotifier,
+};
 pub use receipts::{ISSUER, RECEIPT_TTL_SECONDS};
 pub use transactions::TransactionApproved;
+pub use webhooks::{SIGNATURE_HEADER, signature_header};
 
 /// A bank's system, authenticated by its API key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,11 +64,18 @@ pub struct Services {
     provision_limit: RateLimit,
     passwords: Arc<PasswordHashing>,
     signing_keys: receipts::KeyCache,
+    /// Wakes devices long-polling in this process for their approvals.
+    push_hub: Arc<PushHub>,
+    /// Tells devices of new approvals (the hub unless an APNs/FCM adapter is set).
+    push_notifier: Arc<dyn PushNotifier>,
+    /// Delivers banks' webhooks.
+    webhook_client: reqwest::Client,
 }
 
 impl Services {
     /// Wires the use cases to a database, a clock and the master keys.
     pub fn new(db: Database, clock: Arc<dyn Clock>, keyring: Keyring) -> Self {
+        let push_hub = Arc::new(PushHub::new());
         Self {
             db,
             clock,
@@ -69,7 +83,23 @@ impl Services {
             provision_limit: RateLimit::default(),
             passwords: Arc::new(PasswordHashing::default()),
             signing_keys: receipts::key_cache(),
+            push_notifier: push_hub.clone(),
+            push_hub,
+            webhook_client: reqwest::Client::new(),
         }
+    }
+
+    /// Sets how devices hear of new push approvals, e.g. an APNs/FCM adapter. Devices that
+    /// long-poll still find new approvals within a second; an adapter that also forwards to
+    /// [`Services::push_hub`] wakes them at once.
+    pub fn with_push_notifier(mut self, notifier: Arc<dyn PushNotifier>) -> Self {
+        self.push_notifier = notifier;
+        self
+    }
+
+    /// The in-process hub that wakes long-polling devices.
+    pub fn push_hub(&self) -> &Arc<PushHub> {
+        &self.push_hub
     }
 
     /// Sets the argon2id cost (tests use a cheap one; production keeps the OWASP default).

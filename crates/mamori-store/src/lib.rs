@@ -11,6 +11,7 @@ pub mod devices;
 pub mod entities;
 mod error;
 pub mod passwords;
+pub mod push;
 pub mod records;
 pub mod signing_keys;
 pub mod tenants;
