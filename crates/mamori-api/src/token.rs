@@ -13,7 +13,7 @@ use crate::state::AppState;
 use crate::strict::StrictString;
 
 #[derive(Tags)]
-enum ApiTags {
+pub(crate) enum ApiTags {
     /// Operations for customers' tokens (no bank key).
     Token,
 }
