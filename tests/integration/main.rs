@@ -21,6 +21,7 @@ mod problems;
 mod provisioning;
 mod receipts;
 mod secrets;
+mod seed_000;
 mod seed_001;
 mod seed_004;
 mod seed_flows;

@@ -282,9 +282,15 @@ mod tests {
             ring.derive_secret("webhook:a"),
             Keyring::new(key, []).derive_secret("webhook:a")
         );
-        assert_ne!(ring.derive_secret("webhook:a"), ring.derive_secret("webhook:b"));
+        assert_ne!(
+            ring.derive_secret("webhook:a"),
+            ring.derive_secret("webhook:b")
+        );
         let other = Keyring::new(MasterKey::generate().unwrap(), []);
-        assert_ne!(ring.derive_secret("webhook:a"), other.derive_secret("webhook:a"));
+        assert_ne!(
+            ring.derive_secret("webhook:a"),
+            other.derive_secret("webhook:a")
+        );
     }
 
     #[test]

@@ -1106,7 +1106,11 @@ impl Services {
 
     // ---------------------------------------------------------------- helpers
 
-    pub(crate) async fn bank_user(&self, caller: &BankCaller, user_id: &str) -> Result<UserRow, ServiceError> {
+    pub(crate) async fn bank_user(
+        &self,
+        caller: &BankCaller,
+        user_id: &str,
+    ) -> Result<UserRow, ServiceError> {
         records::find_user(self.db().connection(), caller.tenant_id.as_str(), user_id)
             .await?
             .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))

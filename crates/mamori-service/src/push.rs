@@ -534,8 +534,8 @@ impl Services {
                 names.insert(row.tenant_id.clone(), (config.name_ja, config.name_en));
             }
             let (bank_name_ja, bank_name_en) = names[&row.tenant_id].clone();
-            let transaction = Transaction::from_canonical_json(&row.transaction_json)
-                .ok_or_else(|| {
+            let transaction =
+                Transaction::from_canonical_json(&row.transaction_json).ok_or_else(|| {
                     ServiceError::Internal(format!("push approval {}: transaction", row.id))
                 })?;
             out.push(PendingApproval {
@@ -575,7 +575,13 @@ impl Services {
             .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))?;
         let now = self.now();
         let refuse = |row: &PushApprovalRow, code: ErrorCode| {
-            self.refuse_answer(meta, row.clone(), &answer, ServiceError::rejected(code), now)
+            self.refuse_answer(
+                meta,
+                row.clone(),
+                &answer,
+                ServiceError::rejected(code),
+                now,
+            )
         };
 
         if !self.answer_is_signed(&row, &answer, now).await? {
@@ -664,7 +670,11 @@ impl Services {
             "push approval answered"
         );
         let approval_id = row.id.clone();
-        self.announce(Ended { row, state: to, at: now });
+        self.announce(Ended {
+            row,
+            state: to,
+            at: now,
+        });
         match outcome {
             Some(err) => Err(err),
             None => Ok(PushAnswered {
@@ -698,7 +708,10 @@ impl Services {
             && key.verify(&message, &answer.signature).unwrap_or(false))
     }
 
-    async fn device_key(&self, credential_id: &str) -> Result<Option<DevicePublicKey>, ServiceError> {
+    async fn device_key(
+        &self,
+        credential_id: &str,
+    ) -> Result<Option<DevicePublicKey>, ServiceError> {
         devices::find_device_key(self.db().connection(), credential_id)
             .await?
             .map(|text| {

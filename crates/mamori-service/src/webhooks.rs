@@ -43,7 +43,11 @@ impl Services {
                 "no bank with id {tenant_id}"
             )));
         }
-        Ok(HEXLOWER.encode(&self.keyring().derive_secret(&secret_label(tenant_id.as_str()))))
+        Ok(HEXLOWER.encode(
+            &self
+                .keyring()
+                .derive_secret(&secret_label(tenant_id.as_str())),
+        ))
     }
 }
 
@@ -137,8 +141,17 @@ mod tests {
         let header = signature_header(b"secret", 1_795_339_800, r#"{"a":1}"#);
         assert!(header.starts_with("t=1795339800,v1="), "{header}");
         assert_eq!(header.len(), "t=1795339800,v1=".len() + 64);
-        assert_ne!(header, signature_header(b"secret", 1_795_339_801, r#"{"a":1}"#));
-        assert_ne!(header, signature_header(b"secret", 1_795_339_800, r#"{"a":2}"#));
-        assert_ne!(header, signature_header(b"other", 1_795_339_800, r#"{"a":1}"#));
+        assert_ne!(
+            header,
+            signature_header(b"secret", 1_795_339_801, r#"{"a":1}"#)
+        );
+        assert_ne!(
+            header,
+            signature_header(b"secret", 1_795_339_800, r#"{"a":2}"#)
+        );
+        assert_ne!(
+            header,
+            signature_header(b"other", 1_795_339_800, r#"{"a":1}"#)
+        );
     }
 }

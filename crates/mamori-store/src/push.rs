@@ -146,7 +146,10 @@ pub async fn record_answer<C: ConnectionTrait>(
     let result = push_approvals::Entity::update_many()
         .col_expr(push_approvals::Column::State, Expr::value(to))
         .col_expr(push_approvals::Column::AnsweredAt, Expr::value(now))
-        .col_expr(push_approvals::Column::AnswerSignature, Expr::value(signature))
+        .col_expr(
+            push_approvals::Column::AnswerSignature,
+            Expr::value(signature),
+        )
         .col_expr(push_approvals::Column::UpdatedAt, Expr::value(now))
         .filter(push_approvals::Column::Id.eq(approval_id))
         .filter(push_approvals::Column::State.eq("pending"))

@@ -6,11 +6,13 @@
 
 mod app;
 mod db;
+mod device;
 mod proxy;
 mod token;
 
 pub use app::{Answer, Bank, TestApp, shipped_tenant_configs, test_epoch};
 pub use db::{TestDb, TestEngine};
+pub use device::{Answer as DeviceAnswer, TestDevice};
 pub use proxy::TcpProxy;
 pub use token::TestToken;
 
