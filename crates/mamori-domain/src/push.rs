@@ -158,7 +158,7 @@ pub fn unapproved_streak(newest_first: impl IntoIterator<Item = ApprovalState>) 
 /// Whether the streak just reached a multiple of [`BOMBING_ALERT_STREAK`], so the alert is
 /// raised once per three, not on every further denial.
 pub fn raises_bombing_alert(streak: usize) -> bool {
-    streak > 0 && streak % BOMBING_ALERT_STREAK == 0
+    streak > 0 && streak.is_multiple_of(BOMBING_ALERT_STREAK)
 }
 
 #[cfg(test)]
