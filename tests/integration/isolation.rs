@@ -45,6 +45,8 @@ struct Fixture {
     wrong: String,
     /// A login ID bank A issued for its user.
     login_id: String,
+    /// A push approval of a third bank (kitakyushu-bank; the two banks here have no push).
+    approval_id: String,
 }
 
 /// How an operation is called: method, path below `/v1/banks/{bank}`, body.
@@ -197,6 +199,18 @@ fn table() -> Vec<(&'static str, Scope)> {
             }),
         ),
         (
+            "createPushApproval",
+            Scope::User(|_, u| {
+                post(
+                    format!("/users/{u}/push-approvals"),
+                    json!({
+                        "transaction": { "kind": "transfer", "amount": "1000" },
+                        "display": { "ja": "振込 1000円", "en": "Transfer JPY 1000" }
+                    }),
+                )
+            }),
+        ),
+        (
             "startOtpUse",
             Scope::User(|f, u| post(format!("/users/{u}/otp-use"), json!({ "otp": f.wrong }))),
         ),
@@ -211,6 +225,10 @@ fn table() -> Vec<(&'static str, Scope)> {
         (
             "listOutboxMails",
             Scope::Bank(|_| get("/outbox?limit=200".into())),
+        ),
+        (
+            "getPushApproval",
+            Scope::Bank(|f| get(format!("/push-approvals/{}", f.approval_id))),
         ),
         (
             "listAuditEvents",
@@ -271,6 +289,32 @@ fn every_bank_operation_has_an_isolation_entry() {
     );
 }
 
+/// A pending push approval at kitakyushu-bank, for a customer with Mamori's own token.
+async fn third_banks_push_approval(app: &TestApp) -> String {
+    let bank = app.bank("kitakyushu-bank").await;
+    let user = bank.create_user("6100001", None).await;
+    let device = app.provision_device().await;
+    app.next_step();
+    let reg = bank
+        .post(
+            &format!("/users/{user}/credential"),
+            json!({ "credential_id": device.credential_id(), "otp": device.token.code_at(app.now_unix()) }),
+        )
+        .await;
+    assert_eq!(reg.status, 201, "{:?}", reg.body);
+    let created = bank
+        .post(
+            &format!("/users/{user}/push-approvals"),
+            json!({
+                "transaction": { "kind": "transfer", "amount": "1000" },
+                "display": { "ja": "振込 1000円", "en": "Transfer JPY 1000" }
+            }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    created.body["approval_id"].as_str().unwrap().to_owned()
+}
+
 /// Bank B (shinkin-001) calls every bank operation (a) on bank A's path (jonan-shinkin) with
 /// its own key, and (b) on its own path naming bank A's user or contract. (a) is always
 /// `not_found`; (b) answers exactly like a user that does not exist. Bank A's user, OTP
@@ -318,6 +362,7 @@ async fn another_banks_key_sees_nothing_and_changes_nothing(engine: TestEngine) 
         )
         .await;
     assert_eq!(started.status, 200, "{:?}", started.body);
+    let approval_id = third_banks_push_approval(&app).await;
     let fixture = Fixture {
         user: user.clone(),
         contract,
@@ -325,6 +370,7 @@ async fn another_banks_key_sees_nothing_and_changes_nothing(engine: TestEngine) 
         other_token: app.provision().await,
         wrong,
         login_id: started.body["login_id"].as_str().unwrap().to_owned(),
+        approval_id,
     };
     // Bank B has a user of its own, so its routes are not trivially empty.
     bank_b.create_user("7000001", None).await;
@@ -433,6 +479,21 @@ async fn another_banks_key_sees_nothing_and_changes_nothing(engine: TestEngine) 
                     let page = call(&app, &bank_b.key, &bank_b.id, &request).await;
                     assert_eq!(page.status, 200, "{:?}", page.body);
                     assert_eq!(page.body["mails"], json!([]), "{:?}", page.body);
+                }
+                "getPushApproval" => {
+                    // Another bank's approval looks exactly like a missing one.
+                    let theirs = call(&app, &bank_b.key, &bank_b.id, &request).await;
+                    let nobody = Call {
+                        method: "GET",
+                        path: "/push-approvals/pa_00000000000000000000000000000000".into(),
+                        body: None,
+                    };
+                    let nobody = call(&app, &bank_b.key, &bank_b.id, &nobody).await;
+                    assert_eq!(theirs.code(), Some("not_found"), "{:?}", theirs.body);
+                    assert_eq!(
+                        without_request_id(&theirs.body),
+                        without_request_id(&nobody.body)
+                    );
                 }
                 "listAuditEvents" => {
                     let page = call(&app, &bank_b.key, &bank_b.id, &request).await;

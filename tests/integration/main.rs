@@ -22,6 +22,7 @@ mod problems;
 mod provisioning;
 mod receipts;
 mod secrets;
+mod seed_000;
 mod seed_001;
 mod seed_003;
 mod seed_004;

@@ -12,17 +12,17 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 #[derive(Debug, Deserialize)]
-struct Extra {
-    amr: Vec<String>,
-    auth_time: i64,
+pub(crate) struct Extra {
+    pub(crate) amr: Vec<String>,
+    pub(crate) auth_time: i64,
     #[serde(default)]
-    txn_hash: Option<String>,
+    pub(crate) txn_hash: Option<String>,
     #[serde(default)]
-    txn_kind: Option<String>,
+    pub(crate) txn_kind: Option<String>,
 }
 
 /// Verifies `token` against the JWKS the server publishes, as a bank would.
-async fn verify(
+pub(crate) async fn verify(
     app: &TestApp,
     token: &str,
     audience: &str,

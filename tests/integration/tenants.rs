@@ -21,7 +21,11 @@ async fn bare_app(engine: TestEngine) -> TestApp {
 async fn shipped_configs_are_applied_once_and_then_unchanged(engine: TestEngine) {
     let app = bare_app(engine).await;
     let configs = load_dir(&shipped_configs_dir()).expect("shipped tenant configs are valid");
-    assert_eq!(configs.len(), 6, "one tenant per seed bank, and the demo bank");
+    assert_eq!(
+        configs.len(),
+        6,
+        "one tenant per seed bank, and the demo bank"
+    );
 
     let first = app
         .state

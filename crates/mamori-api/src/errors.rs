@@ -145,6 +145,18 @@ problem_family! {
 }
 
 problem_family! {
+    /// Problems of creating a push approval.
+    PushCreateProblem {
+        BadRequest = 400, "The body is not valid (`bad_request`, `validation_failed`: the transaction, or a `display` text not 1 to 500 characters).";
+        Unauthorized = 401, "The API key is missing, unknown or revoked (`unauthorized`).";
+        Forbidden = 403, "The bank does not use push approval (`push_disabled`).";
+        NotFound = 404, "No such user for this key (`not_found`), or no registered token (`otp_not_registered`).";
+        Conflict = 409, "The registered token cannot receive push approvals: it has no device key (`push_unavailable`).";
+        Locked = 423, "The token is locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`).";
+    }
+}
+
+problem_family! {
     /// Problems of activating an issued token.
     ActivationProblem {
         BadRequest = 400, "The body is not valid (`bad_request`, `validation_failed`).";
@@ -195,5 +207,37 @@ problem_family! {
         Unprocessable = 422, "The code is wrong (`otp_invalid`); counted towards the platform-wide suspension.";
         Locked = 423, "The token is suspended on the whole platform (`credential_suspended`).";
         TooManyRequests = 429, "Too many listings from this address (`rate_limited`); retry later.";
+    }
+}
+
+problem_family! {
+    /// Problems of reading a push approval.
+    PushReadProblem {
+        Unauthorized = 401, "The API key is missing, unknown or revoked (`unauthorized`).";
+        NotFound = 404, "No such approval for this key (`not_found`).";
+    }
+}
+
+problem_family! {
+    /// Problems of a device listing its approvals.
+    DeviceListProblem {
+        BadRequest = 400, "A malformed credential ID (`credential_id_malformed`) or `wait` (`bad_request`, `validation_failed`).";
+        Forbidden = 403, "The device signature is missing or wrong, by another key, or its time is more than 5 minutes off (`device_signature_invalid`).";
+        NotFound = 404, "No such credential (`credential_unknown`).";
+        Conflict = 409, "The credential has no device key (`push_unavailable`).";
+    }
+}
+
+problem_family! {
+    /// Problems of a device answering an approval. None of them changes the approval, except
+    /// `push_number_mismatch`, which denies it.
+    PushAnswerProblem {
+        BadRequest = 400, "The body is not valid (`bad_request`, `validation_failed`).";
+        Forbidden = 403, "The signature is not the credential's device key over this answer, or its time is more than 5 minutes off (`device_signature_invalid`).";
+        NotFound = 404, "No such approval for this credential (`not_found`), or the token is no longer registered at the bank (`otp_not_registered`).";
+        Conflict = 409, "The approval was already answered or cancelled (`push_already_answered`).";
+        Gone = 410, "No answer came in time; the transaction is cancelled (`push_approval_expired`).";
+        Unprocessable = 422, "The answer is for another transaction (`push_transaction_mismatch`), or the number is wrong (`push_number_mismatch`; the approval is denied).";
+        Locked = 423, "The token is locked at the bank (`otp_locked`) or suspended on the platform (`credential_suspended`).";
     }
 }

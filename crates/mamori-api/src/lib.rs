@@ -11,6 +11,7 @@ mod login;
 pub mod metrics;
 pub mod middleware;
 pub mod problem;
+mod push;
 mod self_issue;
 mod state;
 mod strict;
@@ -23,6 +24,7 @@ use poem_openapi::{ContactObject, OpenApiService};
 pub use bank::BankApi;
 pub use health::HealthApi;
 pub use login::LoginApi;
+pub use push::PushApi;
 pub use self_issue::SelfIssueApi;
 pub use state::AppState;
 pub use token::TokenApi;
@@ -39,7 +41,14 @@ Every error is an RFC 9457 `application/problem+json` body with a stable `code` 
 `ErrorCode` schema); `detail` is Japanese or English by `Accept-Language`. Every response \
 carries an `X-Request-Id` header (the caller's, when it sends a sane one).";
 
-type Apis = (BankApi, SelfIssueApi, LoginApi, TokenApi, HealthApi);
+type Apis = (
+    BankApi,
+    SelfIssueApi,
+    LoginApi,
+    PushApi,
+    TokenApi,
+    HealthApi,
+);
 
 /// The OpenAPI service: every API of Mamori, from which the spec is generated.
 pub fn api_service(state: AppState) -> OpenApiService<Apis, ()> {
@@ -48,6 +57,7 @@ pub fn api_service(state: AppState) -> OpenApiService<Apis, ()> {
             BankApi::new(state.clone()),
             SelfIssueApi::new(state.clone()),
             LoginApi::new(state.clone()),
+            PushApi::new(state.clone()),
             TokenApi::new(state.clone()),
             HealthApi::new(state),
         ),

@@ -159,7 +159,7 @@ struct UnlockedDto {
 /// The kinds of transaction that can require a fresh OTP (取引認証).
 #[derive(Debug, Clone, Copy, Enum)]
 #[oai(rename_all = "snake_case")]
-enum TransactionKindDto {
+pub(crate) enum TransactionKindDto {
     /// 振込・振替.
     Transfer,
     /// Pay-easy tax and fee payment (税金・各種料金の払込み).
@@ -187,9 +187,22 @@ impl From<TransactionKindDto> for TransactionKind {
     }
 }
 
+impl From<TransactionKind> for TransactionKindDto {
+    fn from(kind: TransactionKind) -> Self {
+        match kind {
+            TransactionKind::Transfer => Self::Transfer,
+            TransactionKind::Payeasy => Self::Payeasy,
+            TransactionKind::DepositCancellation => Self::DepositCancellation,
+            TransactionKind::SavingsCancellation => Self::SavingsCancellation,
+            TransactionKind::LimitChange => Self::LimitChange,
+            TransactionKind::ContractChange => Self::ContractChange,
+        }
+    }
+}
+
 /// The payee of a transfer or payment.
 #[derive(Debug, Object)]
-struct PayeeDto {
+pub(crate) struct PayeeDto {
     /// 金融機関コード.
     bank_code: StrictString,
     /// 支店コード.
@@ -204,7 +217,7 @@ struct PayeeDto {
 /// value a string) is hashed with SHA-256 into the receipt's `txn_hash`, so the bank can prove
 /// what was authorised and detect a changed amount or payee.
 #[derive(Debug, Object)]
-struct TransactionDto {
+pub(crate) struct TransactionDto {
     /// What it is.
     kind: TransactionKindDto,
     /// The amount as a decimal string, e.g. `"150000"`.
@@ -226,6 +239,22 @@ impl From<TransactionDto> for Transaction {
                 branch_code: p.branch_code.0,
                 account_number: p.account_number.0,
                 account_name: p.account_name.0,
+            }),
+        }
+    }
+}
+
+impl From<Transaction> for TransactionDto {
+    fn from(t: Transaction) -> Self {
+        Self {
+            kind: t.kind.into(),
+            amount: StrictString(t.amount),
+            currency: Some(StrictString(t.currency)),
+            payee: t.payee.map(|p| PayeeDto {
+                bank_code: StrictString(p.bank_code),
+                branch_code: StrictString(p.branch_code),
+                account_number: StrictString(p.account_number),
+                account_name: StrictString(p.account_name),
             }),
         }
     }

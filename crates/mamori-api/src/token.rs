@@ -15,7 +15,7 @@ use crate::strict::StrictString;
 use crate::timestamp::Timestamp;
 
 #[derive(Tags)]
-enum ApiTags {
+pub(crate) enum ApiTags {
     /// Operations for customers' tokens (no bank key).
     Token,
 }

@@ -213,6 +213,13 @@ impl Keyring {
         })
     }
 
+    /// A secret for one purpose, derived from the current master key: HMAC-SHA256(master key,
+    /// `label`), e.g. label `webhook:<bank>` for a bank's webhook signatures. Nothing to store;
+    /// it changes when the master key is rotated.
+    pub fn derive_secret(&self, label: &str) -> [u8; 32] {
+        crate::mac::hmac_sha256(&self.current.bytes, label.as_bytes())
+    }
+
     /// Opens a sealed secret; fails if it was altered or belongs to other associated data.
     pub fn open(&self, sealed: &SealedSecret, associated_data: &[u8]) -> Result<Vec<u8>, KeyError> {
         let key = self
@@ -264,6 +271,25 @@ mod tests {
                 .blob
                 .windows(20)
                 .any(|w| w == b"12345678901234567890")
+        );
+    }
+
+    #[test]
+    fn derived_secrets_differ_by_label_and_key() {
+        let key = MasterKey::generate().unwrap();
+        let ring = Keyring::new(key.clone(), []);
+        assert_eq!(
+            ring.derive_secret("webhook:a"),
+            Keyring::new(key, []).derive_secret("webhook:a")
+        );
+        assert_ne!(
+            ring.derive_secret("webhook:a"),
+            ring.derive_secret("webhook:b")
+        );
+        let other = Keyring::new(MasterKey::generate().unwrap(), []);
+        assert_ne!(
+            ring.derive_secret("webhook:a"),
+            other.derive_secret("webhook:a")
         );
     }
 

@@ -11,11 +11,13 @@
 mod api_key;
 pub mod device;
 mod keyring;
+mod mac;
 pub mod password;
 pub mod signing;
 
 pub use api_key::{ApiKey, ApiKeyHash, ApiKeyParseError};
 pub use device::{DeviceKeyError, DeviceKeyPair, DevicePublicKey};
 pub use keyring::{KeyError, Keyring, MasterKey, SealedSecret};
+pub use mac::hmac_sha256;
 pub use password::{PasswordHashError, PasswordHashing};
 pub use signing::{JwtSigningKey, SigningError, jwk};

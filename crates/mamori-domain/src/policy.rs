@@ -471,6 +471,14 @@ pub struct PushPolicy {
     /// so an approval cannot be given blindly.
     #[serde(deserialize_with = "found::checked")]
     pub number_challenge: bool,
+    /// An `http(s)://` URL the bank receives every final state of an approval at (approved,
+    /// denied, expired, cancelled), signed with HMAC-SHA256 (`Mamori-Signature`). Optional.
+    #[serde(
+        default,
+        deserialize_with = "found::checked",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub webhook_url: Option<String>,
 }
 
 impl Default for PushPolicy {
@@ -479,6 +487,7 @@ impl Default for PushPolicy {
             enabled: false,
             timeout_seconds: const { Ranged::of(120) },
             number_challenge: false,
+            webhook_url: None,
         }
     }
 }
@@ -552,6 +561,7 @@ impl TenantPolicy {
         self.check_otp_windows(&mut violations);
         self.check_credential_kinds(&mut violations);
         self.check_push_transactions(&mut violations);
+        self.check_push_webhook(&mut violations);
         if violations.is_empty() {
             Ok(())
         } else {
@@ -602,6 +612,17 @@ impl TenantPolicy {
         }
     }
 
+    fn check_push_webhook(&self, violations: &mut Vec<PolicyViolation>) {
+        if let Some(url) = &self.push.webhook_url
+            && !is_webhook_url(url)
+        {
+            violations.push(PolicyViolation::new(
+                "push.webhook_url",
+                format!("must be an http:// or https:// URL with a host, found {url:?}"),
+            ));
+        }
+    }
+
     fn check_push_transactions(&self, violations: &mut Vec<PolicyViolation>) {
         if self.push.enabled {
             return;
@@ -615,6 +636,17 @@ impl TenantPolicy {
             }
         }
     }
+}
+
+/// Whether a webhook URL is one Mamori will POST to: `http` or `https` with a host, and no
+/// user name or password (the HMAC signature authenticates; a secret in a URL ends up in logs).
+pub fn is_webhook_url(text: &str) -> bool {
+    url::Url::parse(text).is_ok_and(|url| {
+        matches!(url.scheme(), "http" | "https")
+            && url.host_str().is_some_and(|host| !host.is_empty())
+            && url.username().is_empty()
+            && url.password().is_none()
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1020,6 +1052,30 @@ mod tests {
         assert_eq!(
             violations[0].to_string(),
             "otp.credential_kinds: must list at least one of \"totp\", \"hotp\""
+        );
+    }
+
+    #[test]
+    fn a_webhook_is_an_http_url_without_credentials() {
+        for good in [
+            "https://ib.example.jp/mamori/push",
+            "http://127.0.0.1:8099/hook",
+        ] {
+            assert!(is_webhook_url(good), "{good}");
+        }
+        for bad in [
+            "ftp://example.jp/x",
+            "example.jp/hook",
+            "https://user:secret@example.jp/hook",
+            "",
+        ] {
+            assert!(!is_webhook_url(bad), "{bad}");
+        }
+        let mut policy = TenantPolicy::default();
+        policy.push.webhook_url = Some("mailto:ops@example.jp".into());
+        assert_eq!(
+            policy.validate().unwrap_err()[0].to_string(),
+            "push.webhook_url: must be an http:// or https:// URL with a host, found \"mailto:ops@example.jp\""
         );
     }
 }

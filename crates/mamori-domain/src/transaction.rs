@@ -79,6 +79,34 @@ impl Transaction {
         serde_json::Value::Object(object).to_string()
     }
 
+    /// Reads back a [`Transaction::canonical_json`] (as stored beside a push approval); `None`
+    /// for anything of another shape.
+    pub fn from_canonical_json(text: &str) -> Option<Self> {
+        let value: serde_json::Value = serde_json::from_str(text).ok()?;
+        let object = value.as_object()?;
+        let text_of = |map: &serde_json::Map<String, serde_json::Value>, key: &str| {
+            map.get(key)?.as_str().map(str::to_owned)
+        };
+        let payee = match object.get("payee") {
+            None => None,
+            Some(payee) => {
+                let p = payee.as_object()?;
+                Some(Payee {
+                    bank_code: text_of(p, "bank_code")?,
+                    branch_code: text_of(p, "branch_code")?,
+                    account_number: text_of(p, "account_number")?,
+                    account_name: text_of(p, "account_name")?,
+                })
+            }
+        };
+        Some(Self {
+            kind: TransactionKind::from_keyword(&text_of(object, "kind")?)?,
+            amount: text_of(object, "amount")?,
+            currency: text_of(object, "currency")?,
+            payee,
+        })
+    }
+
     /// SHA-256 of the canonical form, lowercase hex.
     pub fn hash(&self) -> String {
         HEXLOWER.encode(&Sha256::digest(self.canonical_json().as_bytes()))
@@ -121,6 +149,24 @@ mod tests {
             p.account_number = "7654321".into();
         }
         assert_ne!(base.hash(), other_payee.hash());
+    }
+
+    #[test]
+    fn the_canonical_form_reads_back_exactly() {
+        let transfer = transfer("150000");
+        let back = Transaction::from_canonical_json(&transfer.canonical_json());
+        assert_eq!(back.as_ref(), Some(&transfer));
+        let payment = Transaction {
+            kind: TransactionKind::Payeasy,
+            amount: "5000".into(),
+            currency: "JPY".into(),
+            payee: None,
+        };
+        assert_eq!(
+            Transaction::from_canonical_json(&payment.canonical_json()),
+            Some(payment)
+        );
+        assert_eq!(Transaction::from_canonical_json(r#"{"kind":"gift"}"#), None);
     }
 
     #[test]

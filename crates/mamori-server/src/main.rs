@@ -104,6 +104,11 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Banks' push-approval webhooks.
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCommand,
+    },
     /// Print the OpenAPI spec (JSON) to standard output.
     Openapi,
     /// Print the mails in the outbox, newest first (without SMTP, the outbox is the mailbox).
@@ -142,6 +147,25 @@ struct MailArgs {
 
 /// How often `serve` retries unsent outbox mails when SMTP is configured.
 const MAIL_SWEEP_INTERVAL: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Subcommand)]
+enum WebhooksCommand {
+    /// Print a bank's webhook secret (hex): the key of the HMAC-SHA256 in the
+    /// `Mamori-Signature` header of its push-approval webhooks. Derived from the master key, so
+    /// it changes when the master key is rotated.
+    Secret {
+        /// The bank's ID.
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Tenant configs applied first, so a secret can be shown before the first `serve`.
+        #[command(flatten)]
+        tenants: TenantConfigArgs,
+        #[command(flatten)]
+        keys: KeyArgs,
+    },
+}
 
 #[derive(Debug, Subcommand)]
 enum ApiKeysCommand {
@@ -303,6 +327,28 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::FAILURE)
                 }
             }
+        }
+        Command::Webhooks {
+            command:
+                WebhooksCommand::Secret {
+                    tenant,
+                    database,
+                    tenants,
+                    keys,
+                },
+        } => {
+            let db = connect(&database.database_url).await?;
+            db.migrate().await?;
+            let services = Services::new(db, Arc::new(SystemClock), load_keyring(&keys)?);
+            let configs = load_tenants(&tenants.tenant_configs)
+                .map_err(|errors| anyhow::anyhow!("invalid tenant configs:\n{errors}"))?;
+            services.apply_tenant_configs(&configs).await?;
+            let tenant = TenantId::parse(&tenant)?;
+            say(&services.webhook_secret(&tenant).await?);
+            eprintln!(
+                "Webhook secret of {tenant}: hand it to the bank over a secure channel. It changes when the master key is rotated."
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Command::Migrate { database } => {
             let db = connect(&database.database_url).await?;

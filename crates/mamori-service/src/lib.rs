@@ -21,9 +21,11 @@ mod error;
 mod login;
 pub mod mail;
 mod provision;
+mod push;
 mod receipts;
 mod self_issue;
 mod transactions;
+mod webhooks;
 
 pub use access::{ApiKeyInfo, CreatedApiKey};
 pub use bank::{Accepted, NewUser, OtpStatus, PLATFORM_GUESS_BUDGET, User};
@@ -31,9 +33,14 @@ pub use credential_banks::{CredentialBank, CredentialBanks};
 pub use error::ServiceError;
 pub use login::{LoginCompleted, LoginStarted, NextStep};
 pub use provision::{CredentialKindSpec, Provisioned, RateLimit};
+pub use push::{
+    MAX_WAIT_SECONDS, NewPushApproval, PendingApproval, PushAnswer, PushAnswered,
+    PushApprovalCreated, PushApprovalView, PushHub, PushNotifier,
+};
 pub use receipts::{ISSUER, RECEIPT_TTL_SECONDS};
 pub use self_issue::{ActivatedToken, IssuedToken, OutboxMail};
 pub use transactions::TransactionApproved;
+pub use webhooks::{SIGNATURE_HEADER, signature_header};
 
 /// A bank's system, authenticated by its API key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +71,12 @@ pub struct Services {
     signing_keys: receipts::KeyCache,
     mail: Option<Arc<dyn mail::MailTransport>>,
     public_url: Arc<str>,
+    /// Wakes devices long-polling in this process for their approvals.
+    push_hub: Arc<PushHub>,
+    /// Tells devices of new approvals (the hub unless an APNs/FCM adapter is set).
+    push_notifier: Arc<dyn PushNotifier>,
+    /// Delivers banks' webhooks.
+    webhook_client: reqwest::Client,
 }
 
 /// Where the token app reaches Mamori unless `serve --public-url` says otherwise.
@@ -72,6 +85,7 @@ pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
 impl Services {
     /// Wires the use cases to a database, a clock and the master keys.
     pub fn new(db: Database, clock: Arc<dyn Clock>, keyring: Keyring) -> Self {
+        let push_hub = Arc::new(PushHub::new());
         Self {
             db,
             clock,
@@ -81,6 +95,9 @@ impl Services {
             signing_keys: receipts::key_cache(),
             mail: None,
             public_url: Arc::from(DEFAULT_PUBLIC_URL),
+            push_notifier: push_hub.clone(),
+            push_hub,
+            webhook_client: reqwest::Client::new(),
         }
     }
 
@@ -94,6 +111,19 @@ impl Services {
     pub fn with_public_url(mut self, url: &str) -> Self {
         self.public_url = Arc::from(url.trim_end_matches('/'));
         self
+    }
+
+    /// Sets how devices hear of new push approvals, e.g. an APNs/FCM adapter. Devices that
+    /// long-poll still find new approvals within a second; an adapter that also forwards to
+    /// [`Services::push_hub`] wakes them at once.
+    pub fn with_push_notifier(mut self, notifier: Arc<dyn PushNotifier>) -> Self {
+        self.push_notifier = notifier;
+        self
+    }
+
+    /// The in-process hub that wakes long-polling devices.
+    pub fn push_hub(&self) -> &Arc<PushHub> {
+        &self.push_hub
     }
 
     /// Sets the argon2id cost (tests use a cheap one; production keeps the OWASP default).

@@ -13,6 +13,7 @@ mod error;
 pub mod issues;
 pub mod outbox;
 pub mod passwords;
+pub mod push;
 pub mod records;
 pub mod signing_keys;
 pub mod tenants;

@@ -5,7 +5,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 
 use crate::StoreError;
@@ -218,6 +219,19 @@ pub async fn find_live_binding<C: ConnectionTrait>(
         .filter(bindings::Column::TenantId.eq(tenant_id))
         .filter(bindings::Column::UserId.eq(user_id))
         .filter(bindings::Column::State.is_in(["active", "locked"]))
+        .one(conn)
+        .await?)
+}
+
+/// A binding by its ID, read with a shared row lock inside the caller's transaction (on
+/// PostgreSQL; SQLite's write transaction already excludes writers), so a concurrent revoke or
+/// lock either commits before the read or waits until the caller commits.
+pub async fn find_binding_locked<C: ConnectionTrait>(
+    conn: &C,
+    binding_id: &str,
+) -> Result<Option<BindingRow>, StoreError> {
+    Ok(bindings::Entity::find_by_id(binding_id.to_owned())
+        .lock_shared()
         .one(conn)
         .await?)
 }

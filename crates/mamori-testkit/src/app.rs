@@ -17,6 +17,7 @@ use poem::test::TestClient;
 use serde_json::Value;
 
 use crate::db::{TestDb, TestEngine};
+use crate::device::TestDevice;
 use crate::smtp::SmtpSink;
 use crate::token::TestToken;
 
@@ -164,6 +165,18 @@ impl TestApp {
         key: Option<&str>,
         body: Option<Value>,
     ) -> Answer {
+        self.call_with_headers(method, path, key, &[], body).await
+    }
+
+    /// Sends a request with extra headers, an optional bearer key and JSON body.
+    pub async fn call_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        headers: &[(&str, String)],
+        body: Option<Value>,
+    ) -> Answer {
         let mut req = match method {
             "GET" => self.client.get(path),
             "POST" => self.client.post(path),
@@ -173,6 +186,9 @@ impl TestApp {
         };
         if let Some(key) = key {
             req = req.header("authorization", format!("Bearer {key}"));
+        }
+        for (name, value) in headers {
+            req = req.header(*name, value.as_str());
         }
         if let Some(body) = body {
             req = req.content_type("application/json").body(body.to_string());
@@ -212,6 +228,29 @@ impl TestApp {
                 .expect("credential_id"),
             answer.body["secret"].as_str().expect("secret"),
         )
+    }
+
+    /// Provisions Mamori's own token: a credential registered with a new device key.
+    pub async fn provision_device(&self) -> TestDevice {
+        let keys = mamori_crypto::DeviceKeyPair::generate().expect("device key");
+        let answer = self
+            .call(
+                "POST",
+                "/v1/token/credentials",
+                None,
+                Some(serde_json::json!({ "device_public_key": keys.public().to_base64() })),
+            )
+            .await;
+        assert_eq!(answer.status, 201, "{:?}", answer.body);
+        TestDevice {
+            token: TestToken::new(
+                answer.body["credential_id"]
+                    .as_str()
+                    .expect("credential_id"),
+                answer.body["secret"].as_str().expect("secret"),
+            ),
+            keys,
+        }
     }
 
     /// A bank's view of the app: its key and its routes.

@@ -6,12 +6,14 @@
 
 mod app;
 mod db;
+mod device;
 mod proxy;
 mod smtp;
 mod token;
 
 pub use app::{Answer, Bank, TestApp, shipped_tenant_configs, test_epoch};
 pub use db::{TestDb, TestEngine};
+pub use device::{Answer as DeviceAnswer, TestDevice};
 pub use proxy::TcpProxy;
 pub use smtp::{ReceivedMail, SmtpSink};
 pub use token::TestToken;

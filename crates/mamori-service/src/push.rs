@@ -1,0 +1,908 @@
+//! プッシュ通知認証 (seed 000): after the transfer password, the bank asks the customer's phone
+//! to approve (承認) or deny (拒否) the transaction; no answer in time cancels it.
+//!
+//! The bank creates an approval for its user; the device holding the credential's key lists it
+//! (signed) and answers it (signed over the approval, the bank and the transaction's hash). Every
+//! move out of `pending` is one conditional write, and an approval whose time is up is moved to
+//! `expired` by whoever reads or answers it first, audited once.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use mamori_crypto::DevicePublicKey;
+use mamori_domain::push::{
+    ApprovalState, PushDecision, SignedAnswer, listing_message, raises_bombing_alert,
+    signed_recently, unapproved_streak,
+};
+use mamori_domain::transaction::Transaction;
+use mamori_domain::{BindingState, ErrorCode, TenantId};
+use mamori_otp::CredentialId;
+use mamori_store::audit::{self, NewAuditEvent};
+use mamori_store::push::{self as store, PushApprovalRow};
+use mamori_store::records;
+use mamori_store::{StoreError, devices};
+use sea_orm::DatabaseTransaction;
+use subtle::ConstantTimeEq;
+use tokio::sync::broadcast;
+
+use crate::{BankCaller, RequestMeta, ServiceError, Services};
+
+/// The operation names in the audit trail.
+mod op {
+    pub const CREATE: &str = "createPushApproval";
+    pub const ANSWER: &str = "answerPushApproval";
+    pub const EXPIRED: &str = "pushApprovalExpired";
+    pub const BOMBING: &str = "pushBombingSuspected";
+}
+
+/// The longest a device may hold a listing open, in seconds.
+pub const MAX_WAIT_SECONDS: u32 = 30;
+
+/// How often a waiting listing looks at the database again, for approvals created on another
+/// node (whose in-process notifications never reach this one).
+const RECHECK_EVERY: StdDuration = StdDuration::from_secs(1);
+
+/// The longest text an approval shows on the phone, per language.
+const MAX_DISPLAY_CHARS: usize = 500;
+
+/// How often a create is retried when a concurrent create for the same user won the race for
+/// the one pending slot (each retry cancels the winner, so the newest request prevails).
+const CREATE_TRIES: usize = 10;
+
+/// Tells a customer's device that an approval waits for it. Called after the approval is
+/// committed, never inside the transaction.
+///
+/// The default is [`PushHub`], which wakes the device's long-polling listing in this process.
+/// An APNs/FCM adapter implements the same trait (and may forward to the hub as well, so
+/// long-polling devices still wake at once; without it they notice within a second).
+pub trait PushNotifier: Send + Sync + fmt::Debug {
+    /// A new pending approval for `credential_id`.
+    fn approval_created(&self, credential_id: &str);
+}
+
+/// The in-process notifier: wakes listings waiting in this process for a credential.
+#[derive(Debug)]
+pub struct PushHub {
+    sender: broadcast::Sender<String>,
+}
+
+impl Default for PushHub {
+    fn default() -> Self {
+        Self {
+            sender: broadcast::channel(256).0,
+        }
+    }
+}
+
+impl PushHub {
+    /// A hub with no listeners.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<String> {
+        self.sender.subscribe()
+    }
+}
+
+impl PushNotifier for PushHub {
+    fn approval_created(&self, credential_id: &str) {
+        // No receiver means no device is waiting here: nothing to wake.
+        let _ = self.sender.send(credential_id.to_owned());
+    }
+}
+
+/// What the bank asks the customer to approve.
+#[derive(Debug, Clone)]
+pub struct NewPushApproval {
+    /// The transaction.
+    pub transaction: Transaction,
+    /// What the phone shows, in Japanese.
+    pub display_ja: String,
+    /// What the phone shows, in English.
+    pub display_en: String,
+    /// Ask for a number challenge (the bank's policy may force it on).
+    pub number_challenge: bool,
+}
+
+/// A new approval, waiting for the phone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushApprovalCreated {
+    /// `pa_…`.
+    pub approval_id: String,
+    /// Always pending.
+    pub status: ApprovalState,
+    /// When no answer cancels it.
+    pub expires_at: DateTime<Utc>,
+    /// The number the IB screen shows and the phone must send back, with a number challenge.
+    pub number: Option<String>,
+}
+
+/// An approval as its bank sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushApprovalView {
+    /// `pa_…`.
+    pub approval_id: String,
+    /// The bank's user.
+    pub user_id: String,
+    /// The state.
+    pub status: ApprovalState,
+    /// SHA-256 of the canonical transaction (hex).
+    pub transaction_hash: String,
+    /// When the bank created it.
+    pub created_at: DateTime<Utc>,
+    /// When no answer cancels it.
+    pub expires_at: DateTime<Utc>,
+    /// When the device answered.
+    pub answered_at: Option<DateTime<Utc>>,
+    /// A signed receipt (JWT, `amr: ["push"]`), only when approved.
+    pub receipt: Option<String>,
+}
+
+/// A pending approval as the device sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingApproval {
+    /// `pa_…`.
+    pub approval_id: String,
+    /// The bank asking.
+    pub bank_id: String,
+    /// The bank's name in Japanese.
+    pub bank_name_ja: String,
+    /// The bank's name in English.
+    pub bank_name_en: String,
+    /// The transaction.
+    pub transaction: Transaction,
+    /// SHA-256 of the canonical transaction (hex): what the device signs.
+    pub transaction_hash: String,
+    /// What to show, in Japanese.
+    pub display_ja: String,
+    /// What to show, in English.
+    pub display_en: String,
+    /// The customer must pick the number the IB screen shows.
+    pub number_challenge: bool,
+    /// When the bank created it.
+    pub created_at: DateTime<Utc>,
+    /// When no answer cancels it.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The device's signed answer.
+#[derive(Debug, Clone)]
+pub struct PushAnswer {
+    /// The credential whose device answers.
+    pub credential_id: String,
+    /// Approve or deny.
+    pub decision: PushDecision,
+    /// The number the customer picked, with a number challenge.
+    pub number: Option<String>,
+    /// The hash of the transaction the device showed.
+    pub transaction_hash: String,
+    /// Unix seconds when the device signed.
+    pub signed_at: i64,
+    /// Ed25519 over [`SignedAnswer::message`], base64url.
+    pub signature: String,
+}
+
+/// An answered approval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushAnswered {
+    /// `pa_…`.
+    pub approval_id: String,
+    /// approved or denied.
+    pub status: ApprovalState,
+}
+
+/// A change of an approval to a final state, announced to the bank after commit.
+#[derive(Debug, Clone)]
+struct Ended {
+    row: PushApprovalRow,
+    state: ApprovalState,
+    at: DateTime<Utc>,
+}
+
+impl Services {
+    /// createPushApproval: asks the user's phone to approve a transaction. A pending approval
+    /// of the same user is cancelled in the same transaction.
+    pub async fn create_push_approval(
+        &self,
+        caller: &BankCaller,
+        meta: &RequestMeta,
+        user_id: &str,
+        new: NewPushApproval,
+    ) -> Result<PushApprovalCreated, ServiceError> {
+        let user = self.bank_user(caller, user_id).await?;
+        let policy = self.policy(caller).await?;
+        let now = self.now();
+        let refuse = |code| self.refuse(caller, meta, op::CREATE, user_id, now, None, code);
+        if !policy.push.enabled {
+            return refuse(ServiceError::rejected(ErrorCode::PushDisabled)).await;
+        }
+        new.transaction
+            .validate()
+            .map_err(|e| ServiceError::invalid(format!("transaction.{e}")))?;
+        for (field, text) in [
+            ("display.ja", &new.display_ja),
+            ("display.en", &new.display_en),
+        ] {
+            let chars = text.chars().count();
+            if chars == 0 || chars > MAX_DISPLAY_CHARS || text.trim().is_empty() {
+                return Err(ServiceError::invalid(format!(
+                    "{field}: 1 to {MAX_DISPLAY_CHARS} characters, not only spaces"
+                )));
+            }
+        }
+        let conn = self.db().connection();
+        let Some(binding) = records::find_live_binding(conn, &user.tenant_id, &user.id).await?
+        else {
+            return refuse(ServiceError::rejected(ErrorCode::OtpNotRegistered)).await;
+        };
+        let credential_id = binding.credential_id.clone();
+        let refuse_with = |code| {
+            self.refuse(
+                caller,
+                meta,
+                op::CREATE,
+                user_id,
+                now,
+                Some(credential_id.clone()),
+                ServiceError::rejected(code),
+            )
+        };
+        if binding.state != BindingState::Active.as_str() {
+            return refuse_with(ErrorCode::OtpLocked).await;
+        }
+        let credential = records::find_credential(conn, &credential_id)
+            .await?
+            .ok_or_else(|| ServiceError::Internal("binding without credential".into()))?;
+        if credential.suspended_at.is_some() {
+            return refuse_with(ErrorCode::CredentialSuspended).await;
+        }
+        if devices::find_device_key(conn, &credential_id)
+            .await?
+            .is_none()
+        {
+            return refuse_with(ErrorCode::PushUnavailable).await;
+        }
+
+        let number = if new.number_challenge || policy.push.number_challenge {
+            Some(challenge_number()?)
+        } else {
+            None
+        };
+        let timeout = Duration::seconds(i64::from(policy.push.timeout_seconds.get()));
+        let row = PushApprovalRow {
+            // Time-ordered IDs keep approvals created in the same instant in order.
+            id: format!("pa_{}", uuid::Uuid::now_v7().simple()),
+            tenant_id: user.tenant_id.clone(),
+            user_id: user.id.clone(),
+            binding_id: binding.id.clone(),
+            credential_id: credential_id.clone(),
+            transaction_kind: new.transaction.kind.as_str().to_owned(),
+            transaction_json: new.transaction.canonical_json(),
+            transaction_hash: new.transaction.hash(),
+            display_ja: new.display_ja,
+            display_en: new.display_en,
+            challenge_number: number.clone(),
+            state: ApprovalState::Pending.as_str().to_owned(),
+            created_at: now,
+            expires_at: now + timeout,
+            answered_at: None,
+            answer_signature: None,
+            updated_at: now,
+        };
+        let mut ended = None;
+        for _ in 0..CREATE_TRIES {
+            ended = self.try_create(caller, meta, &row, now).await?;
+            if ended.is_some() {
+                break;
+            }
+        }
+        let Some(ended) = ended else {
+            return Err(ServiceError::Unavailable(
+                "write conflict: concurrent push approvals for one user".into(),
+            ));
+        };
+        tracing::info!(
+            tenant.id = %row.tenant_id,
+            approval.id = %row.id,
+            credential.id = %row.credential_id,
+            "push approval created"
+        );
+        self.push_notifier.approval_created(&row.credential_id);
+        for end in ended {
+            self.announce(end);
+        }
+        Ok(PushApprovalCreated {
+            approval_id: row.id,
+            status: ApprovalState::Pending,
+            expires_at: row.expires_at,
+            number,
+        })
+    }
+
+    /// One try at replacing the user's pending approval with `row`, in one transaction:
+    /// expire or cancel the pending one (conditional writes), insert the new one, audit.
+    /// `None` when a concurrent create took the pending slot first (the unique index refused
+    /// the insert); nothing was changed then.
+    async fn try_create(
+        &self,
+        caller: &BankCaller,
+        meta: &RequestMeta,
+        row: &PushApprovalRow,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<Ended>>, ServiceError> {
+        let txn = self.begin().await?;
+        let mut ended = Vec::new();
+        for old in store::pending_of_user(&txn, &row.tenant_id, &row.user_id).await? {
+            if store::expire_if_due(&txn, &old.id, now).await? {
+                ended.push(Ended {
+                    row: old,
+                    state: ApprovalState::Expired,
+                    at: now,
+                });
+            } else if store::cancel_if_pending(&txn, &old.id, now).await? {
+                ended.push(Ended {
+                    row: old,
+                    state: ApprovalState::Cancelled,
+                    at: now,
+                });
+            }
+        }
+        match store::insert_approval(&txn, row.clone()).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => {
+                drop(txn);
+                tracing::debug!(approval.id = %row.id, "a concurrent push approval won; retrying");
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let alert = if ended.is_empty() {
+            None
+        } else {
+            self.bombing_alert(&txn, row, now).await?
+        };
+        // Every write above comes before the first audit append, which locks the chain head.
+        for end in &ended {
+            if end.state == ApprovalState::Expired {
+                audit::append(&txn, expiry_event(&end.row), now).await?;
+            }
+        }
+        let replaced: Vec<&str> = ended.iter().map(|e| e.row.id.as_str()).collect();
+        let details = serde_json::json!({
+            "approval_id": row.id,
+            "transaction_hash": row.transaction_hash,
+            "number_challenge": row.challenge_number.is_some(),
+            "replaced": replaced,
+        });
+        self.audit_entry(
+            &txn,
+            caller,
+            meta,
+            op::CREATE,
+            Some(&row.user_id),
+            Some(&row.credential_id),
+            Ok(()),
+            Some(details),
+            now,
+        )
+        .await?;
+        if let Some(alert) = alert {
+            audit::append(&txn, alert, now).await?;
+        }
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(Some(ended))
+    }
+
+    /// getPushApproval: an approval of the caller's bank, with a receipt once approved.
+    pub async fn get_push_approval(
+        &self,
+        caller: &BankCaller,
+        approval_id: &str,
+    ) -> Result<PushApprovalView, ServiceError> {
+        let row = store::find_approval_at(
+            self.db().connection(),
+            caller.tenant_id.as_str(),
+            approval_id,
+        )
+        .await?
+        .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))?;
+        let row = self.settle_expiry(row).await?;
+        let status = state_of(&row)?;
+        let receipt = if status == ApprovalState::Approved {
+            let transaction = Transaction::from_canonical_json(&row.transaction_json)
+                .filter(|t| t.hash() == row.transaction_hash)
+                .ok_or_else(|| {
+                    ServiceError::Internal(format!(
+                        "push approval {}: stored transaction does not match its hash",
+                        row.id
+                    ))
+                })?;
+            let auth_time = row.answered_at.unwrap_or(row.updated_at);
+            Some(
+                self.transaction_receipt(caller, &row.user_id, &["push"], auth_time, &transaction)
+                    .await?,
+            )
+        } else {
+            None
+        };
+        Ok(PushApprovalView {
+            approval_id: row.id,
+            user_id: row.user_id,
+            status,
+            transaction_hash: row.transaction_hash,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            answered_at: row.answered_at,
+            receipt,
+        })
+    }
+
+    /// listPendingApprovals: the pending approvals of a credential at every bank, for the
+    /// device holding its key. With `wait_seconds` > 0 and nothing pending, waits up to that
+    /// many (real) seconds for one to be created.
+    pub async fn list_pending_approvals(
+        &self,
+        credential_id: &str,
+        signed_at: Option<i64>,
+        signature: Option<&str>,
+        wait_seconds: u32,
+    ) -> Result<Vec<PendingApproval>, ServiceError> {
+        if wait_seconds > MAX_WAIT_SECONDS {
+            return Err(ServiceError::invalid(format!(
+                "wait: 0 to {MAX_WAIT_SECONDS} seconds"
+            )));
+        }
+        let id = CredentialId::parse(credential_id)
+            .map_err(|_| ServiceError::rejected(ErrorCode::CredentialIdMalformed))?;
+        let conn = self.db().connection();
+        if records::find_credential(conn, id.as_str()).await?.is_none() {
+            return Err(ServiceError::rejected(ErrorCode::CredentialUnknown));
+        }
+        let key = self
+            .device_key(id.as_str())
+            .await?
+            .ok_or_else(|| ServiceError::rejected(ErrorCode::PushUnavailable))?;
+        let signed = match (signed_at, signature) {
+            (Some(at), Some(signature)) => {
+                signed_recently(at, self.now().timestamp())
+                    && key
+                        .verify(&listing_message(id.as_str(), at), signature)
+                        .unwrap_or(false)
+            }
+            _ => false,
+        };
+        if !signed {
+            tracing::debug!(credential.id = %id, "listing refused: device signature");
+            return Err(ServiceError::rejected(ErrorCode::DeviceSignatureInvalid));
+        }
+
+        // Subscribed before the first look, so a create between the look and the wait still
+        // wakes us.
+        let mut wake = self.push_hub.subscribe();
+        let deadline =
+            tokio::time::Instant::now() + StdDuration::from_secs(u64::from(wait_seconds));
+        loop {
+            let pending = self.pending_for_device(id.as_str()).await?;
+            let now = tokio::time::Instant::now();
+            if !pending.is_empty() || now >= deadline {
+                return Ok(pending);
+            }
+            let nap = (deadline - now).min(RECHECK_EVERY);
+            let woken = async {
+                loop {
+                    match wake.recv().await {
+                        Ok(cred) if cred == id.as_str() => break,
+                        Ok(_) => {}
+                        // Missed some: look at the database anyway.
+                        Err(broadcast::error::RecvError::Lagged(_)) => break,
+                        Err(broadcast::error::RecvError::Closed) => {
+                            std::future::pending::<()>().await;
+                        }
+                    }
+                }
+            };
+            tokio::select! {
+                () = woken => {}
+                () = tokio::time::sleep(nap) => {}
+            }
+        }
+    }
+
+    async fn pending_for_device(
+        &self,
+        credential_id: &str,
+    ) -> Result<Vec<PendingApproval>, ServiceError> {
+        let rows = store::pending_of_credential(self.db().connection(), credential_id).await?;
+        let mut names: HashMap<String, (String, String)> = HashMap::new();
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let row = self.settle_expiry(row).await?;
+            if row.state != ApprovalState::Pending.as_str() {
+                continue;
+            }
+            if !names.contains_key(&row.tenant_id) {
+                let tenant = TenantId::parse(&row.tenant_id)
+                    .map_err(|e| ServiceError::Internal(e.to_string()))?;
+                let config = self
+                    .db()
+                    .find_tenant_config(&tenant)
+                    .await?
+                    .ok_or_else(|| ServiceError::Internal(format!("no bank {tenant}")))?;
+                names.insert(row.tenant_id.clone(), (config.name_ja, config.name_en));
+            }
+            let (bank_name_ja, bank_name_en) = names[&row.tenant_id].clone();
+            let transaction =
+                Transaction::from_canonical_json(&row.transaction_json).ok_or_else(|| {
+                    ServiceError::Internal(format!("push approval {}: transaction", row.id))
+                })?;
+            out.push(PendingApproval {
+                approval_id: row.id,
+                bank_id: row.tenant_id,
+                bank_name_ja,
+                bank_name_en,
+                transaction,
+                transaction_hash: row.transaction_hash,
+                display_ja: row.display_ja,
+                display_en: row.display_en,
+                number_challenge: row.challenge_number.is_some(),
+                created_at: row.created_at,
+                expires_at: row.expires_at,
+            });
+        }
+        Ok(out)
+    }
+
+    /// answerPushApproval: the device approves or denies. Checked in a fixed order, each
+    /// refusal changing nothing but the audit trail: the approval and credential, the
+    /// signature, the transaction, the time, the state, the binding; then one conditional
+    /// write decides.
+    pub async fn answer_push_approval(
+        &self,
+        meta: &RequestMeta,
+        approval_id: &str,
+        answer: PushAnswer,
+    ) -> Result<PushAnswered, ServiceError> {
+        let conn = self.db().connection();
+        let row = store::find_approval(conn, approval_id)
+            .await?
+            .filter(|row| {
+                CredentialId::parse(&answer.credential_id)
+                    .is_ok_and(|id| id.as_str() == row.credential_id)
+            })
+            .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))?;
+        let now = self.now();
+        let refuse = |row: &PushApprovalRow, code: ErrorCode| {
+            self.refuse_answer(
+                meta,
+                row.clone(),
+                &answer,
+                ServiceError::rejected(code),
+                now,
+            )
+        };
+
+        if !self.answer_is_signed(&row, &answer, now).await? {
+            return refuse(&row, ErrorCode::DeviceSignatureInvalid).await;
+        }
+        if answer.transaction_hash != row.transaction_hash {
+            return refuse(&row, ErrorCode::PushTransactionMismatch).await;
+        }
+        if row.expires_at <= now {
+            let row = self.settle_expiry(row).await?;
+            return refuse(&row, ErrorCode::PushApprovalExpired).await;
+        }
+        if row.state != ApprovalState::Pending.as_str() {
+            return refuse(&row, ErrorCode::PushAlreadyAnswered).await;
+        }
+
+        let (to, outcome) = match answer.decision {
+            PushDecision::Deny => (ApprovalState::Denied, None),
+            PushDecision::Approve => match &row.challenge_number {
+                Some(expected) if !same_number(expected, answer.number.as_deref()) => (
+                    ApprovalState::Denied,
+                    Some(ServiceError::rejected(ErrorCode::PushNumberMismatch)),
+                ),
+                _ => (ApprovalState::Approved, None),
+            },
+        };
+
+        let txn = self.begin().await?;
+        // Lock and revoke are re-checked here: the answer and a support-desk change cannot
+        // both win.
+        let binding = records::find_binding_locked(&txn, &row.binding_id).await?;
+        let binding_refusal = match binding.as_ref().map(|b| b.state.as_str()) {
+            Some("active") => None,
+            Some("locked") => Some(ErrorCode::OtpLocked),
+            _ => Some(ErrorCode::OtpNotRegistered),
+        };
+        let binding_refusal = match binding_refusal {
+            Some(code) => Some(code),
+            None => records::find_credential(&txn, &row.credential_id)
+                .await?
+                .is_none_or(|c| c.suspended_at.is_some())
+                .then_some(ErrorCode::CredentialSuspended),
+        };
+        if let Some(code) = binding_refusal {
+            drop(txn);
+            return refuse(&row, code).await;
+        }
+        if !store::record_answer(&txn, &row.id, to.as_str(), &answer.signature, now).await? {
+            // Answered, cancelled or expired meanwhile: say which, as it now is.
+            drop(txn);
+            let current = store::find_approval(conn, &row.id)
+                .await?
+                .ok_or_else(|| ServiceError::Internal("push approval vanished".into()))?;
+            let current = self.settle_expiry(current).await?;
+            let code = if current.state == ApprovalState::Expired.as_str() {
+                ErrorCode::PushApprovalExpired
+            } else {
+                ErrorCode::PushAlreadyAnswered
+            };
+            return refuse(&current, code).await;
+        }
+        let alert = if to.is_unapproved() {
+            self.bombing_alert(&txn, &row, now).await?
+        } else {
+            None
+        };
+        let details = serde_json::json!({
+            "approval_id": row.id,
+            "decision": answer.decision.as_str(),
+            "status": to.as_str(),
+        });
+        audit::append(
+            &txn,
+            token_event(&row, meta, op::ANSWER, outcome.as_ref(), Some(details)),
+            now,
+        )
+        .await?;
+        if let Some(alert) = alert {
+            audit::append(&txn, alert, now).await?;
+        }
+        txn.commit().await.map_err(StoreError::from)?;
+        tracing::info!(
+            tenant.id = %row.tenant_id,
+            approval.id = %row.id,
+            status = to.as_str(),
+            "push approval answered"
+        );
+        let approval_id = row.id.clone();
+        self.announce(Ended {
+            row,
+            state: to,
+            at: now,
+        });
+        match outcome {
+            Some(err) => Err(err),
+            None => Ok(PushAnswered {
+                approval_id,
+                status: to,
+            }),
+        }
+    }
+
+    /// Whether the answer is signed by the approval credential's device key, over exactly
+    /// this approval, bank, transaction hash, decision and number, recently enough.
+    async fn answer_is_signed(
+        &self,
+        row: &PushApprovalRow,
+        answer: &PushAnswer,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ServiceError> {
+        let Some(key) = self.device_key(&row.credential_id).await? else {
+            return Ok(false);
+        };
+        let message = SignedAnswer {
+            approval_id: &row.id,
+            tenant_id: &row.tenant_id,
+            transaction_hash: &answer.transaction_hash,
+            decision: answer.decision,
+            number: answer.number.as_deref(),
+            signed_at: answer.signed_at,
+        }
+        .message();
+        Ok(signed_recently(answer.signed_at, now.timestamp())
+            && key.verify(&message, &answer.signature).unwrap_or(false))
+    }
+
+    async fn device_key(
+        &self,
+        credential_id: &str,
+    ) -> Result<Option<DevicePublicKey>, ServiceError> {
+        devices::find_device_key(self.db().connection(), credential_id)
+            .await?
+            .map(|text| {
+                DevicePublicKey::parse(&text).map_err(|e| {
+                    ServiceError::Internal(format!("device key of {credential_id}: {e}"))
+                })
+            })
+            .transpose()
+    }
+
+    /// Audits a refused answer in the approval's bank trail, in its own transaction.
+    async fn refuse_answer<T>(
+        &self,
+        meta: &RequestMeta,
+        row: PushApprovalRow,
+        answer: &PushAnswer,
+        err: ServiceError,
+        now: DateTime<Utc>,
+    ) -> Result<T, ServiceError> {
+        tracing::debug!(
+            approval.id = %row.id,
+            code = err.code().as_str(),
+            "push answer refused"
+        );
+        let details = serde_json::json!({
+            "approval_id": row.id,
+            "decision": answer.decision.as_str(),
+        });
+        let txn = self.begin().await?;
+        audit::append(
+            &txn,
+            token_event(&row, meta, op::ANSWER, Some(&err), Some(details)),
+            now,
+        )
+        .await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Err(err)
+    }
+
+    /// Moves `row` to `expired` if its time is up and it is still pending — one conditional
+    /// write, audited once with the push-bombing check — and returns the row as it now is.
+    async fn settle_expiry(&self, row: PushApprovalRow) -> Result<PushApprovalRow, ServiceError> {
+        let now = self.now();
+        if row.state != ApprovalState::Pending.as_str() || row.expires_at > now {
+            return Ok(row);
+        }
+        let txn = self.begin().await?;
+        if !store::expire_if_due(&txn, &row.id, now).await? {
+            drop(txn);
+            return store::find_approval(self.db().connection(), &row.id)
+                .await?
+                .ok_or_else(|| ServiceError::Internal("push approval vanished".into()));
+        }
+        let alert = self.bombing_alert(&txn, &row, now).await?;
+        audit::append(&txn, expiry_event(&row), now).await?;
+        if let Some(alert) = alert {
+            audit::append(&txn, alert, now).await?;
+        }
+        txn.commit().await.map_err(StoreError::from)?;
+        tracing::info!(tenant.id = %row.tenant_id, approval.id = %row.id, "push approval expired");
+        let expired = PushApprovalRow {
+            state: ApprovalState::Expired.as_str().to_owned(),
+            updated_at: now,
+            ..row
+        };
+        self.announce(Ended {
+            row: expired.clone(),
+            state: ApprovalState::Expired,
+            at: now,
+        });
+        Ok(expired)
+    }
+
+    /// Within the transaction that just ended one of the user's approvals unapproved: the
+    /// alert to append when the user's unapproved streak reaches a multiple of three.
+    async fn bombing_alert(
+        &self,
+        txn: &DatabaseTransaction,
+        row: &PushApprovalRow,
+        now: DateTime<Utc>,
+    ) -> Result<Option<NewAuditEvent>, ServiceError> {
+        let states = store::recent_states_of_user(txn, &row.tenant_id, &row.user_id).await?;
+        let streak = unapproved_streak(states.iter().filter_map(|s| ApprovalState::parse(s)));
+        if !raises_bombing_alert(streak) {
+            return Ok(None);
+        }
+        tracing::warn!(
+            tenant.id = %row.tenant_id,
+            user.id = %row.user_id,
+            streak,
+            %now,
+            "push bombing suspected"
+        );
+        Ok(Some(NewAuditEvent {
+            tenant_id: row.tenant_id.clone(),
+            actor: "system".into(),
+            operation: op::BOMBING.into(),
+            outcome: "failure".into(),
+            error_code: None,
+            user_id: Some(row.user_id.clone()),
+            credential_id: Some(row.credential_id.clone()),
+            request_id: None,
+            client_addr: None,
+            details: Some(serde_json::json!({ "streak": streak })),
+        }))
+    }
+
+    /// Tells the bank (webhook) that an approval reached a final state. Never blocks.
+    fn announce(&self, ended: Ended) {
+        crate::webhooks::deliver(self.clone(), ended.row, ended.state, ended.at);
+    }
+}
+
+/// Two numbers compared in constant time (a missing number never matches).
+fn same_number(expected: &str, given: Option<&str>) -> bool {
+    given.is_some_and(|given| {
+        expected.len() == given.len() && bool::from(expected.as_bytes().ct_eq(given.as_bytes()))
+    })
+}
+
+/// Two digits, 10..=99, uniformly from the OS CSPRNG.
+fn challenge_number() -> Result<String, ServiceError> {
+    loop {
+        let mut byte = [0u8; 1];
+        getrandom::fill(&mut byte).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        // 180 = 2 × 90: rejecting the rest keeps every number equally likely.
+        if byte[0] < 180 {
+            return Ok((10 + byte[0] % 90).to_string());
+        }
+    }
+}
+
+fn state_of(row: &PushApprovalRow) -> Result<ApprovalState, ServiceError> {
+    ApprovalState::parse(&row.state).ok_or_else(|| {
+        ServiceError::Internal(format!("push approval {}: state {:?}", row.id, row.state))
+    })
+}
+
+fn expiry_event(row: &PushApprovalRow) -> NewAuditEvent {
+    NewAuditEvent {
+        tenant_id: row.tenant_id.clone(),
+        actor: "system".into(),
+        operation: op::EXPIRED.into(),
+        outcome: "success".into(),
+        error_code: None,
+        user_id: Some(row.user_id.clone()),
+        credential_id: Some(row.credential_id.clone()),
+        request_id: None,
+        client_addr: None,
+        details: Some(serde_json::json!({ "approval_id": row.id })),
+    }
+}
+
+fn token_event(
+    row: &PushApprovalRow,
+    meta: &RequestMeta,
+    operation: &str,
+    err: Option<&ServiceError>,
+    details: Option<serde_json::Value>,
+) -> NewAuditEvent {
+    NewAuditEvent {
+        tenant_id: row.tenant_id.clone(),
+        actor: "token".into(),
+        operation: operation.to_owned(),
+        outcome: if err.is_some() { "failure" } else { "success" }.into(),
+        error_code: err.map(|e| e.code().as_str().to_owned()),
+        user_id: Some(row.user_id.clone()),
+        credential_id: Some(row.credential_id.clone()),
+        request_id: meta.request_id.clone(),
+        client_addr: meta.client_addr.clone(),
+        details,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenge_numbers_have_two_digits() {
+        for _ in 0..500 {
+            let n: u32 = challenge_number().unwrap().parse().unwrap();
+            assert!((10..=99).contains(&n), "{n}");
+        }
+    }
+
+    #[test]
+    fn numbers_match_exactly() {
+        assert!(same_number("42", Some("42")));
+        assert!(!same_number("42", Some("24")));
+        assert!(!same_number("42", Some("042")));
+        assert!(!same_number("42", None));
+    }
+}
