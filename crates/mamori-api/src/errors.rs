@@ -202,11 +202,10 @@ problem_family! {
     /// Problems of listing a token's banks.
     CredentialBanksProblem {
         BadRequest = 400, "Malformed input (`bad_request`, `credential_id_malformed`, `otp_malformed`). Not counted.";
-        NotFound = 404, "No token with this credential ID (`credential_unknown`).";
         Conflict = 409, "The code was already used (`otp_already_used`); wait for the next code. Not counted.";
-        Unprocessable = 422, "The code is wrong (`otp_invalid`); counted towards the platform-wide suspension.";
+        Unprocessable = 422, "The code is wrong, or no token has this credential ID (`otp_invalid`, the same answer for both). Not counted towards any lock: this route has no bank key, and a stranger must not be able to suspend a token.";
         Locked = 423, "The token is suspended on the whole platform (`credential_suspended`).";
-        TooManyRequests = 429, "Too many listings from this address (`rate_limited`); retry later.";
+        TooManyRequests = 429, "Too many listings from this address or for this credential (`rate_limited`); retry later.";
     }
 }
 

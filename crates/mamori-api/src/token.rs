@@ -185,9 +185,11 @@ impl TokenApi {
     /// platform's rules (one step either side of the token's learned clock) and spent on the
     /// whole platform, so the same code cannot then log in anywhere. No bank key: no bank can
     /// see another bank's registrations. Errors: `credential_id_malformed`, `otp_malformed`
-    /// (400, not counted); `credential_unknown` (404); `otp_already_used` (409, not counted);
-    /// `otp_invalid` (422, counted towards the platform-wide suspension);
-    /// `credential_suspended` (423); `rate_limited` (429, per client address).
+    /// (400); `otp_already_used` (409); `otp_invalid` (422: a wrong code, or no token with this
+    /// ID — one answer for both); `credential_suspended` (423); `rate_limited` (429, per client
+    /// address and per credential). Nothing here counts towards a lock or the platform-wide
+    /// suspension: without a bank key, a stranger must not be able to suspend a customer's
+    /// token by knowing its ID.
     #[oai(
         path = "/v1/token/credentials/:credential_id/banks",
         method = "post",

@@ -142,8 +142,9 @@ pub fn listing_message(credential_id: &str, signed_at: i64) -> Vec<u8> {
 }
 
 /// Whether a device's signing time is close enough to the server's `now` (both Unix seconds).
+/// The device chooses `signed_at`, so the distance is computed without overflow.
 pub fn signed_recently(signed_at: i64, now: i64) -> bool {
-    (now - signed_at).abs() <= DEVICE_CLOCK_TOLERANCE_SECONDS
+    now.abs_diff(signed_at) <= DEVICE_CLOCK_TOLERANCE_SECONDS.unsigned_abs()
 }
 
 /// How many unapproved approvals end the user's history, newest first.
@@ -219,5 +220,8 @@ mod tests {
         assert!(signed_recently(1000, 1300));
         assert!(signed_recently(1300, 1000));
         assert!(!signed_recently(1000, 1301));
+        assert!(!signed_recently(i64::MIN, 1000));
+        assert!(!signed_recently(i64::MIN + 1000, 1000));
+        assert!(!signed_recently(i64::MAX, -1000));
     }
 }

@@ -136,7 +136,7 @@ fn serve_on_embedded_sqlite_then_sigterm() {
     assert_eq!(status, 200);
     assert!(body.contains("mamori_http_requests_total"), "{body}");
     let logs = server.stop();
-    assert_eq!(logs.matches("tenant config applied").count(), 5, "{logs}");
+    assert_eq!(logs.matches("tenant config applied").count(), 6, "{logs}");
     assert!(logs.contains("Mamori stopped"), "graceful shutdown: {logs}");
 }
 

@@ -2,9 +2,12 @@
 //! after it proves itself with a fresh code: a credential ID alone reveals nothing.
 //!
 //! The code is checked like a login, with the platform's rules rather than a bank's (there is
-//! no bank here): the OTP defaults' window, the step spent platform-wide, a wrong code counted
-//! against the platform-wide guess budget. Every decision goes into the platform's audit trail,
-//! never a bank's.
+//! no bank here): the OTP defaults' window and the step spent platform-wide. A wrong code is NOT
+//! counted against the platform-wide guess budget: this route needs no bank key, so anyone who
+//! knows a credential ID (customers type them into bank sites) could otherwise suspend the
+//! token at every bank. Guessing is bounded instead by a limit per credential as well as per
+//! address, and an unknown credential answers exactly like a wrong code. Every decision goes
+//! into the platform's audit trail, never a bank's.
 
 use chrono::{DateTime, Utc};
 use mamori_domain::ErrorCode;
@@ -15,7 +18,7 @@ use mamori_store::audit::{self, NewAuditEvent, PLATFORM_TENANT};
 use mamori_store::records::{self, CredentialRow};
 use sea_orm::DatabaseTransaction;
 
-use crate::bank::{PLATFORM_GUESS_BUDGET, code_state, parse_codes, unix};
+use crate::bank::{code_state, parse_codes, unix};
 use crate::check::Decision;
 use crate::{RequestMeta, ServiceError, Services};
 
@@ -47,8 +50,9 @@ pub struct CredentialBanks {
 
 impl Services {
     /// The live registrations (in use or locked) of a credential at every bank, after a fresh
-    /// code of that credential: rate-limited per client address; the code's step is spent on
-    /// the whole platform; a wrong code counts towards the platform-wide suspension.
+    /// code of that credential: rate-limited per client address and per credential; the code's
+    /// step is spent on the whole platform; a wrong code or an unknown credential is
+    /// `otp_invalid` and counts nowhere else.
     pub async fn list_credential_banks(
         &self,
         meta: &RequestMeta,
@@ -65,10 +69,18 @@ impl Services {
                 .platform_refusal(meta, None, ErrorCode::CredentialIdMalformed, now)
                 .await;
         };
+        // 20 tries per hour per credential: guessing one of the ~3 valid codes out of 10^6
+        // would take thousands of hours from any number of addresses.
+        if !self
+            .take_rate_slot(&format!("banks-credential:{id}"), now)
+            .await?
+        {
+            return Err(ServiceError::rejected(ErrorCode::RateLimited));
+        }
         let conn = self.db().connection();
         let Some(credential) = records::find_credential(conn, id.as_str()).await? else {
             return self
-                .platform_refusal(meta, Some(id.as_str()), ErrorCode::CredentialUnknown, now)
+                .platform_refusal(meta, Some(id.as_str()), ErrorCode::OtpInvalid, now)
                 .await;
         };
         let codes = match parse_codes(&[code.to_owned()], &credential) {
@@ -133,7 +145,7 @@ impl Services {
     }
 
     /// Within `txn`: spends the code's step (conditional on it being newer than the last spent
-    /// one, so a concurrent use of the same code loses), or counts a wrong code platform-wide.
+    /// one, so a concurrent use of the same code loses). A wrong code changes nothing.
     async fn decide(
         &self,
         txn: &DatabaseTransaction,
@@ -150,20 +162,7 @@ impl Services {
                 }
             }
             Decision::AlreadyUsed => Err(ErrorCode::OtpAlreadyUsed),
-            Decision::Wrong => {
-                let suspended = records::count_credential_failure(
-                    txn,
-                    &credential.id,
-                    PLATFORM_GUESS_BUDGET,
-                    now,
-                )
-                .await?;
-                Err(if suspended {
-                    ErrorCode::CredentialSuspended
-                } else {
-                    ErrorCode::OtpInvalid
-                })
-            }
+            Decision::Wrong => Err(ErrorCode::OtpInvalid),
         })
     }
 

@@ -97,7 +97,11 @@ impl Services {
             public_url: Arc::from(DEFAULT_PUBLIC_URL),
             push_notifier: push_hub.clone(),
             push_hub,
-            webhook_client: reqwest::Client::new(),
+            // A bank's webhook endpoint must not bounce Mamori's request elsewhere.
+            webhook_client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_default(),
         }
     }
 

@@ -610,8 +610,8 @@ impl Services {
         };
 
         let txn = self.begin().await?;
-        // Lock and revoke are re-checked here: the answer and a support-desk change cannot
-        // both win.
+        // Lock, revoke and platform suspension are re-checked here under shared row locks: the
+        // answer and a support-desk change or a suspension cannot both win.
         let binding = records::find_binding_locked(&txn, &row.binding_id).await?;
         let binding_refusal = match binding.as_ref().map(|b| b.state.as_str()) {
             Some("active") => None,
@@ -620,7 +620,7 @@ impl Services {
         };
         let binding_refusal = match binding_refusal {
             Some(code) => Some(code),
-            None => records::find_credential(&txn, &row.credential_id)
+            None => records::find_credential_locked(&txn, &row.credential_id)
                 .await?
                 .is_none_or(|c| c.suspended_at.is_some())
                 .then_some(ErrorCode::CredentialSuspended),

@@ -236,6 +236,18 @@ pub async fn find_binding_locked<C: ConnectionTrait>(
         .await?)
 }
 
+/// A credential, read with a shared row lock (PostgreSQL) so a concurrent suspension either
+/// commits first and is seen, or waits for this transaction.
+pub async fn find_credential_locked<C: ConnectionTrait>(
+    conn: &C,
+    credential_id: &str,
+) -> Result<Option<CredentialRow>, StoreError> {
+    Ok(credentials::Entity::find_by_id(credential_id.to_owned())
+        .lock_shared()
+        .one(conn)
+        .await?)
+}
+
 /// The user's most recent binding at this bank, live or not.
 pub async fn find_latest_binding<C: ConnectionTrait>(
     conn: &C,

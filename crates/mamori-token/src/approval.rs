@@ -323,8 +323,27 @@ pub fn render(approval: &Approval, lang: Lang, device_unix: i64) -> String {
 /// redraw the screen and hide the real payee) become spaces.
 pub fn clean(text: &str) -> String {
     text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| {
+            if c.is_control() || is_invisible_format(c) {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect()
+}
+
+/// Bidi overrides and isolates, zero-width characters and line/paragraph separators: they can
+/// make a payee's name display as something else than what is signed.
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{2069}'
+            | '\u{FEFF}'
+    )
 }
 
 #[cfg(test)]
@@ -363,6 +382,16 @@ mod tests {
             created_at: DateTime::from_timestamp(1_795_339_800, 0).unwrap(),
             expires_at: DateTime::from_timestamp(1_795_339_920, 0).unwrap(),
         }
+    }
+
+    #[test]
+    fn invisible_and_bidi_characters_cannot_disguise_a_payee() {
+        assert_eq!(clean("ﾏﾓﾘ\u{202E}ｳﾛﾀ"), "ﾏﾓﾘ ｳﾛﾀ");
+        assert_eq!(
+            clean("A\u{200B}B\u{2066}C\u{2028}D\u{1b}[2J"),
+            "A B C D [2J"
+        );
+        assert_eq!(clean("城北 太郎"), "城北 太郎");
     }
 
     #[test]

@@ -116,10 +116,12 @@ pub enum TokenCommand {
         #[arg(long)]
         credential: Option<String>,
         /// Seconds the server holds each poll open when nothing is pending.
-        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=300))]
+        /// The server holds a poll open at most 30 s.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=30))]
         wait: u32,
-        /// Answer without asking (for scripts).
-        #[arg(long, value_enum)]
+        /// Answer without asking (for scripts). Only with --once: a token that approved every
+        /// request in a loop would defeat the point of asking the customer.
+        #[arg(long, value_enum, requires = "once")]
         answer: Option<AnswerArg>,
         /// The number the bank's screen shows, for a number challenge, without asking.
         #[arg(long)]

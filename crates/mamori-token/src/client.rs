@@ -181,6 +181,9 @@ impl Client {
         let http = reqwest::Client::builder()
             .user_agent(concat!("mamori-token/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
+            // A redirect would re-send an activation password or a signed answer to another
+            // host; the token talks to its own server only.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ClientError::Unreachable {
                 server: server.to_owned(),
