@@ -41,6 +41,18 @@ pub enum TransactionError {
     /// The currency is not three capital letters.
     #[error("currency: three capital letters, e.g. \"JPY\"")]
     Currency,
+    /// A payee field is empty, too long, or holds control or invisible characters.
+    #[error("payee.{0}: 1 to {1} visible characters")]
+    Payee(&'static str, usize),
+}
+
+/// Characters that change or hide what a text looks like on screen.
+fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}'
+        )
 }
 
 impl Transaction {
@@ -56,6 +68,21 @@ impl Transaction {
         }
         if self.currency.len() != 3 || !self.currency.bytes().all(|b| b.is_ascii_uppercase()) {
             return Err(TransactionError::Currency);
+        }
+        if let Some(payee) = &self.payee {
+            // What the customer's phone shows and signs must look like what it is: no control,
+            // bidi or zero-width characters that could disguise an account name.
+            for (field, value, max) in [
+                ("bank_code", &payee.bank_code, 16),
+                ("branch_code", &payee.branch_code, 16),
+                ("account_number", &payee.account_number, 32),
+                ("account_name", &payee.account_name, 100),
+            ] {
+                let count = value.chars().count();
+                if count == 0 || count > max || value.chars().any(is_hidden) {
+                    return Err(TransactionError::Payee(field, max));
+                }
+            }
         }
         Ok(())
     }
@@ -137,6 +164,26 @@ mod tests {
             transfer("150000").canonical_json(),
             r#"{"amount":"150000","currency":"JPY","kind":"transfer","payee":{"account_name":"ｼﾞｮｳﾅﾝ ﾀﾛｳ","account_number":"1234567","bank_code":"1344","branch_code":"001"}}"#
         );
+    }
+
+    #[test]
+    fn a_payee_must_look_like_what_it_is() {
+        assert_eq!(transfer("150000").validate(), Ok(()));
+        let with_name = |name: &str| {
+            let mut t = transfer("150000");
+            if let Some(p) = t.payee.as_mut() {
+                p.account_name = name.into();
+            }
+            t.validate()
+        };
+        for bad in ["", "ﾏﾓﾘ\u{202E}ｳﾛﾀ", "A\u{200B}B", "A\nB", &"ｱ".repeat(101)] {
+            assert_eq!(
+                with_name(bad),
+                Err(TransactionError::Payee("account_name", 100)),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(with_name("城北 太郎"), Ok(()));
     }
 
     #[test]

@@ -68,7 +68,12 @@ pub async fn list_mails<C: ConnectionTrait>(
         .await?)
 }
 
-/// Unsent mails nobody holds a live claim on, oldest first: what a sweep retries.
+/// Delivery attempts after which a mail is left in the outbox for good (a dead address or a
+/// refusing relay); it stays readable with `mamori outbox`, with its last error.
+pub const MAX_DELIVERY_ATTEMPTS: i32 = 10;
+
+/// Unsent mails nobody holds a live claim on and not given up on, least tried first, then
+/// oldest: what a sweep retries. Mails that keep failing never starve newer ones.
 pub async fn deliverable_mail_ids<C: ConnectionTrait>(
     conn: &C,
     limit: u64,
@@ -76,7 +81,9 @@ pub async fn deliverable_mail_ids<C: ConnectionTrait>(
 ) -> Result<Vec<String>, StoreError> {
     Ok(outbox_mails::Entity::find()
         .filter(outbox_mails::Column::SentAt.is_null())
+        .filter(outbox_mails::Column::Attempts.lt(MAX_DELIVERY_ATTEMPTS))
         .filter(unclaimed(now))
+        .order_by_asc(outbox_mails::Column::Attempts)
         .order_by_asc(outbox_mails::Column::CreatedAt)
         .limit(limit)
         .all(conn)
