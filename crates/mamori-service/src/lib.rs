@@ -22,6 +22,7 @@ mod login;
 pub mod mail;
 mod provision;
 mod push;
+mod random;
 mod receipts;
 mod self_issue;
 mod transactions;

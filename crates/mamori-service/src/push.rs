@@ -834,14 +834,7 @@ fn same_number(expected: &str, given: Option<&str>) -> bool {
 
 /// Two digits, 10..=99, uniformly from the OS CSPRNG.
 fn challenge_number() -> Result<String, ServiceError> {
-    loop {
-        let mut byte = [0u8; 1];
-        getrandom::fill(&mut byte).map_err(|e| ServiceError::Internal(e.to_string()))?;
-        // 180 = 2 × 90: rejecting the rest keeps every number equally likely.
-        if byte[0] < 180 {
-            return Ok((10 + byte[0] % 90).to_string());
-        }
-    }
+    Ok((10 + crate::random::below(90)?).to_string())
 }
 
 fn state_of(row: &PushApprovalRow) -> Result<ApprovalState, ServiceError> {

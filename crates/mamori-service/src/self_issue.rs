@@ -143,7 +143,7 @@ impl Services {
                 id: format!("iss_{}", uuid::Uuid::new_v4().simple()),
                 tenant_id: user.tenant_id.clone(),
                 user_id: user.id.clone(),
-                activation_user_id: random_digits(ACTIVATION_USER_ID_DIGITS)?,
+                activation_user_id: crate::random::digits(ACTIVATION_USER_ID_DIGITS)?,
                 mail_address: mail_address.to_owned(),
                 password_hash: password_hash.clone(),
                 state: IssueState::Issued.as_str().to_owned(),
@@ -719,28 +719,14 @@ impl Services {
     }
 }
 
-/// `n` random decimal digits from the OS CSPRNG, without modulo bias.
-fn random_digits(n: usize) -> Result<String, ServiceError> {
-    let mut out = String::with_capacity(n);
-    while out.len() < n {
-        let mut byte = [0u8; 1];
-        getrandom::fill(&mut byte).map_err(|e| ServiceError::Internal(e.to_string()))?;
-        // 250 = 25 × 10: bytes above it would favour the low digits.
-        if byte[0] < 250 {
-            out.push(char::from(b'0' + byte[0] % 10));
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn activation_user_ids_are_ten_digits() {
-        let a = random_digits(ACTIVATION_USER_ID_DIGITS).expect("random");
-        let b = random_digits(ACTIVATION_USER_ID_DIGITS).expect("random");
+        let a = crate::random::digits(ACTIVATION_USER_ID_DIGITS).expect("random");
+        let b = crate::random::digits(ACTIVATION_USER_ID_DIGITS).expect("random");
         assert_eq!(a.len(), 10);
         assert!(a.bytes().all(|c| c.is_ascii_digit()), "{a}");
         assert_ne!(a, b);

@@ -5,7 +5,9 @@
 use chrono::{DateTime, Utc};
 use mamori_domain::IssueState;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+};
 
 use crate::StoreError;
 use crate::entities::token_issues;
@@ -128,18 +130,16 @@ pub async fn invalidate_if_at_limit<C: ConnectionTrait>(
     max: i32,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    let result = token_issues::Entity::update_many()
-        .col_expr(
-            token_issues::Column::State,
-            Expr::value(IssueState::Invalidated.as_str()),
-        )
-        .col_expr(token_issues::Column::UpdatedAt, Expr::value(now))
-        .filter(token_issues::Column::Id.eq(issue_id))
-        .filter(token_issues::Column::State.eq(IssueState::Issued.as_str()))
-        .filter(token_issues::Column::Failures.gte(max))
-        .exec(conn)
-        .await?;
-    Ok(result.rows_affected == 1)
+    let at_limit = Condition::all().add(token_issues::Column::Failures.gte(max));
+    move_issue(
+        conn,
+        issue_id,
+        IssueState::Issued,
+        IssueState::Invalidated,
+        at_limit,
+        now,
+    )
+    .await
 }
 
 /// Moves an `issued` issue whose time ran out to `expired`. Returns whether it moved.
@@ -148,18 +148,16 @@ pub async fn expire_issue<C: ConnectionTrait>(
     issue_id: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    let result = token_issues::Entity::update_many()
-        .col_expr(
-            token_issues::Column::State,
-            Expr::value(IssueState::Expired.as_str()),
-        )
-        .col_expr(token_issues::Column::UpdatedAt, Expr::value(now))
-        .filter(token_issues::Column::Id.eq(issue_id))
-        .filter(token_issues::Column::State.eq(IssueState::Issued.as_str()))
-        .filter(token_issues::Column::ExpiresAt.lte(now))
-        .exec(conn)
-        .await?;
-    Ok(result.rows_affected == 1)
+    let due = Condition::all().add(token_issues::Column::ExpiresAt.lte(now));
+    move_issue(
+        conn,
+        issue_id,
+        IssueState::Issued,
+        IssueState::Expired,
+        due,
+        now,
+    )
+    .await
 }
 
 /// Claims an `issued`, unexpired issue for the one activation that wins: `issued → activated`,
@@ -210,14 +208,34 @@ pub async fn mark_used<C: ConnectionTrait>(
     issue_id: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
+    let always = Condition::all();
+    move_issue(
+        conn,
+        issue_id,
+        IssueState::Activated,
+        IssueState::Used,
+        always,
+        now,
+    )
+    .await
+}
+
+/// One conditional move of an issue, `from → to`, only while `guard` also holds. Returns
+/// whether this call moved it (a concurrent mover sees `false`).
+async fn move_issue<C: ConnectionTrait>(
+    conn: &C,
+    issue_id: &str,
+    from: IssueState,
+    to: IssueState,
+    guard: Condition,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
     let result = token_issues::Entity::update_many()
-        .col_expr(
-            token_issues::Column::State,
-            Expr::value(IssueState::Used.as_str()),
-        )
+        .col_expr(token_issues::Column::State, Expr::value(to.as_str()))
         .col_expr(token_issues::Column::UpdatedAt, Expr::value(now))
         .filter(token_issues::Column::Id.eq(issue_id))
-        .filter(token_issues::Column::State.eq(IssueState::Activated.as_str()))
+        .filter(token_issues::Column::State.eq(from.as_str()))
+        .filter(guard)
         .exec(conn)
         .await?;
     Ok(result.rows_affected == 1)
