@@ -87,5 +87,216 @@ async fn a_hundred_wrong_codes_across_unlocks_suspend_the_token_everywhere(engin
         )
         .await;
     assert_eq!(reg.code(), Some("credential_suspended"), "{:?}", reg.body);
+
+    // The platform operator lifts the suspension, with a reason both banks can read.
+    let services = &app.state.services;
+    let meta = mamori_service::RequestMeta::default();
+    let lifted = services
+        .lift_credential_suspension(
+            "ops1",
+            &meta,
+            &token.credential_id,
+            "owner called; ID checked",
+        )
+        .await
+        .unwrap();
+    assert_eq!(lifted.banks, vec!["johoku-shinkin", "jonan-shinkin"]);
+    assert_eq!(jonan.status(&at_jonan).await["credential_suspended"], false);
+    app.next_step();
+    let answer = jonan
+        .post(
+            &format!("/users/{at_jonan}/otp/verify"),
+            json!({ "otp": token.code_at(app.now_unix()) }),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    for bank in [&johoku, &jonan] {
+        let trail = bank.get("/audit-events?limit=5").await;
+        let entry = trail.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["operation"] == "liftCredentialSuspension")
+            .unwrap_or_else(|| panic!("{}: {:?}", bank.id, trail.body))
+            .clone();
+        assert_eq!(entry["actor"], "operator:ops1");
+        assert!(
+            entry["details"]
+                .as_str()
+                .unwrap()
+                .contains("owner called; ID checked")
+        );
+    }
+    // Lifting what is not suspended changes nothing and says so.
+    let again = services
+        .lift_credential_suspension("ops1", &meta, &token.credential_id, "again")
+        .await;
+    assert!(
+        matches!(again, Err(mamori_service::ServiceError::Invalid(_))),
+        "{again:?}"
+    );
 }
 on_both_engines!(a_hundred_wrong_codes_across_unlocks_suspend_the_token_everywhere);
+
+/// Registers `token` for a new user at `bank` (one-code bank) and returns the user.
+async fn registered_user(
+    app: &TestApp,
+    bank: &mamori_testkit::Bank<'_>,
+    contract: &str,
+    token: &mamori_testkit::TestToken,
+) -> String {
+    let user = bank.create_user(contract, None).await;
+    app.next_step();
+    let reg = bank
+        .post(
+            &format!("/users/{user}/credential"),
+            json!({ "credential_id": token.credential_id, "otp": token.code_at(app.now_unix()) }),
+        )
+        .await;
+    assert_eq!(reg.status, 201, "{:?}", reg.body);
+    user
+}
+
+/// The high finding of the security review: a customer of any bank who types a victim's
+/// credential ID at registration with wrong codes must not spend the victim's platform budget.
+/// Wrong codes at registration count only against the registering user (and client), never
+/// against the credential; the victim's token keeps working everywhere.
+async fn strangers_registering_a_victims_token_cannot_suspend_it(engine: TestEngine) {
+    let app = TestApp::new(engine).await;
+    let victims_bank = app.bank("jonan-shinkin").await;
+    let attackers_bank = app.bank("kitashin").await;
+    let victim = app.provision().await;
+    let at_victims_bank = registered_user(&app, &victims_bank, "7000001", &victim).await;
+
+    // Many attacker accounts, each spraying wrong codes at the victim's credential ID: twice
+    // the platform budget in all, through registerCredential and changeDevice's new token.
+    let attacker_token = app.provision().await;
+    let budget = usize::try_from(PLATFORM_GUESS_BUDGET).unwrap();
+    let mut sent = 0;
+    let mut account = 0;
+    while sent < 2 * budget {
+        account += 1;
+        let attacker = registered_user(
+            &app,
+            &attackers_bank,
+            &format!("8{account:06}"),
+            &attacker_token,
+        )
+        .await;
+        // Each account goes on until the registration limit stops it (its own token locks on
+        // the way: the old code is wrong too).
+        for _ in 0..20 {
+            let answer = attackers_bank
+                .post(
+                    &format!("/users/{attacker}/credential/change-device"),
+                    json!({
+                        "old_otp": "000000",
+                        "new_credential_id": victim.credential_id,
+                        "new_otp": "000000",
+                    }),
+                )
+                .await;
+            sent += 1;
+            assert!(
+                matches!(
+                    answer.code(),
+                    Some("otp_invalid" | "otp_locked" | "rate_limited")
+                ),
+                "{:?}",
+                answer.body
+            );
+            if answer.code() == Some("rate_limited") {
+                break;
+            }
+        }
+        let fresh = attackers_bank
+            .create_user(&format!("9{account:06}"), None)
+            .await;
+        for _ in 0..20 {
+            let answer = attackers_bank
+                .post(
+                    &format!("/users/{fresh}/credential"),
+                    json!({ "credential_id": victim.credential_id, "otp": "000000" }),
+                )
+                .await;
+            sent += 1;
+            assert!(
+                matches!(answer.code(), Some("otp_invalid" | "rate_limited")),
+                "{:?}",
+                answer.body
+            );
+            if answer.code() == Some("rate_limited") {
+                break;
+            }
+        }
+    }
+
+    // The victim's token is not suspended and still works at the victim's bank.
+    let status = victims_bank.status(&at_victims_bank).await;
+    assert_eq!(status["credential_suspended"], false, "{status:?}");
+    app.next_step();
+    let answer = victims_bank
+        .post(
+            &format!("/users/{at_victims_bank}/otp/verify"),
+            json!({ "otp": victim.code_at(app.now_unix()) }),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+}
+on_both_engines!(strangers_registering_a_victims_token_cannot_suspend_it);
+
+/// Registration attempts are limited per (bank, user), reserved before the code is checked:
+/// once the limit is reached even a correct code is not checked until the window passes.
+async fn registration_attempts_are_limited_per_user(engine: TestEngine) {
+    let app = TestApp::new(engine).await;
+    let bank = app.bank("jonan-shinkin").await;
+    let token = app.provision().await;
+    let user = bank.create_user("7100001", None).await;
+    let limit = mamori_service::REGISTRATION_ATTEMPTS_PER_USER.max;
+    for attempt in 1..=limit {
+        let answer = bank
+            .post(
+                &format!("/users/{user}/credential"),
+                json!({ "credential_id": token.credential_id, "otp": "000000" }),
+            )
+            .await;
+        assert_eq!(
+            (answer.status, answer.code()),
+            (422, Some("otp_invalid")),
+            "attempt {attempt}: {:?}",
+            answer.body
+        );
+    }
+    app.next_step();
+    let correct =
+        json!({ "credential_id": token.credential_id, "otp": token.code_at(app.now_unix()) });
+    let answer = bank
+        .post(&format!("/users/{user}/credential"), correct.clone())
+        .await;
+    assert_eq!(
+        (answer.status, answer.code()),
+        (429, Some("rate_limited")),
+        "{:?}",
+        answer.body
+    );
+    assert_eq!(bank.status(&user).await["status"], "none");
+
+    // Another user of the same bank is not held back by this one's attempts.
+    let other = bank.create_user("7100002", None).await;
+    let answer = bank
+        .post(&format!("/users/{other}/credential"), correct)
+        .await;
+    assert_eq!(answer.status, 201, "{:?}", answer.body);
+
+    // An hour later the user may try again, and a fresh code registers the token.
+    app.advance(chrono::Duration::hours(1));
+    let second = app.provision().await;
+    let answer = bank
+        .post(
+            &format!("/users/{user}/credential"),
+            json!({ "credential_id": second.credential_id, "otp": second.code_at(app.now_unix()) }),
+        )
+        .await;
+    assert_eq!(answer.status, 201, "{:?}", answer.body);
+}
+on_both_engines!(registration_attempts_are_limited_per_user);

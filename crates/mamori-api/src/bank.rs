@@ -9,7 +9,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, SecurityScheme, Tags};
 
 use crate::context::RequestContext;
-use crate::errors::{AuditProblem, OtpProblem, UserProblem};
+use crate::errors::{AuditProblem, OtpProblem, RegistrationProblem, UserProblem};
 use crate::state::AppState;
 use crate::strict::StrictString;
 use crate::timestamp::Timestamp;
@@ -463,7 +463,9 @@ impl BankApi {
     /// Errors: `credential_id_malformed`, `otp_malformed`, `validation_failed` (wrong number of
     /// codes) — 400; `credential_unknown` — 404; `credential_already_registered`,
     /// `otp_already_used` — 409; `otp_invalid`, `credential_kind_not_allowed` — 422;
-    /// `credential_suspended` — 423.
+    /// `credential_suspended` — 423; `rate_limited` — 429. A wrong code is counted against
+    /// this user's registration attempts (10 an hour, reserved before the code is checked),
+    /// never against the credential: the person typing it may not be its owner.
     #[oai(
         path = "/v1/banks/:bank_id/users/:user/credential",
         method = "post",
@@ -478,7 +480,7 @@ impl BankApi {
         /// Mamori's user ID.
         user: Path<String>,
         body: Json<RegisterCredentialRequest>,
-    ) -> Result<RegisteredResponse, OtpProblem> {
+    ) -> Result<RegisteredResponse, RegistrationProblem> {
         let run = async {
             let caller = self.caller(&key, &bank_id).await?;
             let body = body.0;
@@ -495,7 +497,7 @@ impl BankApi {
         };
         run.await
             .map(|s| RegisteredResponse::Created(Json(s.into())))
-            .map_err(|e| OtpProblem::from_error(&e, &ctx))
+            .map_err(|e| RegistrationProblem::from_error(&e, &ctx))
     }
 
     /// Check a code at login
@@ -603,8 +605,9 @@ impl BankApi {
     ///
     /// A current code of the old token, then the new credential ID and its code(s) (two at
     /// two-code banks), in one atomic step: if any part fails nothing changes and the old token
-    /// keeps working. A wrong old code counts like `verifyOtp`. Without the old device, the
-    /// bank revokes (`revokeCredential`) and the customer registers anew.
+    /// keeps working. A wrong old code counts like `verifyOtp`; the new token's code counts
+    /// against this user's registration attempts like `registerCredential`. Without the old
+    /// device, the bank revokes (`revokeCredential`) and the customer registers anew.
     #[oai(
         path = "/v1/banks/:bank_id/users/:user/credential/change-device",
         method = "post",
@@ -619,7 +622,7 @@ impl BankApi {
         /// Mamori's user ID.
         user: Path<String>,
         body: Json<ChangeDeviceRequest>,
-    ) -> Result<StatusResponse, OtpProblem> {
+    ) -> Result<StatusResponse, RegistrationProblem> {
         let run = async {
             let caller = self.caller(&key, &bank_id).await?;
             let body = body.0;
@@ -637,7 +640,7 @@ impl BankApi {
         };
         run.await
             .map(|s| StatusResponse::Ok(Json(s.into())))
-            .map_err(|e| OtpProblem::from_error(&e, &ctx))
+            .map_err(|e| RegistrationProblem::from_error(&e, &ctx))
     }
 
     /// Revoke the user's token (失効)

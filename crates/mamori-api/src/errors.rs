@@ -117,6 +117,19 @@ problem_family! {
 }
 
 problem_family! {
+    /// Problems of registering a token (registerCredential, changeDevice).
+    RegistrationProblem {
+        BadRequest = 400, "Malformed input (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). Not counted.";
+        Unauthorized = 401, "The API key is missing, unknown or revoked (`unauthorized`).";
+        NotFound = 404, "No such user, no registered token, or no such credential (`not_found`, `otp_not_registered`, `credential_unknown`).";
+        Conflict = 409, "Already used or already registered (`otp_already_used`, `credential_already_registered`). Not counted as a failure.";
+        Unprocessable = 422, "The code is wrong (`otp_invalid`, with `attempts_left` for the old token of a device change) or the bank does not allow this kind of token (`credential_kind_not_allowed`). A wrong code of the token being registered counts against this user's registration attempts only, never against the token.";
+        Locked = 423, "The old token is locked at this bank (`otp_locked`), or the token is suspended on the platform (`credential_suspended`).";
+        TooManyRequests = 429, "This user used up their registration attempts for the hour, or this client its budget of wrong registration codes (`rate_limited`); retry after `Retry-After` seconds.";
+    }
+}
+
+problem_family! {
     /// Problems of the bank's audit trail.
     AuditProblem {
         BadRequest = 400, "A bad cursor or limit (`bad_request`, `validation_failed`).";
@@ -177,6 +190,7 @@ problem_family! {
         Conflict = 409, "The app has not activated the token yet (`token_not_activated`), the code was used (`otp_already_used`), or a token is in use (`credential_already_registered`). Not counted.";
         Unprocessable = 422, "The code is wrong (`otp_invalid`), counted on the token.";
         Locked = 423, "The token is suspended on the platform (`credential_suspended`).";
+        TooManyRequests = 429, "This user used up their registration attempts for the hour (`rate_limited`); retry later.";
     }
 }
 

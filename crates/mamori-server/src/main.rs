@@ -109,6 +109,11 @@ enum Command {
         #[command(subcommand)]
         command: WebhooksCommand,
     },
+    /// Customers' credentials across all banks (platform operator).
+    Credentials {
+        #[command(subcommand)]
+        command: CredentialsCommand,
+    },
     /// Print the OpenAPI spec (JSON) to standard output.
     Openapi,
     /// Print the mails in the outbox, newest first (without SMTP, the outbox is the mailbox).
@@ -195,6 +200,25 @@ enum ApiKeysCommand {
     Revoke {
         /// The key's id (`key_…`) or prefix.
         key: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CredentialsCommand {
+    /// Lift a credential's platform-wide suspension (after 100 wrong codes across banks), once
+    /// you are satisfied its owner holds it. Audited with the reason in the platform's trail
+    /// and in the trail of every bank the token is registered at.
+    Unsuspend {
+        /// The credential ID, e.g. `MAMO00001234`.
+        credential_id: String,
+        /// Why: goes into the audit trails.
+        #[arg(long)]
+        reason: String,
+        /// Who is acting (recorded as `operator:<name>`); defaults to the login name.
+        #[arg(long, env = "USER", hide_env = true, default_value = "cli")]
+        operator: String,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -349,6 +373,39 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 "Webhook secret of {tenant}: hand it to the bank over a secure channel. It changes when the master key is rotated."
             );
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Credentials {
+            command:
+                CredentialsCommand::Unsuspend {
+                    credential_id,
+                    reason,
+                    operator,
+                    database,
+                },
+        } => {
+            let services = cli_services(&database.database_url).await?;
+            let meta = mamori_service::RequestMeta::default();
+            match services
+                .lift_credential_suspension(&operator, &meta, &credential_id, &reason)
+                .await
+            {
+                Ok(lifted) => {
+                    say(&format!(
+                        "{}: suspension lifted; recorded in the platform trail and at {} bank(s)",
+                        lifted.credential_id,
+                        lifted.banks.len()
+                    ));
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(
+                    err @ (mamori_service::ServiceError::Rejected { .. }
+                    | mamori_service::ServiceError::Invalid(_)),
+                ) => {
+                    eprintln!("mamori: {credential_id}: {err}");
+                    Ok(ExitCode::FAILURE)
+                }
+                Err(err) => Err(err.into()),
+            }
         }
         Command::Migrate { database } => {
             let db = connect(&database.database_url).await?;

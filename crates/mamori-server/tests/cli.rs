@@ -544,3 +544,73 @@ fn http_post(port: u16, path: &str, authorization: &str, body: &str) -> (u16, St
         .unwrap_or_default();
     (status, body)
 }
+
+/// `mamori credentials unsuspend`: the platform operator lifts a token's platform-wide
+/// suspension with a reason, which the bank reads in its own audit trail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_unsuspend_lifts_a_suspension_with_a_reason() {
+    let app = mamori_testkit::TestApp::new(TestEngine::Sqlite).await;
+    let bank = app.bank("jonan-shinkin").await;
+    let token = app.provision().await;
+    let user = bank.create_user("5000001", None).await;
+    let reg = bank
+        .post(
+            &format!("/users/{user}/credential"),
+            serde_json::json!({ "credential_id": token.credential_id, "otp": token.code_at(app.now_unix()) }),
+        )
+        .await;
+    assert_eq!(reg.status, 201, "{:?}", reg.body);
+    // Suspended as if it had reached the platform's budget of wrong codes.
+    assert!(
+        mamori_store::records::count_credential_failure(
+            app.db.connection(),
+            &token.credential_id,
+            1,
+            chrono_now(&app),
+        )
+        .await
+        .unwrap()
+    );
+    assert_eq!(bank.status(&user).await["credential_suspended"], true);
+
+    let url = app.test_db.url.clone();
+    let run = |args: Vec<String>| {
+        let out = mamori()
+            .args(args)
+            .args(["--database-url", &url])
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let args = |reason: &str| {
+        vec![
+            "credentials".to_owned(),
+            "unsuspend".to_owned(),
+            token.credential_id.clone(),
+            "--reason".to_owned(),
+            reason.to_owned(),
+            "--operator".to_owned(),
+            "tanaka".to_owned(),
+        ]
+    };
+    let (ok, stdout, stderr) = tokio::task::block_in_place(|| run(args("本人確認済み")));
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("suspension lifted"), "{stdout}");
+    assert_eq!(bank.status(&user).await["credential_suspended"], false);
+    let trail = bank.get("/audit-events?limit=1").await;
+    let entry = &trail.body["items"][0];
+    assert_eq!(entry["operation"], "liftCredentialSuspension", "{trail:?}");
+    assert_eq!(entry["actor"], "operator:tanaka");
+    assert!(entry["details"].as_str().unwrap().contains("本人確認済み"));
+
+    let (ok, _, stderr) = tokio::task::block_in_place(|| run(args("again")));
+    assert!(!ok && stderr.contains("not suspended"), "{stderr}");
+}
+
+fn chrono_now(app: &mamori_testkit::TestApp) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(app.now_unix(), 0).unwrap()
+}

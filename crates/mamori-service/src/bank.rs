@@ -15,6 +15,7 @@ use mamori_store::{StoreError, audit, issues};
 use sea_orm::DatabaseTransaction;
 
 use crate::check::{CodeState, Decision, Kind};
+use crate::provision::{REGISTRATION_ATTEMPTS_PER_USER, REGISTRATION_FAILURES_PER_CLIENT};
 use crate::{BankCaller, RequestMeta, ServiceError, Services};
 
 /// A contract user as a bank sees it.
@@ -315,7 +316,7 @@ impl Services {
         let user_id = user.id.as_str();
         let now = self.now();
         let (credential, decision) = match self
-            .judge_new_token(policy, credential_id, codes, mode, now)
+            .judge_new_token(user, meta, policy, credential_id, codes, mode, now)
             .await?
         {
             Ok(judged) => judged,
@@ -395,16 +396,9 @@ impl Services {
                 }
             }
             Decision::AlreadyUsed => Err(ServiceError::rejected(ErrorCode::OtpAlreadyUsed)),
-            Decision::Wrong => {
-                let suspended =
-                    records::count_credential_failure(&txn, cred_id, PLATFORM_GUESS_BUDGET, now)
-                        .await?;
-                Err(ServiceError::rejected(if suspended {
-                    ErrorCode::CredentialSuspended
-                } else {
-                    ErrorCode::OtpInvalid
-                }))
-            }
+            // Paid for by this user's registration attempts, never by the credential's
+            // platform budget: the user typing it may not be its owner.
+            Decision::Wrong => Err(ServiceError::rejected(ErrorCode::OtpInvalid)),
         };
         self.audit(
             &txn,
@@ -424,10 +418,17 @@ impl Services {
 
     /// A token presented for registration (registerCredential, and the new token of
     /// changeDevice): the credential must exist, be usable at this bank, and come with as many
-    /// codes as the bank's registration mode asks; then what the code(s) mean. A refusal
-    /// carries the credential ID when it is known, for the audit entry.
+    /// codes as the bank's registration mode asks; then, once the user's registration attempt
+    /// is reserved, what the code(s) mean. A refusal carries the credential ID when it is
+    /// known, for the audit entry.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "a registration attempt has that many facts"
+    )]
     async fn judge_new_token(
         &self,
+        user: &UserRow,
+        meta: &RequestMeta,
         policy: &TenantPolicy,
         credential_id: &str,
         codes: &[String],
@@ -462,6 +463,22 @@ impl Services {
             Ok(codes) => codes,
             Err(err) => return refused(err),
         };
+        // Reserved before the code is checked, so concurrent attempts cannot overrun the limit.
+        let user_key = format!("register-user:{}:{}", user.tenant_id, user.id);
+        if !self
+            .take_rate_slot(&user_key, REGISTRATION_ATTEMPTS_PER_USER, now)
+            .await?
+        {
+            return refused(ServiceError::rejected(ErrorCode::RateLimited));
+        }
+        let client = meta.client_addr.as_deref().unwrap_or("unknown");
+        let client_key = format!("register-client:{client}");
+        if !self
+            .take_rate_slot(&client_key, REGISTRATION_FAILURES_PER_CLIENT, now)
+            .await?
+        {
+            return refused(ServiceError::rejected(ErrorCode::RateLimited));
+        }
         let secret = self.open_secret(&credential)?;
         let state = code_state(&credential, &secret)?;
         let (unix, window, look_ahead) = (
@@ -474,6 +491,10 @@ impl Services {
             [first, second] => state.check_pair(first, second, unix, window, look_ahead),
             _ => Decision::Wrong,
         };
+        if decision != Decision::Wrong {
+            self.give_back_rate_slot(&client_key, REGISTRATION_FAILURES_PER_CLIENT, now)
+                .await?;
+        }
         Ok(Ok((credential, decision)))
     }
 
@@ -594,6 +615,8 @@ impl Services {
         // The new token first: its mistakes must not touch the old binding at all.
         let (new_cred, new_decision) = match self
             .judge_new_token(
+                &user,
+                meta,
                 &policy,
                 new_credential_id,
                 new_codes,
@@ -694,29 +717,8 @@ impl Services {
                 } else {
                     ErrorCode::OtpInvalid
                 });
-                if new_decision == Decision::Wrong {
-                    let txn = self.begin().await?;
-                    records::count_credential_failure(
-                        &txn,
-                        &new_cred.id,
-                        PLATFORM_GUESS_BUDGET,
-                        now,
-                    )
-                    .await?;
-                    self.audit(
-                        &txn,
-                        caller,
-                        meta,
-                        op::CHANGE_DEVICE,
-                        Some(&user.id),
-                        Some(&new_cred.id),
-                        Err(&err),
-                        now,
-                    )
-                    .await?;
-                    txn.commit().await.map_err(StoreError::from)?;
-                    return Err(err);
-                }
+                // A wrong new code is paid for by this user's registration attempts only
+                // (see registerCredential).
                 return self
                     .refuse(
                         caller,

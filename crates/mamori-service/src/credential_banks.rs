@@ -61,7 +61,10 @@ impl Services {
     ) -> Result<CredentialBanks, ServiceError> {
         let now = self.now();
         let client = meta.client_addr.clone().unwrap_or_else(|| "unknown".into());
-        if !self.take_rate_slot(&format!("banks:{client}"), now).await? {
+        if !self
+            .take_rate_slot(&format!("banks:{client}"), self.provision_limit, now)
+            .await?
+        {
             return Err(ServiceError::rejected(ErrorCode::RateLimited));
         }
         let Ok(id) = CredentialId::parse(credential_id) else {
@@ -72,7 +75,7 @@ impl Services {
         // 20 tries per hour per credential: guessing one of the ~3 valid codes out of 10^6
         // would take thousands of hours from any number of addresses.
         if !self
-            .take_rate_slot(&format!("banks-credential:{id}"), now)
+            .take_rate_slot(&format!("banks-credential:{id}"), self.provision_limit, now)
             .await?
         {
             return Err(ServiceError::rejected(ErrorCode::RateLimited));

@@ -20,6 +20,7 @@ mod credential_banks;
 mod error;
 mod login;
 pub mod mail;
+mod platform;
 mod provision;
 mod push;
 mod random;
@@ -33,7 +34,11 @@ pub use bank::{Accepted, NewUser, OtpStatus, PLATFORM_GUESS_BUDGET, User};
 pub use credential_banks::{CredentialBank, CredentialBanks};
 pub use error::ServiceError;
 pub use login::{LoginCompleted, LoginStarted, NextStep};
-pub use provision::{CredentialKindSpec, Provisioned, RateLimit};
+pub use platform::SuspensionLifted;
+pub use provision::{
+    CredentialKindSpec, Provisioned, REGISTRATION_ATTEMPTS_PER_USER,
+    REGISTRATION_FAILURES_PER_CLIENT, RateLimit,
+};
 pub use push::{
     MAX_WAIT_SECONDS, NewPushApproval, PendingApproval, PushAnswer, PushAnswered,
     PushApprovalCreated, PushApprovalView, PushHub, PushNotifier,

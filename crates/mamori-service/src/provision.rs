@@ -40,6 +40,23 @@ impl Default for RateLimit {
     }
 }
 
+/// Registration attempts (registerCredential, changeDevice's new token, startOtpUse) one bank
+/// user may make per hour. Each is reserved before its code is checked, so a wrong code at
+/// registration is paid for by the user who typed it, never by the credential's owner.
+pub const REGISTRATION_ATTEMPTS_PER_USER: RateLimit = RateLimit {
+    max: 10,
+    window: Duration::hours(1),
+};
+
+/// Wrong registration codes one client address (a bank's IB server) may send per hour: a
+/// backstop against a looping or compromised IB system, sized far above a bank's launch-day
+/// rate of honest mistakes. Only wrong codes stay counted; every other outcome gives its slot
+/// back.
+pub const REGISTRATION_FAILURES_PER_CLIENT: RateLimit = RateLimit {
+    max: 1000,
+    window: Duration::hours(1),
+};
+
 /// The kind of a credential being stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CredentialKindSpec {
@@ -79,7 +96,7 @@ impl Services {
         let now = self.now();
         let client = meta.client_addr.clone().unwrap_or_else(|| "unknown".into());
         if !self
-            .take_rate_slot(&format!("provision:{client}"), now)
+            .take_rate_slot(&format!("provision:{client}"), self.provision_limit, now)
             .await?
         {
             return Err(ServiceError::rejected(ErrorCode::RateLimited));
@@ -272,23 +289,26 @@ impl Services {
     pub(crate) async fn take_rate_slot(
         &self,
         key: &str,
+        limit: RateLimit,
         now: DateTime<Utc>,
     ) -> Result<bool, ServiceError> {
-        let limit = self.provision_limit;
         let window_start = now.duration_trunc(limit.window).unwrap_or(now);
         let conn = self.db().connection();
-        let bumped = counters::Entity::update_many()
-            .col_expr(
-                counters::Column::Count,
-                Expr::col(counters::Column::Count).add(1),
-            )
-            .filter(counters::Column::Key.eq(key))
-            .filter(counters::Column::WindowStart.eq(window_start))
-            .filter(counters::Column::Count.lt(limit.max))
-            .exec(conn)
-            .await
-            .map_err(StoreError::from)?;
-        if bumped.rows_affected == 1 {
+        let bump = || async {
+            let bumped = counters::Entity::update_many()
+                .col_expr(
+                    counters::Column::Count,
+                    Expr::col(counters::Column::Count).add(1),
+                )
+                .filter(counters::Column::Key.eq(key))
+                .filter(counters::Column::WindowStart.eq(window_start))
+                .filter(counters::Column::Count.lt(limit.max))
+                .exec(conn)
+                .await
+                .map_err(StoreError::from)?;
+            Ok::<_, ServiceError>(bumped.rows_affected == 1)
+        };
+        if bump().await? {
             return Ok(true);
         }
         // No row for this window yet (or the window is full): start the window if it is new.
@@ -306,7 +326,35 @@ impl Services {
         .exec_without_returning(conn)
         .await
         .map_err(StoreError::from)?;
-        Ok(started == 1 && limit.max >= 1)
+        if started == 1 {
+            return Ok(limit.max >= 1);
+        }
+        // A concurrent request started this window between our two statements: its row is
+        // there now, so the conditional increment decides.
+        bump().await
+    }
+
+    /// Gives back a slot taken with [`Self::take_rate_slot`] in the same window (an attempt
+    /// that turned out not to be what the limit counts).
+    pub(crate) async fn give_back_rate_slot(
+        &self,
+        key: &str,
+        limit: RateLimit,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let window_start = now.duration_trunc(limit.window).unwrap_or(now);
+        counters::Entity::update_many()
+            .col_expr(
+                counters::Column::Count,
+                Expr::col(counters::Column::Count).sub(1),
+            )
+            .filter(counters::Column::Key.eq(key))
+            .filter(counters::Column::WindowStart.eq(window_start))
+            .filter(counters::Column::Count.gt(0))
+            .exec(self.db().connection())
+            .await
+            .map_err(StoreError::from)?;
+        Ok(())
     }
 }
 

@@ -264,7 +264,7 @@ impl Services {
         let now = self.now();
         let client = meta.client_addr.clone().unwrap_or_else(|| "unknown".into());
         if !self
-            .take_rate_slot(&format!("activate:{client}"), now)
+            .take_rate_slot(&format!("activate:{client}"), self.provision_limit, now)
             .await?
         {
             return Err(ServiceError::rejected(ErrorCode::RateLimited));

@@ -185,6 +185,45 @@ pub async fn count_credential_failure<C: ConnectionTrait>(
     Ok(suspended.rows_affected == 1)
 }
 
+/// Lifts a platform-wide suspension: the credential works again and its platform-wide count
+/// starts from zero. Returns whether it was suspended.
+pub async fn lift_suspension<C: ConnectionTrait>(
+    conn: &C,
+    credential_id: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let result = credentials::Entity::update_many()
+        .col_expr(
+            credentials::Column::SuspendedAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(credentials::Column::Failures, Expr::value(0))
+        .col_expr(credentials::Column::UpdatedAt, Expr::value(now))
+        .filter(credentials::Column::Id.eq(credential_id))
+        .filter(credentials::Column::SuspendedAt.is_not_null())
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// The banks where a credential has a live (active or locked) binding.
+pub async fn banks_of_credential<C: ConnectionTrait>(
+    conn: &C,
+    credential_id: &str,
+) -> Result<Vec<String>, StoreError> {
+    let mut banks: Vec<String> = bindings::Entity::find()
+        .filter(bindings::Column::CredentialId.eq(credential_id))
+        .filter(bindings::Column::State.is_in(["active", "locked"]))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|b| b.tenant_id)
+        .collect();
+    banks.sort();
+    banks.dedup();
+    Ok(banks)
+}
+
 // ---- bindings ----
 
 /// Inserts a live binding; a user who already has one at this bank is a `Conflict` (the
