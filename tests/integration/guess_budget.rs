@@ -92,6 +92,7 @@ async fn a_hundred_wrong_codes_across_unlocks_suspend_the_token_everywhere(engin
     let services = &app.state.services;
     let meta = mamori_service::RequestMeta::default();
     let lifted = services
+        .platform
         .lift_credential_suspension(
             "ops1",
             &meta,
@@ -129,6 +130,7 @@ async fn a_hundred_wrong_codes_across_unlocks_suspend_the_token_everywhere(engin
     }
     // Lifting what is not suspended changes nothing and says so.
     let again = services
+        .platform
         .lift_credential_suspension("ops1", &meta, &token.credential_id, "again")
         .await;
     assert!(
@@ -252,7 +254,7 @@ async fn registration_attempts_are_limited_per_user(engine: TestEngine) {
     let bank = app.bank("jonan-shinkin").await;
     let token = app.provision().await;
     let user = bank.create_user("7100001", None).await;
-    let limit = mamori_service::REGISTRATION_ATTEMPTS_PER_USER.max;
+    let limit = mamori_service::Limits::default().registration_per_user.max;
     for attempt in 1..=limit {
         let answer = bank
             .post(

@@ -7,7 +7,7 @@ use hmac::{Hmac, Mac};
 use mamori_domain::policy::CredentialKind;
 use mamori_domain::tenant_config::load_dir;
 use mamori_otp::{OtpParams, Secret};
-use mamori_service::{CredentialKindSpec, RequestMeta};
+use mamori_service::{ImportedToken, RequestMeta};
 use mamori_testkit::{Bank, TestApp, TestEngine, on_both_engines, shipped_tenant_configs};
 use serde_json::json;
 use sha1::Sha1;
@@ -71,6 +71,7 @@ async fn app_with_hotp_token(engine: TestEngine) -> (TestApp, String) {
     );
     app.state
         .services
+        .tenants
         .apply_tenant_configs(&configs)
         .await
         .unwrap();
@@ -78,12 +79,17 @@ async fn app_with_hotp_token(engine: TestEngine) -> (TestApp, String) {
     let credential_id = app
         .state
         .services
+        .provisioning
         .import_credential(
-            None,
-            CredentialKindSpec::Hotp { counter: 0 },
-            &secret,
-            OtpParams::default(),
+            "test",
             &RequestMeta::default(),
+            &ImportedToken {
+                id: None,
+                kind: CredentialKind::Hotp,
+                counter: 0,
+                secret,
+                params: OtpParams::default(),
+            },
         )
         .await
         .unwrap()

@@ -326,6 +326,7 @@ async fn logged_in_change_and_timed_auto_unlock(engine: TestEngine) {
     jonan.policy.password.auto_unlock_minutes = Ranged::new(30).unwrap();
     app.state
         .services
+        .tenants
         .apply_tenant_configs(&configs)
         .await
         .unwrap();

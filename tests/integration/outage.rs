@@ -20,6 +20,7 @@ async fn a_database_outage_answers_503_and_counts_nothing() {
     let configs = load_dir(&shipped_tenant_configs()).unwrap();
     app.state
         .services
+        .tenants
         .apply_tenant_configs(&configs)
         .await
         .unwrap();

@@ -170,7 +170,13 @@ async fn receipts_verify_offline_and_survive_rotation(engine: TestEngine) {
 
     // Rotation: new receipts use the new key; the old receipt still verifies.
     let old_kid = jwks.body["keys"][0]["kid"].as_str().unwrap().to_owned();
-    let new_kid = app.state.services.rotate_signing_key().await.unwrap();
+    let new_kid = app
+        .state
+        .services
+        .receipts
+        .rotate_signing_key()
+        .await
+        .unwrap();
     assert_ne!(new_kid, old_kid);
     let keys = app
         .call("GET", "/.well-known/jwks.json", None, None)

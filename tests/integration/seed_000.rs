@@ -998,12 +998,14 @@ async fn seed_000_webhook_tells_the_bank(engine: TestEngine) {
     }
     app.state
         .services
+        .tenants
         .apply_tenant_configs(&configs)
         .await
         .unwrap();
     let secret = app
         .state
         .services
+        .webhooks
         .webhook_secret(&TenantId::parse(BANK).unwrap())
         .await
         .unwrap();

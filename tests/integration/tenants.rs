@@ -30,6 +30,7 @@ async fn shipped_configs_are_applied_once_and_then_unchanged(engine: TestEngine)
     let first = app
         .state
         .services
+        .tenants
         .apply_tenant_configs(&configs)
         .await
         .unwrap();
@@ -40,6 +41,7 @@ async fn shipped_configs_are_applied_once_and_then_unchanged(engine: TestEngine)
     let again = app
         .state
         .services
+        .tenants
         .apply_tenant_configs(&configs)
         .await
         .unwrap();
@@ -48,7 +50,7 @@ async fn shipped_configs_are_applied_once_and_then_unchanged(engine: TestEngine)
         "{again:?}"
     );
 
-    let tenants = app.state.services.list_tenants().await.unwrap();
+    let tenants = app.state.services.tenants.list_tenants().await.unwrap();
     let ids: Vec<_> = tenants.iter().map(|t| t.id.as_str().to_owned()).collect();
     for id in [
         "demo-shinkin",
@@ -80,6 +82,7 @@ async fn a_changed_config_updates_and_a_bank_with_users_is_never_dropped(engine:
     let mut configs = load_dir(&shipped_configs_dir()).unwrap();
     app.state
         .services
+        .tenants
         .apply_tenant_configs(&configs)
         .await
         .unwrap();
@@ -105,6 +108,7 @@ async fn a_changed_config_updates_and_a_bank_with_users_is_never_dropped(engine:
     let applied = app
         .state
         .services
+        .tenants
         .apply_tenant_configs(&configs)
         .await
         .unwrap();
@@ -112,7 +116,7 @@ async fn a_changed_config_updates_and_a_bank_with_users_is_never_dropped(engine:
     assert_eq!(change_of("kitashin"), TenantChange::Updated);
     assert_eq!(change_of("johoku-shinkin"), TenantChange::Unchanged);
 
-    let tenants = app.state.services.list_tenants().await.unwrap();
+    let tenants = app.state.services.tenants.list_tenants().await.unwrap();
     let jonan = tenants.iter().find(|t| t.id.as_str() == "jonan-shinkin");
     assert_eq!(
         jonan.map(|t| t.user_count),

@@ -2,14 +2,17 @@
 //! carries the bank in its path and answers 404 for anything of another bank.
 
 use mamori_domain::OtpUse;
-use mamori_service::{BankCaller, OtpStatus, RequestMeta, ServiceError, User};
+use mamori_service::{
+    AuditRecord, BankCaller, ChainStatus, OtpStatus, RequestMeta, ServiceError, User,
+};
+use poem::Request;
 use poem_openapi::auth::Bearer;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, SecurityScheme, Tags};
 
 use crate::context::RequestContext;
-use crate::errors::{AuditProblem, OtpProblem, RegistrationProblem, UserProblem};
+use crate::errors::{AuditProblem, OtpProblem, RegistrationProblem, UserProblem, problem_of};
 use crate::state::AppState;
 use crate::strict::StrictString;
 use crate::timestamp::Timestamp;
@@ -23,8 +26,31 @@ pub(crate) enum ApiTags {
 /// A bank's API key: `Authorization: Bearer mmr_<prefix>_<secret>`. Created by the platform
 /// operator with `mamori api-keys create --tenant <bank>`; it works only for its own bank.
 #[derive(SecurityScheme)]
-#[oai(ty = "bearer", bearer_format = "mmr_<prefix>_<secret>")]
-pub struct BankKey(pub(crate) Bearer);
+#[oai(
+    ty = "bearer",
+    bearer_format = "mmr_<prefix>_<secret>",
+    checker = "bank_caller"
+)]
+pub struct BankKey(pub(crate) BankCaller);
+
+/// The bank behind a request's key, checked before the handler runs: the key must be valid,
+/// unrevoked, and belong to the bank in the path (`bank_id`); anything else is answered here
+/// with the problem (401, or 404 for another bank's path, as for a missing resource).
+async fn bank_caller(req: &Request, bearer: Bearer) -> poem::Result<BankCaller> {
+    let ctx = RequestContext::of(req);
+    let Some(state) = req.data::<AppState>() else {
+        let err = ServiceError::Internal("no application state".into());
+        return Err(poem::Error::from_response(
+            problem_of(&err, &ctx).into_response(),
+        ));
+    };
+    state
+        .services
+        .access
+        .authenticate_bank(&bearer.token, bank_in_path(req.uri().path()))
+        .await
+        .map_err(|err| poem::Error::from_response(problem_of(&err, &ctx).into_response()))
+}
 
 /// The Bank API.
 #[derive(Debug)]
@@ -38,12 +64,40 @@ impl BankApi {
         Self { state }
     }
 
-    async fn caller(&self, key: &BankKey, bank_id: &str) -> Result<BankCaller, ServiceError> {
-        self.state
+    /// A page of the bank's audit trail, newest first, and the cursor of the next one.
+    async fn audit_page(
+        &self,
+        caller: &BankCaller,
+        cursor: Option<&str>,
+        limit: u64,
+    ) -> Result<AuditPage, ServiceError> {
+        let before = cursor
+            .map(|c| {
+                c.parse::<i64>()
+                    .map_err(|_| ServiceError::invalid("cursor: not a cursor from this API"))
+            })
+            .transpose()?;
+        let events = self
+            .state
             .services
-            .authenticate_bank(&key.0.token, bank_id)
-            .await
+            .audit
+            .list_audit_events(caller, before, limit)
+            .await?;
+        let next_cursor = (events.len() as u64 == limit)
+            .then(|| events.last().map(|e| e.seq.to_string()))
+            .flatten();
+        let items = events.into_iter().map(AuditEventDto::from).collect();
+        Ok(AuditPage { items, next_cursor })
     }
+}
+
+/// The bank a bank route names: `/v1/banks/{bank_id}/…` (poem-openapi routes path parameters
+/// under positional names, so the checker reads the path itself; an encoded or missing ID
+/// matches no bank).
+fn bank_in_path(path: &str) -> &str {
+    path.strip_prefix("/v1/banks/")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_default()
 }
 
 pub(crate) fn meta(ctx: &RequestContext) -> RequestMeta {
@@ -266,6 +320,25 @@ struct AuditEventDto {
     hash: String,
 }
 
+impl From<AuditRecord> for AuditEventDto {
+    fn from(e: AuditRecord) -> Self {
+        Self {
+            seq: e.seq,
+            occurred_at: e.occurred_at.into(),
+            actor: e.actor,
+            operation: e.operation.as_str().to_owned(),
+            outcome: e.outcome.as_str().to_owned(),
+            error_code: e.error_code,
+            user_id: e.user_id,
+            credential_id: e.credential_id,
+            request_id: e.request_id,
+            client_addr: e.client_addr,
+            details: e.details,
+            hash: e.hash,
+        }
+    }
+}
+
 /// A page of audit entries, newest first.
 #[derive(Debug, Object)]
 struct AuditPage {
@@ -372,27 +445,26 @@ impl BankApi {
         ctx: RequestContext,
         key: BankKey,
         /// The bank's ID, e.g. `johoku-shinkin`.
-        bank_id: Path<String>,
+        #[oai(name = "bank_id")]
+        _bank_id: Path<String>,
         body: Json<CreateUserRequest>,
     ) -> Result<CreateUserResponse, UserProblem> {
-        let run = async {
-            let caller = self.caller(&key, &bank_id).await?;
-            let body = body.0;
-            self.state
-                .services
-                .create_user(
-                    &caller,
-                    &meta(&ctx),
-                    mamori_service::NewUser {
-                        contract_number: body.contract_number.0,
-                        user_code: body.user_id.map(|u| u.0),
-                        display_name: body.display_name,
-                        initial_password: body.initial_password.map(|p| p.0),
-                    },
-                )
-                .await
-        };
-        run.await
+        let caller = &key.0;
+        let body = body.0;
+        self.state
+            .services
+            .users
+            .create_user(
+                caller,
+                &meta(&ctx),
+                mamori_service::NewUser {
+                    contract_number: body.contract_number.0,
+                    user_code: body.user_id.map(|u| u.0),
+                    display_name: body.display_name,
+                    initial_password: body.initial_password.map(|p| p.0),
+                },
+            )
+            .await
             .map(|u| CreateUserResponse::Created(Json(u.into())))
             .map_err(|e| UserProblem::from_error(&e, &ctx))
     }
@@ -410,15 +482,17 @@ impl BankApi {
         ctx: RequestContext,
         key: BankKey,
         /// The bank's ID.
-        bank_id: Path<String>,
+        #[oai(name = "bank_id")]
+        _bank_id: Path<String>,
         /// Mamori's user ID (`usr_…`).
         user: Path<String>,
     ) -> Result<UserResponse, UserProblem> {
-        let run = async {
-            let caller = self.caller(&key, &bank_id).await?;
-            self.state.services.get_user(&caller, &user).await
-        };
-        run.await
+        let caller = &key.0;
+        self.state
+            .services
+            .users
+            .get_user(caller, &user)
+            .await
             .map(|u| UserResponse::Ok(Json(u.into())))
             .map_err(|e| UserProblem::from_error(&e, &ctx))
     }
@@ -436,20 +510,19 @@ impl BankApi {
         ctx: RequestContext,
         key: BankKey,
         /// The bank's ID.
-        bank_id: Path<String>,
+        #[oai(name = "bank_id")]
+        _bank_id: Path<String>,
         /// 契約者番号.
         contract_number: Query<String>,
         /// 利用者ID, if the bank uses them.
         user_id: Query<Option<String>>,
     ) -> Result<UserResponse, UserProblem> {
-        let run = async {
-            let caller = self.caller(&key, &bank_id).await?;
-            self.state
-                .services
-                .find_user(&caller, &contract_number, user_id.as_deref())
-                .await
-        };
-        run.await
+        let caller = &key.0;
+        self.state
+            .services
+            .users
+            .find_user(caller, &contract_number, user_id.as_deref())
+            .await
             .map(|u| UserResponse::Ok(Json(u.into())))
             .map_err(|e| UserProblem::from_error(&e, &ctx))
     }
@@ -476,26 +549,25 @@ impl BankApi {
         ctx: RequestContext,
         key: BankKey,
         /// The bank's ID.
-        bank_id: Path<String>,
+        #[oai(name = "bank_id")]
+        _bank_id: Path<String>,
         /// Mamori's user ID.
         user: Path<String>,
         body: Json<RegisterCredentialRequest>,
     ) -> Result<RegisteredResponse, RegistrationProblem> {
-        let run = async {
-            let caller = self.caller(&key, &bank_id).await?;
-            let body = body.0;
-            self.state
-                .services
-                .register_credential(
-                    &caller,
-                    &meta(&ctx),
-                    &user,
-                    &body.credential_id,
-                    &codes(body.otp, body.otp2),
-                )
-                .await
-        };
-        run.await
+        let caller = &key.0;
+        let body = body.0;
+        self.state
+            .services
+            .registration
+            .register_credential(
+                caller,
+                &meta(&ctx),
+                &user,
+                &body.credential_id,
+                &codes(body.otp, body.otp2),
+            )
+            .await
             .map(|s| RegisteredResponse::Created(Json(s.into())))
             .map_err(|e| RegistrationProblem::from_error(&e, &ctx))
     }
@@ -519,19 +591,18 @@ impl BankApi {
         ctx: RequestContext,
         key: BankKey,
         /// The bank's ID.
-        bank_id: Path<String>,
+        #[oai(name = "bank_id")]
+        _bank_id: Path<String>,
         /// Mamori's user ID.
         user: Path<String>,
         body: Json<OtpRequest>,
     ) -> Result<AcceptedResponse, OtpProblem> {
-        let run = async {
-            let caller = self.caller(&key, &bank_id).await?;
-            self.state
-                .services
-                .verify_otp(&caller, &meta(&ctx), &user, &body.otp)
-                .await
-        };
-        run.await
+        let caller = &key.0;
+        self.state
+            .services
+            .otp
+            .verify_otp(caller, &meta(&ctx), &user, &body.otp)
+            .await
             .map(accepted)
             .map_err(|e| OtpProblem::from_error(&e, &ctx))
     }
@@ -553,19 +624,18 @@ impl BankApi {
         ctx: RequestContext,
         key: BankKey,
         /// The bank's ID.
-        bank_id: Path<String>,
+        #[oai(name = "bank_id")]
+        _bank_id: Path<String>,
         /// Mamori's user ID.
         user: Path<String>,
         body: Json<ResyncRequest>,
     ) -> Result<AcceptedResponse, OtpProblem> {
-        let run = async {
-            let caller = self.caller(&key, &bank_id).await?;
-            self.state
-                .services
-                .resync_credential(&caller, &meta(&ctx), &user, &body.otp1, &body.otp2)
-                .await
-        };
-        run.await
+        let caller = &key.0;
+        self.state
+            .services
+            .otp
+            .resync_credential(caller, &meta(&ctx), &user, &body.otp1, &body.otp2)
+            .await
             .map(accepted)
             .map_err(|e| OtpProblem::from_error(&e, &ctx))
     }
@@ -584,19 +654,18 @@ impl BankApi {
         ctx: RequestContext,
         key: BankKey,
         /// The bank's ID.
-        bank_id: Path<String>,
+        #[oai(name = "bank_id")]
+        _bank_id: Path<String>,
         /// Mamori's user ID.
         user: Path<String>,
         body: Json<OtpRequest>,
     ) -> Result<AcceptedResponse, OtpProblem> {
-        let run = async {
-            let caller = self.caller(&key, &bank_id).await?;
-            self.state
-                .services
-                .stop_credential(&caller, &meta(&ctx), &user, &body.otp)
-                .await
-        };
-        run.await
+        let caller = &key.0;
+        self.state
+            .services
+            .otp
+            .stop_credential(caller, &meta(&ctx), &user, &body.otp)
+            .await
             .map(accepted)
             .map_err(|e| OtpProblem::from_error(&e, &ctx))
     }
@@ -618,27 +687,26 @@ impl BankApi {
         ctx: RequestContext,
         key: BankKey,
         /// The bank's ID.
-        bank_id: Path<String>,
+        #[oai(name = "bank_id")]
+        _bank_id: Path<String>,
         /// Mamori's user ID.
         user: Path<String>,
         body: Json<ChangeDeviceRequest>,
     ) -> Result<StatusResponse, RegistrationProblem> {
-        let run = async {
-            let caller = self.caller(&key, &bank_id).await?;
-            let body = body.0;
-            self.state
-                .services
-                .change_device(
-                    &caller,
-                    &meta(&ctx),
-                    &user,
-                    &body.old_otp,
-                    &body.new_credential_id,
-                    &codes(body.new_otp, body.new_otp2),
-                )
-                .await
-        };
-        run.await
+        let caller = &key.0;
+        let body = body.0;
+        self.state
+            .services
+            .registration
+            .change_device(
+                caller,
+                &meta(&ctx),
+                &user,
+                &body.old_otp,
+                &body.new_credential_id,
+                &codes(body.new_otp, body.new_otp2),
+            )
+            .await
             .map(|s| StatusResponse::Ok(Json(s.into())))
             .map_err(|e| RegistrationProblem::from_error(&e, &ctx))
     }
@@ -657,18 +725,17 @@ impl BankApi {
         ctx: RequestContext,
         key: BankKey,
         /// The bank's ID.
-        bank_id: Path<String>,
+        #[oai(name = "bank_id")]
+        _bank_id: Path<String>,
         /// Mamori's user ID.
         user: Path<String>,
     ) -> Result<StatusResponse, OtpProblem> {
-        let run = async {
-            let caller = self.caller(&key, &bank_id).await?;
-            self.state
-                .services
-                .revoke_credential(&caller, &meta(&ctx), &user)
-                .await
-        };
-        run.await
+        let caller = &key.0;
+        self.state
+            .services
+            .support_desk
+            .revoke_credential(caller, &meta(&ctx), &user)
+            .await
             .map(|s| StatusResponse::Ok(Json(s.into())))
             .map_err(|e| OtpProblem::from_error(&e, &ctx))
     }
@@ -687,18 +754,17 @@ impl BankApi {
         ctx: RequestContext,
         key: BankKey,
         /// The bank's ID.
-        bank_id: Path<String>,
+        #[oai(name = "bank_id")]
+        _bank_id: Path<String>,
         /// Mamori's user ID.
         user: Path<String>,
     ) -> Result<StatusResponse, OtpProblem> {
-        let run = async {
-            let caller = self.caller(&key, &bank_id).await?;
-            self.state
-                .services
-                .unlock_credential(&caller, &meta(&ctx), &user)
-                .await
-        };
-        run.await
+        let caller = &key.0;
+        self.state
+            .services
+            .support_desk
+            .unlock_credential(caller, &meta(&ctx), &user)
+            .await
             .map(|s| StatusResponse::Ok(Json(s.into())))
             .map_err(|e| OtpProblem::from_error(&e, &ctx))
     }
@@ -718,15 +784,17 @@ impl BankApi {
         ctx: RequestContext,
         key: BankKey,
         /// The bank's ID.
-        bank_id: Path<String>,
+        #[oai(name = "bank_id")]
+        _bank_id: Path<String>,
         /// Mamori's user ID.
         user: Path<String>,
     ) -> Result<StatusResponse, OtpProblem> {
-        let run = async {
-            let caller = self.caller(&key, &bank_id).await?;
-            self.state.services.otp_status(&caller, &user).await
-        };
-        run.await
+        let caller = &key.0;
+        self.state
+            .services
+            .otp
+            .otp_status(caller, &user)
+            .await
             .map(|s| StatusResponse::Ok(Json(s.into())))
             .map_err(|e| OtpProblem::from_error(&e, &ctx))
     }
@@ -745,7 +813,8 @@ impl BankApi {
         ctx: RequestContext,
         key: BankKey,
         /// The bank's ID.
-        bank_id: Path<String>,
+        #[oai(name = "bank_id")]
+        _bank_id: Path<String>,
         /// Entries per page, 1–200.
         #[oai(
             default = "default_limit",
@@ -755,43 +824,8 @@ impl BankApi {
         /// The previous page's `next_cursor`.
         cursor: Query<Option<String>>,
     ) -> Result<AuditPageResponse, AuditProblem> {
-        let run = async {
-            let caller = self.caller(&key, &bank_id).await?;
-            let before = match cursor.0.as_deref() {
-                None => None,
-                Some(c) => Some(
-                    c.parse::<i64>()
-                        .map_err(|_| ServiceError::invalid("cursor: not a cursor from this API"))?,
-                ),
-            };
-            let events = self
-                .state
-                .services
-                .list_audit_events(&caller, before, limit.0)
-                .await?;
-            let next_cursor = (events.len() as u64 == limit.0)
-                .then(|| events.last().map(|e| e.seq.to_string()))
-                .flatten();
-            let items = events
-                .into_iter()
-                .map(|e| AuditEventDto {
-                    seq: e.seq,
-                    occurred_at: e.occurred_at.into(),
-                    actor: e.actor,
-                    operation: e.operation,
-                    outcome: e.outcome,
-                    error_code: e.error_code,
-                    user_id: e.user_id,
-                    credential_id: e.credential_id,
-                    request_id: e.request_id,
-                    client_addr: e.client_addr,
-                    details: e.details,
-                    hash: e.hash,
-                })
-                .collect();
-            Ok::<_, ServiceError>(AuditPage { items, next_cursor })
-        };
-        run.await
+        self.audit_page(&key.0, cursor.0.as_deref(), limit.0)
+            .await
             .map(|p| AuditPageResponse::Ok(Json(p)))
             .map_err(|e| AuditProblem::from_error(&e, &ctx))
     }
@@ -810,25 +844,24 @@ impl BankApi {
         ctx: RequestContext,
         key: BankKey,
         /// The bank's ID.
-        bank_id: Path<String>,
+        #[oai(name = "bank_id")]
+        _bank_id: Path<String>,
     ) -> Result<AuditChainResponse, AuditProblem> {
-        let run = async {
-            let caller = self.caller(&key, &bank_id).await?;
-            self.state
-                .services
-                .verify_audit_chain(&caller.tenant_id)
-                .await
-        };
-        run.await
+        let caller = &key.0;
+        self.state
+            .services
+            .audit
+            .verify_audit_chain(&caller.tenant_id)
+            .await
             .map(|check| {
                 AuditChainResponse::Ok(Json(match check {
-                    mamori_store::audit::ChainCheck::Intact { entries } => AuditChainDto {
+                    ChainStatus::Intact { entries } => AuditChainDto {
                         intact: true,
                         entries: Some(entries),
                         broken_at_seq: None,
                         reason: None,
                     },
-                    mamori_store::audit::ChainCheck::Broken { at_seq, reason } => AuditChainDto {
+                    ChainStatus::Broken { at_seq, reason } => AuditChainDto {
                         intact: false,
                         entries: None,
                         broken_at_seq: Some(at_seq),
@@ -842,4 +875,17 @@ impl BankApi {
 
 fn default_limit() -> u64 {
     50
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bank_in_path;
+
+    #[test]
+    fn the_bank_is_the_segment_after_banks() {
+        assert_eq!(bank_in_path("/v1/banks/jonan-shinkin/users"), "jonan-shinkin");
+        assert_eq!(bank_in_path("/v1/banks/jonan-shinkin"), "jonan-shinkin");
+        assert_eq!(bank_in_path("/v1/banks//users"), "");
+        assert_eq!(bank_in_path("/v1/token/credentials"), "");
+    }
 }

@@ -129,7 +129,7 @@ impl HealthApi {
         operation_id = "getJwks"
     )]
     async fn jwks(&self, ctx: RequestContext) -> JwksResponse {
-        match self.state.services.jwks().await {
+        match self.state.services.receipts.jwks().await {
             Ok(set) => {
                 let keys = set["keys"]
                     .as_array()

@@ -1,9 +1,10 @@
 //! The contract login for banks that hand their whole login to Mamori: password under the
 //! bank's policy, then the OTP; password changes; the support desk's reset and unlock.
 
+use mamori_domain::LoginStep;
 use mamori_domain::policy::TransactionKind;
 use mamori_domain::transaction::{Payee, Transaction};
-use mamori_service::{LoginStarted, NextStep, ServiceError};
+use mamori_service::{LoginStarted, ServiceError};
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
@@ -82,13 +83,13 @@ enum NextStepDto {
     Complete,
 }
 
-impl From<NextStep> for NextStepDto {
-    fn from(step: NextStep) -> Self {
+impl From<LoginStep> for NextStepDto {
+    fn from(step: LoginStep) -> Self {
         match step {
-            NextStep::OtpRequired => Self::OtpRequired,
-            NextStep::PasswordChangeRequired => Self::PasswordChangeRequired,
-            NextStep::OtpRegistrationRequired => Self::OtpRegistrationRequired,
-            NextStep::Complete => Self::Complete,
+            LoginStep::OtpRequired => Self::OtpRequired,
+            LoginStep::PasswordChangeRequired => Self::PasswordChangeRequired,
+            LoginStep::OtpRegistrationRequired => Self::OtpRegistrationRequired,
+            LoginStep::Complete => Self::Complete,
         }
     }
 }
@@ -338,27 +339,22 @@ impl LoginApi {
         ctx: RequestContext,
         key: BankKey,
         /// The bank's ID.
-        bank_id: Path<String>,
+        #[oai(name = "bank_id")]
+        _bank_id: Path<String>,
         body: Json<StartLoginRequest>,
     ) -> Result<StepResponse, LoginProblem> {
-        let run = async {
-            let caller = self
-                .state
-                .services
-                .authenticate_bank(&key.0.token, &bank_id)
-                .await?;
-            self.state
-                .services
-                .start_login(
-                    &caller,
-                    &meta(&ctx),
-                    &body.contract_number,
-                    body.user_id.as_deref(),
-                    &body.password,
-                )
-                .await
-        };
-        run.await
+        let caller = &key.0;
+        self.state
+            .services
+            .login
+            .start_login(
+                caller,
+                &meta(&ctx),
+                &body.contract_number,
+                body.user_id.as_deref(),
+                &body.password,
+            )
+            .await
             .map(|s| StepResponse::Ok(Json(s.into())))
             .map_err(|e| LoginProblem::from_error(&e, &ctx))
     }
@@ -378,23 +374,18 @@ impl LoginApi {
         ctx: RequestContext,
         key: BankKey,
         /// The bank's ID.
-        bank_id: Path<String>,
+        #[oai(name = "bank_id")]
+        _bank_id: Path<String>,
         /// The login ID from startLogin.
         login_id: Path<String>,
         body: Json<CompleteLoginRequest>,
     ) -> Result<CompletedResponse, LoginProblem> {
-        let run = async {
-            let caller = self
-                .state
-                .services
-                .authenticate_bank(&key.0.token, &bank_id)
-                .await?;
-            self.state
-                .services
-                .complete_login(&caller, &meta(&ctx), &login_id, &body.otp)
-                .await
-        };
-        run.await
+        let caller = &key.0;
+        self.state
+            .services
+            .login
+            .complete_login(caller, &meta(&ctx), &login_id, &body.otp)
+            .await
             .map(|c| {
                 CompletedResponse::Ok(Json(LoginCompletedDto {
                     next_step: NextStepDto::Complete,
@@ -425,44 +416,40 @@ impl LoginApi {
         ctx: RequestContext,
         key: BankKey,
         /// The bank's ID.
-        bank_id: Path<String>,
+        #[oai(name = "bank_id")]
+        _bank_id: Path<String>,
         /// Mamori's user ID.
         user: Path<String>,
         body: Json<ChangePasswordRequest>,
     ) -> Result<StepResponse, LoginProblem> {
-        let run = async {
-            let caller = self
-                .state
-                .services
-                .authenticate_bank(&key.0.token, &bank_id)
-                .await?;
-            let body = body.0;
-            let services = &self.state.services;
-            match (body.login_id, body.current_password) {
-                (Some(login_id), None) => {
-                    services
-                        .change_password(&caller, &meta(&ctx), &user, &login_id, &body.new_password)
-                        .await
-                }
-                (None, Some(current)) => {
-                    services
-                        .change_password_with_current(
-                            &caller,
-                            &meta(&ctx),
-                            &user,
-                            &current,
-                            &body.new_password,
-                        )
-                        .await
-                }
-                _ => Err(ServiceError::invalid(
-                    "send either login_id or current_password",
-                )),
+        let caller = &key.0;
+        let body = body.0;
+        let services = &self.state.services;
+        match (body.login_id, body.current_password) {
+            (Some(login_id), None) => {
+                services
+                    .login
+                    .change_password(caller, &meta(&ctx), &user, &login_id, &body.new_password)
+                    .await
             }
-        };
-        run.await
-            .map(|s| StepResponse::Ok(Json(s.into())))
-            .map_err(|e| LoginProblem::from_error(&e, &ctx))
+            (None, Some(current)) => {
+                services
+                    .login
+                    .change_password_with_current(
+                        caller,
+                        &meta(&ctx),
+                        &user,
+                        &current,
+                        &body.new_password,
+                    )
+                    .await
+            }
+            _ => Err(ServiceError::invalid(
+                "send either login_id or current_password",
+            )),
+        }
+        .map(|s| StepResponse::Ok(Json(s.into())))
+        .map_err(|e| LoginProblem::from_error(&e, &ctx))
     }
 
     /// Check a transaction OTP (取引認証)
@@ -481,25 +468,20 @@ impl LoginApi {
         ctx: RequestContext,
         key: BankKey,
         /// The bank's ID.
-        bank_id: Path<String>,
+        #[oai(name = "bank_id")]
+        _bank_id: Path<String>,
         /// Mamori's user ID.
         user: Path<String>,
         body: Json<TransactionOtpRequest>,
     ) -> Result<TransactionResponse, LoginProblem> {
-        let run = async {
-            let caller = self
-                .state
-                .services
-                .authenticate_bank(&key.0.token, &bank_id)
-                .await?;
-            let body = body.0;
-            let transaction: Transaction = body.transaction.into();
-            self.state
-                .services
-                .verify_transaction_otp(&caller, &meta(&ctx), &user, &body.otp, &transaction)
-                .await
-        };
-        run.await
+        let caller = &key.0;
+        let body = body.0;
+        let transaction: Transaction = body.transaction.into();
+        self.state
+            .services
+            .transactions
+            .verify_transaction_otp(caller, &meta(&ctx), &user, &body.otp, &transaction)
+            .await
             .map(|t| {
                 TransactionResponse::Ok(Json(TransactionApprovedDto {
                     result: "accepted".into(),
@@ -525,22 +507,17 @@ impl LoginApi {
         ctx: RequestContext,
         key: BankKey,
         /// The bank's ID.
-        bank_id: Path<String>,
+        #[oai(name = "bank_id")]
+        _bank_id: Path<String>,
         /// Mamori's user ID.
         user: Path<String>,
     ) -> Result<TemporaryPasswordResponse, LoginProblem> {
-        let run = async {
-            let caller = self
-                .state
-                .services
-                .authenticate_bank(&key.0.token, &bank_id)
-                .await?;
-            self.state
-                .services
-                .reset_password(&caller, &meta(&ctx), &user)
-                .await
-        };
-        run.await
+        let caller = &key.0;
+        self.state
+            .services
+            .support_desk
+            .reset_password(caller, &meta(&ctx), &user)
+            .await
             .map(|p| {
                 TemporaryPasswordResponse::Ok(Json(TemporaryPasswordDto {
                     temporary_password: p,
@@ -562,22 +539,17 @@ impl LoginApi {
         ctx: RequestContext,
         key: BankKey,
         /// The bank's ID.
-        bank_id: Path<String>,
+        #[oai(name = "bank_id")]
+        _bank_id: Path<String>,
         /// Mamori's user ID.
         user: Path<String>,
     ) -> Result<UnlockedResponse, LoginProblem> {
-        let run = async {
-            let caller = self
-                .state
-                .services
-                .authenticate_bank(&key.0.token, &bank_id)
-                .await?;
-            self.state
-                .services
-                .unlock_user(&caller, &meta(&ctx), &user)
-                .await
-        };
-        run.await
+        let caller = &key.0;
+        self.state
+            .services
+            .support_desk
+            .unlock_user(caller, &meta(&ctx), &user)
+            .await
             .map(|()| {
                 UnlockedResponse::Ok(Json(UnlockedDto {
                     password_locked: false,

@@ -293,26 +293,25 @@ impl PushApi {
         ctx: RequestContext,
         key: BankKey,
         /// The bank's ID.
-        bank_id: Path<String>,
+        #[oai(name = "bank_id")]
+        _bank_id: Path<String>,
         /// Mamori's user ID.
         user: Path<String>,
         body: Json<CreatePushApprovalRequest>,
     ) -> Result<CreatedResponse, PushCreateProblem> {
-        let run = async {
-            let services = &self.state.services;
-            let caller = services.authenticate_bank(&key.0.token, &bank_id).await?;
-            let body = body.0;
-            let new = NewPushApproval {
-                transaction: Transaction::from(body.transaction),
-                display_ja: body.display.ja.0,
-                display_en: body.display.en.0,
-                number_challenge: body.number_challenge.unwrap_or(false),
-            };
-            services
-                .create_push_approval(&caller, &meta(&ctx), &user, new)
-                .await
+        let services = &self.state.services;
+        let caller = &key.0;
+        let body = body.0;
+        let new = NewPushApproval {
+            transaction: Transaction::from(body.transaction),
+            display_ja: body.display.ja.0,
+            display_en: body.display.en.0,
+            number_challenge: body.number_challenge.unwrap_or(false),
         };
-        run.await
+        services
+            .push
+            .create_push_approval(caller, &meta(&ctx), &user, new)
+            .await
             .map(|c| {
                 CreatedResponse::Created(Json(PushApprovalCreatedDto {
                     approval_id: c.approval_id,
@@ -340,16 +339,17 @@ impl PushApi {
         ctx: RequestContext,
         key: BankKey,
         /// The bank's ID.
-        bank_id: Path<String>,
+        #[oai(name = "bank_id")]
+        _bank_id: Path<String>,
         /// The approval's ID (`pa_…`).
         approval_id: Path<String>,
     ) -> Result<ApprovalResponse, PushReadProblem> {
-        let run = async {
-            let services = &self.state.services;
-            let caller = services.authenticate_bank(&key.0.token, &bank_id).await?;
-            services.get_push_approval(&caller, &approval_id).await
-        };
-        run.await
+        let services = &self.state.services;
+        let caller = &key.0;
+        services
+            .push
+            .get_push_approval(caller, &approval_id)
+            .await
             .map(|v| ApprovalResponse::Ok(Json(v.into())))
             .map_err(|e| PushReadProblem::from_error(&e, &ctx))
     }
@@ -398,6 +398,7 @@ impl PushApi {
         } else {
             self.state
                 .services
+                .push
                 .list_pending_approvals(
                     &credential_id,
                     signed_at,
@@ -451,6 +452,7 @@ impl PushApi {
         };
         self.state
             .services
+            .push
             .answer_push_approval(&meta(&ctx), &approval_id, answer)
             .await
             .map(|a| {

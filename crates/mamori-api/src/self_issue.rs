@@ -3,7 +3,7 @@
 
 use mamori_crypto::DevicePublicKey;
 use mamori_domain::OtpUse;
-use mamori_service::{BankCaller, OutboxMail, ServiceError};
+use mamori_service::{OutboxMail, ServiceError};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
@@ -33,13 +33,6 @@ impl SelfIssueApi {
     /// The self-issue API over the given state.
     pub fn new(state: AppState) -> Self {
         Self { state }
-    }
-
-    async fn caller(&self, key: &BankKey, bank_id: &str) -> Result<BankCaller, ServiceError> {
-        self.state
-            .services
-            .authenticate_bank(&key.0.token, bank_id)
-            .await
     }
 }
 
@@ -198,25 +191,24 @@ impl SelfIssueApi {
         ctx: RequestContext,
         key: BankKey,
         /// The bank's ID, e.g. `kitashin`.
-        bank_id: Path<String>,
+        #[oai(name = "bank_id")]
+        _bank_id: Path<String>,
         /// Mamori's user ID (`usr_…`).
         user: Path<String>,
         body: Json<IssueTokenRequest>,
     ) -> Result<IssueResponse, IssueProblem> {
-        let run = async {
-            let caller = self.caller(&key, &bank_id).await?;
-            self.state
-                .services
-                .issue_token(
-                    &caller,
-                    &meta(&ctx),
-                    &user,
-                    &body.mail_address,
-                    &body.activation_password,
-                )
-                .await
-        };
-        run.await
+        let caller = &key.0;
+        self.state
+            .services
+            .self_issue
+            .issue_token(
+                caller,
+                &meta(&ctx),
+                &user,
+                &body.mail_address,
+                &body.activation_password,
+            )
+            .await
             .map(|issued| {
                 IssueResponse::Created(Json(TokenIssueDto {
                     status: OtpUse::Issued.into(),
@@ -266,6 +258,7 @@ impl SelfIssueApi {
         };
         self.state
             .services
+            .self_issue
             .activate_token(
                 &meta(&ctx),
                 &body.service_id,
@@ -310,19 +303,18 @@ impl SelfIssueApi {
         ctx: RequestContext,
         key: BankKey,
         /// The bank's ID.
-        bank_id: Path<String>,
+        #[oai(name = "bank_id")]
+        _bank_id: Path<String>,
         /// Mamori's user ID.
         user: Path<String>,
         body: Json<StartOtpUseRequest>,
     ) -> Result<StatusResponse, StartProblem> {
-        let run = async {
-            let caller = self.caller(&key, &bank_id).await?;
-            self.state
-                .services
-                .start_otp_use(&caller, &meta(&ctx), &user, &body.otp)
-                .await
-        };
-        run.await
+        let caller = &key.0;
+        self.state
+            .services
+            .self_issue
+            .start_otp_use(caller, &meta(&ctx), &user, &body.otp)
+            .await
             .map(|s| StatusResponse::Ok(Json(OtpStatusDto::from(s))))
             .map_err(|e| StartProblem::from_error(&e, &ctx))
     }
@@ -344,18 +336,17 @@ impl SelfIssueApi {
         ctx: RequestContext,
         key: BankKey,
         /// The bank's ID.
-        bank_id: Path<String>,
+        #[oai(name = "bank_id")]
+        _bank_id: Path<String>,
         /// Mamori's user ID.
         user: Path<String>,
     ) -> Result<StatusResponse, ReleaseProblem> {
-        let run = async {
-            let caller = self.caller(&key, &bank_id).await?;
-            self.state
-                .services
-                .release_otp_use(&caller, &meta(&ctx), &user)
-                .await
-        };
-        run.await
+        let caller = &key.0;
+        self.state
+            .services
+            .self_issue
+            .release_otp_use(caller, &meta(&ctx), &user)
+            .await
             .map(|s| StatusResponse::Ok(Json(OtpStatusDto::from(s))))
             .map_err(|e| ReleaseProblem::from_error(&e, &ctx))
     }
@@ -376,7 +367,8 @@ impl SelfIssueApi {
         ctx: RequestContext,
         key: BankKey,
         /// The bank's ID.
-        bank_id: Path<String>,
+        #[oai(name = "bank_id")]
+        _bank_id: Path<String>,
         /// Mails to return, 1–200.
         #[oai(
             default = "default_limit",
@@ -384,14 +376,12 @@ impl SelfIssueApi {
         )]
         limit: Query<u64>,
     ) -> Result<OutboxResponse, OutboxProblem> {
-        let run = async {
-            let caller = self.caller(&key, &bank_id).await?;
-            self.state
-                .services
-                .list_outbox_mails(&caller, limit.0)
-                .await
-        };
-        run.await
+        let caller = &key.0;
+        self.state
+            .services
+            .outbox
+            .list_outbox_mails(caller, limit.0)
+            .await
             .map(|mails| {
                 OutboxResponse::Ok(Json(OutboxDto {
                     mails: mails.into_iter().map(OutboxMailDto::from).collect(),

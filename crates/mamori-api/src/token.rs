@@ -162,6 +162,7 @@ impl TokenApi {
         };
         self.state
             .services
+            .provisioning
             .provision_credential(&meta(&ctx), device_key.as_ref())
             .await
             .map(|p| {
@@ -205,6 +206,7 @@ impl TokenApi {
         let listed = self
             .state
             .services
+            .token_banks
             .list_credential_banks(&meta(&ctx), &credential_id.0, &body.0.otp)
             .await
             .map_err(|e| CredentialBanksProblem::from_error(&e, &ctx))?;

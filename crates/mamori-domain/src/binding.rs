@@ -16,7 +16,8 @@
 use std::fmt;
 
 /// The state of a binding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sea_orm::DeriveValueType)]
+#[sea_orm(value_type = "String")]
 pub enum BindingState {
     /// In use: codes are checked.
     Active,
@@ -75,6 +76,8 @@ impl BindingState {
         matches!(self, Self::Locked)
     }
 }
+
+crate::stored::stored_as_text!(BindingState, "binding state", BindingState::parse);
 
 impl fmt::Display for BindingState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -5,20 +5,29 @@
 //! This crate does no I/O beyond reading tenant config files it is handed, and never reads the
 //! system clock except inside [`clock::SystemClock`].
 
+pub mod audit;
 pub mod binding;
 pub mod clock;
 pub mod error_code;
 pub mod ids;
+pub mod limits;
+pub mod login;
 pub mod password;
 pub mod policy;
 pub mod push;
 pub mod self_issue;
+pub mod stored;
 pub mod tenant_config;
 pub mod transaction;
 
+pub use audit::{AuditOutcome, Operation};
 pub use binding::{BindingState, FailureOutcome, OtpUse};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error_code::ErrorCode;
 pub use ids::TenantId;
+pub use limits::RateLimit;
+pub use login::LoginStep;
+pub use policy::CredentialKind;
 pub use push::{ApprovalState, PushDecision};
 pub use self_issue::IssueState;
+pub use stored::UnknownName;

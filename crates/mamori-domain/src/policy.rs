@@ -206,7 +206,10 @@ keyword_enum! {
 }
 
 keyword_enum! {
-    /// A kind of OTP credential (トークン) a tenant accepts.
+    /// How a credential counts (トークンの種類): by time or by events. The one name for it
+    /// everywhere: a tenant's allowed kinds, a stored credential's column, the code check.
+    #[derive(sea_orm::DeriveValueType)]
+    #[sea_orm(value_type = "String")]
     pub enum CredentialKind (ignore_case: false) {
         /// Time-based codes (RFC 6238 TOTP): a new code every `period` seconds.
         Totp = "totp",
@@ -214,6 +217,12 @@ keyword_enum! {
         Hotp = "hotp",
     }
 }
+
+crate::stored::stored_as_text!(
+    CredentialKind,
+    "credential kind",
+    CredentialKind::from_keyword
+);
 
 keyword_enum! {
     /// How a customer proves a credential when registering it (利用開始登録 / 利用登録).

@@ -16,7 +16,8 @@
 use std::fmt;
 
 /// The state of a push approval.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sea_orm::DeriveValueType)]
+#[sea_orm(value_type = "String")]
 pub enum ApprovalState {
     /// Sent to the phone; waiting for the customer.
     Pending,
@@ -62,6 +63,8 @@ impl ApprovalState {
         matches!(self, Self::Denied | Self::Expired | Self::Cancelled)
     }
 }
+
+crate::stored::stored_as_text!(ApprovalState, "approval state", ApprovalState::parse);
 
 impl fmt::Display for ApprovalState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -17,7 +17,8 @@ use std::fmt;
 use chrono::{DateTime, FixedOffset, Offset, Utc};
 
 /// The state of a token issue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sea_orm::DeriveValueType)]
+#[sea_orm(value_type = "String")]
 pub enum IssueState {
     /// Mailed; waiting for the app to activate.
     Issued,
@@ -66,6 +67,8 @@ impl IssueState {
         matches!(self, Self::Issued | Self::Activated)
     }
 }
+
+crate::stored::stored_as_text!(IssueState, "issue state", IssueState::parse);
 
 impl fmt::Display for IssueState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -562,7 +562,7 @@ async fn credentials_unsuspend_lifts_a_suspension_with_a_reason() {
     assert_eq!(reg.status, 201, "{:?}", reg.body);
     // Suspended as if it had reached the platform's budget of wrong codes.
     assert!(
-        mamori_store::records::count_credential_failure(
+        mamori_store::credentials::count_credential_failure(
             app.db.connection(),
             &token.credential_id,
             1,

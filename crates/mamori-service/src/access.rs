@@ -4,9 +4,10 @@
 use chrono::{DateTime, Utc};
 use mamori_crypto::{ApiKey, ApiKeyHash};
 use mamori_domain::{ErrorCode, TenantId};
-use mamori_store::records::{self, ApiKeyRow};
+use mamori_store::api_keys::{self, ApiKeyRow};
 
-use crate::{BankCaller, ServiceError, Services};
+use crate::core::{BankCaller, Core};
+use crate::error::ServiceError;
 
 /// A key just created: the only time its full text exists.
 #[derive(Debug)]
@@ -32,29 +33,39 @@ pub struct ApiKeyInfo {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-impl Services {
+/// Banks' API keys.
+#[derive(Debug, Clone)]
+pub struct Access {
+    core: Core,
+}
+
+impl Access {
+    pub(crate) fn new(core: Core) -> Self {
+        Self { core }
+    }
+
     /// Creates an API key for a bank.
     pub async fn create_api_key(
         &self,
         tenant_id: &TenantId,
         label: &str,
     ) -> Result<CreatedApiKey, ServiceError> {
-        if self.db().find_tenant(tenant_id).await?.is_none() {
+        if self.core.db().find_tenant(tenant_id).await?.is_none() {
             return Err(ServiceError::invalid(format!(
                 "no bank with id {tenant_id}"
             )));
         }
-        let key = ApiKey::generate().map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let key = ApiKey::generate().map_err(ServiceError::internal)?;
         let id = format!("key_{}", uuid::Uuid::new_v4().simple());
-        records::insert_api_key(
-            self.db().connection(),
+        api_keys::insert_api_key(
+            self.core.db(),
             ApiKeyRow {
                 id: id.clone(),
                 tenant_id: tenant_id.to_string(),
                 prefix: key.prefix().to_owned(),
                 key_hash: key.hash().0,
                 label: label.to_owned(),
-                created_at: self.now(),
+                created_at: self.core.now(),
                 revoked_at: None,
             },
         )
@@ -67,7 +78,7 @@ impl Services {
 
     /// Revokes a key by id or prefix; returns whether one was revoked.
     pub async fn revoke_api_key(&self, id_or_prefix: &str) -> Result<bool, ServiceError> {
-        Ok(records::revoke_api_key(self.db().connection(), id_or_prefix, self.now()).await?)
+        Ok(api_keys::revoke_api_key(self.core.db(), id_or_prefix, self.core.now()).await?)
     }
 
     /// A bank's keys.
@@ -75,19 +86,17 @@ impl Services {
         &self,
         tenant_id: &TenantId,
     ) -> Result<Vec<ApiKeyInfo>, ServiceError> {
-        Ok(
-            records::list_api_keys(self.db().connection(), tenant_id.as_str())
-                .await?
-                .into_iter()
-                .map(|row| ApiKeyInfo {
-                    id: row.id,
-                    prefix: row.prefix,
-                    label: row.label,
-                    created_at: row.created_at,
-                    revoked_at: row.revoked_at,
-                })
-                .collect(),
-        )
+        Ok(api_keys::list_api_keys(self.core.db(), tenant_id.as_str())
+            .await?
+            .into_iter()
+            .map(|row| ApiKeyInfo {
+                id: row.id,
+                prefix: row.prefix,
+                label: row.label,
+                created_at: row.created_at,
+                revoked_at: row.revoked_at,
+            })
+            .collect())
     }
 
     /// Authenticates a bank's request: the bearer key must be valid, unrevoked, and belong to
@@ -100,7 +109,7 @@ impl Services {
     ) -> Result<BankCaller, ServiceError> {
         let unauthorized = || ServiceError::rejected(ErrorCode::Unauthorized);
         let key = ApiKey::parse(bearer.trim()).map_err(|_| unauthorized())?;
-        let row = records::find_active_api_key(self.db().connection(), key.prefix())
+        let row = api_keys::find_active_api_key(self.core.db(), key.prefix())
             .await?
             .ok_or_else(unauthorized)?;
         if !key.matches(&ApiKeyHash(row.key_hash.clone())) {
@@ -109,8 +118,7 @@ impl Services {
         if row.tenant_id != bank_in_path {
             return Err(ServiceError::rejected(ErrorCode::NotFound));
         }
-        let tenant_id =
-            TenantId::parse(&row.tenant_id).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let tenant_id = TenantId::parse(&row.tenant_id).map_err(ServiceError::internal)?;
         Ok(BankCaller {
             tenant_id,
             api_key_id: row.id,

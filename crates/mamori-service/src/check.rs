@@ -1,18 +1,10 @@
 //! The pure decision of what a presented code means for a credential, given its stored state
 //! and the time. No I/O: the caller turns the decision into one conditional write.
 
+use mamori_domain::CredentialKind;
 use mamori_otp::{
     Code, OtpParams, Secret, resync_hotp, resync_totp, totp_step, verify_hotp, verify_totp,
 };
-
-/// How a credential counts: by time (TOTP) or by event (HOTP).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// RFC 6238.
-    Totp,
-    /// RFC 4226.
-    Hotp,
-}
 
 /// What a credential's stored state says about which codes it accepts.
 #[derive(Debug)]
@@ -22,7 +14,7 @@ pub struct CodeState<'a> {
     /// Algorithm, digits, period.
     pub params: OtpParams,
     /// Time or event based.
-    pub kind: Kind,
+    pub kind: CredentialKind,
     /// TOTP: learned offset of the token's clock, in steps.
     pub drift_steps: i64,
     /// TOTP: the last spent step.
@@ -74,14 +66,14 @@ impl CodeState<'_> {
         look_ahead: u32,
     ) -> Decision {
         match self.kind {
-            Kind::Totp => {
+            CredentialKind::Totp => {
                 let expected = self.expected_step(unix_seconds);
                 match verify_totp(self.secret, self.params, code, expected, window, window) {
                     Some(step) => self.spend_or_used(to_i64(step), None),
                     None => Decision::Wrong,
                 }
             }
-            Kind::Hotp => {
+            CredentialKind::Hotp => {
                 let next = u64::try_from(self.hotp_next_counter).unwrap_or(0);
                 if let Some(counter) = verify_hotp(self.secret, self.params, code, next, look_ahead)
                 {
@@ -114,7 +106,7 @@ impl CodeState<'_> {
         look_ahead: u32,
     ) -> Decision {
         match self.kind {
-            Kind::Totp => {
+            CredentialKind::Totp => {
                 // Centre the search one step back so the second code's step, not the first's,
                 // lies within the window: the second code must still be current.
                 let center = self.expected_step(unix_seconds).saturating_sub(1);
@@ -125,7 +117,7 @@ impl CodeState<'_> {
                     None => Decision::Wrong,
                 }
             }
-            Kind::Hotp => {
+            CredentialKind::Hotp => {
                 let next = u64::try_from(self.hotp_next_counter).unwrap_or(0);
                 match resync_hotp(self.secret, self.params, first, second, next, look_ahead) {
                     Some(counter2) => Decision::Spend {
@@ -149,7 +141,7 @@ impl CodeState<'_> {
         window: u32,
     ) -> Decision {
         match self.kind {
-            Kind::Totp => {
+            CredentialKind::Totp => {
                 let now_step = self.current_step(unix_seconds);
                 let center = u64::try_from(now_step).unwrap_or(0);
                 match resync_totp(self.secret, self.params, first, second, center, window) {
@@ -162,7 +154,7 @@ impl CodeState<'_> {
                     None => Decision::Wrong,
                 }
             }
-            Kind::Hotp => {
+            CredentialKind::Hotp => {
                 let next = u64::try_from(self.hotp_next_counter).unwrap_or(0);
                 match resync_hotp(self.secret, self.params, first, second, next, window) {
                     Some(counter2) => Decision::Spend {
@@ -225,7 +217,7 @@ mod tests {
         CodeState {
             secret,
             params: OtpParams::default(),
-            kind: Kind::Totp,
+            kind: CredentialKind::Totp,
             drift_steps: drift,
             last_used_step: last,
             hotp_next_counter: 0,

@@ -10,19 +10,18 @@
 //! into the platform's audit trail, never a bank's.
 
 use chrono::{DateTime, Utc};
-use mamori_domain::ErrorCode;
 use mamori_domain::policy::OtpPolicy;
+use mamori_domain::{BindingState, ErrorCode, Operation};
 use mamori_otp::CredentialId;
-use mamori_store::StoreError;
-use mamori_store::audit::{self, NewAuditEvent, PLATFORM_TENANT};
-use mamori_store::records::{self, CredentialRow};
-use sea_orm::DatabaseTransaction;
+use mamori_store::credentials::{self, CredentialRow};
+use mamori_store::{WriteTx, bindings};
+use serde_json::json;
 
-use crate::bank::{code_state, parse_codes, unix};
 use crate::check::Decision;
-use crate::{RequestMeta, ServiceError, Services};
-
-const OPERATION: &str = "listCredentialBanks";
+use crate::core::audit::AuditEntry;
+use crate::core::codes::{code_state, parse_codes, spend, unix};
+use crate::core::{Core, RequestMeta};
+use crate::error::ServiceError;
 
 /// Where a token is registered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +47,17 @@ pub struct CredentialBanks {
     pub banks: Vec<CredentialBank>,
 }
 
-impl Services {
+/// A token's own view of the banks it is registered at.
+#[derive(Debug, Clone)]
+pub struct TokenBanks {
+    core: Core,
+}
+
+impl TokenBanks {
+    pub(crate) fn new(core: Core) -> Self {
+        Self { core }
+    }
+
     /// The live registrations (in use or locked) of a credential at every bank, after a fresh
     /// code of that credential: rate-limited per client address and per credential; the code's
     /// step is spent on the whole platform; a wrong code or an unknown credential is
@@ -59,47 +68,40 @@ impl Services {
         credential_id: &str,
         code: &str,
     ) -> Result<CredentialBanks, ServiceError> {
-        let now = self.now();
-        let client = meta.client_addr.clone().unwrap_or_else(|| "unknown".into());
-        if !self
-            .take_rate_slot(&format!("banks:{client}"), self.provision_limit, now)
+        let core = &self.core;
+        let now = core.now();
+        let limit = core.limits.keyless_per_client;
+        if !core
+            .take_slot(&format!("banks:{}", meta.client()), limit, now)
             .await?
         {
             return Err(ServiceError::rejected(ErrorCode::RateLimited));
         }
+        let entry = AuditEntry::platform_token(meta, Operation::ListCredentialBanks, now);
+        let refuse = |entry: AuditEntry, code| core.refuse(entry, ServiceError::rejected(code));
         let Ok(id) = CredentialId::parse(credential_id) else {
-            return self
-                .platform_refusal(meta, None, ErrorCode::CredentialIdMalformed, now)
-                .await;
+            return refuse(entry, ErrorCode::CredentialIdMalformed).await;
         };
         // 20 tries per hour per credential: guessing one of the ~3 valid codes out of 10^6
         // would take thousands of hours from any number of addresses.
-        if !self
-            .take_rate_slot(&format!("banks-credential:{id}"), self.provision_limit, now)
+        if !core
+            .take_slot(&format!("banks-credential:{id}"), limit, now)
             .await?
         {
             return Err(ServiceError::rejected(ErrorCode::RateLimited));
         }
-        let conn = self.db().connection();
-        let Some(credential) = records::find_credential(conn, id.as_str()).await? else {
-            return self
-                .platform_refusal(meta, Some(id.as_str()), ErrorCode::OtpInvalid, now)
-                .await;
+        let entry = entry.credential(id.as_str());
+        let Some(credential) = credentials::find_credential(core.db(), id.as_str()).await? else {
+            return refuse(entry, ErrorCode::OtpInvalid).await;
         };
         let codes = match parse_codes(&[code.to_owned()], &credential) {
             Ok(codes) => codes,
-            Err(err) => {
-                return self
-                    .platform_refusal(meta, Some(id.as_str()), err.code(), now)
-                    .await;
-            }
+            Err(err) => return refuse(entry, err.code()).await,
         };
         if credential.suspended_at.is_some() {
-            return self
-                .platform_refusal(meta, Some(id.as_str()), ErrorCode::CredentialSuspended, now)
-                .await;
+            return refuse(entry, ErrorCode::CredentialSuspended).await;
         }
-        let secret = self.open_secret(&credential)?;
+        let secret = core.open_secret(&credential)?;
         let platform = OtpPolicy::default();
         let decision = match codes.as_slice() {
             [one] => code_state(&credential, &secret)?.check_one(
@@ -111,30 +113,22 @@ impl Services {
             _ => Decision::Wrong,
         };
 
-        let txn = self.begin().await?;
-        let outcome = self.decide(&txn, &credential, decision, now).await?;
-        let listed = match outcome {
-            Ok(()) => Ok(records::live_registrations_of_credential(&txn, &credential.id).await?),
+        let tx = core.write().await?;
+        let listed = match decide(&tx, &credential, decision, now).await? {
+            Ok(()) => Ok(bindings::live_registrations_of_credential(&tx, &credential.id).await?),
             Err(code) => Err(ServiceError::rejected(code)),
         };
-        let details = listed
-            .as_ref()
-            .ok()
-            .map(|banks| serde_json::json!({ "banks": banks.len() }));
-        platform_audit(
-            &txn,
-            meta,
-            Some(&credential.id),
-            listed.as_ref().map(|_| ()).map_err(ServiceError::code),
-            details,
-            now,
-        )
+        match &listed {
+            Ok(banks) => entry.details(json!({ "banks": banks.len() })),
+            Err(err) => entry.failed(err),
+        }
+        .append(&tx)
         .await?;
-        txn.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         let banks = listed?
             .into_iter()
             .map(|r| CredentialBank {
-                locked: r.binding.state == mamori_domain::BindingState::Locked.as_str(),
+                locked: r.binding.state == BindingState::Locked,
                 bank_id: r.binding.tenant_id,
                 bank_name_ja: r.bank_name_ja,
                 bank_name_en: r.bank_name_en,
@@ -146,72 +140,25 @@ impl Services {
             banks,
         })
     }
-
-    /// Within `txn`: spends the code's step (conditional on it being newer than the last spent
-    /// one, so a concurrent use of the same code loses). A wrong code changes nothing.
-    async fn decide(
-        &self,
-        txn: &DatabaseTransaction,
-        credential: &CredentialRow,
-        decision: Decision,
-        now: DateTime<Utc>,
-    ) -> Result<Result<(), ErrorCode>, ServiceError> {
-        Ok(match decision {
-            Decision::Spend { at, .. } => {
-                if self.spend(txn, credential, at, None, now).await? {
-                    Ok(())
-                } else {
-                    Err(ErrorCode::OtpAlreadyUsed)
-                }
-            }
-            Decision::AlreadyUsed => Err(ErrorCode::OtpAlreadyUsed),
-            Decision::Wrong => Err(ErrorCode::OtpInvalid),
-        })
-    }
-
-    /// Audits a refusal that changed nothing in the platform trail, in its own transaction.
-    async fn platform_refusal<T>(
-        &self,
-        meta: &RequestMeta,
-        credential_id: Option<&str>,
-        code: ErrorCode,
-        now: DateTime<Utc>,
-    ) -> Result<T, ServiceError> {
-        let txn = self.begin().await?;
-        platform_audit(&txn, meta, credential_id, Err(code), None, now).await?;
-        txn.commit().await.map_err(StoreError::from)?;
-        Err(ServiceError::rejected(code))
-    }
 }
 
-async fn platform_audit(
-    txn: &DatabaseTransaction,
-    meta: &RequestMeta,
-    credential_id: Option<&str>,
-    outcome: Result<(), ErrorCode>,
-    details: Option<serde_json::Value>,
+/// Within `tx`: spends the code's step (conditional on it being newer than the last spent one,
+/// so a concurrent use of the same code loses). A wrong code changes nothing.
+async fn decide(
+    tx: &WriteTx,
+    credential: &CredentialRow,
+    decision: Decision,
     now: DateTime<Utc>,
-) -> Result<(), ServiceError> {
-    let (outcome, error_code) = match outcome {
-        Ok(()) => ("success", None),
-        Err(code) => ("failure", Some(code.as_str().to_owned())),
-    };
-    audit::append(
-        txn,
-        NewAuditEvent {
-            tenant_id: PLATFORM_TENANT.into(),
-            actor: "token".into(),
-            operation: OPERATION.into(),
-            outcome: outcome.into(),
-            error_code,
-            credential_id: credential_id.map(str::to_owned),
-            request_id: meta.request_id.clone(),
-            client_addr: meta.client_addr.clone(),
-            details,
-            ..NewAuditEvent::default()
-        },
-        now,
-    )
-    .await?;
-    Ok(())
+) -> Result<Result<(), ErrorCode>, ServiceError> {
+    Ok(match decision {
+        Decision::Spend { at, .. } => {
+            if spend(tx, credential, at, None, now).await? {
+                Ok(())
+            } else {
+                Err(ErrorCode::OtpAlreadyUsed)
+            }
+        }
+        Decision::AlreadyUsed => Err(ErrorCode::OtpAlreadyUsed),
+        Decision::Wrong => Err(ErrorCode::OtpInvalid),
+    })
 }

@@ -1,5 +1,9 @@
+//! Why a use case did not succeed, in terms the HTTP edge maps to a problem: a rule's stable
+//! code, a field that broke a rule, or the database being away. Never an HTTP type.
+
 use mamori_domain::ErrorCode;
 use mamori_domain::password::PasswordRule;
+use mamori_store::StoreError;
 
 /// Why a use case did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +53,11 @@ impl ServiceError {
         }
     }
 
+    /// A bug or corrupt data, with what was being done.
+    pub(crate) fn internal(what: impl std::fmt::Display) -> Self {
+        Self::Internal(what.to_string())
+    }
+
     /// The stable code this error maps to.
     pub fn code(&self) -> ErrorCode {
         match self {
@@ -65,6 +74,16 @@ impl ServiceError {
         match self {
             Self::Rejected { attempts_left, .. } => *attempts_left,
             _ => None,
+        }
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(e) => ServiceError::Unavailable(e.to_string()),
+            StoreError::Conflict(e) => ServiceError::Unavailable(format!("write conflict: {e}")),
+            StoreError::Corrupt(e) => ServiceError::Internal(e),
         }
     }
 }

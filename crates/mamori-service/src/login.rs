@@ -1,46 +1,27 @@
-//! The contract login: password (under the bank's policy) then OTP, with single-use login IDs,
-//! forced password changes, locks and the support desk's reset and unlock.
+//! The contract login: password (under the bank's policy) then OTP, with single-use login IDs
+//! and forced password changes.
 //!
 //! No oracle: an unknown user, a wrong password and a locked user get the same error and cost
 //! the same argon2 work.
 
 use chrono::{DateTime, Duration, Utc};
-use mamori_domain::ErrorCode;
-use mamori_domain::password::{check_new_password, password_expired, password_lock_expired};
-use mamori_domain::policy::{PasswordManagement, TenantPolicy};
-use mamori_store::StoreError;
-use mamori_store::passwords::{self, LoginSessionRow};
-use mamori_store::records::{self, UserRow};
+use mamori_domain::password::{password_expired, password_lock_expired};
+use mamori_domain::policy::TenantPolicy;
+use mamori_domain::{ErrorCode, LoginStep, Operation};
+use mamori_store::bindings;
+use mamori_store::passwords::{self as stored, LoginSessionRow};
+use mamori_store::users::{self, UserRow};
+use serde_json::json;
 
-use crate::{BankCaller, RequestMeta, ServiceError, Services};
+use crate::core::audit::AuditEntry;
+use crate::core::{BankCaller, Core, RequestMeta};
+use crate::error::ServiceError;
+use crate::otp::BankOtp;
+use crate::passwords::{FailureNote, Passwords};
+use crate::receipts::Receipts;
 
 /// How long a login ID lives.
 pub const LOGIN_TTL_MINUTES: i64 = 5;
-
-/// What the bank's IB must ask the customer for next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NextStep {
-    /// The current OTP (completeLogin).
-    OtpRequired,
-    /// A new password (first login, after a reset, or expired) before anything else.
-    PasswordChangeRequired,
-    /// The bank requires an OTP but the user has no token: register one first.
-    OtpRegistrationRequired,
-    /// Logged in.
-    Complete,
-}
-
-impl NextStep {
-    /// The API name.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::OtpRequired => "otp_required",
-            Self::PasswordChangeRequired => "password_change_required",
-            Self::OtpRegistrationRequired => "otp_registration_required",
-            Self::Complete => "complete",
-        }
-    }
-}
 
 /// A login in progress.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +29,7 @@ pub struct LoginStarted {
     /// The single-use login ID (absent once complete).
     pub login_id: Option<String>,
     /// What comes next.
-    pub next_step: NextStep,
+    pub next_step: LoginStep,
     /// The user (Mamori ID).
     pub user_id: String,
     /// Until when the login ID works.
@@ -70,30 +51,23 @@ pub struct LoginCompleted {
     pub receipt: String,
 }
 
-mod op {
-    pub const START: &str = "startLogin";
-    pub const COMPLETE: &str = "completeLogin";
-    pub const CHANGE: &str = "changePassword";
-    pub const RESET: &str = "resetPassword";
-    pub const UNLOCK: &str = "unlockUser";
-    pub const AUTO_UNLOCK: &str = "autoUnlockUser";
+/// Contract logins.
+#[derive(Debug, Clone)]
+pub struct Login {
+    core: Core,
+    passwords: Passwords,
+    otp: BankOtp,
+    receipts: Receipts,
 }
 
-impl Services {
-    /// Checks and hashes a user's first (temporary) login password, as the bank received it on
-    /// the customer's application (仮ログインパスワード). Done before the user's transaction:
-    /// argon2 is slow and must not hold a write lock.
-    pub(crate) async fn prepare_initial_password(
-        &self,
-        policy: &TenantPolicy,
-        user: &UserRow,
-        password: &str,
-    ) -> Result<String, ServiceError> {
-        if policy.password.managed_by == PasswordManagement::Bank {
-            return Err(ServiceError::rejected(ErrorCode::PasswordNotManaged));
+impl Login {
+    pub(crate) fn new(core: Core, passwords: Passwords, otp: BankOtp, receipts: Receipts) -> Self {
+        Self {
+            core,
+            passwords,
+            otp,
+            receipts,
         }
-        self.check_password_rules(policy, user, password).await?;
-        self.hash_password(password)
     }
 
     /// startLogin: contract number (+ user ID) and password. Answers the next step with a
@@ -106,68 +80,43 @@ impl Services {
         user_code: Option<&str>,
         password: &str,
     ) -> Result<LoginStarted, ServiceError> {
-        let policy = self.policy(caller).await?;
-        if policy.password.managed_by == PasswordManagement::Bank {
-            return Err(ServiceError::rejected(ErrorCode::PasswordNotManaged));
-        }
-        let now = self.now();
-        let conn = self.db().connection();
-        let found = records::find_user_by_contract(
-            conn,
+        let core = &self.core;
+        let policy = core.policy(caller).await?;
+        Passwords::require_managed(&policy)?;
+        let now = core.now();
+        let found = users::find_user_by_contract(
+            core.db(),
             caller.tenant_id.as_str(),
             contract_number.trim(),
             user_code.unwrap_or("").trim(),
         )
         .await?;
+        let entry = AuditEntry::bank(caller, meta, Operation::StartLogin, now);
         let failed = || ServiceError::rejected(ErrorCode::LoginFailed);
         let Some(user) = found else {
             self.passwords.verify_dummy(password);
-            self.audit_login(caller, meta, op::START, None, Err(&failed()), None, now)
-                .await?;
-            return Err(failed());
+            return core.refuse(entry, failed()).await;
         };
+        let entry = entry.user(&user.id);
         if user.password_hash.is_none() {
             self.passwords.verify_dummy(password);
-            self.audit_login(
-                caller,
-                meta,
-                op::START,
-                Some(&user.id),
-                Err(&failed()),
-                None,
-                now,
-            )
-            .await?;
-            return Err(failed());
+            return core.refuse(entry, failed()).await;
         }
         if let Some(locked_at) = user.password_locked_at
             && password_lock_expired(&policy.password, locked_at, now)
-            && passwords::unlock_password(conn, &user.id, Some(locked_at)).await?
         {
             // Unlike VIP, a timed unlock is written to the audit trail when it happens.
-            self.audit_login(
-                caller,
-                meta,
-                op::AUTO_UNLOCK,
-                Some(&user.id),
-                Ok(()),
-                None,
-                now,
-            )
-            .await?;
+            let tx = core.write().await?;
+            if stored::unlock_password(&tx, &user.id, Some(locked_at)).await? {
+                AuditEntry::bank(caller, meta, Operation::AutoUnlockUser, now)
+                    .user(&user.id)
+                    .append(&tx)
+                    .await?;
+                tx.commit().await?;
+            }
         }
-        if let Err(note) = self.check_password(&policy, &user, password, now).await? {
-            self.audit_login(
-                caller,
-                meta,
-                op::START,
-                Some(&user.id),
-                Err(&failed()),
-                note,
-                now,
-            )
-            .await?;
-            return Err(failed());
+        if let Err(note) = self.passwords.check(&policy, &user, password, now).await? {
+            return core.refuse(with_note(entry, note), failed()).await;
         }
         tracing::debug!(tenant.id = %caller.tenant_id, user.id = %user.id, "password accepted");
 
@@ -176,21 +125,13 @@ impl Services {
                 .password_changed_at
                 .is_some_and(|changed| password_expired(&policy.password, changed, now))
         {
-            NextStep::PasswordChangeRequired
+            LoginStep::PasswordChangeRequired
         } else {
             self.after_password(caller, &user, &policy).await?
         };
         let started = self.open_login(caller, &user, next_step, now).await?;
-        self.audit_login(
-            caller,
-            meta,
-            op::START,
-            Some(&user.id),
-            Ok(()),
-            Some(next_step.as_str()),
-            now,
-        )
-        .await?;
+        core.record_alone(entry.details(json!({ "note": next_step.as_str() })))
+            .await?;
         Ok(started)
     }
 
@@ -202,17 +143,21 @@ impl Services {
         login_id: &str,
         otp: &str,
     ) -> Result<LoginCompleted, ServiceError> {
-        let now = self.now();
+        let core = &self.core;
+        let now = core.now();
         let login = self
-            .open_login_of(caller, login_id, NextStep::OtpRequired, now)
+            .open_login_of(caller, login_id, LoginStep::OtpRequired, now)
             .await?;
         // The code is checked, counted and spent like verifyOtp.
-        self.verify_otp(caller, meta, &login.user_id, otp).await?;
-        if !passwords::advance_login(
-            self.db().connection(),
+        self.otp
+            .verify_otp(caller, meta, &login.user_id, otp)
+            .await?;
+        let tx = core.write().await?;
+        if !stored::advance_login(
+            &tx,
             login_id,
-            NextStep::OtpRequired.as_str(),
-            NextStep::Complete.as_str(),
+            LoginStep::OtpRequired,
+            LoginStep::Complete,
             true,
             now,
         )
@@ -220,18 +165,14 @@ impl Services {
         {
             return Err(ServiceError::rejected(ErrorCode::LoginExpired));
         }
-        self.audit_login(
-            caller,
-            meta,
-            op::COMPLETE,
-            Some(&login.user_id),
-            Ok(()),
-            None,
-            now,
-        )
-        .await?;
+        AuditEntry::bank(caller, meta, Operation::CompleteLogin, now)
+            .user(&login.user_id)
+            .append(&tx)
+            .await?;
+        tx.commit().await?;
         let amr = vec!["pwd", "otp"];
         let receipt = self
+            .receipts
             .login_receipt(caller, &login.user_id, &amr, now)
             .await?;
         Ok(LoginCompleted {
@@ -252,43 +193,34 @@ impl Services {
         login_id: &str,
         new_password: &str,
     ) -> Result<LoginStarted, ServiceError> {
+        let core = &self.core;
         // The user in the path first: another bank's user is "not found" like any missing one.
-        let user = records::find_user(self.db().connection(), caller.tenant_id.as_str(), user_id)
-            .await?
-            .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))?;
-        let policy = self.policy(caller).await?;
-        let now = self.now();
+        let user = core.bank_user(caller, user_id).await?;
+        let policy = core.policy(caller).await?;
+        let now = core.now();
         let login = self
-            .open_login_of(caller, login_id, NextStep::PasswordChangeRequired, now)
+            .open_login_of(caller, login_id, LoginStep::PasswordChangeRequired, now)
             .await?;
         if login.user_id != user.id {
             return Err(ServiceError::rejected(ErrorCode::LoginExpired));
         }
+        let entry = AuditEntry::bank(caller, meta, Operation::ChangePassword, now).user(&user.id);
         if let Err(err) = self
-            .check_password_rules(&policy, &user, new_password)
+            .passwords
+            .check_rules(&policy, &user, new_password)
             .await
         {
-            self.audit_login(
-                caller,
-                meta,
-                op::CHANGE,
-                Some(&user.id),
-                Err(&err),
-                None,
-                now,
-            )
-            .await?;
-            return Err(err);
+            return core.refuse(entry, err).await;
         }
-        let hash = self.hash_password(new_password)?;
+        let hash = self.passwords.hash(new_password)?;
         let next_step = self.after_password(caller, &user, &policy).await?;
-        let txn = self.begin().await?;
-        let finish = next_step == NextStep::Complete;
-        if !passwords::advance_login(
-            &txn,
+        let finish = next_step == LoginStep::Complete;
+        let tx = core.write().await?;
+        if !stored::advance_login(
+            &tx,
             login_id,
-            NextStep::PasswordChangeRequired.as_str(),
-            next_step.as_str(),
+            LoginStep::PasswordChangeRequired,
+            next_step,
             finish,
             now,
         )
@@ -296,8 +228,8 @@ impl Services {
         {
             return Err(ServiceError::rejected(ErrorCode::LoginExpired));
         }
-        passwords::set_password(
-            &txn,
+        stored::set_password(
+            &tx,
             &user.id,
             &hash,
             false,
@@ -305,19 +237,17 @@ impl Services {
             now,
         )
         .await?;
-        txn.commit().await.map_err(StoreError::from)?;
-        self.audit_login(
-            caller,
-            meta,
-            op::CHANGE,
-            Some(&user.id),
-            Ok(()),
-            Some(next_step.as_str()),
-            now,
-        )
-        .await?;
+        entry
+            .details(json!({ "note": next_step.as_str() }))
+            .append(&tx)
+            .await?;
+        tx.commit().await?;
         let receipt = match finish {
-            true => Some(self.login_receipt(caller, &user.id, &["pwd"], now).await?),
+            true => Some(
+                self.receipts
+                    .login_receipt(caller, &user.id, &["pwd"], now)
+                    .await?,
+            ),
             false => None,
         };
         Ok(LoginStarted {
@@ -339,52 +269,35 @@ impl Services {
         current_password: &str,
         new_password: &str,
     ) -> Result<LoginStarted, ServiceError> {
-        let policy = self.policy(caller).await?;
-        if policy.password.managed_by == PasswordManagement::Bank {
-            return Err(ServiceError::rejected(ErrorCode::PasswordNotManaged));
-        }
-        let now = self.now();
-        let conn = self.db().connection();
-        let user = records::find_user(conn, caller.tenant_id.as_str(), user_id)
-            .await?
-            .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))?;
-        let failed = || ServiceError::rejected(ErrorCode::LoginFailed);
+        let core = &self.core;
+        let policy = core.policy(caller).await?;
+        Passwords::require_managed(&policy)?;
+        let now = core.now();
+        let user = core.bank_user(caller, user_id).await?;
+        let entry = AuditEntry::bank(caller, meta, Operation::ChangePassword, now).user(&user.id);
         if let Err(note) = self
-            .check_password(&policy, &user, current_password, now)
+            .passwords
+            .check(&policy, &user, current_password, now)
             .await?
         {
-            self.audit_login(
-                caller,
-                meta,
-                op::CHANGE,
-                Some(&user.id),
-                Err(&failed()),
-                note,
-                now,
-            )
-            .await?;
-            return Err(failed());
+            return core
+                .refuse(
+                    with_note(entry, note),
+                    ServiceError::rejected(ErrorCode::LoginFailed),
+                )
+                .await;
         }
         if let Err(err) = self
-            .check_password_rules(&policy, &user, new_password)
+            .passwords
+            .check_rules(&policy, &user, new_password)
             .await
         {
-            self.audit_login(
-                caller,
-                meta,
-                op::CHANGE,
-                Some(&user.id),
-                Err(&err),
-                None,
-                now,
-            )
-            .await?;
-            return Err(err);
+            return core.refuse(entry, err).await;
         }
-        let hash = self.hash_password(new_password)?;
-        let txn = self.begin().await?;
-        passwords::set_password(
-            &txn,
+        let hash = self.passwords.hash(new_password)?;
+        let tx = core.write().await?;
+        stored::set_password(
+            &tx,
             &user.id,
             &hash,
             false,
@@ -392,127 +305,15 @@ impl Services {
             now,
         )
         .await?;
-        txn.commit().await.map_err(StoreError::from)?;
-        self.audit_login(caller, meta, op::CHANGE, Some(&user.id), Ok(()), None, now)
-            .await?;
+        entry.append(&tx).await?;
+        tx.commit().await?;
         Ok(LoginStarted {
             login_id: None,
-            next_step: NextStep::Complete,
+            next_step: LoginStep::Complete,
             user_id: user.id,
             expires_at: None,
             receipt: None,
         })
-    }
-
-    /// Checks a password the way every password check must go: reserve an attempt first
-    /// (`failures + 1` while unlocked and under the limit), then verify — or, with no attempt
-    /// left or no password set, do the same argon2 work on a dummy hash — lock at the limit on a
-    /// wrong password, reset the count on a right one. `Err` carries the audit note.
-    async fn check_password(
-        &self,
-        policy: &TenantPolicy,
-        user: &UserRow,
-        password: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Result<(), Option<&'static str>>, ServiceError> {
-        let conn = self.db().connection();
-        let limit = i32::try_from(policy.password.lock_threshold.get()).unwrap_or(i32::MAX);
-        let granted = passwords::reserve_password_attempt(conn, &user.id, limit).await?;
-        let right = match (&user.password_hash, granted) {
-            (Some(hash), true) => self.passwords.verify(password, hash),
-            _ => {
-                self.passwords.verify_dummy(password);
-                false
-            }
-        };
-        if right {
-            passwords::password_succeeded(conn, &user.id).await?;
-            return Ok(Ok(()));
-        }
-        if !granted {
-            return Ok(Err(Some("locked")));
-        }
-        let locked = passwords::lock_if_at_limit(conn, &user.id, limit, now).await?;
-        Ok(Err(locked.then_some("locked_now")))
-    }
-
-    /// resetPassword by the bank's support desk: a temporary password (shown once) that must
-    /// be changed at the next login; the password lock is lifted.
-    pub async fn reset_password(
-        &self,
-        caller: &BankCaller,
-        meta: &RequestMeta,
-        user_id: &str,
-    ) -> Result<String, ServiceError> {
-        let user = records::find_user(self.db().connection(), caller.tenant_id.as_str(), user_id)
-            .await?
-            .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))?;
-        let policy = self.policy(caller).await?;
-        if policy.password.managed_by == PasswordManagement::Bank {
-            return Err(ServiceError::rejected(ErrorCode::PasswordNotManaged));
-        }
-        let now = self.now();
-        let temporary = temporary_password(&policy)?;
-        let hash = self.hash_password(&temporary)?;
-        let txn = self.begin().await?;
-        passwords::set_password(
-            &txn,
-            &user.id,
-            &hash,
-            policy.password.force_change_after_reset,
-            policy.password.history.get(),
-            now,
-        )
-        .await?;
-        txn.commit().await.map_err(StoreError::from)?;
-        self.audit_login(caller, meta, op::RESET, Some(&user.id), Ok(()), None, now)
-            .await?;
-        Ok(temporary)
-    }
-
-    /// unlockUser by the bank's support desk: lifts a password lock.
-    pub async fn unlock_user(
-        &self,
-        caller: &BankCaller,
-        meta: &RequestMeta,
-        user_id: &str,
-    ) -> Result<(), ServiceError> {
-        let user = records::find_user(self.db().connection(), caller.tenant_id.as_str(), user_id)
-            .await?
-            .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))?;
-        let now = self.now();
-        passwords::unlock_password(self.db().connection(), &user.id, None).await?;
-        self.audit_login(caller, meta, op::UNLOCK, Some(&user.id), Ok(()), None, now)
-            .await?;
-        Ok(())
-    }
-
-    async fn check_password_rules(
-        &self,
-        policy: &TenantPolicy,
-        user: &UserRow,
-        candidate: &str,
-    ) -> Result<(), ServiceError> {
-        let generations = policy.password.history.get();
-        let recent =
-            passwords::recent_password_hashes(self.db().connection(), &user.id, generations)
-                .await?;
-        let recently_used = recent
-            .iter()
-            .any(|hash| self.passwords.verify(candidate, hash));
-        let ids = [
-            user.contract_number.as_str(),
-            user.user_code.as_str(),
-            user.display_name.as_str(),
-        ];
-        check_new_password(&policy.password, candidate, &ids, recently_used)
-            .map_err(ServiceError::PasswordRejected)
-    }
-
-    pub(crate) fn hash_password(&self, password: &str) -> Result<String, ServiceError> {
-        self.passwords
-            .hash(password)
-            .map_err(|e| ServiceError::Internal(e.to_string()))
     }
 
     /// After a good password: OTP next if the bank requires it (and the user has a token).
@@ -521,17 +322,16 @@ impl Services {
         caller: &BankCaller,
         user: &UserRow,
         policy: &TenantPolicy,
-    ) -> Result<NextStep, ServiceError> {
+    ) -> Result<LoginStep, ServiceError> {
         if !policy.otp.required_at_login {
-            return Ok(NextStep::Complete);
+            return Ok(LoginStep::Complete);
         }
-        let live =
-            records::find_live_binding(self.db().connection(), caller.tenant_id.as_str(), &user.id)
-                .await?;
+        let live = bindings::find_live_binding(self.core.db(), caller.tenant_id.as_str(), &user.id)
+            .await?;
         Ok(if live.is_some() {
-            NextStep::OtpRequired
+            LoginStep::OtpRequired
         } else {
-            NextStep::OtpRegistrationRequired
+            LoginStep::OtpRegistrationRequired
         })
     }
 
@@ -539,27 +339,31 @@ impl Services {
         &self,
         caller: &BankCaller,
         user: &UserRow,
-        next_step: NextStep,
+        next_step: LoginStep,
         now: DateTime<Utc>,
     ) -> Result<LoginStarted, ServiceError> {
-        if next_step == NextStep::Complete {
+        if next_step == LoginStep::Complete {
             return Ok(LoginStarted {
                 login_id: None,
                 next_step,
                 user_id: user.id.clone(),
                 expires_at: None,
-                receipt: Some(self.login_receipt(caller, &user.id, &["pwd"], now).await?),
+                receipt: Some(
+                    self.receipts
+                        .login_receipt(caller, &user.id, &["pwd"], now)
+                        .await?,
+                ),
             });
         }
         let id = format!("lgn_{}", uuid::Uuid::new_v4().simple());
         let expires_at = now + Duration::minutes(LOGIN_TTL_MINUTES);
-        passwords::insert_login_session(
-            self.db().connection(),
+        stored::insert_login_session(
+            self.core.db(),
             LoginSessionRow {
                 id: id.clone(),
                 tenant_id: caller.tenant_id.to_string(),
                 user_id: user.id.clone(),
-                stage: next_step.as_str().to_owned(),
+                stage: next_step,
                 created_at: now,
                 expires_at,
                 used_at: None,
@@ -579,76 +383,17 @@ impl Services {
         &self,
         caller: &BankCaller,
         login_id: &str,
-        stage: NextStep,
+        stage: LoginStep,
         now: DateTime<Utc>,
     ) -> Result<LoginSessionRow, ServiceError> {
-        passwords::find_open_login(
-            self.db().connection(),
-            caller.tenant_id.as_str(),
-            login_id,
-            now,
-        )
-        .await?
-        .filter(|login| login.stage == stage.as_str())
-        .ok_or_else(|| ServiceError::rejected(ErrorCode::LoginExpired))
-    }
-
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one audit entry has that many facts"
-    )]
-    async fn audit_login(
-        &self,
-        caller: &BankCaller,
-        meta: &RequestMeta,
-        operation: &str,
-        user_id: Option<&str>,
-        outcome: Result<(), &ServiceError>,
-        note: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<(), ServiceError> {
-        let txn = self.begin().await?;
-        let details = note.map(|n| serde_json::json!({ "note": n }));
-        self.audit_entry(
-            &txn, caller, meta, operation, user_id, None, outcome, details, now,
-        )
-        .await?;
-        txn.commit().await.map_err(StoreError::from)?;
-        Ok(())
+        stored::find_open_login(self.core.db(), caller.tenant_id.as_str(), login_id, now)
+            .await?
+            .filter(|login| login.stage == stage)
+            .ok_or_else(|| ServiceError::rejected(ErrorCode::LoginExpired))
     }
 }
 
-/// A temporary password that satisfies the bank's rules: letters and digits, at least the
-/// minimum length (and 10), from the OS CSPRNG. Without look-alikes (0/O, 1/l/I) because
-/// the support desk reads it out on the phone.
-fn temporary_password(policy: &TenantPolicy) -> Result<String, ServiceError> {
-    const LETTERS: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ";
-    const DIGITS: &[u8] = b"23456789";
-    let len = usize::try_from(
-        policy
-            .password
-            .min_length
-            .get()
-            .max(10)
-            .min(policy.password.max_length.get()),
-    )
-    .unwrap_or(10);
-    let mut bytes = vec![0u8; len];
-    getrandom::fill(&mut bytes).map_err(|e| ServiceError::Internal(e.to_string()))?;
-    let mut out: Vec<u8> = bytes
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            // Positions 0 and 1 are a letter and a digit so both rules always hold.
-            let alphabet: &[u8] = match i {
-                0 => LETTERS,
-                1 => DIGITS,
-                _ if b % 3 == 0 => DIGITS,
-                _ => LETTERS,
-            };
-            alphabet[usize::from(*b) % alphabet.len()]
-        })
-        .collect();
-    out.rotate_left(usize::from(bytes[0]) % len.max(1));
-    Ok(String::from_utf8_lossy(&out).into_owned())
+/// The audit entry of a failed password check, with why (never the password).
+fn with_note(entry: AuditEntry, note: FailureNote) -> AuditEntry {
+    entry.details_opt(note.map(|n| json!({ "note": n })))
 }

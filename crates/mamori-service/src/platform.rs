@@ -1,14 +1,14 @@
 //! The platform operator's actions on credentials, which belong to no single bank.
 
-use mamori_domain::ErrorCode;
+use mamori_domain::{ErrorCode, Operation};
 use mamori_otp::CredentialId;
-use mamori_store::StoreError;
-use mamori_store::audit::{self, NewAuditEvent, PLATFORM_TENANT};
-use mamori_store::records;
+use mamori_store::audit::PLATFORM_TENANT;
+use mamori_store::{bindings, credentials};
+use serde_json::json;
 
-use crate::{RequestMeta, ServiceError, Services};
-
-const LIFT: &str = "liftCredentialSuspension";
+use crate::core::audit::AuditEntry;
+use crate::core::{Core, RequestMeta};
+use crate::error::ServiceError;
 
 /// A lifted suspension.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,11 +19,22 @@ pub struct SuspensionLifted {
     pub banks: Vec<String>,
 }
 
-impl Services {
-    /// Lifts the platform-wide suspension of a credential (after [`crate::PLATFORM_GUESS_BUDGET`]
-    /// wrong codes across banks), once an operator has satisfied themself that its owner holds
-    /// it. The reason goes into the platform's audit trail and into the trail of every bank the
-    /// token is registered at, in the same transaction as the lift.
+/// The platform operator's actions.
+#[derive(Debug, Clone)]
+pub struct Platform {
+    core: Core,
+}
+
+impl Platform {
+    pub(crate) fn new(core: Core) -> Self {
+        Self { core }
+    }
+
+    /// Lifts the platform-wide suspension of a credential (after
+    /// [`crate::PLATFORM_GUESS_BUDGET`] wrong codes across banks), once an operator has
+    /// satisfied themself that its owner holds it. The reason goes into the platform's audit
+    /// trail and into the trail of every bank the token is registered at, in the same unit of
+    /// work as the lift.
     pub async fn lift_credential_suspension(
         &self,
         operator: &str,
@@ -37,37 +48,34 @@ impl Services {
         }
         let id = CredentialId::parse(credential_id)
             .map_err(|_| ServiceError::rejected(ErrorCode::CredentialIdMalformed))?;
-        let now = self.now();
-        let txn = self.begin().await?;
-        if records::find_credential(&txn, id.as_str()).await?.is_none() {
+        let now = self.core.now();
+        let tx = self.core.write().await?;
+        if credentials::find_credential(&tx, id.as_str())
+            .await?
+            .is_none()
+        {
             return Err(ServiceError::rejected(ErrorCode::CredentialUnknown));
         }
-        if !records::lift_suspension(&txn, id.as_str(), now).await? {
+        if !credentials::lift_suspension(&tx, id.as_str(), now).await? {
             return Err(ServiceError::invalid(format!(
                 "credential {id} is not suspended"
             )));
         }
-        let banks = records::banks_of_credential(&txn, id.as_str()).await?;
-        let details = serde_json::json!({ "reason": reason });
+        let banks = bindings::banks_of_credential(&tx, id.as_str()).await?;
         for tenant in std::iter::once(PLATFORM_TENANT).chain(banks.iter().map(String::as_str)) {
-            audit::append(
-                &txn,
-                NewAuditEvent {
-                    tenant_id: tenant.to_owned(),
-                    actor: format!("operator:{operator}"),
-                    operation: LIFT.into(),
-                    outcome: "success".into(),
-                    credential_id: Some(id.to_string()),
-                    request_id: meta.request_id.clone(),
-                    client_addr: meta.client_addr.clone(),
-                    details: Some(details.clone()),
-                    ..NewAuditEvent::default()
-                },
+            AuditEntry::operator(
+                operator,
+                tenant,
+                meta,
+                Operation::LiftCredentialSuspension,
                 now,
             )
+            .credential(id.as_str())
+            .details(json!({ "reason": reason }))
+            .append(&tx)
             .await?;
         }
-        txn.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         tracing::info!(credential.id = %id, banks = banks.len(), "platform suspension lifted");
         Ok(SuspensionLifted {
             credential_id: id.to_string(),

@@ -1,73 +1,25 @@
-//! Token provisioning: a new soft credential for any RFC 6238 authenticator app. The secret is
-//! returned this once and only stored sealed.
+//! Token provisioning: a new soft credential for any RFC 6238 authenticator app (the secret is
+//! returned this once and only stored sealed), and the import of existing tokens by an operator.
 
-use chrono::{DateTime, Duration, DurationRound, Utc};
 use mamori_crypto::DevicePublicKey;
-use mamori_domain::ErrorCode;
+use mamori_domain::policy::CredentialKind;
+use mamori_domain::{ErrorCode, Operation};
 use mamori_otp::{CredentialId, OtpAuthUri, OtpKind, OtpParams, Secret};
-use mamori_store::audit::{self, NewAuditEvent, PLATFORM_TENANT};
-use mamori_store::entities::counters;
-use mamori_store::records::{self, CredentialRow};
-use mamori_store::{StoreError, devices};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, TransactionTrait,
-};
+use mamori_store::WriteTx;
+use mamori_store::audit::PLATFORM_TENANT;
+use mamori_store::credentials::{self, CredentialRow};
+use mamori_store::devices;
+use serde_json::json;
 
-use crate::{RequestMeta, ServiceError, Services};
+use crate::core::audit::AuditEntry;
+use crate::core::{Core, RequestMeta};
+use crate::error::ServiceError;
 
 /// The issuer shown in authenticator apps.
 pub const ISSUER: &str = "Mamori";
 
 /// The prefix of credential IDs Mamori issues (Mamori soft token).
 pub const CREDENTIAL_PREFIX: &str = "MAMO";
-
-/// How many provisionings one client address may make per window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimit {
-    /// Requests allowed per window.
-    pub max: i64,
-    /// The window.
-    pub window: Duration,
-}
-
-impl Default for RateLimit {
-    fn default() -> Self {
-        Self {
-            max: 20,
-            window: Duration::hours(1),
-        }
-    }
-}
-
-/// Registration attempts (registerCredential, changeDevice's new token, startOtpUse) one bank
-/// user may make per hour. Each is reserved before its code is checked, so a wrong code at
-/// registration is paid for by the user who typed it, never by the credential's owner.
-pub const REGISTRATION_ATTEMPTS_PER_USER: RateLimit = RateLimit {
-    max: 10,
-    window: Duration::hours(1),
-};
-
-/// Wrong registration codes one client address (a bank's IB server) may send per hour: a
-/// backstop against a looping or compromised IB system, sized far above a bank's launch-day
-/// rate of honest mistakes. Only wrong codes stay counted; every other outcome gives its slot
-/// back.
-pub const REGISTRATION_FAILURES_PER_CLIENT: RateLimit = RateLimit {
-    max: 1000,
-    window: Duration::hours(1),
-};
-
-/// The kind of a credential being stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CredentialKindSpec {
-    /// Time-based (RFC 6238).
-    Totp,
-    /// Event-based (RFC 4226), starting at this counter.
-    Hotp {
-        /// The next counter the token will show.
-        counter: u64,
-    },
-}
 
 /// A newly provisioned credential.
 #[derive(Debug)]
@@ -84,7 +36,32 @@ pub struct Provisioned {
     pub params: OtpParams,
 }
 
-impl Services {
+/// An existing token to import (e.g. a hardware token delivered with its seed).
+#[derive(Debug)]
+pub struct ImportedToken {
+    /// Its credential ID (a hardware token's serial); `None` draws a new `MAMO` ID.
+    pub id: Option<CredentialId>,
+    /// Time or event based.
+    pub kind: CredentialKind,
+    /// HOTP: the next counter the token will show (ignored for TOTP).
+    pub counter: u64,
+    /// The seed.
+    pub secret: Secret,
+    /// Algorithm, digits, period.
+    pub params: OtpParams,
+}
+
+/// Provisioning and import of credentials.
+#[derive(Debug, Clone)]
+pub struct Provisioning {
+    core: Core,
+}
+
+impl Provisioning {
+    pub(crate) fn new(core: Core) -> Self {
+        Self { core }
+    }
+
     /// Creates a new TOTP credential (SHA1, 6 digits, 30 s), rate-limited per client address.
     /// A Mamori token sends its device key, registered with the credential for push approval;
     /// any other RFC 6238 app sends none.
@@ -93,142 +70,108 @@ impl Services {
         meta: &RequestMeta,
         device_key: Option<&DevicePublicKey>,
     ) -> Result<Provisioned, ServiceError> {
-        let now = self.now();
-        let client = meta.client_addr.clone().unwrap_or_else(|| "unknown".into());
-        if !self
-            .take_rate_slot(&format!("provision:{client}"), self.provision_limit, now)
+        let core = &self.core;
+        let key = format!("provision:{}", meta.client());
+        if !core
+            .take_slot(&key, core.limits.keyless_per_client, core.now())
             .await?
         {
             return Err(ServiceError::rejected(ErrorCode::RateLimited));
         }
-        self.new_soft_credential(meta, "provisionCredential", device_key)
-            .await
-    }
-
-    /// A new TOTP credential with its otpauth URI and QR code, audited as `operation`.
-    pub(crate) async fn new_soft_credential(
-        &self,
-        meta: &RequestMeta,
-        operation: &str,
-        device_key: Option<&DevicePublicKey>,
-    ) -> Result<Provisioned, ServiceError> {
-        let txn = self.begin().await?;
-        let provisioned = self
-            .new_soft_credential_in(&txn, meta, operation, device_key)
-            .await?;
-        txn.commit().await.map_err(StoreError::from)?;
+        let tx = core.write().await?;
+        let entry = AuditEntry::platform_token(meta, Operation::ProvisionCredential, core.now());
+        let provisioned = self.new_soft_credential_in(&tx, entry, device_key).await?;
+        tx.commit().await?;
         Ok(provisioned)
     }
 
-    /// [`Self::new_soft_credential`] inside the caller's transaction, so the credential exists
-    /// only if what it is made for (e.g. an activation) commits too.
+    /// A new TOTP credential with its otpauth URI and QR code, inside the caller's unit of work
+    /// so the credential exists only if what it is made for (e.g. an activation) commits too.
     pub(crate) async fn new_soft_credential_in(
         &self,
-        txn: &DatabaseTransaction,
-        meta: &RequestMeta,
-        operation: &str,
+        tx: &WriteTx,
+        entry: AuditEntry,
         device_key: Option<&DevicePublicKey>,
     ) -> Result<Provisioned, ServiceError> {
         let params = OtpParams::default();
-        let secret = Secret::generate().map_err(|e| ServiceError::Internal(e.to_string()))?;
-        let id = self
-            .store_credential(
-                txn,
-                None,
-                CredentialKindSpec::Totp,
-                &secret,
-                params,
-                ("token", operation),
-                meta,
-                device_key,
-            )
-            .await?;
+        let secret = Secret::generate().map_err(ServiceError::internal)?;
+        let token = ImportedToken {
+            id: None,
+            kind: CredentialKind::Totp,
+            counter: 0,
+            secret,
+            params,
+        };
+        let id = self.store_credential(tx, &token, entry, device_key).await?;
         let uri = OtpAuthUri {
             issuer: ISSUER.into(),
             account: id.to_string(),
-            secret: secret.clone(),
+            secret: token.secret.clone(),
             params,
             kind: OtpKind::Totp,
         }
         .to_uri()
-        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        .map_err(ServiceError::internal)?;
         let qr_svg = qr_svg(&uri)?;
         Ok(Provisioned {
             credential_id: id.to_string(),
-            secret_base32: secret.to_base32(),
+            secret_base32: token.secret.to_base32(),
             otpauth_uri: uri,
             qr_svg,
             params,
         })
     }
 
-    /// Imports an existing token (e.g. a hardware HOTP event token delivered with its seed) by
-    /// an operator. With `id` None a new `MAMO` credential ID is drawn.
+    /// Imports an existing token, by `operator` (audited in the platform's trail).
     pub async fn import_credential(
         &self,
-        id: Option<CredentialId>,
-        kind: CredentialKindSpec,
-        secret: &Secret,
-        params: OtpParams,
+        operator: &str,
         meta: &RequestMeta,
+        token: &ImportedToken,
     ) -> Result<CredentialId, ServiceError> {
-        let txn = self.begin().await?;
-        let id = self
-            .store_credential(
-                &txn,
-                id,
-                kind,
-                secret,
-                params,
-                ("operator", "importCredential"),
-                meta,
-                None,
-            )
-            .await?;
-        txn.commit().await.map_err(StoreError::from)?;
+        let entry = AuditEntry::operator(
+            operator,
+            PLATFORM_TENANT,
+            meta,
+            Operation::ImportCredential,
+            self.core.now(),
+        );
+        let tx = self.core.write().await?;
+        let id = self.store_credential(&tx, token, entry, None).await?;
+        tx.commit().await?;
         Ok(id)
     }
 
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "a credential has that many facts"
-    )]
     async fn store_credential(
         &self,
-        txn: &DatabaseTransaction,
-        fixed_id: Option<CredentialId>,
-        kind: CredentialKindSpec,
-        secret: &Secret,
-        params: OtpParams,
-        (actor, operation): (&str, &str),
-        meta: &RequestMeta,
+        tx: &WriteTx,
+        token: &ImportedToken,
+        entry: AuditEntry,
         device_key: Option<&DevicePublicKey>,
     ) -> Result<CredentialId, ServiceError> {
-        let now = self.now();
+        let now = self.core.now();
         // A collision of 7 random digits is possible; the primary key refuses it and we draw
         // again rather than overwrite another customer's token.
         for _ in 0..5 {
-            let id = match &fixed_id {
+            let id = match &token.id {
                 Some(id) => id.clone(),
-                None => CredentialId::random(CREDENTIAL_PREFIX)
-                    .map_err(|e| ServiceError::Internal(e.to_string()))?,
+                None => CredentialId::random(CREDENTIAL_PREFIX).map_err(ServiceError::internal)?,
             };
             let sealed = self
+                .core
                 .keyring()
-                .seal(secret.as_bytes(), id.as_str().as_bytes())
-                .map_err(|e| ServiceError::Internal(e.to_string()))?;
-            let (kind_name, next_counter) = match kind {
-                CredentialKindSpec::Totp => ("totp", 0),
-                CredentialKindSpec::Hotp { counter } => {
-                    ("hotp", i64::try_from(counter).unwrap_or(i64::MAX))
-                }
+                .seal(token.secret.as_bytes(), id.as_str().as_bytes())
+                .map_err(ServiceError::internal)?;
+            let next_counter = match token.kind {
+                CredentialKind::Totp => 0,
+                CredentialKind::Hotp => i64::try_from(token.counter).unwrap_or(i64::MAX),
             };
             let row = CredentialRow {
                 id: id.to_string(),
-                kind: kind_name.into(),
-                algorithm: params.algorithm.as_str().into(),
-                digits: i16::from(params.digits.get()),
-                period: i32::try_from(params.period.seconds()).unwrap_or(30),
+                kind: token.kind,
+                algorithm: token.params.algorithm.as_str().into(),
+                digits: i16::from(token.params.digits.get()),
+                period: i32::try_from(token.params.period.seconds()).unwrap_or(30),
                 secret_ciphertext: sealed.blob,
                 secret_key_id: sealed.key_id,
                 drift_steps: 0,
@@ -239,128 +182,35 @@ impl Services {
                 created_at: now,
                 updated_at: now,
             };
-            // A savepoint, so a refused ID leaves the caller's transaction usable (PostgreSQL
-            // aborts a whole transaction on a failed statement).
-            let attempt = txn.begin().await.map_err(StoreError::from)?;
-            match records::insert_credential(&attempt, row).await {
-                Err(StoreError::Conflict(_)) if fixed_id.is_none() => {
-                    attempt.rollback().await.map_err(StoreError::from)?;
-                    continue;
-                }
-                Err(StoreError::Conflict(_)) => {
+            if !credentials::insert_unless_taken(tx, row).await? {
+                if token.id.is_some() {
                     return Err(ServiceError::invalid(format!(
                         "credential {id} exists already"
                     )));
                 }
-                other => other?,
+                continue;
             }
-            attempt.commit().await.map_err(StoreError::from)?;
             if let Some(key) = device_key {
-                devices::insert_device_key(txn, id.as_str(), &key.to_base64(), now).await?;
+                devices::insert_device_key(tx, id.as_str(), &key.to_base64(), now).await?;
             }
-            audit::append(
-                txn,
-                NewAuditEvent {
-                    tenant_id: PLATFORM_TENANT.into(),
-                    actor: actor.into(),
-                    operation: operation.into(),
-                    outcome: "success".into(),
-                    credential_id: Some(id.to_string()),
-                    request_id: meta.request_id.clone(),
-                    client_addr: meta.client_addr.clone(),
-                    details: Some(serde_json::json!({
-                        "kind": kind_name,
-                        "device_key": device_key.is_some(),
-                    })),
-                    ..NewAuditEvent::default()
-                },
-                now,
-            )
-            .await?;
+            entry
+                .credential(id.as_str())
+                .details(json!({
+                    "kind": token.kind.as_str(),
+                    "device_key": device_key.is_some(),
+                }))
+                .append(tx)
+                .await?;
             return Ok(id);
         }
-        Err(ServiceError::Internal(
-            "could not draw a free credential ID".into(),
+        Err(ServiceError::internal(
+            "could not draw a free credential ID",
         ))
-    }
-
-    /// Takes one slot of a fixed-window rate limit shared by all nodes: one conditional
-    /// increment, or the start of a new window. Returns whether the request may go on.
-    pub(crate) async fn take_rate_slot(
-        &self,
-        key: &str,
-        limit: RateLimit,
-        now: DateTime<Utc>,
-    ) -> Result<bool, ServiceError> {
-        let window_start = now.duration_trunc(limit.window).unwrap_or(now);
-        let conn = self.db().connection();
-        let bump = || async {
-            let bumped = counters::Entity::update_many()
-                .col_expr(
-                    counters::Column::Count,
-                    Expr::col(counters::Column::Count).add(1),
-                )
-                .filter(counters::Column::Key.eq(key))
-                .filter(counters::Column::WindowStart.eq(window_start))
-                .filter(counters::Column::Count.lt(limit.max))
-                .exec(conn)
-                .await
-                .map_err(StoreError::from)?;
-            Ok::<_, ServiceError>(bumped.rows_affected == 1)
-        };
-        if bump().await? {
-            return Ok(true);
-        }
-        // No row for this window yet (or the window is full): start the window if it is new.
-        let started = counters::Entity::insert(counters::ActiveModel {
-            key: Set(key.to_owned()),
-            window_start: Set(window_start),
-            count: Set(1),
-        })
-        .on_conflict(
-            OnConflict::column(counters::Column::Key)
-                .update_columns([counters::Column::WindowStart, counters::Column::Count])
-                .action_and_where(counters::Column::WindowStart.lt(window_start))
-                .to_owned(),
-        )
-        .exec_without_returning(conn)
-        .await
-        .map_err(StoreError::from)?;
-        if started == 1 {
-            return Ok(limit.max >= 1);
-        }
-        // A concurrent request started this window between our two statements: its row is
-        // there now, so the conditional increment decides.
-        bump().await
-    }
-
-    /// Gives back a slot taken with [`Self::take_rate_slot`] in the same window (an attempt
-    /// that turned out not to be what the limit counts).
-    pub(crate) async fn give_back_rate_slot(
-        &self,
-        key: &str,
-        limit: RateLimit,
-        now: DateTime<Utc>,
-    ) -> Result<(), ServiceError> {
-        let window_start = now.duration_trunc(limit.window).unwrap_or(now);
-        counters::Entity::update_many()
-            .col_expr(
-                counters::Column::Count,
-                Expr::col(counters::Column::Count).sub(1),
-            )
-            .filter(counters::Column::Key.eq(key))
-            .filter(counters::Column::WindowStart.eq(window_start))
-            .filter(counters::Column::Count.gt(0))
-            .exec(self.db().connection())
-            .await
-            .map_err(StoreError::from)?;
-        Ok(())
     }
 }
 
 fn qr_svg(uri: &str) -> Result<String, ServiceError> {
-    let code =
-        qrcode::QrCode::new(uri.as_bytes()).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let code = qrcode::QrCode::new(uri.as_bytes()).map_err(ServiceError::internal)?;
     Ok(code
         .render::<qrcode::render::svg::Color<'_>>()
         .min_dimensions(200, 200)

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
@@ -17,25 +18,19 @@ use mamori_domain::push::{
     signed_recently, unapproved_streak,
 };
 use mamori_domain::transaction::Transaction;
-use mamori_domain::{BindingState, ErrorCode, TenantId};
+use mamori_domain::{BindingState, ErrorCode, Operation, TenantId};
 use mamori_otp::CredentialId;
-use mamori_store::audit::{self, NewAuditEvent};
 use mamori_store::push::{self as store, PushApprovalRow};
-use mamori_store::records;
-use mamori_store::{StoreError, devices};
-use sea_orm::DatabaseTransaction;
+use mamori_store::{StoreError, WriteTx, bindings, credentials, devices};
+use serde_json::json;
 use subtle::ConstantTimeEq;
 use tokio::sync::broadcast;
 
-use crate::{BankCaller, RequestMeta, ServiceError, Services};
-
-/// The operation names in the audit trail.
-mod op {
-    pub const CREATE: &str = "createPushApproval";
-    pub const ANSWER: &str = "answerPushApproval";
-    pub const EXPIRED: &str = "pushApprovalExpired";
-    pub const BOMBING: &str = "pushBombingSuspected";
-}
+use crate::core::audit::AuditEntry;
+use crate::core::{BankCaller, Core, RequestMeta};
+use crate::error::ServiceError;
+use crate::receipts::Receipts;
+use crate::webhooks::Webhooks;
 
 /// The longest a device may hold a listing open, in seconds.
 pub const MAX_WAIT_SECONDS: u32 = 30;
@@ -202,7 +197,40 @@ struct Ended {
     at: DateTime<Utc>,
 }
 
-impl Services {
+/// Push approvals of transactions.
+#[derive(Debug, Clone)]
+pub struct Push {
+    core: Core,
+    receipts: Receipts,
+    webhooks: Webhooks,
+    /// Wakes devices long-polling in this process for their approvals.
+    hub: Arc<PushHub>,
+    /// Tells devices of new approvals (the hub unless an APNs/FCM adapter is set).
+    notifier: Arc<dyn PushNotifier>,
+}
+
+impl Push {
+    pub(crate) fn new(
+        core: Core,
+        receipts: Receipts,
+        webhooks: Webhooks,
+        hub: Arc<PushHub>,
+        notifier: Arc<dyn PushNotifier>,
+    ) -> Self {
+        Self {
+            core,
+            receipts,
+            webhooks,
+            hub,
+            notifier,
+        }
+    }
+
+    /// The in-process hub that wakes long-polling devices (an APNs/FCM adapter forwards to it).
+    pub fn hub(&self) -> &Arc<PushHub> {
+        &self.hub
+    }
+
     /// createPushApproval: asks the user's phone to approve a transaction. A pending approval
     /// of the same user is cancelled in the same transaction.
     pub async fn create_push_approval(
@@ -212,12 +240,16 @@ impl Services {
         user_id: &str,
         new: NewPushApproval,
     ) -> Result<PushApprovalCreated, ServiceError> {
-        let user = self.bank_user(caller, user_id).await?;
-        let policy = self.policy(caller).await?;
-        let now = self.now();
-        let refuse = |code| self.refuse(caller, meta, op::CREATE, user_id, now, None, code);
+        let core = &self.core;
+        let user = core.bank_user(caller, user_id).await?;
+        let policy = core.policy(caller).await?;
+        let now = core.now();
+        let entry =
+            AuditEntry::bank(caller, meta, Operation::CreatePushApproval, now).user(&user.id);
         if !policy.push.enabled {
-            return refuse(ServiceError::rejected(ErrorCode::PushDisabled)).await;
+            return core
+                .refuse(entry, ServiceError::rejected(ErrorCode::PushDisabled))
+                .await;
         }
         new.transaction
             .validate()
@@ -233,33 +265,27 @@ impl Services {
                 )));
             }
         }
-        let conn = self.db().connection();
-        let Some(binding) = records::find_live_binding(conn, &user.tenant_id, &user.id).await?
+        let db = core.db();
+        let Some(binding) = bindings::find_live_binding(db, &user.tenant_id, &user.id).await?
         else {
-            return refuse(ServiceError::rejected(ErrorCode::OtpNotRegistered)).await;
+            return core
+                .refuse(entry, ServiceError::rejected(ErrorCode::OtpNotRegistered))
+                .await;
         };
         let credential_id = binding.credential_id.clone();
-        let refuse_with = |code| {
-            self.refuse(
-                caller,
-                meta,
-                op::CREATE,
-                user_id,
-                now,
-                Some(credential_id.clone()),
-                ServiceError::rejected(code),
-            )
-        };
-        if binding.state != BindingState::Active.as_str() {
+        let entry = entry.credential(&credential_id);
+        let refuse_with =
+            |code| core.refuse::<PushApprovalCreated>(entry.clone(), ServiceError::rejected(code));
+        if binding.state != BindingState::Active {
             return refuse_with(ErrorCode::OtpLocked).await;
         }
-        let credential = records::find_credential(conn, &credential_id)
+        let credential = credentials::find_credential(db, &credential_id)
             .await?
-            .ok_or_else(|| ServiceError::Internal("binding without credential".into()))?;
+            .ok_or_else(|| ServiceError::internal("binding without credential"))?;
         if credential.suspended_at.is_some() {
             return refuse_with(ErrorCode::CredentialSuspended).await;
         }
-        if devices::find_device_key(conn, &credential_id)
+        if devices::find_device_key(db, &credential_id)
             .await?
             .is_none()
         {
@@ -285,7 +311,7 @@ impl Services {
             display_ja: new.display_ja,
             display_en: new.display_en,
             challenge_number: number.clone(),
-            state: ApprovalState::Pending.as_str().to_owned(),
+            state: ApprovalState::Pending,
             created_at: now,
             expires_at: now + timeout,
             answered_at: None,
@@ -294,7 +320,7 @@ impl Services {
         };
         let mut ended = None;
         for _ in 0..CREATE_TRIES {
-            ended = self.try_create(caller, meta, &row, now).await?;
+            ended = self.try_create(&entry, &row, now).await?;
             if ended.is_some() {
                 break;
             }
@@ -310,7 +336,7 @@ impl Services {
             credential.id = %row.credential_id,
             "push approval created"
         );
-        self.push_notifier.approval_created(&row.credential_id);
+        self.notifier.approval_created(&row.credential_id);
         for end in ended {
             self.announce(end);
         }
@@ -328,12 +354,11 @@ impl Services {
     /// the insert); nothing was changed then.
     async fn try_create(
         &self,
-        caller: &BankCaller,
-        meta: &RequestMeta,
+        entry: &AuditEntry,
         row: &PushApprovalRow,
         now: DateTime<Utc>,
     ) -> Result<Option<Vec<Ended>>, ServiceError> {
-        let txn = self.begin().await?;
+        let txn = self.core.write().await?;
         let mut ended = Vec::new();
         for old in store::pending_of_user(&txn, &row.tenant_id, &row.user_id).await? {
             if store::expire_if_due(&txn, &old.id, now).await? {
@@ -367,32 +392,24 @@ impl Services {
         // Every write above comes before the first audit append, which locks the chain head.
         for end in &ended {
             if end.state == ApprovalState::Expired {
-                audit::append(&txn, expiry_event(&end.row), now).await?;
+                expiry_entry(&end.row, now).append(&txn).await?;
             }
         }
         let replaced: Vec<&str> = ended.iter().map(|e| e.row.id.as_str()).collect();
-        let details = serde_json::json!({
-            "approval_id": row.id,
-            "transaction_hash": row.transaction_hash,
-            "number_challenge": row.challenge_number.is_some(),
-            "replaced": replaced,
-        });
-        self.audit_entry(
-            &txn,
-            caller,
-            meta,
-            op::CREATE,
-            Some(&row.user_id),
-            Some(&row.credential_id),
-            Ok(()),
-            Some(details),
-            now,
-        )
-        .await?;
+        entry
+            .clone()
+            .details(json!({
+                "approval_id": row.id,
+                "transaction_hash": row.transaction_hash,
+                "number_challenge": row.challenge_number.is_some(),
+                "replaced": replaced,
+            }))
+            .append(&txn)
+            .await?;
         if let Some(alert) = alert {
-            audit::append(&txn, alert, now).await?;
+            alert.append(&txn).await?;
         }
-        txn.commit().await.map_err(StoreError::from)?;
+        txn.commit().await?;
         Ok(Some(ended))
     }
 
@@ -402,15 +419,11 @@ impl Services {
         caller: &BankCaller,
         approval_id: &str,
     ) -> Result<PushApprovalView, ServiceError> {
-        let row = store::find_approval_at(
-            self.db().connection(),
-            caller.tenant_id.as_str(),
-            approval_id,
-        )
-        .await?
-        .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))?;
+        let row = store::find_approval_at(self.core.db(), caller.tenant_id.as_str(), approval_id)
+            .await?
+            .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))?;
         let row = self.settle_expiry(row).await?;
-        let status = state_of(&row)?;
+        let status = row.state;
         let receipt = if status == ApprovalState::Approved {
             let transaction = Transaction::from_canonical_json(&row.transaction_json)
                 .filter(|t| t.hash() == row.transaction_hash)
@@ -422,7 +435,8 @@ impl Services {
                 })?;
             let auth_time = row.answered_at.unwrap_or(row.updated_at);
             Some(
-                self.transaction_receipt(caller, &row.user_id, &["push"], auth_time, &transaction)
+                self.receipts
+                    .transaction_receipt(caller, &row.user_id, &["push"], auth_time, &transaction)
                     .await?,
             )
         } else {
@@ -457,8 +471,10 @@ impl Services {
         }
         let id = CredentialId::parse(credential_id)
             .map_err(|_| ServiceError::rejected(ErrorCode::CredentialIdMalformed))?;
-        let conn = self.db().connection();
-        if records::find_credential(conn, id.as_str()).await?.is_none() {
+        if credentials::find_credential(self.core.db(), id.as_str())
+            .await?
+            .is_none()
+        {
             return Err(ServiceError::rejected(ErrorCode::CredentialUnknown));
         }
         let key = self
@@ -467,7 +483,7 @@ impl Services {
             .ok_or_else(|| ServiceError::rejected(ErrorCode::PushUnavailable))?;
         let signed = match (signed_at, signature) {
             (Some(at), Some(signature)) => {
-                signed_recently(at, self.now().timestamp())
+                signed_recently(at, self.core.now().timestamp())
                     && key
                         .verify(&listing_message(id.as_str(), at), signature)
                         .unwrap_or(false)
@@ -481,7 +497,7 @@ impl Services {
 
         // Subscribed before the first look, so a create between the look and the wait still
         // wakes us.
-        let mut wake = self.push_hub.subscribe();
+        let mut wake = self.hub.subscribe();
         let deadline =
             tokio::time::Instant::now() + StdDuration::from_secs(u64::from(wait_seconds));
         loop {
@@ -515,28 +531,23 @@ impl Services {
         &self,
         credential_id: &str,
     ) -> Result<Vec<PendingApproval>, ServiceError> {
-        let rows = store::pending_of_credential(self.db().connection(), credential_id).await?;
+        let rows = store::pending_of_credential(self.core.db(), credential_id).await?;
         let mut names: HashMap<String, (String, String)> = HashMap::new();
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let row = self.settle_expiry(row).await?;
-            if row.state != ApprovalState::Pending.as_str() {
+            if row.state != ApprovalState::Pending {
                 continue;
             }
             if !names.contains_key(&row.tenant_id) {
-                let tenant = TenantId::parse(&row.tenant_id)
-                    .map_err(|e| ServiceError::Internal(e.to_string()))?;
-                let config = self
-                    .db()
-                    .find_tenant_config(&tenant)
-                    .await?
-                    .ok_or_else(|| ServiceError::Internal(format!("no bank {tenant}")))?;
+                let tenant = TenantId::parse(&row.tenant_id).map_err(ServiceError::internal)?;
+                let config = self.core.config(&tenant).await?;
                 names.insert(row.tenant_id.clone(), (config.name_ja, config.name_en));
             }
             let (bank_name_ja, bank_name_en) = names[&row.tenant_id].clone();
             let transaction =
                 Transaction::from_canonical_json(&row.transaction_json).ok_or_else(|| {
-                    ServiceError::Internal(format!("push approval {}: transaction", row.id))
+                    ServiceError::internal(format!("push approval {}: transaction", row.id))
                 })?;
             out.push(PendingApproval {
                 approval_id: row.id,
@@ -565,15 +576,15 @@ impl Services {
         approval_id: &str,
         answer: PushAnswer,
     ) -> Result<PushAnswered, ServiceError> {
-        let conn = self.db().connection();
-        let row = store::find_approval(conn, approval_id)
+        let db = self.core.db();
+        let row = store::find_approval(db, approval_id)
             .await?
             .filter(|row| {
                 CredentialId::parse(&answer.credential_id)
                     .is_ok_and(|id| id.as_str() == row.credential_id)
             })
             .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))?;
-        let now = self.now();
+        let now = self.core.now();
         let refuse = |row: &PushApprovalRow, code: ErrorCode| {
             self.refuse_answer(
                 meta,
@@ -594,7 +605,7 @@ impl Services {
             let row = self.settle_expiry(row).await?;
             return refuse(&row, ErrorCode::PushApprovalExpired).await;
         }
-        if row.state != ApprovalState::Pending.as_str() {
+        if row.state != ApprovalState::Pending {
             return refuse(&row, ErrorCode::PushAlreadyAnswered).await;
         }
 
@@ -609,18 +620,18 @@ impl Services {
             },
         };
 
-        let txn = self.begin().await?;
+        let txn = self.core.write().await?;
         // Lock, revoke and platform suspension are re-checked here under shared row locks: the
         // answer and a support-desk change or a suspension cannot both win.
-        let binding = records::find_binding_locked(&txn, &row.binding_id).await?;
-        let binding_refusal = match binding.as_ref().map(|b| b.state.as_str()) {
-            Some("active") => None,
-            Some("locked") => Some(ErrorCode::OtpLocked),
+        let binding = bindings::find_binding_locked(&txn, &row.binding_id).await?;
+        let binding_refusal = match binding.as_ref().map(|b| b.state) {
+            Some(BindingState::Active) => None,
+            Some(BindingState::Locked) => Some(ErrorCode::OtpLocked),
             _ => Some(ErrorCode::OtpNotRegistered),
         };
         let binding_refusal = match binding_refusal {
             Some(code) => Some(code),
-            None => records::find_credential_locked(&txn, &row.credential_id)
+            None => credentials::find_credential_locked(&txn, &row.credential_id)
                 .await?
                 .is_none_or(|c| c.suspended_at.is_some())
                 .then_some(ErrorCode::CredentialSuspended),
@@ -629,14 +640,14 @@ impl Services {
             drop(txn);
             return refuse(&row, code).await;
         }
-        if !store::record_answer(&txn, &row.id, to.as_str(), &answer.signature, now).await? {
+        if !store::record_answer(&txn, &row.id, to, &answer.signature, now).await? {
             // Answered, cancelled or expired meanwhile: say which, as it now is.
             drop(txn);
-            let current = store::find_approval(conn, &row.id)
+            let current = store::find_approval(db, &row.id)
                 .await?
-                .ok_or_else(|| ServiceError::Internal("push approval vanished".into()))?;
+                .ok_or_else(|| ServiceError::internal("push approval vanished"))?;
             let current = self.settle_expiry(current).await?;
-            let code = if current.state == ApprovalState::Expired.as_str() {
+            let code = if current.state == ApprovalState::Expired {
                 ErrorCode::PushApprovalExpired
             } else {
                 ErrorCode::PushAlreadyAnswered
@@ -648,21 +659,19 @@ impl Services {
         } else {
             None
         };
-        let details = serde_json::json!({
-            "approval_id": row.id,
-            "decision": answer.decision.as_str(),
-            "status": to.as_str(),
-        });
-        audit::append(
-            &txn,
-            token_event(&row, meta, op::ANSWER, outcome.as_ref(), Some(details)),
-            now,
-        )
-        .await?;
+        answer_entry(&row, meta, now)
+            .details(json!({
+                "approval_id": row.id,
+                "decision": answer.decision.as_str(),
+                "status": to.as_str(),
+            }))
+            .outcome(outcome.as_ref().map_or(Ok(()), Err))
+            .append(&txn)
+            .await?;
         if let Some(alert) = alert {
-            audit::append(&txn, alert, now).await?;
+            alert.append(&txn).await?;
         }
-        txn.commit().await.map_err(StoreError::from)?;
+        txn.commit().await?;
         tracing::info!(
             tenant.id = %row.tenant_id,
             approval.id = %row.id,
@@ -712,11 +721,11 @@ impl Services {
         &self,
         credential_id: &str,
     ) -> Result<Option<DevicePublicKey>, ServiceError> {
-        devices::find_device_key(self.db().connection(), credential_id)
+        devices::find_device_key(self.core.db(), credential_id)
             .await?
             .map(|text| {
                 DevicePublicKey::parse(&text).map_err(|e| {
-                    ServiceError::Internal(format!("device key of {credential_id}: {e}"))
+                    ServiceError::internal(format!("device key of {credential_id}: {e}"))
                 })
             })
             .transpose()
@@ -736,44 +745,36 @@ impl Services {
             code = err.code().as_str(),
             "push answer refused"
         );
-        let details = serde_json::json!({
+        let entry = answer_entry(&row, meta, now).details(json!({
             "approval_id": row.id,
             "decision": answer.decision.as_str(),
-        });
-        let txn = self.begin().await?;
-        audit::append(
-            &txn,
-            token_event(&row, meta, op::ANSWER, Some(&err), Some(details)),
-            now,
-        )
-        .await?;
-        txn.commit().await.map_err(StoreError::from)?;
-        Err(err)
+        }));
+        self.core.refuse(entry, err).await
     }
 
     /// Moves `row` to `expired` if its time is up and it is still pending — one conditional
     /// write, audited once with the push-bombing check — and returns the row as it now is.
     async fn settle_expiry(&self, row: PushApprovalRow) -> Result<PushApprovalRow, ServiceError> {
-        let now = self.now();
-        if row.state != ApprovalState::Pending.as_str() || row.expires_at > now {
+        let now = self.core.now();
+        if row.state != ApprovalState::Pending || row.expires_at > now {
             return Ok(row);
         }
-        let txn = self.begin().await?;
+        let txn = self.core.write().await?;
         if !store::expire_if_due(&txn, &row.id, now).await? {
             drop(txn);
-            return store::find_approval(self.db().connection(), &row.id)
+            return store::find_approval(self.core.db(), &row.id)
                 .await?
-                .ok_or_else(|| ServiceError::Internal("push approval vanished".into()));
+                .ok_or_else(|| ServiceError::internal("push approval vanished"));
         }
         let alert = self.bombing_alert(&txn, &row, now).await?;
-        audit::append(&txn, expiry_event(&row), now).await?;
+        expiry_entry(&row, now).append(&txn).await?;
         if let Some(alert) = alert {
-            audit::append(&txn, alert, now).await?;
+            alert.append(&txn).await?;
         }
-        txn.commit().await.map_err(StoreError::from)?;
+        txn.commit().await?;
         tracing::info!(tenant.id = %row.tenant_id, approval.id = %row.id, "push approval expired");
         let expired = PushApprovalRow {
-            state: ApprovalState::Expired.as_str().to_owned(),
+            state: ApprovalState::Expired,
             updated_at: now,
             ..row
         };
@@ -789,12 +790,12 @@ impl Services {
     /// alert to append when the user's unapproved streak reaches a multiple of three.
     async fn bombing_alert(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &WriteTx,
         row: &PushApprovalRow,
         now: DateTime<Utc>,
-    ) -> Result<Option<NewAuditEvent>, ServiceError> {
+    ) -> Result<Option<AuditEntry>, ServiceError> {
         let states = store::recent_states_of_user(txn, &row.tenant_id, &row.user_id).await?;
-        let streak = unapproved_streak(states.iter().filter_map(|s| ApprovalState::parse(s)));
+        let streak = unapproved_streak(states);
         if !raises_bombing_alert(streak) {
             return Ok(None);
         }
@@ -805,23 +806,18 @@ impl Services {
             %now,
             "push bombing suspected"
         );
-        Ok(Some(NewAuditEvent {
-            tenant_id: row.tenant_id.clone(),
-            actor: "system".into(),
-            operation: op::BOMBING.into(),
-            outcome: "failure".into(),
-            error_code: None,
-            user_id: Some(row.user_id.clone()),
-            credential_id: Some(row.credential_id.clone()),
-            request_id: None,
-            client_addr: None,
-            details: Some(serde_json::json!({ "streak": streak })),
-        }))
+        Ok(Some(
+            AuditEntry::system(&row.tenant_id, Operation::PushBombingSuspected, now)
+                .user(&row.user_id)
+                .credential(&row.credential_id)
+                .details(json!({ "streak": streak }))
+                .alert(),
+        ))
     }
 
     /// Tells the bank (webhook) that an approval reached a final state. Never blocks.
     fn announce(&self, ended: Ended) {
-        crate::webhooks::deliver(self.clone(), ended.row, ended.state, ended.at);
+        self.webhooks.deliver(ended.row, ended.state, ended.at);
     }
 }
 
@@ -837,46 +833,19 @@ fn challenge_number() -> Result<String, ServiceError> {
     Ok((10 + crate::random::below(90)?).to_string())
 }
 
-fn state_of(row: &PushApprovalRow) -> Result<ApprovalState, ServiceError> {
-    ApprovalState::parse(&row.state).ok_or_else(|| {
-        ServiceError::Internal(format!("push approval {}: state {:?}", row.id, row.state))
-    })
+/// The system's entry for an approval that expired unanswered.
+fn expiry_entry(row: &PushApprovalRow, now: DateTime<Utc>) -> AuditEntry {
+    AuditEntry::system(&row.tenant_id, Operation::PushApprovalExpired, now)
+        .user(&row.user_id)
+        .credential(&row.credential_id)
+        .details(json!({ "approval_id": row.id }))
 }
 
-fn expiry_event(row: &PushApprovalRow) -> NewAuditEvent {
-    NewAuditEvent {
-        tenant_id: row.tenant_id.clone(),
-        actor: "system".into(),
-        operation: op::EXPIRED.into(),
-        outcome: "success".into(),
-        error_code: None,
-        user_id: Some(row.user_id.clone()),
-        credential_id: Some(row.credential_id.clone()),
-        request_id: None,
-        client_addr: None,
-        details: Some(serde_json::json!({ "approval_id": row.id })),
-    }
-}
-
-fn token_event(
-    row: &PushApprovalRow,
-    meta: &RequestMeta,
-    operation: &str,
-    err: Option<&ServiceError>,
-    details: Option<serde_json::Value>,
-) -> NewAuditEvent {
-    NewAuditEvent {
-        tenant_id: row.tenant_id.clone(),
-        actor: "token".into(),
-        operation: operation.to_owned(),
-        outcome: if err.is_some() { "failure" } else { "success" }.into(),
-        error_code: err.map(|e| e.code().as_str().to_owned()),
-        user_id: Some(row.user_id.clone()),
-        credential_id: Some(row.credential_id.clone()),
-        request_id: meta.request_id.clone(),
-        client_addr: meta.client_addr.clone(),
-        details,
-    }
+/// The token's entry for its answer, in the approval's bank trail.
+fn answer_entry(row: &PushApprovalRow, meta: &RequestMeta, now: DateTime<Utc>) -> AuditEntry {
+    AuditEntry::token(&row.tenant_id, meta, Operation::AnswerPushApproval, now)
+        .user(&row.user_id)
+        .credential(&row.credential_id)
 }
 
 #[cfg(test)]

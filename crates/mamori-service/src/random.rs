@@ -1,7 +1,7 @@
 //! Uniform random numbers from the OS CSPRNG for what customers read and type: the user ID of a
 //! token issued by mail, the number of a push approval's challenge.
 
-use crate::ServiceError;
+use crate::error::ServiceError;
 
 /// A number in `0..bound`, every value equally likely: bytes at or above the largest multiple
 /// of `bound` are drawn again rather than folded onto the low values.

@@ -7,11 +7,11 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, Utc};
 use mamori_crypto::{JwtSigningKey, SealedSecret, jwk};
 use mamori_domain::transaction::Transaction;
-use mamori_store::StoreError;
 use mamori_store::signing_keys::{self, SigningKeyRow};
 use serde::Serialize;
 
-use crate::{BankCaller, ServiceError, Services};
+use crate::core::{BankCaller, Core};
+use crate::error::ServiceError;
 
 /// The `iss` of every receipt.
 pub const ISSUER: &str = "mamori";
@@ -20,18 +20,17 @@ pub const ISSUER: &str = "mamori";
 pub const RECEIPT_TTL_SECONDS: i64 = 300;
 
 /// How long a node keeps using the signing key it loaded: a rotation on one node reaches every
-/// node within this time. Old keys stay published far longer (see [`Services::jwks`]).
+/// node within this time. Old keys stay published far longer (see [`Receipts::jwks`]).
 pub const SIGNING_KEY_CACHE_SECONDS: u64 = 30;
 
-/// A signing-key cache shared by the services of one process.
-pub type KeyCache = moka::sync::Cache<(), Arc<JwtSigningKey>>;
+/// The signing key a process uses, reloaded after [`SIGNING_KEY_CACHE_SECONDS`].
+type KeyCache = moka::sync::Cache<(), Arc<JwtSigningKey>>;
 
-/// A new signing-key cache.
-pub fn key_cache() -> KeyCache {
-    moka::sync::Cache::builder()
-        .max_capacity(1)
-        .time_to_live(StdDuration::from_secs(SIGNING_KEY_CACHE_SECONDS))
-        .build()
+/// Signed receipts and the keys that sign them.
+#[derive(Debug, Clone)]
+pub struct Receipts {
+    core: Core,
+    keys: KeyCache,
 }
 
 #[derive(Debug, Serialize)]
@@ -50,7 +49,17 @@ struct Claims<'a> {
     txn_hash: Option<&'a str>,
 }
 
-impl Services {
+impl Receipts {
+    pub(crate) fn new(core: Core) -> Self {
+        Self {
+            core,
+            keys: moka::sync::Cache::builder()
+                .max_capacity(1)
+                .time_to_live(StdDuration::from_secs(SIGNING_KEY_CACHE_SECONDS))
+                .build(),
+        }
+    }
+
     /// A receipt of a completed login.
     pub(crate) async fn login_receipt(
         &self,
@@ -85,7 +94,7 @@ impl Services {
         transaction: Option<&Transaction>,
     ) -> Result<String, ServiceError> {
         let key = self.signing_key().await?;
-        let now = self.now().timestamp();
+        let now = self.core.now().timestamp();
         let hash = transaction.map(Transaction::hash);
         let claims = Claims {
             iss: ISSUER,
@@ -99,21 +108,20 @@ impl Services {
             txn_kind: transaction.map(|t| t.kind.as_str()),
             txn_hash: hash.as_deref(),
         };
-        key.sign(&claims)
-            .map_err(|e| ServiceError::Internal(e.to_string()))
+        key.sign(&claims).map_err(ServiceError::internal)
     }
 
     /// The key that signs now: the newest unretired one (made on first use).
     async fn signing_key(&self) -> Result<Arc<JwtSigningKey>, ServiceError> {
-        if let Some(key) = self.signing_keys.get(&()) {
+        if let Some(key) = self.keys.get(&()) {
             return Ok(key);
         }
-        let row = match signing_keys::current_signing_key(self.db().connection()).await? {
+        let row = match signing_keys::current_signing_key(self.core.db()).await? {
             Some(row) => row,
             None => self.create_signing_key(false).await?,
         };
         let key = Arc::new(self.open_signing_key(&row)?);
-        self.signing_keys.insert((), key.clone());
+        self.keys.insert((), key.clone());
         Ok(key)
     }
 
@@ -121,20 +129,19 @@ impl Services {
     /// until every receipt they signed has expired. Returns the new `kid`.
     pub async fn rotate_signing_key(&self) -> Result<String, ServiceError> {
         let row = self.create_signing_key(true).await?;
-        self.signing_keys.invalidate_all();
+        self.keys.invalidate_all();
         Ok(row.kid)
     }
 
     async fn create_signing_key(&self, retire_others: bool) -> Result<SigningKeyRow, ServiceError> {
-        let key = JwtSigningKey::generate().map_err(|e| ServiceError::Internal(e.to_string()))?;
-        let seed = key
-            .seed()
-            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let key = JwtSigningKey::generate().map_err(ServiceError::internal)?;
+        let seed = key.seed().map_err(ServiceError::internal)?;
         let sealed = self
+            .core
             .keyring()
             .seal(&seed, key.kid().as_bytes())
-            .map_err(|e| ServiceError::Internal(e.to_string()))?;
-        let now = self.now();
+            .map_err(ServiceError::internal)?;
+        let now = self.core.now();
         let row = SigningKeyRow {
             kid: key.kid().to_owned(),
             algorithm: "EdDSA".into(),
@@ -144,12 +151,12 @@ impl Services {
             created_at: now,
             retired_at: None,
         };
-        let txn = self.begin().await?;
-        signing_keys::insert_signing_key(&txn, row.clone()).await?;
+        let tx = self.core.write().await?;
+        signing_keys::insert_signing_key(&tx, row.clone()).await?;
         if retire_others {
-            signing_keys::retire_signing_keys_except(&txn, &row.kid, now).await?;
+            signing_keys::retire_signing_keys_except(&tx, &row.kid, now).await?;
         }
-        txn.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(row)
     }
 
@@ -159,13 +166,14 @@ impl Services {
             blob: row.sealed_seed.clone(),
         };
         let seed = self
+            .core
             .keyring()
             .open(&sealed, row.kid.as_bytes())
             .map_err(|e| ServiceError::Internal(format!("signing key {}: {e}", row.kid)))?;
         let seed: [u8; 32] = seed
             .try_into()
             .map_err(|_| ServiceError::Internal(format!("signing key {}: bad seed", row.kid)))?;
-        JwtSigningKey::from_seed(&row.kid, seed).map_err(|e| ServiceError::Internal(e.to_string()))
+        JwtSigningKey::from_seed(&row.kid, seed).map_err(ServiceError::internal)
     }
 
     /// The public keys to verify receipts: the current key and every key retired recently
@@ -177,7 +185,7 @@ impl Services {
             RECEIPT_TTL_SECONDS + i64::try_from(SIGNING_KEY_CACHE_SECONDS).unwrap_or(30) + 60,
         );
         let rows =
-            signing_keys::published_signing_keys(self.db().connection(), self.now() - keep).await?;
+            signing_keys::published_signing_keys(self.core.db(), self.core.now() - keep).await?;
         let keys: Vec<_> = rows
             .iter()
             .map(|row| jwk(&row.kid, &row.public_x))

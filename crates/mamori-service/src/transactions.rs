@@ -2,10 +2,14 @@
 //! a limit or contract change — checked, counted and spent like a login code, and answered with
 //! a receipt that carries the transaction's hash.
 
+use mamori_domain::Operation;
 use mamori_domain::policy::AuthMethod;
 use mamori_domain::transaction::Transaction;
 
-use crate::{BankCaller, RequestMeta, ServiceError, Services};
+use crate::core::{BankCaller, Core, RequestMeta};
+use crate::error::ServiceError;
+use crate::otp::BankOtp;
+use crate::receipts::Receipts;
 
 /// An accepted transaction code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,7 +22,23 @@ pub struct TransactionApproved {
     pub receipt: String,
 }
 
-impl Services {
+/// Transaction authentication with an OTP.
+#[derive(Debug, Clone)]
+pub struct Transactions {
+    core: Core,
+    otp: BankOtp,
+    receipts: Receipts,
+}
+
+impl Transactions {
+    pub(crate) fn new(core: Core, otp: BankOtp, receipts: Receipts) -> Self {
+        Self {
+            core,
+            otp,
+            receipts,
+        }
+    }
+
     /// verifyTransactionOtp.
     pub async fn verify_transaction_otp(
         &self,
@@ -31,7 +51,7 @@ impl Services {
         transaction
             .validate()
             .map_err(|e| ServiceError::invalid(format!("transaction.{e}")))?;
-        let policy = self.policy(caller).await?;
+        let policy = self.core.policy(caller).await?;
         if policy.transaction_method(transaction.kind) == AuthMethod::Push {
             return Err(ServiceError::invalid(format!(
                 "transaction.kind: this bank approves {} by push approval, not by OTP",
@@ -40,16 +60,18 @@ impl Services {
         }
         let hash = transaction.hash();
         let accepted = self
+            .otp
             .check_code_for(
                 caller,
                 meta,
                 user_id,
                 code,
-                "verifyTransactionOtp",
+                Operation::VerifyTransactionOtp,
                 Some(&hash),
             )
             .await?;
         let receipt = self
+            .receipts
             .transaction_receipt(caller, user_id, &["otp"], accepted.accepted_at, transaction)
             .await?;
         Ok(TransactionApproved {

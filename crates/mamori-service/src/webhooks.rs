@@ -13,7 +13,8 @@ use mamori_domain::TenantId;
 use mamori_domain::push::ApprovalState;
 use mamori_store::push::PushApprovalRow;
 
-use crate::{ServiceError, Services};
+use crate::core::Core;
+use crate::error::ServiceError;
 
 /// The header carrying the signature: `t=<unix seconds>,v1=<hex HMAC-SHA256>`.
 pub const SIGNATURE_HEADER: &str = "Mamori-Signature";
@@ -34,35 +35,52 @@ pub fn signature_header(secret: &[u8], t: i64, body: &str) -> String {
     format!("t={t},v1={}", HEXLOWER.encode(&mac))
 }
 
-impl Services {
+/// The banks' push-approval webhooks.
+#[derive(Debug, Clone)]
+pub struct Webhooks {
+    core: Core,
+    client: reqwest::Client,
+}
+
+impl Webhooks {
+    pub(crate) fn new(core: Core) -> Self {
+        Self {
+            core,
+            // A bank's webhook endpoint must not bounce Mamori's request elsewhere.
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_default(),
+        }
+    }
+
     /// `mamori webhooks secret --tenant <bank>`: the bank's webhook secret (hex), to give to
     /// the bank's operators. Derived, never stored; it changes when the master key rotates.
     pub async fn webhook_secret(&self, tenant_id: &TenantId) -> Result<String, ServiceError> {
-        if self.db().find_tenant(tenant_id).await?.is_none() {
+        if self.core.db().find_tenant(tenant_id).await?.is_none() {
             return Err(ServiceError::invalid(format!(
                 "no bank with id {tenant_id}"
             )));
         }
         Ok(HEXLOWER.encode(
             &self
+                .core
                 .keyring()
                 .derive_secret(&secret_label(tenant_id.as_str())),
         ))
     }
-}
 
-/// Sends the final state of `row` to its bank's webhook, if the bank has one, in the
-/// background.
-pub(crate) fn deliver(
-    services: Services,
-    row: PushApprovalRow,
-    state: ApprovalState,
-    at: DateTime<Utc>,
-) {
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        return;
-    };
-    runtime.spawn(async move {
+    /// Sends the final state of `row` to its bank's webhook, if the bank has one, in the
+    /// background.
+    pub(crate) fn deliver(&self, row: PushApprovalRow, state: ApprovalState, at: DateTime<Utc>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let this = self.clone();
+        runtime.spawn(async move { this.send(row, state, at).await });
+    }
+
+    async fn send(&self, row: PushApprovalRow, state: ApprovalState, at: DateTime<Utc>) {
         let tenant = match TenantId::parse(&row.tenant_id) {
             Ok(tenant) => tenant,
             Err(e) => {
@@ -70,7 +88,7 @@ pub(crate) fn deliver(
                 return;
             }
         };
-        let url = match services.db().find_tenant_config(&tenant).await {
+        let url = match self.core.db().find_tenant_config(&tenant).await {
             Ok(Some(config)) => config.policy.push.webhook_url,
             Ok(None) => None,
             Err(e) => {
@@ -90,12 +108,13 @@ pub(crate) fn deliver(
             "occurred_at": at.to_rfc3339_opts(SecondsFormat::Secs, true),
         })
         .to_string();
-        let secret = services
+        let secret = self
+            .core
             .keyring()
             .derive_secret(&secret_label(tenant.as_str()));
-        let client = services.webhook_client.clone();
+        let client = &self.client;
         for attempt in 1..=TRIES {
-            let t = services.now().timestamp();
+            let t = self.core.now().timestamp();
             let sent = client
                 .post(&url)
                 .timeout(TIMEOUT)
@@ -129,7 +148,7 @@ pub(crate) fn deliver(
                 tokio::time::sleep(StdDuration::from_secs(u64::from(attempt))).await;
             }
         }
-    });
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use data_encoding::HEXLOWER;
+use mamori_domain::{AuditOutcome, Operation};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -21,16 +22,16 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 pub const PLATFORM_TENANT: &str = "platform";
 
 /// An event to append.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct NewAuditEvent {
     /// The bank, or [`PLATFORM_TENANT`].
     pub tenant_id: String,
     /// Who acted: `bank:<api key id>`, `token`, `operator:<name>`, `system`.
     pub actor: String,
-    /// The operation (the API's operationId).
-    pub operation: String,
-    /// `success`, or `failure` / `refused` with an error code.
-    pub outcome: String,
+    /// What was done.
+    pub operation: Operation,
+    /// How it ended (a failure names its error code).
+    pub outcome: AuditOutcome,
     /// The stable error code of a failure.
     pub error_code: Option<String>,
     /// The bank user concerned.
@@ -54,10 +55,10 @@ pub struct AuditEvent {
     pub occurred_at: DateTime<Utc>,
     /// Who acted.
     pub actor: String,
-    /// The operation.
-    pub operation: String,
-    /// The outcome.
-    pub outcome: String,
+    /// What was done.
+    pub operation: Operation,
+    /// How it ended.
+    pub outcome: AuditOutcome,
     /// The error code of a failure.
     pub error_code: Option<String>,
     /// The bank user concerned.
@@ -182,8 +183,8 @@ fn entry_hash(row: &audit_events::Model) -> String {
         Some(&seq),
         Some(&occurred),
         Some(&row.actor),
-        Some(&row.operation),
-        Some(&row.outcome),
+        Some(row.operation.as_str()),
+        Some(row.outcome.as_str()),
         row.error_code.as_deref(),
         row.user_id.as_deref(),
         row.credential_id.as_deref(),

@@ -1,8 +1,19 @@
+//! The connection pool and the unit of work.
+//!
+//! The use cases never open a transaction themselves: they ask [`Database::write`] for a
+//! [`WriteTx`], hand it (or the [`Database`], for reads and single statements) to the
+//! repository functions of this crate, and commit it. Dropping a `WriteTx` rolls it back. Both
+//! implement sea-orm's `ConnectionTrait` by delegation, so the repositories take either and the
+//! callers need no sea-orm of their own.
+
 use std::time::Duration;
 
 use mamori_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection, DbBackend};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    ExecResult, QueryResult, Statement, TransactionOptions, TransactionTrait,
+};
 
 use crate::StoreError;
 
@@ -86,8 +97,109 @@ impl Database {
             .map_err(StoreError::Unavailable)
     }
 
-    /// The underlying sea-orm connection.
+    /// The underlying sea-orm connection, for tests and tools that inspect or tamper with the
+    /// database directly (as an attacker with database access would). The product goes
+    /// through the repositories.
     pub fn connection(&self) -> &DatabaseConnection {
         &self.conn
+    }
+
+    /// Opens a unit of work: a write transaction that commits with [`WriteTx::commit`] and rolls
+    /// back when dropped. On SQLite it takes the write lock at BEGIN (`IMMEDIATE`), so two
+    /// transactions never both read and then fail to upgrade; on PostgreSQL the conditional
+    /// writes take row locks.
+    pub async fn write(&self) -> Result<WriteTx, StoreError> {
+        let txn = self
+            .conn
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await?;
+        Ok(WriteTx { txn })
+    }
+}
+
+/// One unit of work: a write transaction. Commit it with [`WriteTx::commit`]; dropping it
+/// rolls it back.
+#[derive(Debug)]
+pub struct WriteTx {
+    txn: DatabaseTransaction,
+}
+
+impl WriteTx {
+    /// Makes every write of the unit durable at once.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        Ok(self.txn.commit().await?)
+    }
+
+    /// Undoes every write of the unit (dropping it does the same, later).
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        Ok(self.txn.rollback().await?)
+    }
+
+    /// A nested unit (a savepoint): a statement that fails inside it, e.g. on a unique index,
+    /// leaves the outer unit usable (PostgreSQL aborts a whole transaction on a failed
+    /// statement otherwise).
+    pub(crate) async fn savepoint(&self) -> Result<WriteTx, StoreError> {
+        Ok(WriteTx {
+            txn: self.txn.begin().await?,
+        })
+    }
+}
+
+/// Delegates to the pool, so repository functions take a `&Database` for reads.
+#[async_trait::async_trait]
+impl ConnectionTrait for Database {
+    fn get_database_backend(&self) -> DbBackend {
+        self.conn.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.conn.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.conn.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.conn.query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.conn.query_all_raw(stmt).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.conn.support_returning()
+    }
+}
+
+/// Delegates to the transaction, so repository functions take a `&WriteTx` inside a unit.
+#[async_trait::async_trait]
+impl ConnectionTrait for WriteTx {
+    fn get_database_backend(&self) -> DbBackend {
+        self.txn.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.txn.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.txn.query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.txn.query_all_raw(stmt).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.txn.support_returning()
     }
 }

@@ -9,12 +9,12 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
 };
 
-use crate::StoreError;
 use crate::entities::token_issues;
+use crate::{StoreError, WriteTx};
 
 pub use crate::entities::token_issues::Model as TokenIssueRow;
 
-const OPEN: [&str; 2] = [IssueState::Issued.as_str(), IssueState::Activated.as_str()];
+const OPEN: [IssueState; 2] = [IssueState::Issued, IssueState::Activated];
 
 /// Inserts a new issue. A `Conflict` is either a drawn activation user ID that the bank already
 /// uses, or a concurrent open issue of the same user (the partial unique index decides).
@@ -40,6 +40,23 @@ pub async fn insert_issue<C: ConnectionTrait>(
     .exec_without_returning(conn)
     .await?;
     Ok(())
+}
+
+/// Inserts a new issue inside `tx` in a savepoint; `false` on a `Conflict` (see
+/// [`insert_issue`]), leaving `tx` usable so the caller can tell which index refused it.
+pub async fn insert_unless_taken(tx: &WriteTx, row: TokenIssueRow) -> Result<bool, StoreError> {
+    let attempt = tx.savepoint().await?;
+    match insert_issue(&attempt, row).await {
+        Ok(()) => {
+            attempt.commit().await?;
+            Ok(true)
+        }
+        Err(StoreError::Conflict(_)) => {
+            attempt.rollback().await?;
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// The user's open (issued or activated) issue at this bank.
@@ -89,7 +106,7 @@ pub async fn cancel_open_issues<C: ConnectionTrait>(
     let result = token_issues::Entity::update_many()
         .col_expr(
             token_issues::Column::State,
-            Expr::value(IssueState::Cancelled.as_str()),
+            Expr::value(IssueState::Cancelled),
         )
         .col_expr(token_issues::Column::UpdatedAt, Expr::value(now))
         .filter(token_issues::Column::TenantId.eq(tenant_id))
@@ -115,7 +132,7 @@ pub async fn reserve_activation_attempt<C: ConnectionTrait>(
         )
         .col_expr(token_issues::Column::UpdatedAt, Expr::value(now))
         .filter(token_issues::Column::Id.eq(issue_id))
-        .filter(token_issues::Column::State.eq(IssueState::Issued.as_str()))
+        .filter(token_issues::Column::State.eq(IssueState::Issued))
         .filter(token_issues::Column::Failures.lt(max))
         .exec(conn)
         .await?;
@@ -171,13 +188,13 @@ pub async fn claim_activation<C: ConnectionTrait>(
     let result = token_issues::Entity::update_many()
         .col_expr(
             token_issues::Column::State,
-            Expr::value(IssueState::Activated.as_str()),
+            Expr::value(IssueState::Activated),
         )
         .col_expr(token_issues::Column::Failures, Expr::value(0))
         .col_expr(token_issues::Column::ActivatedAt, Expr::value(now))
         .col_expr(token_issues::Column::UpdatedAt, Expr::value(now))
         .filter(token_issues::Column::Id.eq(issue_id))
-        .filter(token_issues::Column::State.eq(IssueState::Issued.as_str()))
+        .filter(token_issues::Column::State.eq(IssueState::Issued))
         .filter(token_issues::Column::ExpiresAt.gt(now))
         .exec(conn)
         .await?;
@@ -196,7 +213,7 @@ pub async fn attach_credential<C: ConnectionTrait>(
             Expr::value(credential_id.to_owned()),
         )
         .filter(token_issues::Column::Id.eq(issue_id))
-        .filter(token_issues::Column::State.eq(IssueState::Activated.as_str()))
+        .filter(token_issues::Column::State.eq(IssueState::Activated))
         .exec(conn)
         .await?;
     Ok(())
@@ -231,10 +248,10 @@ async fn move_issue<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let result = token_issues::Entity::update_many()
-        .col_expr(token_issues::Column::State, Expr::value(to.as_str()))
+        .col_expr(token_issues::Column::State, Expr::value(to))
         .col_expr(token_issues::Column::UpdatedAt, Expr::value(now))
         .filter(token_issues::Column::Id.eq(issue_id))
-        .filter(token_issues::Column::State.eq(from.as_str()))
+        .filter(token_issues::Column::State.eq(from))
         .filter(guard)
         .exec(conn)
         .await?;

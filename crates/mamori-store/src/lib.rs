@@ -5,19 +5,23 @@
 //! short transaction, so it stays exact under concurrency and across nodes. This crate knows
 //! nothing of HTTP.
 
+pub mod api_keys;
 pub mod audit;
+pub mod bindings;
+pub mod credentials;
 mod db;
 pub mod devices;
 pub mod entities;
 mod error;
 pub mod issues;
+pub mod limits;
 pub mod outbox;
 pub mod passwords;
 pub mod push;
-pub mod records;
 pub mod signing_keys;
 pub mod tenants;
+pub mod users;
 
-pub use db::{Database, Engine};
+pub use db::{Database, Engine, WriteTx};
 pub use error::StoreError;
 pub use tenants::{AppliedTenant, TenantChange, TenantRecord};

@@ -1,6 +1,7 @@
 //! Login passwords and login IDs: the conditional writes of the password → OTP login.
 
 use chrono::{DateTime, Utc};
+use mamori_domain::LoginStep;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -188,13 +189,13 @@ pub async fn find_open_login<C: ConnectionTrait>(
 pub async fn advance_login<C: ConnectionTrait>(
     conn: &C,
     login_id: &str,
-    from: &str,
-    to: &str,
+    from: LoginStep,
+    to: LoginStep,
     finish: bool,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let mut update = login_sessions::Entity::update_many()
-        .col_expr(login_sessions::Column::Stage, Expr::value(to.to_owned()));
+        .col_expr(login_sessions::Column::Stage, Expr::value(to));
     if finish {
         update = update.col_expr(login_sessions::Column::UsedAt, Expr::value(now));
     }

@@ -3,6 +3,7 @@
 //! `rows_affected`, so an answer, a timeout and a newer approval can never both win.
 
 use chrono::{DateTime, Utc};
+use mamori_domain::ApprovalState;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -78,7 +79,7 @@ pub async fn pending_of_user<C: ConnectionTrait>(
     Ok(push_approvals::Entity::find()
         .filter(push_approvals::Column::TenantId.eq(tenant_id))
         .filter(push_approvals::Column::UserId.eq(user_id))
-        .filter(push_approvals::Column::State.eq("pending"))
+        .filter(push_approvals::Column::State.eq(ApprovalState::Pending))
         .all(conn)
         .await?)
 }
@@ -91,7 +92,7 @@ pub async fn pending_of_credential<C: ConnectionTrait>(
 ) -> Result<Vec<PushApprovalRow>, StoreError> {
     Ok(push_approvals::Entity::find()
         .filter(push_approvals::Column::CredentialId.eq(credential_id))
-        .filter(push_approvals::Column::State.eq("pending"))
+        .filter(push_approvals::Column::State.eq(ApprovalState::Pending))
         .order_by_asc(push_approvals::Column::CreatedAt)
         .order_by_asc(push_approvals::Column::Id)
         .all(conn)
@@ -106,10 +107,13 @@ pub async fn expire_if_due<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let result = push_approvals::Entity::update_many()
-        .col_expr(push_approvals::Column::State, Expr::value("expired"))
+        .col_expr(
+            push_approvals::Column::State,
+            Expr::value(ApprovalState::Expired),
+        )
         .col_expr(push_approvals::Column::UpdatedAt, Expr::value(now))
         .filter(push_approvals::Column::Id.eq(approval_id))
-        .filter(push_approvals::Column::State.eq("pending"))
+        .filter(push_approvals::Column::State.eq(ApprovalState::Pending))
         .filter(push_approvals::Column::ExpiresAt.lte(now))
         .exec(conn)
         .await?;
@@ -124,10 +128,13 @@ pub async fn cancel_if_pending<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let result = push_approvals::Entity::update_many()
-        .col_expr(push_approvals::Column::State, Expr::value("cancelled"))
+        .col_expr(
+            push_approvals::Column::State,
+            Expr::value(ApprovalState::Cancelled),
+        )
         .col_expr(push_approvals::Column::UpdatedAt, Expr::value(now))
         .filter(push_approvals::Column::Id.eq(approval_id))
-        .filter(push_approvals::Column::State.eq("pending"))
+        .filter(push_approvals::Column::State.eq(ApprovalState::Pending))
         .filter(push_approvals::Column::ExpiresAt.gt(now))
         .exec(conn)
         .await?;
@@ -139,7 +146,7 @@ pub async fn cancel_if_pending<C: ConnectionTrait>(
 pub async fn record_answer<C: ConnectionTrait>(
     conn: &C,
     approval_id: &str,
-    to: &str,
+    to: ApprovalState,
     signature: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
@@ -152,7 +159,7 @@ pub async fn record_answer<C: ConnectionTrait>(
         )
         .col_expr(push_approvals::Column::UpdatedAt, Expr::value(now))
         .filter(push_approvals::Column::Id.eq(approval_id))
-        .filter(push_approvals::Column::State.eq("pending"))
+        .filter(push_approvals::Column::State.eq(ApprovalState::Pending))
         .filter(push_approvals::Column::ExpiresAt.gt(now))
         .exec(conn)
         .await?;
@@ -165,7 +172,7 @@ pub async fn recent_states_of_user<C: ConnectionTrait>(
     conn: &C,
     tenant_id: &str,
     user_id: &str,
-) -> Result<Vec<String>, StoreError> {
+) -> Result<Vec<ApprovalState>, StoreError> {
     Ok(push_approvals::Entity::find()
         .select_only()
         .column(push_approvals::Column::State)
@@ -174,7 +181,7 @@ pub async fn recent_states_of_user<C: ConnectionTrait>(
         .order_by_desc(push_approvals::Column::CreatedAt)
         .order_by_desc(push_approvals::Column::Id)
         .limit(STREAK_HISTORY)
-        .into_tuple::<String>()
+        .into_tuple::<ApprovalState>()
         .all(conn)
         .await?)
 }

@@ -6,7 +6,6 @@ use mamori_domain::tenant_config::TenantConfig;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
 };
 
 use crate::entities::{tenants, users};
@@ -56,7 +55,7 @@ impl Database {
         configs: &[TenantConfig],
         now: DateTime<Utc>,
     ) -> Result<Vec<AppliedTenant>, StoreError> {
-        let txn = self.connection().begin().await?;
+        let txn = self.write().await?;
         let mut applied = Vec::with_capacity(configs.len());
         for config in configs {
             let policy = serde_json::to_string(config)

@@ -8,8 +8,8 @@ use mamori_api::metrics::Metrics;
 use mamori_crypto::{Keyring, MasterKey};
 use mamori_domain::tenant_config::load_dir;
 use mamori_domain::{Clock, FixedClock, TenantId};
-use mamori_service::Services;
 use mamori_service::mail::SmtpMailer;
+use mamori_service::{Services, ServicesBuilder};
 use mamori_store::Database;
 use poem::EndpointExt;
 use poem::endpoint::BoxEndpoint;
@@ -81,22 +81,20 @@ impl TestApp {
     pub async fn with_smtp(engine: TestEngine, sink: &SmtpSink) -> Self {
         let mailer = SmtpMailer::from_url(&sink.url(), "Mamori <no-reply@mamori.invalid>")
             .expect("SMTP transport");
-        Self::configured(engine, |services| {
-            services.with_mail_transport(Arc::new(mailer))
-        })
-        .await
+        Self::configured(engine, |services| services.mail_transport(Arc::new(mailer))).await
     }
 
     /// Like [`TestApp::new`], with the services adjusted by `configure`.
     pub async fn configured(
         engine: TestEngine,
-        configure: impl FnOnce(Services) -> Services,
+        configure: impl FnOnce(ServicesBuilder) -> ServicesBuilder,
     ) -> Self {
         let (test_db, db) = TestDb::migrated(engine).await;
         let app = Self::build(test_db, db, configure);
         let configs = load_dir(&shipped_tenant_configs()).expect("shipped tenant configs");
         app.state
             .services
+            .tenants
             .apply_tenant_configs(&configs)
             .await
             .expect("apply tenant configs");
@@ -108,16 +106,21 @@ impl TestApp {
         Self::build(test_db, db, |services| services)
     }
 
-    fn build(test_db: TestDb, db: Database, configure: impl FnOnce(Services) -> Services) -> Self {
+    fn build(
+        test_db: TestDb,
+        db: Database,
+        configure: impl FnOnce(ServicesBuilder) -> ServicesBuilder,
+    ) -> Self {
         let clock = Arc::new(FixedClock::new(test_epoch()));
         let keyring = Keyring::new(MasterKey::generate().expect("random key"), []);
         let state = AppState {
             // argon2 at its cheapest: tests check the rules, not the cost.
             services: configure(
-                Services::new(db.clone(), clock.clone(), keyring).with_password_hashing(
+                Services::builder(db.clone(), clock.clone(), keyring).password_hashing(
                     mamori_crypto::PasswordHashing::new(1024, 1, 1).expect("argon2 params"),
                 ),
-            ),
+            )
+            .build(),
             metrics: Arc::new(Metrics::new()),
         };
         let endpoint = mamori_api::app(state.clone()).boxed();
@@ -151,6 +154,7 @@ impl TestApp {
     pub async fn bank_key(&self, bank: &str) -> String {
         self.state
             .services
+            .access
             .create_api_key(&TenantId::parse(bank).expect("bank id"), "test")
             .await
             .expect("create API key")

@@ -8,7 +8,7 @@ pub struct Model {
     pub tenant_id: String,
     pub user_id: String,
     pub credential_id: String,
-    pub state: String,
+    pub state: mamori_domain::BindingState,
     pub failures: i32,
     pub last_success_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,

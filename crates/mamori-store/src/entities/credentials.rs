@@ -5,7 +5,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
-    pub kind: String,
+    pub kind: mamori_domain::CredentialKind,
     pub algorithm: String,
     pub digits: i16,
     pub period: i32,

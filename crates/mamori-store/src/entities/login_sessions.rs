@@ -7,7 +7,7 @@ pub struct Model {
     pub id: String,
     pub tenant_id: String,
     pub user_id: String,
-    pub stage: String,
+    pub stage: mamori_domain::LoginStep,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
     pub used_at: Option<DateTimeUtc>,

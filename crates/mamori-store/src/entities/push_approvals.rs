@@ -18,7 +18,7 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub display_en: String,
     pub challenge_number: Option<String>,
-    pub state: String,
+    pub state: mamori_domain::ApprovalState,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
     pub answered_at: Option<DateTimeUtc>,

@@ -10,7 +10,7 @@ pub struct Model {
     pub activation_user_id: String,
     pub mail_address: String,
     pub password_hash: String,
-    pub state: String,
+    pub state: mamori_domain::IssueState,
     pub failures: i32,
     pub credential_id: Option<String>,
     pub expires_at: DateTimeUtc,

@@ -1,0 +1,179 @@
+//! The audit trail's vocabulary: what was done ([`Operation`], named like the API's
+//! operationIds) and how it ended ([`AuditOutcome`]).
+
+use std::fmt;
+
+/// Something Mamori does that goes into an audit trail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sea_orm::DeriveValueType)]
+#[sea_orm(value_type = "String")]
+pub enum Operation {
+    /// A bank created a contract user.
+    CreateUser,
+    /// 利用開始登録: a token registered to a user.
+    RegisterCredential,
+    /// A code checked at login.
+    VerifyOtp,
+    /// 同期ズレ補正 with two consecutive codes.
+    ResyncCredential,
+    /// 利用停止 by the customer with a code.
+    StopCredential,
+    /// 機種変更: the old token replaced by a new one.
+    ChangeDevice,
+    /// 失効 by the bank.
+    RevokeCredential,
+    /// ロック解除 of a token by the bank.
+    UnlockCredential,
+    /// The password step of a login.
+    StartLogin,
+    /// The OTP step of a login.
+    CompleteLogin,
+    /// A login password changed.
+    ChangePassword,
+    /// A temporary password set by the support desk.
+    ResetPassword,
+    /// A locked login password unlocked by the support desk.
+    UnlockUser,
+    /// A locked login password unlocked when the bank's lock time ran out.
+    AutoUnlockUser,
+    /// 取引認証: a code checked for a transaction.
+    VerifyTransactionOtp,
+    /// A transaction sent to the phone for approval.
+    CreatePushApproval,
+    /// The phone approved or denied a transaction.
+    AnswerPushApproval,
+    /// No answer came in time; the transaction is cancelled.
+    PushApprovalExpired,
+    /// Several approvals in a row went unapproved.
+    PushBombingSuspected,
+    /// トークン発行: a token issued to a mail address.
+    IssueToken,
+    /// The app activated an issued token.
+    ActivateToken,
+    /// 利用開始 with the first code of an issued token.
+    StartOtpUse,
+    /// 利用解除 by the bank.
+    ReleaseOtpUse,
+    /// A new soft token provisioned.
+    ProvisionCredential,
+    /// A token imported by an operator (e.g. a hardware token).
+    ImportCredential,
+    /// A token listed the banks it is registered at.
+    ListCredentialBanks,
+    /// A platform operator lifted a token's platform-wide suspension.
+    LiftCredentialSuspension,
+}
+
+impl Operation {
+    /// Every operation.
+    pub const ALL: &'static [Operation] = &[
+        Self::CreateUser,
+        Self::RegisterCredential,
+        Self::VerifyOtp,
+        Self::ResyncCredential,
+        Self::StopCredential,
+        Self::ChangeDevice,
+        Self::RevokeCredential,
+        Self::UnlockCredential,
+        Self::StartLogin,
+        Self::CompleteLogin,
+        Self::ChangePassword,
+        Self::ResetPassword,
+        Self::UnlockUser,
+        Self::AutoUnlockUser,
+        Self::VerifyTransactionOtp,
+        Self::CreatePushApproval,
+        Self::AnswerPushApproval,
+        Self::PushApprovalExpired,
+        Self::PushBombingSuspected,
+        Self::IssueToken,
+        Self::ActivateToken,
+        Self::StartOtpUse,
+        Self::ReleaseOtpUse,
+        Self::ProvisionCredential,
+        Self::ImportCredential,
+        Self::ListCredentialBanks,
+        Self::LiftCredentialSuspension,
+    ];
+
+    /// The stored name: the API's operationId where there is one.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::CreateUser => "createUser",
+            Self::RegisterCredential => "registerCredential",
+            Self::VerifyOtp => "verifyOtp",
+            Self::ResyncCredential => "resyncCredential",
+            Self::StopCredential => "stopCredential",
+            Self::ChangeDevice => "changeDevice",
+            Self::RevokeCredential => "revokeCredential",
+            Self::UnlockCredential => "unlockCredential",
+            Self::StartLogin => "startLogin",
+            Self::CompleteLogin => "completeLogin",
+            Self::ChangePassword => "changePassword",
+            Self::ResetPassword => "resetPassword",
+            Self::UnlockUser => "unlockUser",
+            Self::AutoUnlockUser => "autoUnlockUser",
+            Self::VerifyTransactionOtp => "verifyTransactionOtp",
+            Self::CreatePushApproval => "createPushApproval",
+            Self::AnswerPushApproval => "answerPushApproval",
+            Self::PushApprovalExpired => "pushApprovalExpired",
+            Self::PushBombingSuspected => "pushBombingSuspected",
+            Self::IssueToken => "issueToken",
+            Self::ActivateToken => "activateToken",
+            Self::StartOtpUse => "startOtpUse",
+            Self::ReleaseOtpUse => "releaseOtpUse",
+            Self::ProvisionCredential => "provisionCredential",
+            Self::ImportCredential => "importCredential",
+            Self::ListCredentialBanks => "listCredentialBanks",
+            Self::LiftCredentialSuspension => "liftCredentialSuspension",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|op| op.as_str() == s)
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+crate::stored::stored_as_text!(Operation, "operation", Operation::parse);
+
+/// How an audited attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sea_orm::DeriveValueType)]
+#[sea_orm(value_type = "String")]
+pub enum AuditOutcome {
+    /// It did what was asked.
+    Success,
+    /// It was refused; the entry names the error code.
+    Failure,
+}
+
+impl AuditOutcome {
+    /// Both outcomes.
+    pub const ALL: [AuditOutcome; 2] = [Self::Success, Self::Failure];
+
+    /// The stored and API name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Failure => "failure",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+}
+
+impl fmt::Display for AuditOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+crate::stored::stored_as_text!(AuditOutcome, "audit outcome", AuditOutcome::parse);

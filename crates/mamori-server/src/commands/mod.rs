@@ -1,0 +1,13 @@
+//! One module per subcommand, each with its arguments and its `run`.
+
+pub mod api_keys;
+pub mod audit;
+pub mod credentials;
+pub mod keys;
+pub mod migrate;
+pub mod openapi;
+pub mod outbox;
+pub mod serve;
+pub mod tenants;
+pub mod token;
+pub mod webhooks;

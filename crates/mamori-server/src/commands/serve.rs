@@ -1,0 +1,150 @@
+//! `mamori serve`: migrate the database, apply the tenant configs, serve the API (and deliver
+//! outbox mails when SMTP is configured) until SIGTERM or Ctrl-C.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mamori_api::AppState;
+use mamori_api::metrics::Metrics;
+use mamori_domain::SystemClock;
+use mamori_service::mail::SmtpMailer;
+use mamori_service::{Outbox, Services};
+use mamori_store::TenantChange;
+use poem::Server;
+use poem::listener::TcpListener;
+
+use crate::common::{
+    DatabaseArgs, KeyArgs, TenantConfigArgs, load_keyring, load_tenants, migrated, redact_url,
+};
+
+/// How often `serve` retries unsent outbox mails when SMTP is configured.
+const MAIL_SWEEP_INTERVAL: Duration = Duration::from_secs(30);
+
+/// `mamori serve`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "MAMORI_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    #[command(flatten)]
+    database: DatabaseArgs,
+    #[command(flatten)]
+    tenants: TenantConfigArgs,
+    #[command(flatten)]
+    keys: KeyArgs,
+    #[command(flatten)]
+    mail: MailArgs,
+}
+
+/// How outbox mails leave the machine.
+#[derive(Debug, clap::Args)]
+struct MailArgs {
+    /// SMTP server for outbox mails, e.g. `smtp://relay:25`, `smtp://user:pass@relay:587?tls=required`
+    /// or `smtps://relay:465`. Without it mails stay in the outbox (`mamori outbox`).
+    #[arg(long, env = "MAMORI_SMTP_URL")]
+    smtp_url: Option<String>,
+    /// The sender of outbox mails.
+    #[arg(
+        long,
+        env = "MAMORI_MAIL_FROM",
+        default_value = "Mamori <no-reply@mamori.invalid>"
+    )]
+    mail_from: String,
+    /// The base URL customers' token apps reach this server at, named in activation mails.
+    #[arg(long, env = "MAMORI_PUBLIC_URL", default_value = mamori_service::DEFAULT_PUBLIC_URL)]
+    public_url: String,
+}
+
+/// Serves until asked to stop.
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let Args {
+        listen,
+        database,
+        tenants,
+        keys,
+        mail,
+    } = args;
+    // Refuse to start on a broken config before touching the database.
+    let configs = load_tenants(&tenants.tenant_configs)
+        .map_err(|errors| anyhow::anyhow!("invalid tenant configs:\n{errors}"))?;
+    let db = migrated(&database.database_url).await?;
+    tracing::info!(engine = ?db.engine(), database = %redact_url(&database.database_url), "database ready");
+
+    let mut builder = Services::builder(db, Arc::new(SystemClock), load_keyring(&keys)?)
+        .public_url(&mail.public_url);
+    if let Some(url) = &mail.smtp_url {
+        let mailer = SmtpMailer::from_url(url, &mail.mail_from)
+            .map_err(|e| anyhow::anyhow!("--smtp-url / --mail-from: {e}"))?;
+        builder = builder.mail_transport(Arc::new(mailer));
+        tracing::info!(from = %mail.mail_from, "outbox mails are delivered by SMTP");
+    } else {
+        tracing::info!("no SMTP configured: mails stay in the outbox (mamori outbox)");
+    }
+    let services = builder.build();
+    if mail.smtp_url.is_some() {
+        spawn_mail_sweep(services.outbox.clone());
+    }
+    for applied in services.tenants.apply_tenant_configs(&configs).await? {
+        let change = match applied.change {
+            TenantChange::Inserted => "inserted",
+            TenantChange::Updated => "updated",
+            TenantChange::Unchanged => "unchanged",
+        };
+        tracing::info!(tenant.id = %applied.id, change, "tenant config applied");
+    }
+
+    let app = mamori_api::app(AppState {
+        services,
+        metrics: Arc::new(Metrics::new()),
+    });
+    let listener = TcpListener::bind(listen.clone());
+    tracing::info!(
+        "Mamori listening on http://{listen} (API docs: /docs, spec: /openapi.json, metrics: /metrics)"
+    );
+    Server::new(listener)
+        .run_with_graceful_shutdown(app, shutdown_signal(), Some(Duration::from_secs(30)))
+        .await?;
+    tracing::info!("Mamori stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Retries unsent outbox mails (a relay that was down, a node that died mid-send) every
+/// [`MAIL_SWEEP_INTERVAL`]. The claim on each mail keeps nodes from sending one twice.
+fn spawn_mail_sweep(outbox: Outbox) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(MAIL_SWEEP_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match outbox.deliver_pending_mails().await {
+                Ok(0) => {}
+                Ok(sent) => tracing::info!(sent, "outbox sweep delivered mails"),
+                Err(err) => tracing::warn!(error = %err, "outbox sweep failed; retrying later"),
+            }
+        }
+    });
+}
+
+/// Resolves on SIGTERM (orchestrators) or Ctrl-C (a person at a terminal).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested: finishing in-flight requests");
+}

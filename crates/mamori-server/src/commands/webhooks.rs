@@ -1,0 +1,47 @@
+//! `mamori webhooks secret`: a bank's webhook secret, to hand to the bank.
+
+use std::process::ExitCode;
+
+use mamori_domain::TenantId;
+
+use crate::common::{
+    DatabaseArgs, KeyArgs, TenantConfigArgs, apply_tenants, say, services_with_keys,
+};
+
+/// Banks' push-approval webhooks.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Print a bank's webhook secret (hex): the key of the HMAC-SHA256 in the
+    /// `Mamori-Signature` header of its push-approval webhooks. Derived from the master key, so
+    /// it changes when the master key is rotated.
+    Secret {
+        /// The bank's ID.
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Tenant configs applied first, so a secret can be shown before the first `serve`.
+        #[command(flatten)]
+        tenants: TenantConfigArgs,
+        #[command(flatten)]
+        keys: KeyArgs,
+    },
+}
+
+/// Runs a `webhooks` subcommand.
+pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    let Command::Secret {
+        tenant,
+        database,
+        tenants,
+        keys,
+    } = command;
+    let services = services_with_keys(&database, &keys).await?;
+    apply_tenants(&services, &tenants).await?;
+    let tenant = TenantId::parse(&tenant)?;
+    say(&services.webhooks.webhook_secret(&tenant).await?);
+    eprintln!(
+        "Webhook secret of {tenant}: hand it to the bank over a secure channel. It changes when the master key is rotated."
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,185 @@
+//! One audit entry as one value: who did what to which user and credential, how it ended, and
+//! any extra facts. Built where the decision is made and appended in the same unit of work as
+//! the change it records, or alone for a refusal that changed nothing.
+
+use chrono::{DateTime, Utc};
+use mamori_domain::{AuditOutcome, ErrorCode, Operation};
+use mamori_store::WriteTx;
+use mamori_store::audit::{self, NewAuditEvent, PLATFORM_TENANT};
+use serde_json::Value;
+
+use crate::core::{BankCaller, Core, RequestMeta};
+use crate::error::ServiceError;
+
+/// An entry for a bank's (or the platform's) audit trail.
+#[derive(Debug, Clone)]
+pub(crate) struct AuditEntry {
+    event: NewAuditEvent,
+    at: DateTime<Utc>,
+}
+
+impl AuditEntry {
+    fn new(
+        tenant: &str,
+        actor: String,
+        meta: Option<&RequestMeta>,
+        op: Operation,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            event: NewAuditEvent {
+                tenant_id: tenant.to_owned(),
+                actor,
+                operation: op,
+                outcome: AuditOutcome::Success,
+                error_code: None,
+                user_id: None,
+                credential_id: None,
+                request_id: meta.and_then(|m| m.request_id.clone()),
+                client_addr: meta.and_then(|m| m.client_addr.clone()),
+                details: None,
+            },
+            at,
+        }
+    }
+
+    /// Done by a bank's system with its API key, in the bank's trail.
+    pub(crate) fn bank(
+        caller: &BankCaller,
+        meta: &RequestMeta,
+        op: Operation,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self::new(
+            caller.tenant_id.as_str(),
+            format!("bank:{}", caller.api_key_id),
+            Some(meta),
+            op,
+            at,
+        )
+    }
+
+    /// Done by a customer's token (no key), in `tenant`'s trail.
+    pub(crate) fn token(
+        tenant: &str,
+        meta: &RequestMeta,
+        op: Operation,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self::new(tenant, "token".into(), Some(meta), op, at)
+    }
+
+    /// Done by a customer's token in the platform's trail (no bank involved).
+    pub(crate) fn platform_token(meta: &RequestMeta, op: Operation, at: DateTime<Utc>) -> Self {
+        Self::token(PLATFORM_TENANT, meta, op, at)
+    }
+
+    /// Done by a platform operator, in `tenant`'s trail.
+    pub(crate) fn operator(
+        operator: &str,
+        tenant: &str,
+        meta: &RequestMeta,
+        op: Operation,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self::new(tenant, format!("operator:{operator}"), Some(meta), op, at)
+    }
+
+    /// Done by Mamori itself (an expiry, an alert), in `tenant`'s trail.
+    pub(crate) fn system(tenant: &str, op: Operation, at: DateTime<Utc>) -> Self {
+        Self::new(tenant, "system".into(), None, op, at)
+    }
+
+    /// The bank user concerned.
+    pub(crate) fn user(mut self, user_id: &str) -> Self {
+        self.event.user_id = Some(user_id.to_owned());
+        self
+    }
+
+    /// The credential concerned.
+    pub(crate) fn credential(mut self, credential_id: &str) -> Self {
+        self.event.credential_id = Some(credential_id.to_owned());
+        self
+    }
+
+    /// The credential concerned, when known.
+    pub(crate) fn credential_opt(self, credential_id: Option<&str>) -> Self {
+        match credential_id {
+            Some(id) => self.credential(id),
+            None => self,
+        }
+    }
+
+    /// Extra facts (never a secret, code or password); objects given twice are merged.
+    pub(crate) fn details(mut self, facts: Value) -> Self {
+        self.event.details = match (self.event.details.take(), facts) {
+            (Some(Value::Object(mut a)), Value::Object(b)) => {
+                a.extend(b);
+                Some(Value::Object(a))
+            }
+            (_, facts) => Some(facts),
+        };
+        self
+    }
+
+    /// Extra facts when there are any.
+    pub(crate) fn details_opt(self, facts: Option<Value>) -> Self {
+        match facts {
+            Some(facts) => self.details(facts),
+            None => self,
+        }
+    }
+
+    /// It ended in this refusal.
+    pub(crate) fn failed(self, err: &ServiceError) -> Self {
+        self.failed_with(err.code())
+    }
+
+    /// It ended in a refusal with this code.
+    pub(crate) fn failed_with(mut self, code: ErrorCode) -> Self {
+        self.event.outcome = AuditOutcome::Failure;
+        self.event.error_code = Some(code.as_str().to_owned());
+        self
+    }
+
+    /// An alert: marked as a failure that no request caused, with no error code.
+    pub(crate) fn alert(mut self) -> Self {
+        self.event.outcome = AuditOutcome::Failure;
+        self
+    }
+
+    /// It ended as `outcome` says.
+    pub(crate) fn outcome(self, outcome: Result<(), &ServiceError>) -> Self {
+        match outcome {
+            Ok(()) => self,
+            Err(err) => self.failed(err),
+        }
+    }
+
+    /// Appends the entry inside `tx`, after the unit's other writes (it locks the trail's head
+    /// until commit).
+    pub(crate) async fn append(self, tx: &WriteTx) -> Result<(), ServiceError> {
+        audit::append(tx, self.event, self.at).await?;
+        Ok(())
+    }
+}
+
+impl Core {
+    /// Appends `entry` in a unit of its own (a refusal that changed nothing else).
+    pub(crate) async fn record_alone(&self, entry: AuditEntry) -> Result<(), ServiceError> {
+        let tx = self.write().await?;
+        entry.append(&tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Audits `err` as the end of `entry`, alone, and returns it.
+    pub(crate) async fn refuse<T>(
+        &self,
+        entry: AuditEntry,
+        err: ServiceError,
+    ) -> Result<T, ServiceError> {
+        self.record_alone(entry.failed(&err)).await?;
+        Err(err)
+    }
+}

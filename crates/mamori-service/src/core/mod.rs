@@ -1,0 +1,180 @@
+//! The small core every area stands on: the database, the clock, the master keys and the
+//! configured rate limits, with the few lookups every bank-facing use case starts with (the
+//! caller's user, the bank's policy) and the audit entry ([`audit::AuditEntry`]).
+//!
+//! Areas hold a `Core` (cheap to clone) and never each other's internals; time comes only from
+//! the injected [`Clock`].
+
+pub(crate) mod audit;
+pub(crate) mod codes;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use mamori_crypto::{Keyring, SealedSecret};
+use mamori_domain::policy::TenantPolicy;
+use mamori_domain::tenant_config::TenantConfig;
+use mamori_domain::{Clock, ErrorCode, RateLimit, TenantId};
+use mamori_otp::Secret;
+use mamori_store::credentials::CredentialRow;
+use mamori_store::users::{self, UserRow};
+use mamori_store::{Database, WriteTx, limits};
+
+use crate::error::ServiceError;
+
+/// A bank's system, authenticated by its API key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BankCaller {
+    /// The bank.
+    pub tenant_id: TenantId,
+    /// The API key used (its id, never the key).
+    pub api_key_id: String,
+}
+
+/// Facts about the request that go into the audit trail.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    /// The request's ID.
+    pub request_id: Option<String>,
+    /// The client's address.
+    pub client_addr: Option<String>,
+}
+
+impl RequestMeta {
+    /// The client's address as a rate-limit key part.
+    pub(crate) fn client(&self) -> &str {
+        self.client_addr.as_deref().unwrap_or("unknown")
+    }
+}
+
+/// The rate limits of the routes that have them, shared by every node through the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Keyless token routes (provisionCredential, activateToken, listCredentialBanks), per
+    /// client address; listCredentialBanks also per credential.
+    pub keyless_per_client: RateLimit,
+    /// Registration attempts (registerCredential, changeDevice's new token, startOtpUse) per
+    /// bank user, each reserved before its code is checked: a wrong code at registration is
+    /// paid for by the user who typed it, never by the credential's owner.
+    pub registration_per_user: RateLimit,
+    /// Wrong registration codes per client address (a bank's IB server): a backstop against a
+    /// looping or compromised IB system, far above a bank's launch-day rate of honest mistakes.
+    /// Only wrong codes stay counted; every other outcome gives its slot back.
+    pub registration_failures_per_client: RateLimit,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            keyless_per_client: RateLimit::per_hour(20),
+            registration_per_user: RateLimit::per_hour(10),
+            registration_failures_per_client: RateLimit {
+                max: 1000,
+                window: Duration::hours(1),
+            },
+        }
+    }
+}
+
+/// What every area shares.
+#[derive(Debug, Clone)]
+pub(crate) struct Core {
+    db: Database,
+    clock: Arc<dyn Clock>,
+    keyring: Arc<Keyring>,
+    pub(crate) limits: Limits,
+}
+
+impl Core {
+    pub(crate) fn new(
+        db: Database,
+        clock: Arc<dyn Clock>,
+        keyring: Keyring,
+        limits: Limits,
+    ) -> Self {
+        Self {
+            db,
+            clock,
+            keyring: Arc::new(keyring),
+            limits,
+        }
+    }
+
+    /// The database, for reads and single statements.
+    pub(crate) fn db(&self) -> &Database {
+        &self.db
+    }
+
+    /// A unit of work (see [`Database::write`]).
+    pub(crate) async fn write(&self) -> Result<WriteTx, ServiceError> {
+        Ok(self.db.write().await?)
+    }
+
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub(crate) fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+
+    /// A user of the caller's bank; another bank's user is `not_found`, like a missing one.
+    pub(crate) async fn bank_user(
+        &self,
+        caller: &BankCaller,
+        user_id: &str,
+    ) -> Result<UserRow, ServiceError> {
+        users::find_user(&self.db, caller.tenant_id.as_str(), user_id)
+            .await?
+            .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))
+    }
+
+    /// A bank's config (names and policy).
+    pub(crate) async fn config(&self, tenant: &TenantId) -> Result<TenantConfig, ServiceError> {
+        self.db
+            .find_tenant_config(tenant)
+            .await?
+            .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))
+    }
+
+    /// The caller's bank's policy.
+    pub(crate) async fn policy(&self, caller: &BankCaller) -> Result<TenantPolicy, ServiceError> {
+        Ok(self.config(&caller.tenant_id).await?.policy)
+    }
+
+    /// A credential's secret, opened with the master keys (the credential ID is the AAD).
+    pub(crate) fn open_secret(&self, credential: &CredentialRow) -> Result<Secret, ServiceError> {
+        let sealed = SealedSecret {
+            key_id: credential.secret_key_id.clone(),
+            blob: credential.secret_ciphertext.clone(),
+        };
+        let bad = |e: &dyn std::fmt::Display| {
+            ServiceError::internal(format!("credential {}: {e}", credential.id))
+        };
+        let bytes = self
+            .keyring
+            .open(&sealed, credential.id.as_bytes())
+            .map_err(|e| bad(&e))?;
+        Secret::from_bytes(&bytes).map_err(|e| bad(&e))
+    }
+
+    /// Takes a slot of `key` under `limit` (see [`limits::take_slot`]).
+    pub(crate) async fn take_slot(
+        &self,
+        key: &str,
+        limit: RateLimit,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ServiceError> {
+        Ok(limits::take_slot(&self.db, key, limit, now).await?)
+    }
+
+    /// Gives a slot of `key` back (see [`limits::give_back_slot`]).
+    pub(crate) async fn give_back_slot(
+        &self,
+        key: &str,
+        limit: RateLimit,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        Ok(limits::give_back_slot(&self.db, key, limit, now).await?)
+    }
+}

@@ -1,0 +1,202 @@
+//! Every area of Mamori's use cases, wired once over one core and held by the API state.
+
+use std::sync::Arc;
+
+use mamori_crypto::{Keyring, PasswordHashing};
+use mamori_domain::{Clock, RateLimit};
+use mamori_store::Database;
+
+use crate::access::Access;
+use crate::audit_trail::AuditTrail;
+use crate::core::{Core, Limits};
+use crate::credential_banks::TokenBanks;
+use crate::error::ServiceError;
+use crate::login::Login;
+use crate::mail::MailTransport;
+use crate::otp::BankOtp;
+use crate::outbox::Outbox;
+use crate::passwords::Passwords;
+use crate::platform::Platform;
+use crate::provision::Provisioning;
+use crate::push::{Push, PushHub, PushNotifier};
+use crate::receipts::Receipts;
+use crate::registration::Registration;
+use crate::self_issue::SelfIssue;
+use crate::support_desk::SupportDesk;
+use crate::tenants::Tenants;
+use crate::transactions::Transactions;
+use crate::users::Users;
+use crate::webhooks::Webhooks;
+
+/// Where the token app reaches Mamori unless `serve --public-url` says otherwise.
+pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
+
+/// The areas of Mamori's use cases. Each is a small struct with the few dependencies it needs;
+/// cloning is cheap.
+#[derive(Debug, Clone)]
+pub struct Services {
+    /// Banks' API keys.
+    pub access: Access,
+    /// The banks.
+    pub tenants: Tenants,
+    /// Banks' contract users.
+    pub users: Users,
+    /// The bank's code checks: login, resync, stop, status.
+    pub otp: BankOtp,
+    /// 利用開始登録 and 機種変更.
+    pub registration: Registration,
+    /// The bank's support desk: revoke, unlock, temporary passwords.
+    pub support_desk: SupportDesk,
+    /// Contract logins.
+    pub login: Login,
+    /// 取引認証 with an OTP.
+    pub transactions: Transactions,
+    /// Push approvals.
+    pub push: Push,
+    /// Banks' push-approval webhooks.
+    pub webhooks: Webhooks,
+    /// Tokens issued by mail.
+    pub self_issue: SelfIssue,
+    /// The outbox and its delivery.
+    pub outbox: Outbox,
+    /// Provisioning and import of credentials.
+    pub provisioning: Provisioning,
+    /// A token's own view of its banks.
+    pub token_banks: TokenBanks,
+    /// Signed receipts and their keys.
+    pub receipts: Receipts,
+    /// The audit trails.
+    pub audit: AuditTrail,
+    /// The platform operator's actions.
+    pub platform: Platform,
+    core: Core,
+}
+
+impl Services {
+    /// Wiring over a database, a clock and the master keys; see [`ServicesBuilder`].
+    pub fn builder(db: Database, clock: Arc<dyn Clock>, keyring: Keyring) -> ServicesBuilder {
+        ServicesBuilder {
+            db,
+            clock,
+            keyring,
+            limits: Limits::default(),
+            hashing: PasswordHashing::default(),
+            mail: None,
+            public_url: Arc::from(DEFAULT_PUBLIC_URL),
+            notifier: None,
+        }
+    }
+
+    /// Whether the services can do their work: the database answers.
+    pub async fn check_ready(&self) -> Result<(), ServiceError> {
+        Ok(self.core.db().ping().await?)
+    }
+}
+
+/// How [`Services`] are wired; every setting has a production default.
+#[derive(Debug)]
+pub struct ServicesBuilder {
+    db: Database,
+    clock: Arc<dyn Clock>,
+    keyring: Keyring,
+    limits: Limits,
+    hashing: PasswordHashing,
+    mail: Option<Arc<dyn MailTransport>>,
+    public_url: Arc<str>,
+    notifier: Option<Arc<dyn PushNotifier>>,
+}
+
+impl ServicesBuilder {
+    /// Delivers outbox mails through `transport` (SMTP). Without one, mails stay in the outbox.
+    pub fn mail_transport(mut self, transport: Arc<dyn MailTransport>) -> Self {
+        self.mail = Some(transport);
+        self
+    }
+
+    /// The base URL the token app uses to reach Mamori, named in activation mails.
+    pub fn public_url(mut self, url: &str) -> Self {
+        self.public_url = Arc::from(url.trim_end_matches('/'));
+        self
+    }
+
+    /// How devices hear of new push approvals, e.g. an APNs/FCM adapter. Devices that
+    /// long-poll still find new approvals within a second; an adapter that also forwards to
+    /// [`Push::hub`] wakes them at once.
+    pub fn push_notifier(mut self, notifier: Arc<dyn PushNotifier>) -> Self {
+        self.notifier = Some(notifier);
+        self
+    }
+
+    /// The argon2id cost (tests use a cheap one; production keeps the OWASP default).
+    pub fn password_hashing(mut self, hashing: PasswordHashing) -> Self {
+        self.hashing = hashing;
+        self
+    }
+
+    /// How many keyless token requests one client address may make per window.
+    pub fn keyless_limit(mut self, limit: RateLimit) -> Self {
+        self.limits.keyless_per_client = limit;
+        self
+    }
+
+    /// Every rate limit at once.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The wired areas.
+    pub fn build(self) -> Services {
+        let core = Core::new(self.db, self.clock, self.keyring, self.limits);
+        let passwords = Passwords::new(core.clone(), self.hashing);
+        let receipts = Receipts::new(core.clone());
+        let otp = BankOtp::new(core.clone());
+        let registration = Registration::new(core.clone());
+        let provisioning = Provisioning::new(core.clone());
+        let outbox = Outbox::new(core.clone(), self.mail);
+        let webhooks = Webhooks::new(core.clone());
+        let hub = Arc::new(PushHub::new());
+        let notifier: Arc<dyn PushNotifier> = match self.notifier {
+            Some(notifier) => notifier,
+            None => hub.clone(),
+        };
+        Services {
+            access: Access::new(core.clone()),
+            tenants: Tenants::new(core.clone()),
+            users: Users::new(core.clone(), passwords.clone()),
+            support_desk: SupportDesk::new(core.clone(), passwords.clone()),
+            login: Login::new(
+                core.clone(),
+                passwords.clone(),
+                otp.clone(),
+                receipts.clone(),
+            ),
+            transactions: Transactions::new(core.clone(), otp.clone(), receipts.clone()),
+            push: Push::new(
+                core.clone(),
+                receipts.clone(),
+                webhooks.clone(),
+                hub,
+                notifier,
+            ),
+            self_issue: SelfIssue::new(
+                core.clone(),
+                passwords,
+                registration.clone(),
+                provisioning.clone(),
+                outbox.clone(),
+                self.public_url,
+            ),
+            token_banks: TokenBanks::new(core.clone()),
+            audit: AuditTrail::new(core.clone()),
+            platform: Platform::new(core.clone()),
+            otp,
+            registration,
+            webhooks,
+            outbox,
+            provisioning,
+            receipts,
+            core,
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! Credentials (トークン): platform-wide, shared by every bank a token is registered at. The
+//! spent step, the platform-wide failure count and the suspension are decided here, each by one
+//! conditional write.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QuerySelect,
+};
+
+use crate::StoreError;
+use crate::WriteTx;
+use crate::entities::credentials;
+
+pub use crate::entities::credentials::Model as CredentialRow;
+
+/// Inserts a new credential.
+pub async fn insert_credential<C: ConnectionTrait>(
+    conn: &C,
+    row: CredentialRow,
+) -> Result<(), StoreError> {
+    credentials::Entity::insert(credentials::ActiveModel {
+        id: Set(row.id),
+        kind: Set(row.kind),
+        algorithm: Set(row.algorithm),
+        digits: Set(row.digits),
+        period: Set(row.period),
+        secret_ciphertext: Set(row.secret_ciphertext),
+        secret_key_id: Set(row.secret_key_id),
+        drift_steps: Set(row.drift_steps),
+        last_used_step: Set(row.last_used_step),
+        hotp_next_counter: Set(row.hotp_next_counter),
+        failures: Set(row.failures),
+        suspended_at: Set(row.suspended_at),
+        created_at: Set(row.created_at),
+        updated_at: Set(row.updated_at),
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+/// Inserts a new credential inside `tx` unless its ID is taken (returns `false` then, and `tx`
+/// stays usable: the insert runs in a savepoint).
+pub async fn insert_unless_taken(tx: &WriteTx, row: CredentialRow) -> Result<bool, StoreError> {
+    let attempt = tx.savepoint().await?;
+    match insert_credential(&attempt, row).await {
+        Ok(()) => {
+            attempt.commit().await?;
+            Ok(true)
+        }
+        Err(StoreError::Conflict(_)) => {
+            attempt.rollback().await?;
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A credential by its ID (credentials are platform-wide, shared by banks).
+pub async fn find_credential<C: ConnectionTrait>(
+    conn: &C,
+    credential_id: &str,
+) -> Result<Option<CredentialRow>, StoreError> {
+    Ok(credentials::Entity::find_by_id(credential_id.to_owned())
+        .one(conn)
+        .await?)
+}
+
+/// A credential, read with a shared row lock (PostgreSQL) so a concurrent suspension either
+/// commits first and is seen, or waits for this transaction.
+pub async fn find_credential_locked<C: ConnectionTrait>(
+    conn: &C,
+    credential_id: &str,
+) -> Result<Option<CredentialRow>, StoreError> {
+    Ok(credentials::Entity::find_by_id(credential_id.to_owned())
+        .lock_shared()
+        .one(conn)
+        .await?)
+}
+
+/// Spends TOTP step `step`: succeeds only if no step at or after it was spent before and the
+/// credential is not suspended. Resets the platform-wide failure count. With `drift`, also
+/// records the newly learned drift (resync).
+pub async fn spend_totp_step<C: ConnectionTrait>(
+    conn: &C,
+    credential_id: &str,
+    step: i64,
+    drift: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let mut update = credentials::Entity::update_many()
+        .col_expr(credentials::Column::LastUsedStep, Expr::value(step))
+        .col_expr(credentials::Column::Failures, Expr::value(0))
+        .col_expr(credentials::Column::UpdatedAt, Expr::value(now));
+    if let Some(drift) = drift {
+        update = update.col_expr(credentials::Column::DriftSteps, Expr::value(drift));
+    }
+    let result = update
+        .filter(credentials::Column::Id.eq(credential_id))
+        .filter(credentials::Column::SuspendedAt.is_null())
+        .filter(
+            Condition::any()
+                .add(credentials::Column::LastUsedStep.is_null())
+                .add(credentials::Column::LastUsedStep.lt(step)),
+        )
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Spends HOTP counter `counter`: succeeds only if it is not below the next expected counter.
+pub async fn spend_hotp_counter<C: ConnectionTrait>(
+    conn: &C,
+    credential_id: &str,
+    counter: i64,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let result = credentials::Entity::update_many()
+        .col_expr(
+            credentials::Column::HotpNextCounter,
+            Expr::value(counter + 1),
+        )
+        .col_expr(credentials::Column::Failures, Expr::value(0))
+        .col_expr(credentials::Column::UpdatedAt, Expr::value(now))
+        .filter(credentials::Column::Id.eq(credential_id))
+        .filter(credentials::Column::SuspendedAt.is_null())
+        .filter(credentials::Column::HotpNextCounter.lte(counter))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Counts one platform-wide failure; at `budget` consecutive failures the credential is
+/// suspended everywhere. Returns whether this failure suspended it.
+pub async fn count_credential_failure<C: ConnectionTrait>(
+    conn: &C,
+    credential_id: &str,
+    budget: i32,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    credentials::Entity::update_many()
+        .col_expr(
+            credentials::Column::Failures,
+            Expr::col(credentials::Column::Failures).add(1),
+        )
+        .col_expr(credentials::Column::UpdatedAt, Expr::value(now))
+        .filter(credentials::Column::Id.eq(credential_id))
+        .filter(credentials::Column::SuspendedAt.is_null())
+        .exec(conn)
+        .await?;
+    let suspended = credentials::Entity::update_many()
+        .col_expr(credentials::Column::SuspendedAt, Expr::value(now))
+        .filter(credentials::Column::Id.eq(credential_id))
+        .filter(credentials::Column::SuspendedAt.is_null())
+        .filter(credentials::Column::Failures.gte(budget))
+        .exec(conn)
+        .await?;
+    Ok(suspended.rows_affected == 1)
+}
+
+/// Lifts a platform-wide suspension: the credential works again and its platform-wide count
+/// starts from zero. Returns whether it was suspended.
+pub async fn lift_suspension<C: ConnectionTrait>(
+    conn: &C,
+    credential_id: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let result = credentials::Entity::update_many()
+        .col_expr(
+            credentials::Column::SuspendedAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(credentials::Column::Failures, Expr::value(0))
+        .col_expr(credentials::Column::UpdatedAt, Expr::value(now))
+        .filter(credentials::Column::Id.eq(credential_id))
+        .filter(credentials::Column::SuspendedAt.is_not_null())
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
