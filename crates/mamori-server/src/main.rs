@@ -1,5 +1,8 @@
-//! `mamori`: the one binary. Serves the API, runs migrations, checks tenant configs, prints the
-//! API spec, and is the customer's reference token (`mamori token`).
+//! `mamori`: the one binary. Serves the API and the embedded admin console, runs migrations,
+//! checks tenant configs, prints the API spec, and is the customer's reference token
+//! (`mamori token`).
+
+mod admin_ui;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -641,11 +644,12 @@ async fn serve(
         tracing::info!(tenant.id = %applied.id, change, "tenant config applied");
     }
 
-    let app = mamori_api::app(state);
+    let app = mamori_api::app_with_admin_ui(state, admin_ui::AdminUi);
     let listener = TcpListener::bind(listen.to_owned());
     tracing::info!(
         "Mamori listening on http://{listen} (API docs: /docs, spec: /openapi.json, metrics: /metrics)"
     );
+    tracing::info!("Admin console on {}", admin_ui::AdminUi::url(listen));
     Server::new(listener)
         .run_with_graceful_shutdown(app, shutdown_signal(), Some(Duration::from_secs(30)))
         .await?;
