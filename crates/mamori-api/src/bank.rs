@@ -883,7 +883,10 @@ mod tests {
 
     #[test]
     fn the_bank_is_the_segment_after_banks() {
-        assert_eq!(bank_in_path("/v1/banks/jonan-shinkin/users"), "jonan-shinkin");
+        assert_eq!(
+            bank_in_path("/v1/banks/jonan-shinkin/users"),
+            "jonan-shinkin"
+        );
         assert_eq!(bank_in_path("/v1/banks/jonan-shinkin"), "jonan-shinkin");
         assert_eq!(bank_in_path("/v1/banks//users"), "");
         assert_eq!(bank_in_path("/v1/token/credentials"), "");

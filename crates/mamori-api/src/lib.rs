@@ -96,3 +96,19 @@ pub fn app(state: AppState) -> impl Endpoint<Output = poem::Response> {
         .data(state)
         .with(edge)
 }
+
+/// Where [`app_with_admin_ui`] mounts the admin console.
+pub const ADMIN_UI_PATH: &str = "/admin";
+
+/// [`app`] plus the admin console's endpoint at [`ADMIN_UI_PATH`] (`/admin` and everything
+/// under it; the endpoint sees the full path), behind the same [`middleware::Edge`]: request
+/// IDs, logs, metrics and problem bodies work there as everywhere else.
+pub fn app_with_admin_ui(
+    state: AppState,
+    admin_ui: impl Endpoint<Output = poem::Response> + 'static,
+) -> impl Endpoint<Output = poem::Response> {
+    let edge = middleware::Edge::new(state.metrics.clone());
+    Route::new()
+        .nest_no_strip(ADMIN_UI_PATH, admin_ui.with(edge))
+        .nest("/", app(state))
+}

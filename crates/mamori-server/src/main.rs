@@ -1,7 +1,9 @@
-//! `mamori`: the one binary. Serves the API, runs migrations, checks tenant configs, prints the
-//! API spec, and is the customer's reference token (`mamori token`). Each subcommand lives in
-//! its own module under `commands/`; this file parses the command line and hands over.
+//! `mamori`: the one binary. Serves the API and the embedded admin console, runs migrations,
+//! checks tenant configs, prints the API spec, and is the customer's reference token
+//! (`mamori token`). Each subcommand lives in its own module under `commands/`; this file parses
+//! the command line and hands over.
 
+mod admin_ui;
 mod commands;
 mod common;
 mod logging;

@@ -14,6 +14,7 @@ use mamori_store::TenantChange;
 use poem::Server;
 use poem::listener::TcpListener;
 
+use crate::admin_ui::AdminUi;
 use crate::common::{
     DatabaseArgs, KeyArgs, TenantConfigArgs, load_keyring, load_tenants, migrated, redact_url,
 };
@@ -94,14 +95,16 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         tracing::info!(tenant.id = %applied.id, change, "tenant config applied");
     }
 
-    let app = mamori_api::app(AppState {
+    let state = AppState {
         services,
         metrics: Arc::new(Metrics::new()),
-    });
+    };
+    let app = mamori_api::app_with_admin_ui(state, AdminUi);
     let listener = TcpListener::bind(listen.clone());
     tracing::info!(
         "Mamori listening on http://{listen} (API docs: /docs, spec: /openapi.json, metrics: /metrics)"
     );
+    tracing::info!("Admin console on {}", AdminUi::url(&listen));
     Server::new(listener)
         .run_with_graceful_shutdown(app, shutdown_signal(), Some(Duration::from_secs(30)))
         .await?;
