@@ -6,6 +6,7 @@
     reason = "test scenarios are plain async fns; an unexpected error should fail them loudly"
 )]
 
+mod architecture;
 mod audit;
 mod bad_input;
 mod concurrency;

@@ -1,3 +1,6 @@
+//! What every handler shares: the use cases ([`Services`], one field per area) and the process's
+//! metrics. Cloned into each API struct; cloning is cheap.
+
 use std::sync::Arc;
 
 use mamori_service::Services;

@@ -1,8 +1,13 @@
+//! Banks' API keys: generated from the OS CSPRNG, shown once, stored only as a hash, found by
+//! their public prefix and compared in constant time.
+
 use std::fmt;
 
 use data_encoding::{BASE32_NOPAD, HEXLOWER};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+
+use crate::keyring::KeyError;
 
 /// A bank's API key, as shown once at creation: `mmr_<prefix>_<secret>`.
 ///
@@ -32,11 +37,11 @@ pub struct ApiKeyHash(pub String);
 
 impl ApiKey {
     /// A new random key.
-    pub fn generate() -> Result<Self, crate::KeyError> {
+    pub fn generate() -> Result<Self, KeyError> {
         let mut prefix = [0u8; 5];
         let mut secret = [0u8; 20];
-        getrandom::fill(&mut prefix).map_err(|e| crate::KeyError::Random(e.to_string()))?;
-        getrandom::fill(&mut secret).map_err(|e| crate::KeyError::Random(e.to_string()))?;
+        getrandom::fill(&mut prefix).map_err(|e| KeyError::Random(e.to_string()))?;
+        getrandom::fill(&mut secret).map_err(|e| KeyError::Random(e.to_string()))?;
         Ok(Self {
             prefix: BASE32_NOPAD.encode(&prefix).to_ascii_lowercase(),
             secret: BASE32_NOPAD.encode(&secret).to_ascii_lowercase(),

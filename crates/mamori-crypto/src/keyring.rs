@@ -1,3 +1,10 @@
+//! Secrets at rest: the master key (from `MAMORI_MASTER_KEY` or a 0600 key file), and the
+//! keyring that seals a token secret with AES-256-GCM under the current key — a fresh nonce per
+//! record, the record's ID as associated data so a sealed blob cannot be moved to another row,
+//! and the key's id stored beside it so records sealed before a rotation still open with an
+//! older key. It also derives per-purpose secrets (e.g. webhook keys) from the master key.
+//! Nothing here logs or prints key material; `Debug` shows only key ids.
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;

@@ -6,8 +6,8 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
 };
 
-use crate::StoreError;
 use crate::entities::api_keys;
+use crate::error::StoreError;
 
 pub use crate::entities::api_keys::Model as ApiKeyRow;
 

@@ -12,8 +12,9 @@ use sea_orm::{
 };
 use sha2::{Digest, Sha256};
 
+use crate::db::Database;
 use crate::entities::{audit_events, audit_heads};
-use crate::{Database, StoreError};
+use crate::error::StoreError;
 
 /// The hash a chain starts from.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";

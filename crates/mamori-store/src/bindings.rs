@@ -8,8 +8,8 @@ use sea_orm::{
     QuerySelect,
 };
 
-use crate::StoreError;
 use crate::entities::{bindings, tenants};
+use crate::error::StoreError;
 use mamori_domain::BindingState;
 
 pub use crate::entities::bindings::Model as BindingRow;

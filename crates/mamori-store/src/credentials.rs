@@ -9,9 +9,9 @@ use sea_orm::{
     QuerySelect,
 };
 
-use crate::StoreError;
-use crate::WriteTx;
+use crate::db::WriteTx;
 use crate::entities::credentials;
+use crate::error::StoreError;
 
 pub use crate::entities::credentials::Model as CredentialRow;
 

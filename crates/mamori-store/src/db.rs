@@ -15,7 +15,7 @@ use sea_orm::{
     ExecResult, QueryResult, Statement, TransactionOptions, TransactionTrait,
 };
 
-use crate::StoreError;
+use crate::error::StoreError;
 
 /// Which engine a [`Database`] runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

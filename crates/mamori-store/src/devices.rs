@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
 
-use crate::StoreError;
 use crate::entities::device_keys;
+use crate::error::StoreError;
 
 /// Registers the device key of a credential being created.
 pub async fn insert_device_key<C: ConnectionTrait>(

@@ -1,3 +1,7 @@
+//! The store's errors, sorted by what the caller can do about them: retry later (the database
+//! is away; nothing was decided), answer "someone else won" (a unique index refused the write),
+//! or report a bug (stored data that does not read back).
+
 use sea_orm::{DbErr, SqlErr};
 
 /// What can go wrong in the store, in terms callers can act on.

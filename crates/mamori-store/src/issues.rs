@@ -9,8 +9,9 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
 };
 
+use crate::db::WriteTx;
 use crate::entities::token_issues;
-use crate::{StoreError, WriteTx};
+use crate::error::StoreError;
 
 pub use crate::entities::token_issues::Model as TokenIssueRow;
 

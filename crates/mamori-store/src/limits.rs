@@ -7,8 +7,8 @@ use mamori_domain::RateLimit;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
-use crate::StoreError;
 use crate::entities::counters;
+use crate::error::StoreError;
 
 fn window_start(limit: RateLimit, now: DateTime<Utc>) -> DateTime<Utc> {
     now.duration_trunc(limit.window).unwrap_or(now)

@@ -9,8 +9,8 @@ use sea_orm::{
     QueryOrder, QuerySelect,
 };
 
-use crate::StoreError;
 use crate::entities::outbox_mails;
+use crate::error::StoreError;
 
 pub use crate::entities::outbox_mails::Model as OutboxMailRow;
 

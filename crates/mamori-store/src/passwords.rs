@@ -8,8 +8,8 @@ use sea_orm::{
     QuerySelect,
 };
 
-use crate::StoreError;
 use crate::entities::{login_sessions, password_history, users};
+use crate::error::StoreError;
 
 pub use crate::entities::login_sessions::Model as LoginSessionRow;
 

@@ -10,8 +10,8 @@ use sea_orm::{
     QuerySelect,
 };
 
-use crate::StoreError;
 use crate::entities::push_approvals;
+use crate::error::StoreError;
 
 pub use crate::entities::push_approvals::Model as PushApprovalRow;
 

@@ -8,8 +8,9 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
 };
 
+use crate::db::Database;
 use crate::entities::{tenants, users};
-use crate::{Database, StoreError};
+use crate::error::StoreError;
 
 /// A tenant as stored.
 #[derive(Debug, Clone)]

@@ -2,8 +2,8 @@
 
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
-use crate::StoreError;
 use crate::entities::users;
+use crate::error::StoreError;
 
 pub use crate::entities::users::Model as UserRow;
 
