@@ -48,9 +48,14 @@ pub fn test_epoch() -> DateTime<Utc> {
     DateTime::from_timestamp(1_795_339_800, 0).expect("valid timestamp")
 }
 
+/// The repository's root directory.
+pub fn repo_root() -> std::path::PathBuf {
+    std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
 /// The repository's tenant configs.
 pub fn shipped_tenant_configs() -> std::path::PathBuf {
-    std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tenant-configs"))
+    repo_root().join("tenant-configs")
 }
 
 /// An HTTP answer as tests read it.

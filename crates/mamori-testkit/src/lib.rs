@@ -1,19 +1,22 @@
 //! Dev-only helpers for Mamori's tests: a fresh database per test on SQLite or PostgreSQL, a
 //! `TestApp` wired like the real server but with a [`FixedClock`], a TCP proxy that can cut
-//! the database off to test outages, and an SMTP sink that keeps the mails Mamori sends.
+//! the database off to test outages, an SMTP sink that keeps the mails Mamori sends, and the
+//! real `mamori` binary in a child process with an HTTP client for it.
 //!
 //! Nothing here is used by the product.
 
 mod app;
 mod db;
 mod device;
+mod process;
 mod proxy;
 mod smtp;
 mod token;
 
-pub use app::{Answer, Bank, TestApp, shipped_tenant_configs, test_epoch};
+pub use app::{Answer, Bank, TestApp, repo_root, shipped_tenant_configs, test_epoch};
 pub use db::{TestDb, TestEngine};
 pub use device::{Answer as DeviceAnswer, TestDevice};
+pub use process::{HttpResponse, Mamori, ServeBuilder, Server, free_port, http_get, http_request};
 pub use proxy::TcpProxy;
 pub use smtp::{ReceivedMail, SmtpSink};
 pub use token::TestToken;
