@@ -6,35 +6,22 @@
     reason = "helpers of tests: an unexpected error should fail the test loudly"
 )]
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::Duration;
 
-use mamori_testkit::{SmtpSink, TestDb, TestEngine};
+use mamori_testkit::{
+    Mamori, SmtpSink, TestDb, TestEngine, http_get, http_request, shipped_tenant_configs,
+};
+use serde_json::json;
 
-fn mamori() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mamori"));
-    cmd.env_remove("MAMORI_DATABASE_URL")
-        .env_remove("MAMORI_TENANT_CONFIGS")
-        .env_remove("MAMORI_LISTEN")
-        .env_remove("MAMORI_SMTP_URL")
-        .env_remove("MAMORI_MAIL_FROM")
-        .env_remove("MAMORI_PUBLIC_URL")
-        .env("MAMORI_LOG", "info");
-    cmd
-}
-
-fn shipped_configs() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tenant-configs"))
-}
+const MAMORI: Mamori = Mamori::new(env!("CARGO_BIN_EXE_mamori"));
 
 #[test]
 fn tenants_check_lists_the_shipped_banks() {
-    let out = mamori()
+    let out = MAMORI
+        .command()
         .args(["tenants", "check", "--tenant-configs"])
-        .arg(shipped_configs())
+        .arg(shipped_tenant_configs())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -59,13 +46,14 @@ fn tenants_check_lists_the_shipped_banks() {
 #[test]
 fn tenants_check_refuses_a_broken_file_naming_file_key_and_reason() {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&shipped_configs(), dir.path());
+    copy_dir(&shipped_tenant_configs(), dir.path());
     let file = dir.path().join("johoku-shinkin.toml");
     let text = std::fs::read_to_string(&file).unwrap();
     let broken = replace_key(&text, "otp", "digits", "\"six\"");
     std::fs::write(&file, broken).unwrap();
 
-    let out = mamori()
+    let out = MAMORI
+        .command()
         .args(["tenants", "check", "--tenant-configs"])
         .arg(dir.path())
         .output()
@@ -82,12 +70,13 @@ fn tenants_check_refuses_a_broken_file_naming_file_key_and_reason() {
 #[test]
 fn serve_refuses_to_start_on_a_broken_config() {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&shipped_configs(), dir.path());
+    copy_dir(&shipped_tenant_configs(), dir.path());
     let file = dir.path().join("jonan-shinkin.toml");
     let text = std::fs::read_to_string(&file).unwrap();
     std::fs::write(&file, replace_key(&text, "otp", "digits", "9")).unwrap();
     let db_dir = tempfile::tempdir().unwrap();
-    let out = mamori()
+    let out = MAMORI
+        .command()
         .current_dir(db_dir.path())
         .args(["serve", "--listen", "127.0.0.1:0", "--tenant-configs"])
         .arg(dir.path())
@@ -109,31 +98,20 @@ fn serve_refuses_to_start_on_a_broken_config() {
 /// the shipped tenant configs, API docs served; SIGTERM stops it cleanly.
 #[test]
 fn serve_on_embedded_sqlite_then_sigterm() {
-    let work = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let server = Server::start(
-        mamori()
-            .current_dir(work.path())
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--tenant-configs",
-            ])
-            .arg(shipped_configs()),
-    );
-    server.wait_ready(port);
+    let server = MAMORI.serve().start();
+    let port = server.port();
     assert!(
-        work.path().join("mamori.db").exists(),
+        server.work_dir().join("mamori.db").exists(),
         "SQLite file created in the working directory"
     );
-    let (status, body) = http_get(port, "/openapi.json");
-    assert_eq!(status, 200);
-    assert!(body.contains("\"Mamori API\""));
-    let (status, body) = http_get(port, "/docs");
-    assert_eq!(status, 200, "{body}");
-    let (status, body) = http_get(port, "/metrics");
-    assert_eq!(status, 200);
+    let resp = http_get(port, "/openapi.json");
+    assert_eq!(resp.status, 200);
+    assert!(resp.text().contains("\"Mamori API\""));
+    let resp = http_get(port, "/docs");
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let resp = http_get(port, "/metrics");
+    assert_eq!(resp.status, 200);
+    let body = resp.text();
     assert!(body.contains("mamori_http_requests_total"), "{body}");
     let logs = server.stop();
     assert_eq!(logs.matches("tenant config applied").count(), 6, "{logs}");
@@ -145,7 +123,8 @@ fn serve_on_embedded_sqlite_then_sigterm() {
 async fn migrate_and_serve_on_postgres() {
     let test_db = TestDb::create(TestEngine::Postgres).await;
     let url = test_db.url.clone();
-    let out = mamori()
+    let out = MAMORI
+        .command()
         .args(["migrate", "--database-url", &url])
         .output()
         .unwrap();
@@ -155,22 +134,16 @@ async fn migrate_and_serve_on_postgres() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let port = free_port();
-    // Its own working directory: serve creates the master key file there.
-    let work = tempfile::tempdir().unwrap();
-    let server = Server::start(
-        mamori()
-            .current_dir(work.path())
-            .env("MAMORI_DATABASE_URL", &url)
-            .env("MAMORI_LISTEN", format!("127.0.0.1:{port}"))
-            .env("MAMORI_TENANT_CONFIGS", shipped_configs())
-            .env("MAMORI_LOG_FORMAT", "json")
-            .arg("serve"),
-    );
     tokio::task::spawn_blocking(move || {
-        server.wait_ready(port);
-        let (status, _) = http_get(port, "/readyz");
-        assert_eq!(status, 200);
+        // Its own working directory: serve creates the master key file there. Configured by
+        // MAMORI_DATABASE_URL, MAMORI_LISTEN and MAMORI_TENANT_CONFIGS instead of flags.
+        let server = MAMORI
+            .serve()
+            .database_url(&url)
+            .settings_in_env()
+            .env("MAMORI_LOG_FORMAT", "json")
+            .start();
+        assert_eq!(http_get(server.port(), "/readyz").status, 200);
         let logs = server.stop();
         let line = logs
             .lines()
@@ -184,92 +157,6 @@ async fn migrate_and_serve_on_postgres() {
     })
     .await
     .unwrap();
-}
-
-struct Server {
-    child: Child,
-}
-
-impl Server {
-    fn start(cmd: &mut Command) -> Self {
-        let child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        Self { child }
-    }
-
-    fn wait_ready(&self, port: u16) {
-        for _ in 0..300 {
-            if let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) {
-                drop(stream);
-                if http_get(port, "/readyz").0 == 200 {
-                    return;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("server did not become ready on port {port}");
-    }
-
-    /// Sends SIGTERM, waits for a clean exit, returns the logs.
-    fn stop(mut self) -> String {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let out = std::mem::replace(&mut self.child, Command::new("true").spawn().unwrap())
-            .wait_with_output()
-            .unwrap();
-        let logs = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(
-            out.status.success(),
-            "exit after SIGTERM: {:?}\n{logs}",
-            out.status
-        );
-        logs
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn http_get(port: u16, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -309,10 +196,11 @@ fn api_keys_create_list_revoke() {
     let work = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/mamori.db?mode=rwc", work.path().display());
     let run = |args: &[&str]| {
-        let out = mamori()
+        let out = MAMORI
+            .command()
             .args(args)
             .args(["--database-url", &url])
-            .env("MAMORI_TENANT_CONFIGS", shipped_configs())
+            .env("MAMORI_TENANT_CONFIGS", shipped_tenant_configs())
             .output()
             .unwrap();
         (
@@ -351,37 +239,20 @@ fn api_keys_create_list_revoke() {
     );
 
     // Serve and use the key; then revoke it and see it refused.
-    let port = free_port();
-    let server = Server::start(
-        mamori()
-            .current_dir(work.path())
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--database-url",
-                &url,
-                "--tenant-configs",
-            ])
-            .arg(shipped_configs()),
-    );
-    server.wait_ready(port);
-    let probe = |key: &str| {
-        http_get_with(
-            port,
-            "/v1/banks/jonan-shinkin/audit-events",
-            &format!("Bearer {key}"),
-        )
-        .0
+    let server = MAMORI
+        .serve()
+        .work_dir(work.path())
+        .database_url(&url)
+        .start();
+    let port = server.port();
+    let get_with = |path: &str, key: &str| {
+        let auth = format!("Bearer {key}");
+        http_request(port, "GET", path, &[("Authorization", &auth)], None).status
     };
+    let probe = |key: &str| get_with("/v1/banks/jonan-shinkin/audit-events", key);
     assert_eq!(probe(&key), 200);
     assert_eq!(
-        http_get_with(
-            port,
-            "/v1/banks/johoku-shinkin/audit-events",
-            &format!("Bearer {key}")
-        )
-        .0,
+        get_with("/v1/banks/johoku-shinkin/audit-events", &key),
         404,
         "another bank's path"
     );
@@ -392,30 +263,6 @@ fn api_keys_create_list_revoke() {
     server.stop();
 }
 
-fn http_get_with(port: u16, path: &str, authorization: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {authorization}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
-
 /// `serve --smtp-url` delivers an issued token's mail over SMTP, from `--mail-from`, naming
 /// `--public-url`; `mamori outbox` prints the same mail from the database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -423,10 +270,11 @@ async fn serve_mails_issued_tokens_by_smtp_and_outbox_prints_them() {
     let work = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/mamori.db?mode=rwc", work.path().display());
     let run = |args: &[&str]| {
-        let out = mamori()
+        let out = MAMORI
+            .command()
             .args(args)
             .args(["--database-url", &url])
-            .env("MAMORI_TENANT_CONFIGS", shipped_configs())
+            .env("MAMORI_TENANT_CONFIGS", shipped_tenant_configs())
             .output()
             .unwrap();
         (
@@ -441,44 +289,34 @@ async fn serve_mails_issued_tokens_by_smtp_and_outbox_prints_them() {
     assert!(ok, "{stderr}");
 
     let sink = SmtpSink::start().await;
-    let port = free_port();
-    let server = Server::start(
-        mamori()
-            .current_dir(work.path())
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--database-url",
-                &url,
-                "--smtp-url",
-                &sink.url(),
-                "--mail-from",
-                "Kitashin OTP <otp@kitashin.example>",
-                "--public-url",
-                "https://otp.kitashin.example",
-                "--tenant-configs",
-            ])
-            .arg(shipped_configs()),
-    );
-    server.wait_ready(port);
+    let server = MAMORI
+        .serve()
+        .work_dir(work.path())
+        .database_url(&url)
+        .args(["--smtp-url", &sink.url()])
+        .args(["--mail-from", "Kitashin OTP <otp@kitashin.example>"])
+        .args(["--public-url", "https://otp.kitashin.example"])
+        .start();
+    let port = server.port();
     let auth = format!("Bearer {key}");
-    let (status, body) = http_post(
+    let headers = [("Authorization", auth.as_str())];
+    let resp = http_request(
         port,
+        "POST",
         "/v1/banks/kitashin/users",
-        &auth,
-        r#"{"contract_number":"3000001"}"#,
+        &headers,
+        Some(&json!({ "contract_number": "3000001" })),
     );
-    assert_eq!(status, 201, "{body}");
-    let user: serde_json::Value = serde_json::from_str(&body).unwrap();
-    let user = user["id"].as_str().unwrap();
-    let (status, body) = http_post(
+    assert_eq!(resp.status, 201, "{}", resp.text());
+    let user = resp.json()["id"].as_str().unwrap().to_owned();
+    let resp = http_request(
         port,
+        "POST",
         &format!("/v1/banks/kitashin/users/{user}/token-issues"),
-        &auth,
-        r#"{"mail_address":"abo@docomo.ne.jp","activation_password":"kita2026"}"#,
+        &headers,
+        Some(&json!({ "mail_address": "abo@docomo.ne.jp", "activation_password": "kita2026" })),
     );
-    assert_eq!(status, 201, "{body}");
+    assert_eq!(resp.status, 201, "{}", resp.text());
 
     let mail = sink.wait_for_mail(Duration::from_secs(20)).await;
     assert_eq!(mail.rcpt_to, vec!["abo@docomo.ne.jp".to_owned()]);
@@ -496,8 +334,8 @@ async fn serve_mails_issued_tokens_by_smtp_and_outbox_prints_them() {
     assert!(!mail.data.contains("kita2026"));
     // Marked sent once the server's 250 reaches Mamori, a moment after the sink has the mail.
     let sent = (0..100).any(|_| {
-        let (_, outbox) = http_get_with(port, "/v1/banks/kitashin/outbox", &auth);
-        outbox.contains("sent_at") || {
+        let outbox = http_request(port, "GET", "/v1/banks/kitashin/outbox", &headers, None);
+        outbox.text().contains("sent_at") || {
             std::thread::sleep(Duration::from_millis(50));
             false
         }
@@ -518,31 +356,6 @@ async fn serve_mails_issued_tokens_by_smtp_and_outbox_prints_them() {
     assert!(!printed.contains("kita2026"), "{printed}");
     let (ok, other, _) = run(&["outbox", "--tenant", "jonan-shinkin"]);
     assert!(ok && other.is_empty(), "{other}");
-}
-
-fn http_post(port: u16, path: &str, authorization: &str, body: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {authorization}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
 }
 
 /// `mamori credentials unsuspend`: the platform operator lifts a token's platform-wide
@@ -575,7 +388,8 @@ async fn credentials_unsuspend_lifts_a_suspension_with_a_reason() {
 
     let url = app.test_db.url.clone();
     let run = |args: Vec<String>| {
-        let out = mamori()
+        let out = MAMORI
+            .command()
             .args(args)
             .args(["--database-url", &url])
             .output()

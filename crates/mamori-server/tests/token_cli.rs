@@ -7,55 +7,32 @@
     reason = "helpers of tests: an unexpected error should fail the test loudly"
 )]
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
+use mamori_testkit::{Mamori, Server, http_request, shipped_tenant_configs};
 use serde_json::{Value, json};
 
 const BANK: &str = "kitakyushu-bank";
 
-fn mamori() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mamori"));
-    cmd.env_remove("MAMORI_DATABASE_URL")
-        .env_remove("MAMORI_TENANT_CONFIGS")
-        .env_remove("MAMORI_LISTEN")
-        .env_remove("MAMORI_MASTER_KEY")
-        .env_remove("MAMORI_TOKEN_FILE")
-        .env_remove("MAMORI_ACTIVATION_PASSWORD")
-        .env_remove("RUST_BACKTRACE")
-        .env("MAMORI_LOG", "info");
-    cmd
-}
-
-fn shipped_configs() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tenant-configs"))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+const MAMORI: Mamori = Mamori::new(env!("CARGO_BIN_EXE_mamori"));
 
 /// A server with the shipped banks on SQLite in a temporary directory, the bank's API key, and
 /// the customer's token file beside it.
 struct Platform {
+    // Stopped before its directory goes.
+    server: Server,
     work: tempfile::TempDir,
-    port: u16,
     key: String,
-    server: Child,
 }
 
 impl Platform {
     fn start() -> Self {
         let work = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/mamori.db?mode=rwc", work.path().display());
-        let out = mamori()
+        let out = MAMORI
+            .command()
             .args([
                 "api-keys",
                 "create",
@@ -64,51 +41,21 @@ impl Platform {
                 "--database-url",
                 &url,
             ])
-            .env("MAMORI_TENANT_CONFIGS", shipped_configs())
+            .env("MAMORI_TENANT_CONFIGS", shipped_tenant_configs())
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", stderr(&out));
         let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-        let port = free_port();
-        let server = mamori()
-            .current_dir(work.path())
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--database-url",
-                &url,
-                "--tenant-configs",
-            ])
-            .arg(shipped_configs())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let platform = Self {
-            work,
-            port,
-            key,
-            server,
-        };
-        platform.wait_ready();
-        platform
-    }
-
-    fn wait_ready(&self) {
-        for _ in 0..300 {
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok()
-                && http(self.port, "GET", "/readyz", None, None).0 == 200
-            {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("server did not become ready on port {}", self.port);
+        let server = MAMORI
+            .serve()
+            .work_dir(work.path())
+            .database_url(&url)
+            .start();
+        Self { server, work, key }
     }
 
     fn server_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.server.base_url()
     }
 
     fn token_file(&self) -> PathBuf {
@@ -122,13 +69,15 @@ impl Platform {
 
     /// The bank's internet-banking system calling Mamori.
     fn bank(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-        http(
-            self.port,
+        let auth = format!("Bearer {}", self.key);
+        let resp = http_request(
+            self.server.port(),
             method,
             &format!("/v1/banks/{BANK}{path}"),
-            Some(&self.key),
+            &[("Authorization", &auth)],
             body,
-        )
+        );
+        (resp.status, resp.json())
     }
 
     /// A contract user at the bank.
@@ -157,15 +106,9 @@ impl Platform {
     }
 }
 
-impl Drop for Platform {
-    fn drop(&mut self) {
-        let _ = self.server.kill();
-        let _ = self.server.wait();
-    }
-}
-
 fn token_with_file(file: &Path, args: &[&str]) -> Output {
-    mamori()
+    MAMORI
+        .command()
         .arg("token")
         .args(args)
         .env("MAMORI_TOKEN_FILE", file)
@@ -203,42 +146,6 @@ fn start_early_in_a_step(platform: &Platform) {
     if seconds_left < 10 {
         std::thread::sleep(Duration::from_secs(seconds_left + 1));
     }
-}
-
-fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    key: Option<&str>,
-    body: Option<&Value>,
-) -> (u16, Value) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let body = body.map(Value::to_string).unwrap_or_default();
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    if !body.is_empty() {
-        head.push_str("Content-Type: application/json\r\n");
-    }
-    if let Some(key) = key {
-        head.push_str(&format!("Authorization: Bearer {key}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body.as_bytes()).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
 /// Provision, register with the code shown, log in, list the banks, list the credentials.

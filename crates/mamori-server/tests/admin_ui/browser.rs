@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use mamori_testkit::{TestDb, TestEngine};
 
+use crate::MAMORI;
 use crate::node::{ensure_installed, in_web_admin, output_text};
-use crate::process::Server;
 
 /// The pages the suite must have photographed, in each language.
 const SCREENSHOTS: &[&str] = &["sign-in", "sign-in-submitted", "not-found"];
@@ -53,7 +53,7 @@ fn run_suite(engine: &str, database_url: &str) {
     let _one = ONE_BROWSER_AT_A_TIME
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let server = Server::serve(database_url);
+    let server = MAMORI.serve().database_url(database_url).start();
     let artifacts = artifacts_dir(engine);
 
     let started = Instant::now();

@@ -11,8 +11,12 @@
     reason = "helpers of tests: an unexpected error should fail the test loudly"
 )]
 
+use mamori_testkit::Mamori;
+
 mod browser;
 mod bundle;
 mod node;
-mod process;
 mod serving;
+
+/// The `mamori` binary under test.
+const MAMORI: Mamori = Mamori::new(env!("CARGO_BIN_EXE_mamori"));

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use crate::process::repo_root;
+use mamori_testkit::repo_root;
 
 const HOW_TO_INSTALL: &str = "The admin console (web-admin/) is built and tested with Node.js >= 20.19 \
 and npm >= 11: install them (on Debian, e.g. the `nodejs` package from NodeSource, which \

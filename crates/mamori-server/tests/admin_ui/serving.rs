@@ -1,8 +1,8 @@
 //! `mamori serve` serves the embedded console under /admin, behind the API's edge.
 
-use mamori_testkit::{TestDb, TestEngine};
+use mamori_testkit::{HttpResponse, TestDb, TestEngine, http_get, http_request, repo_root};
 
-use crate::process::{HttpResponse, Server, get, repo_root, request};
+use crate::MAMORI;
 
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
 connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
@@ -71,18 +71,18 @@ async fn the_embedded_console_is_served_under_admin() {
     let db = TestDb::create(TestEngine::Sqlite).await;
     let url = db.url.clone();
     tokio::task::spawn_blocking(move || {
-        let server = Server::serve(&url);
-        let port = server.port;
+        let server = MAMORI.serve().database_url(&url).start();
+        let port = server.port();
 
         for path in ["/admin", "/admin/", "/admin/banks/x", "/admin/banks/x/"] {
-            assert_index(&get(port, path), path);
+            assert_index(&http_get(port, path), path);
         }
-        let index = get(port, "/admin").text();
+        let index = http_get(port, "/admin").text();
 
         // The bundle's own script and stylesheet, as the browser asks for them.
         let script = attribute_after(&index, "<script", "src");
         assert!(script.starts_with("/admin/assets/"), "{script}");
-        let resp = get(port, &script);
+        let resp = http_get(port, &script);
         assert_eq!(resp.status, 200, "{script}");
         assert_eq!(
             resp.header("content-type"),
@@ -105,7 +105,7 @@ async fn the_embedded_console_is_served_under_admin() {
         );
 
         let stylesheet = attribute_after(&index, r#"rel="stylesheet""#, "href");
-        let resp = get(port, &stylesheet);
+        let resp = http_get(port, &stylesheet);
         assert_eq!(resp.status, 200, "{stylesheet}");
         assert_eq!(resp.header("content-type"), Some("text/css; charset=utf-8"));
         assert_eq!(
@@ -114,8 +114,8 @@ async fn the_embedded_console_is_served_under_admin() {
         );
 
         // A revalidation of index.html costs no body.
-        let etag = get(port, "/admin/").header("etag").unwrap().to_owned();
-        let resp = request(port, "GET", "/admin/", &[("If-None-Match", &etag)]);
+        let etag = http_get(port, "/admin/").header("etag").unwrap().to_owned();
+        let resp = http_request(port, "GET", "/admin/", &[("If-None-Match", &etag)], None);
         assert_eq!(resp.status, 304);
         assert!(resp.body.is_empty());
         assert_hardened(&resp, "304");
@@ -126,7 +126,7 @@ async fn the_embedded_console_is_served_under_admin() {
             "/admin/assets/nope",
             "/admin/nope.png",
         ] {
-            let resp = request(port, "GET", path, &[("Accept-Language", "ja")]);
+            let resp = http_request(port, "GET", path, &[("Accept-Language", "ja")], None);
             assert_problem(&resp, 404, "not_found", path);
             assert_hardened(&resp, path);
             let body: serde_json::Value = serde_json::from_slice(&resp.body).unwrap();
@@ -135,14 +135,14 @@ async fn the_embedded_console_is_served_under_admin() {
                 "{body}"
             );
         }
-        let resp = request(port, "POST", "/admin/", &[]);
+        let resp = http_request(port, "POST", "/admin/", &[], None);
         assert_problem(&resp, 405, "method_not_allowed", "POST /admin/");
         assert_eq!(resp.header("allow"), Some("GET, HEAD"));
 
         // The API around it is unchanged.
-        assert_eq!(get(port, "/readyz").status, 200);
-        assert_eq!(get(port, "/docs").status, 200);
-        let resp = get(port, "/administrator");
+        assert_eq!(http_get(port, "/readyz").status, 200);
+        assert_eq!(http_get(port, "/docs").status, 200);
+        let resp = http_get(port, "/administrator");
         assert_problem(&resp, 404, "not_found", "/administrator");
         assert!(resp.header("content-security-policy").is_none());
 
