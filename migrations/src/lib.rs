@@ -13,6 +13,7 @@ mod m20261122_000002_audit_heads;
 mod m20261122_000003_passwords_and_logins;
 mod m20261122_000004_signing_keys;
 mod m20261122_000005_customer_token;
+mod m20261201_000006_operators;
 
 /// The list of all migrations, oldest first.
 #[derive(Debug)]
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_passwords_and_logins::Migration),
             Box::new(m20261122_000004_signing_keys::Migration),
             Box::new(m20261122_000005_customer_token::Migration),
+            Box::new(m20261201_000006_operators::Migration),
         ]
     }
 }

@@ -254,3 +254,23 @@ problem_family! {
         Locked = 423, "The token is locked at the bank (`otp_locked`) or suspended on the platform (`credential_suspended`).";
     }
 }
+
+problem_family! {
+    /// Problems of signing in to the admin console.
+    AdminSignInProblem {
+        BadRequest = 400, "The body is not valid (`bad_request`, `validation_failed`).";
+        Unauthorized = 401, "`admin_login_failed`: the operator ID, password or code is wrong, or the operator is locked — one answer for all, by design.";
+    }
+}
+
+problem_family! {
+    /// Problems of the admin console's operations.
+    AdminProblem {
+        BadRequest = 400, "The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`).";
+        Unauthorized = 401, "No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`).";
+        Forbidden = 403, "The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`).";
+        NotFound = 404, "No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same.";
+        Conflict = 409, "`bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`.";
+        Unprocessable = 422, "A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`).";
+    }
+}

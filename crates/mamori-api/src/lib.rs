@@ -2,6 +2,7 @@
 //! IDs, metrics, and the assembled application. Handlers are thin: they translate HTTP to the
 //! use cases in `mamori-service` and back.
 
+mod admin;
 mod bank;
 pub mod context;
 mod errors;
@@ -21,6 +22,11 @@ mod token;
 use poem::{Endpoint, EndpointExt, Route, get, handler, web::Data};
 use poem_openapi::{ContactObject, OpenApiService};
 
+pub use admin::banks::AdminBanksApi;
+pub use admin::customers::AdminCustomersApi;
+pub use admin::session::AdminSessionApi;
+pub use admin::trails::AdminTrailsApi;
+pub use admin::{CSRF_HEADER, SESSION_COOKIE};
 pub use bank::BankApi;
 pub use health::HealthApi;
 pub use login::LoginApi;
@@ -48,6 +54,10 @@ type Apis = (
     PushApi,
     TokenApi,
     HealthApi,
+    AdminSessionApi,
+    AdminBanksApi,
+    AdminCustomersApi,
+    AdminTrailsApi,
 );
 
 /// The OpenAPI service: every API of Mamori, from which the spec is generated.
@@ -59,7 +69,11 @@ pub fn api_service(state: AppState) -> OpenApiService<Apis, ()> {
             LoginApi::new(state.clone()),
             PushApi::new(state.clone()),
             TokenApi::new(state.clone()),
-            HealthApi::new(state),
+            HealthApi::new(state.clone()),
+            AdminSessionApi::new(state.clone()),
+            AdminBanksApi::new(state.clone()),
+            AdminCustomersApi::new(state.clone()),
+            AdminTrailsApi::new(state),
         ),
         API_TITLE,
         env!("CARGO_PKG_VERSION"),

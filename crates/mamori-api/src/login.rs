@@ -72,7 +72,7 @@ struct ChangePasswordRequest {
 /// What the IB must ask the customer for next.
 #[derive(Debug, Clone, Copy, Enum)]
 #[oai(rename_all = "snake_case")]
-enum NextStepDto {
+pub(crate) enum NextStepDto {
     /// Ask for the current OTP, then call completeLogin.
     OtpRequired,
     /// Ask for a new password (first login, after a reset, or expired), then changePassword.

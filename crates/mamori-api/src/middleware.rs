@@ -69,10 +69,13 @@ impl<E: Endpoint> Endpoint for EdgeEndpoint<E> {
         async move {
             let mut resp = match guard_body(&mut req).await {
                 Err(problem) => problem,
-                Ok(()) => match self.inner.call(req).await {
-                    Ok(output) => output.into_response(),
-                    Err(err) => problem_for_error(err, lang, &request_id),
-                },
+                Ok(()) => {
+                    let admin = req.uri().path().starts_with("/v1/admin/");
+                    match self.inner.call(req).await {
+                        Ok(output) => output.into_response(),
+                        Err(err) => problem_for_error(err, lang, &request_id, admin),
+                    }
+                }
             };
             if let Ok(value) = HeaderValue::from_str(&request_id.0) {
                 resp.headers_mut().insert("x-request-id", value);
@@ -139,7 +142,12 @@ async fn guard_body(req: &mut Request) -> Result<(), Response> {
 
 /// Turns any error that reached the edge into a problem response. Server errors are logged
 /// here, once; client errors are the caller's and only counted in metrics.
-fn problem_for_error(err: poem::Error, lang: Lang, request_id: &RequestId) -> Response {
+fn problem_for_error(
+    err: poem::Error,
+    lang: Lang,
+    request_id: &RequestId,
+    admin: bool,
+) -> Response {
     // A handler's own problem response travels as an error built from that response: keep it.
     if err.is_from_response() {
         let operation = err.data::<OperationId>().copied();
@@ -150,7 +158,11 @@ fn problem_for_error(err: poem::Error, lang: Lang, request_id: &RequestId) -> Re
         return resp;
     }
     let status = err.status();
-    let code = code_for_status(status);
+    // No session cookie at all on an admin route: the same answer as an ended session.
+    let code = match code_for_status(status) {
+        ErrorCode::Unauthorized if admin => ErrorCode::AdminSessionRequired,
+        code => code,
+    };
     let operation = err.data::<OperationId>().copied();
     let mut problem = Problem::with_lang(code, lang, request_id.0.clone());
     if code == ErrorCode::BadRequest {

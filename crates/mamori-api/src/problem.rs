@@ -112,8 +112,16 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         BadRequest | ValidationFailed | OtpMalformed | CredentialIdMalformed => {
             StatusCode::BAD_REQUEST
         }
-        Unauthorized | LoginFailed => StatusCode::UNAUTHORIZED,
-        SelfIssueDisabled | PushDisabled | DeviceSignatureInvalid => StatusCode::FORBIDDEN,
+        Unauthorized | LoginFailed | AdminLoginFailed | AdminSessionRequired => {
+            StatusCode::UNAUTHORIZED
+        }
+        SelfIssueDisabled
+        | PushDisabled
+        | DeviceSignatureInvalid
+        | AdminSetupRequired
+        | Forbidden
+        | CsrfTokenInvalid
+        | BankSuspended => StatusCode::FORBIDDEN,
         NotFound | CredentialUnknown | OtpNotRegistered | LoginExpired => StatusCode::NOT_FOUND,
         ActivationExpired | PushApprovalExpired => StatusCode::GONE,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -126,14 +134,18 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | PasswordNotManaged
         | TokenNotActivated
         | PushUnavailable
-        | PushAlreadyAnswered => StatusCode::CONFLICT,
+        | PushAlreadyAnswered
+        | BankFileManaged
+        | BankAlreadyExists
+        | OperatorAlreadyExists => StatusCode::CONFLICT,
         OtpInvalid
         | ResyncFailed
         | CredentialKindNotAllowed
         | PasswordRejected
         | ActivationFailed
         | PushTransactionMismatch
-        | PushNumberMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+        | PushNumberMismatch
+        | PolicyInvalid => StatusCode::UNPROCESSABLE_ENTITY,
         OtpLocked | CredentialSuspended | ActivationLocked => StatusCode::LOCKED,
         RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,

@@ -61,6 +61,34 @@ pub enum Operation {
     ListCredentialBanks,
     /// A platform operator lifted a token's platform-wide suspension.
     LiftCredentialSuspension,
+    /// An operator signed in to the admin console.
+    AdminSignIn,
+    /// An operator signed out.
+    AdminSignOut,
+    /// A platform admin created an operator.
+    OperatorCreated,
+    /// An operator changed their password.
+    OperatorPasswordChanged,
+    /// An operator enrolled their authenticator app.
+    OperatorTotpEnrolled,
+    /// A platform admin unlocked an operator.
+    OperatorUnlocked,
+    /// A platform admin created a bank in the console.
+    BankCreated,
+    /// A platform admin changed a console-managed bank's policy.
+    BankPolicyChanged,
+    /// A platform admin suspended a bank's use of Mamori.
+    BankSuspended,
+    /// A platform admin resumed a bank's use of Mamori.
+    BankResumed,
+    /// An API key was created for the bank.
+    ApiKeyCreated,
+    /// One of the bank's API keys was revoked.
+    ApiKeyRevoked,
+    /// An operator cancelled a pending push approval.
+    CancelPushApproval,
+    /// An operator sent an activation mail again.
+    ResendActivationMail,
 }
 
 impl Operation {
@@ -93,6 +121,20 @@ impl Operation {
         Self::ImportCredential,
         Self::ListCredentialBanks,
         Self::LiftCredentialSuspension,
+        Self::AdminSignIn,
+        Self::AdminSignOut,
+        Self::OperatorCreated,
+        Self::OperatorPasswordChanged,
+        Self::OperatorTotpEnrolled,
+        Self::OperatorUnlocked,
+        Self::BankCreated,
+        Self::BankPolicyChanged,
+        Self::BankSuspended,
+        Self::BankResumed,
+        Self::ApiKeyCreated,
+        Self::ApiKeyRevoked,
+        Self::CancelPushApproval,
+        Self::ResendActivationMail,
     ];
 
     /// The stored name: the API's operationId where there is one.
@@ -125,6 +167,20 @@ impl Operation {
             Self::ImportCredential => "importCredential",
             Self::ListCredentialBanks => "listCredentialBanks",
             Self::LiftCredentialSuspension => "liftCredentialSuspension",
+            Self::AdminSignIn => "adminSignIn",
+            Self::AdminSignOut => "adminSignOut",
+            Self::OperatorCreated => "createOperator",
+            Self::OperatorPasswordChanged => "changeOperatorPassword",
+            Self::OperatorTotpEnrolled => "enrollOperatorTotp",
+            Self::OperatorUnlocked => "unlockOperator",
+            Self::BankCreated => "createBank",
+            Self::BankPolicyChanged => "updateBankPolicy",
+            Self::BankSuspended => "suspendBank",
+            Self::BankResumed => "resumeBank",
+            Self::ApiKeyCreated => "createApiKey",
+            Self::ApiKeyRevoked => "revokeApiKey",
+            Self::CancelPushApproval => "cancelPushApproval",
+            Self::ResendActivationMail => "resendActivationMail",
         }
     }
 

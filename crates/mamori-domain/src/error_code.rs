@@ -92,6 +92,26 @@ pub enum ErrorCode {
     PushTransactionMismatch,
     /// The customer picked another number than the one the bank's screen shows; the approval is denied.
     PushNumberMismatch,
+    /// The operator ID, password or security code is wrong, or the operator is locked. The same answer for each.
+    AdminLoginFailed,
+    /// No admin session: not signed in, signed out, or 30 minutes without use.
+    AdminSessionRequired,
+    /// The operator must first replace the one-time password and enroll an authenticator app.
+    AdminSetupRequired,
+    /// The operator's role does not allow this.
+    Forbidden,
+    /// A state-changing admin request without this session's anti-forgery token (`X-CSRF-Token`).
+    CsrfTokenInvalid,
+    /// The bank's use of Mamori is suspended by the platform operator; its API keys are refused.
+    BankSuspended,
+    /// The bank is declared by a tenant config file: change the file (a restart applies it), not the console.
+    BankFileManaged,
+    /// A bank with this ID exists already.
+    BankAlreadyExists,
+    /// An operator with this login name exists already.
+    OperatorAlreadyExists,
+    /// The bank's settings break a rule; `violations` lists each one with its key.
+    PolicyInvalid,
 }
 
 impl ErrorCode {
@@ -136,6 +156,16 @@ impl ErrorCode {
         Self::DeviceSignatureInvalid,
         Self::PushTransactionMismatch,
         Self::PushNumberMismatch,
+        Self::AdminLoginFailed,
+        Self::AdminSessionRequired,
+        Self::AdminSetupRequired,
+        Self::Forbidden,
+        Self::CsrfTokenInvalid,
+        Self::BankSuspended,
+        Self::BankFileManaged,
+        Self::BankAlreadyExists,
+        Self::OperatorAlreadyExists,
+        Self::PolicyInvalid,
     ];
 
     /// The code as it appears in the API.
@@ -180,6 +210,16 @@ impl ErrorCode {
             Self::DeviceSignatureInvalid => "device_signature_invalid",
             Self::PushTransactionMismatch => "push_transaction_mismatch",
             Self::PushNumberMismatch => "push_number_mismatch",
+            Self::AdminLoginFailed => "admin_login_failed",
+            Self::AdminSessionRequired => "admin_session_required",
+            Self::AdminSetupRequired => "admin_setup_required",
+            Self::Forbidden => "forbidden",
+            Self::CsrfTokenInvalid => "csrf_token_invalid",
+            Self::BankSuspended => "bank_suspended",
+            Self::BankFileManaged => "bank_file_managed",
+            Self::BankAlreadyExists => "bank_already_exists",
+            Self::OperatorAlreadyExists => "operator_already_exists",
+            Self::PolicyInvalid => "policy_invalid",
         }
     }
 
@@ -230,6 +270,16 @@ impl ErrorCode {
             Self::DeviceSignatureInvalid => "Invalid device signature",
             Self::PushTransactionMismatch => "Transaction mismatch",
             Self::PushNumberMismatch => "Wrong number",
+            Self::AdminLoginFailed => "Admin login failed",
+            Self::AdminSessionRequired => "Sign-in required",
+            Self::AdminSetupRequired => "Setup required",
+            Self::Forbidden => "Forbidden",
+            Self::CsrfTokenInvalid => "Anti-forgery token invalid",
+            Self::BankSuspended => "Bank suspended",
+            Self::BankFileManaged => "Bank managed by file",
+            Self::BankAlreadyExists => "Bank already exists",
+            Self::OperatorAlreadyExists => "Operator already exists",
+            Self::PolicyInvalid => "Policy invalid",
         }
     }
 
@@ -320,6 +370,28 @@ impl ErrorCode {
             Self::PushNumberMismatch => {
                 "The number does not match the one shown on the bank's screen. The transaction was cancelled."
             }
+            Self::AdminLoginFailed => {
+                "The operator ID, password or security code is wrong, or the account is locked."
+            }
+            Self::AdminSessionRequired => {
+                "Please sign in to the admin console (the session ended, or expired after 30 minutes without use)."
+            }
+            Self::AdminSetupRequired => {
+                "Change the one-time password and register the authenticator app first."
+            }
+            Self::Forbidden => "Your role does not allow this operation.",
+            Self::CsrfTokenInvalid => {
+                "The request could not be verified as coming from the console. Please reload the page."
+            }
+            Self::BankSuspended => {
+                "This bank's use of Mamori is suspended. Please contact the platform operator."
+            }
+            Self::BankFileManaged => {
+                "This bank's settings are managed by its tenant config file. Put the edited settings into the file instead."
+            }
+            Self::BankAlreadyExists => "A bank with this ID already exists.",
+            Self::OperatorAlreadyExists => "An operator with this login name already exists.",
+            Self::PolicyInvalid => "The settings contain errors. Please check each item.",
         }
     }
 
@@ -404,6 +476,28 @@ impl ErrorCode {
             Self::PushNumberMismatch => {
                 "選択された番号がインターネットバンキング画面の番号と一致しないため、取引は取り消されました。"
             }
+            Self::AdminLoginFailed => {
+                "運用担当者ID、パスワード、セキュリティコードのいずれかが正しくないか、アカウントがロックされています。"
+            }
+            Self::AdminSessionRequired => {
+                "管理コンソールにサインインしてください（セッションが終了したか、30分間操作がなかったため期限切れになりました）。"
+            }
+            Self::AdminSetupRequired => {
+                "先に初回パスワードの変更と認証アプリの登録を行ってください。"
+            }
+            Self::Forbidden => "この操作を行う権限がありません。",
+            Self::CsrfTokenInvalid => {
+                "リクエストが管理コンソールからのものであることを確認できませんでした。画面を再読み込みしてください。"
+            }
+            Self::BankSuspended => {
+                "この金融機関のMamoriのご利用は停止されています。プラットフォーム運用担当者にお問い合わせください。"
+            }
+            Self::BankFileManaged => {
+                "この金融機関の設定はテナント設定ファイルで管理されています。編集した設定をファイルに反映してください。"
+            }
+            Self::BankAlreadyExists => "このIDの金融機関はすでに存在します。",
+            Self::OperatorAlreadyExists => "このログイン名の運用担当者はすでに存在します。",
+            Self::PolicyInvalid => "設定に誤りがあります。各項目をご確認ください。",
         }
     }
 }

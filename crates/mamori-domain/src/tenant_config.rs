@@ -95,7 +95,42 @@ struct TenantFile {
     self_issue: SelfIssuePolicy,
 }
 
+/// The shape of a config file for writing: the same keys, in the file's order.
+#[derive(Serialize)]
+struct TenantFileOut<'a> {
+    name_ja: &'a str,
+    name_en: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service_name_ja: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service_name_en: Option<&'a str>,
+    password: &'a crate::policy::PasswordPolicy,
+    otp: &'a crate::policy::OtpPolicy,
+    registration: &'a crate::policy::RegistrationPolicy,
+    transactions: &'a crate::policy::TransactionPolicy,
+    push: &'a crate::policy::PushPolicy,
+    self_issue: &'a crate::policy::SelfIssuePolicy,
+}
+
 impl TenantConfig {
+    /// The config as the text of `tenant-configs/<id>.toml`: every key written out, so the
+    /// file is the whole policy. [`parse_tenant_config`] reads it back to the same config.
+    pub fn to_toml(&self) -> String {
+        let out = TenantFileOut {
+            name_ja: &self.name_ja,
+            name_en: &self.name_en,
+            service_name_ja: self.service_name_ja.as_deref(),
+            service_name_en: self.service_name_en.as_deref(),
+            password: &self.policy.password,
+            otp: &self.policy.otp,
+            registration: &self.policy.registration,
+            transactions: &self.policy.transactions,
+            push: &self.policy.push,
+            self_issue: &self.policy.self_issue,
+        };
+        toml::to_string(&out).unwrap_or_else(|e| format!("# cannot write this config: {e}\n"))
+    }
+
     /// Checks what deserialising cannot: the id format, non-empty names and the policy's
     /// cross-field rules. Returns every problem.
     pub fn validate(&self) -> Result<(), Vec<PolicyViolation>> {
@@ -214,8 +249,12 @@ pub fn parse_tenant_config(file_name: &str, text: &str) -> Result<TenantConfig, 
 }
 
 /// Like [`parse_tenant_config`] but returns every problem found after the file deserialised.
-/// (Deserialising itself stops at the first error.) The error list is never empty.
-fn parse_all_errors(file_name: &str, text: &str) -> Result<TenantConfig, Vec<TenantConfigError>> {
+/// (Deserialising itself stops at the first error.) The error list is never empty. This is what
+/// `mamori tenants check` and the admin console report.
+pub fn parse_all_errors(
+    file_name: &str,
+    text: &str,
+) -> Result<TenantConfig, Vec<TenantConfigError>> {
     let file = deserialize_file(file_name, text).map_err(|error| vec![error])?;
     let config = into_config(file_name, file).map_err(|error| vec![error])?;
     config.validate().map_err(|problems| {

@@ -253,3 +253,13 @@ fn readme_example_is_valid() {
         AuthMethod::Push
     );
 }
+
+#[test]
+fn every_shipped_config_written_as_toml_reads_back_the_same() {
+    for config in shipped() {
+        let text = config.to_toml();
+        let again = parse_tenant_config(&format!("{}.toml", config.id), &text)
+            .unwrap_or_else(|e| panic!("{}: {e}\n{text}", config.id));
+        assert_eq!(again, config, "{text}");
+    }
+}

@@ -13,7 +13,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    api_keys, audit, credentials, keys, migrate, openapi, outbox, serve, tenants, token, webhooks,
+    api_keys, audit, credentials, keys, migrate, openapi, operators, outbox, serve, tenants, token,
+    webhooks,
 };
 use crate::logging::LogFormat;
 
@@ -59,6 +60,11 @@ enum Command {
         #[command(subcommand)]
         command: webhooks::Command,
     },
+    /// The admin console's operators.
+    Operators {
+        #[command(subcommand)]
+        command: operators::Command,
+    },
     /// Customers' credentials across all banks (platform operator).
     Credentials {
         #[command(subcommand)]
@@ -101,6 +107,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Audit { command } => audit::run(command).await,
         Command::Keys { command } => keys::run(command).await,
         Command::Webhooks { command } => webhooks::run(command).await,
+        Command::Operators { command } => operators::run(command).await,
         Command::Credentials { command } => credentials::run(command).await,
         Command::Openapi => openapi::run().await,
         Command::Outbox(args) => outbox::run(args).await,

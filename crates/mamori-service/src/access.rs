@@ -31,17 +31,30 @@ pub struct ApiKeyInfo {
     pub created_at: DateTime<Utc>,
     /// When it was revoked.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// When it was last used (to the minute).
+    pub last_used_at: Option<DateTime<Utc>>,
 }
+
+/// How often a key's last use is written at most.
+const LAST_USE_EVERY: chrono::Duration = chrono::Duration::minutes(1);
 
 /// Banks' API keys.
 #[derive(Debug, Clone)]
 pub struct Access {
     core: Core,
+    /// Keys whose use this node recorded within the last minute.
+    recently_used: moka::sync::Cache<String, ()>,
 }
 
 impl Access {
     pub(crate) fn new(core: Core) -> Self {
-        Self { core }
+        Self {
+            core,
+            recently_used: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(std::time::Duration::from_secs(60))
+                .build(),
+        }
     }
 
     /// Creates an API key for a bank.
@@ -67,6 +80,7 @@ impl Access {
                 label: label.to_owned(),
                 created_at: self.core.now(),
                 revoked_at: None,
+                last_used_at: None,
             },
         )
         .await?;
@@ -95,6 +109,7 @@ impl Access {
                 label: row.label,
                 created_at: row.created_at,
                 revoked_at: row.revoked_at,
+                last_used_at: row.last_used_at,
             })
             .collect())
     }
@@ -109,19 +124,38 @@ impl Access {
     ) -> Result<BankCaller, ServiceError> {
         let unauthorized = || ServiceError::rejected(ErrorCode::Unauthorized);
         let key = ApiKey::parse(bearer.trim()).map_err(|_| unauthorized())?;
-        let row = api_keys::find_active_api_key(self.core.db(), key.prefix())
-            .await?
-            .ok_or_else(unauthorized)?;
+        let (row, bank_suspended) =
+            api_keys::find_active_api_key_with_bank(self.core.db(), key.prefix())
+                .await?
+                .ok_or_else(unauthorized)?;
         if !key.matches(&ApiKeyHash(row.key_hash.clone())) {
             return Err(unauthorized());
         }
         if row.tenant_id != bank_in_path {
             return Err(ServiceError::rejected(ErrorCode::NotFound));
         }
+        if bank_suspended {
+            return Err(ServiceError::rejected(ErrorCode::BankSuspended));
+        }
+        self.note_use(&row.id);
         let tenant_id = TenantId::parse(&row.tenant_id).map_err(ServiceError::internal)?;
-        Ok(BankCaller {
-            tenant_id,
-            api_key_id: row.id,
-        })
+        Ok(BankCaller::with_api_key(tenant_id, row.id))
+    }
+
+    /// Records a key's last use for the console, at most once a minute per key and node, in
+    /// the background: a request never waits for it.
+    fn note_use(&self, key_id: &str) {
+        if self.recently_used.contains_key(key_id) {
+            return;
+        }
+        self.recently_used.insert(key_id.to_owned(), ());
+        let (db, key_id, now) = (self.core.db().clone(), key_id.to_owned(), self.core.now());
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(err) = api_keys::touch_api_key(&db, &key_id, now, LAST_USE_EVERY).await {
+                    tracing::debug!(api_key.id = %key_id, error = %err, "last use not recorded");
+                }
+            });
+        }
     }
 }

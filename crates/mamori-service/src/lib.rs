@@ -6,6 +6,7 @@
 //! the system; persistence goes through `mamori-store`'s units of work, never through SQL here.
 
 mod access;
+mod admin;
 mod audit_trail;
 mod check;
 mod core;
@@ -19,6 +20,7 @@ mod passwords;
 mod platform;
 mod provision;
 mod push;
+mod qr;
 mod random;
 mod receipts;
 mod registration;
@@ -32,9 +34,21 @@ mod users;
 mod webhooks;
 
 pub use access::{Access, ApiKeyInfo, CreatedApiKey};
+pub use admin::OperatorCaller;
+pub use admin::banks::{
+    BankAdmin, BankDetail, BankSummary, ConfigProblem, PolicyReview, PolicyVersionView,
+};
+pub use admin::customers::{
+    CredentialView, CustomerDesk, CustomerDetail, CustomerRow, CustomerSearch, MAX_USER_PAGE,
+    OpenIssue, OpenLogin, Registration as CredentialRegistration, TokenBinding,
+};
+pub use admin::operators::{
+    CreatedOperator, FIRST_ADMIN, NewOperator, OperatorView, Operators, SignedIn, TotpEnrollment,
+};
+pub use admin::trail::{AuditFilter, Bucket, Figures, Trails};
 pub use audit_trail::{AuditRecord, AuditTrail, ChainStatus, MAX_AUDIT_PAGE};
 pub use core::codes::PLATFORM_GUESS_BUDGET;
-pub use core::{BankCaller, Limits, RequestMeta};
+pub use core::{Actor, BankCaller, Limits, RequestMeta};
 pub use credential_banks::{CredentialBank, CredentialBanks, TokenBanks};
 pub use error::ServiceError;
 pub use login::{LOGIN_TTL_MINUTES, Login, LoginCompleted, LoginStarted};

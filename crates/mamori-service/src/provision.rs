@@ -112,7 +112,7 @@ impl Provisioning {
         }
         .to_uri()
         .map_err(ServiceError::internal)?;
-        let qr_svg = qr_svg(&uri)?;
+        let qr_svg = crate::qr::svg(&uri)?;
         Ok(Provisioned {
             credential_id: id.to_string(),
             secret_base32: token.secret.to_base32(),
@@ -207,12 +207,4 @@ impl Provisioning {
             "could not draw a free credential ID",
         ))
     }
-}
-
-fn qr_svg(uri: &str) -> Result<String, ServiceError> {
-    let code = qrcode::QrCode::new(uri.as_bytes()).map_err(ServiceError::internal)?;
-    Ok(code
-        .render::<qrcode::render::svg::Color<'_>>()
-        .min_dimensions(200, 200)
-        .build())
 }

@@ -413,6 +413,86 @@ impl Push {
         Ok(Some(ended))
     }
 
+    /// cancelPushApproval: an operator cancels a pending approval of the bank (a customer
+    /// who called about a transfer they did not start); the bank hears of it by webhook.
+    pub async fn cancel_push_approval(
+        &self,
+        caller: &BankCaller,
+        meta: &RequestMeta,
+        approval_id: &str,
+    ) -> Result<PushApprovalView, ServiceError> {
+        let core = &self.core;
+        let row = store::find_approval_at(core.db(), caller.tenant_id.as_str(), approval_id)
+            .await?
+            .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))?;
+        let row = self.settle_expiry(row).await?;
+        let now = core.now();
+        let entry = AuditEntry::bank(caller, meta, Operation::CancelPushApproval, now)
+            .user(&row.user_id)
+            .credential(&row.credential_id)
+            .details(json!({ "approval_id": row.id }));
+        let txn = core.write().await?;
+        if row.state != ApprovalState::Pending
+            || !store::cancel_if_pending(&txn, &row.id, now).await?
+        {
+            drop(txn);
+            return core
+                .refuse(
+                    entry,
+                    ServiceError::rejected(ErrorCode::PushAlreadyAnswered),
+                )
+                .await;
+        }
+        entry.append(&txn).await?;
+        txn.commit().await?;
+        let cancelled = PushApprovalRow {
+            state: ApprovalState::Cancelled,
+            updated_at: now,
+            ..row
+        };
+        self.announce(Ended {
+            row: cancelled.clone(),
+            state: ApprovalState::Cancelled,
+            at: now,
+        });
+        Ok(PushApprovalView {
+            approval_id: cancelled.id,
+            user_id: cancelled.user_id,
+            status: ApprovalState::Cancelled,
+            transaction_hash: cancelled.transaction_hash,
+            created_at: cancelled.created_at,
+            expires_at: cancelled.expires_at,
+            answered_at: cancelled.answered_at,
+            receipt: None,
+        })
+    }
+
+    /// The user's pending approvals at the caller's bank (for the console's user page).
+    pub async fn pending_of_user(
+        &self,
+        caller: &BankCaller,
+        user_id: &str,
+    ) -> Result<Vec<PushApprovalView>, ServiceError> {
+        let now = self.core.now();
+        Ok(
+            store::pending_of_user(self.core.db(), caller.tenant_id.as_str(), user_id)
+                .await?
+                .into_iter()
+                .filter(|row| row.expires_at > now)
+                .map(|row| PushApprovalView {
+                    approval_id: row.id,
+                    user_id: row.user_id,
+                    status: row.state,
+                    transaction_hash: row.transaction_hash,
+                    created_at: row.created_at,
+                    expires_at: row.expires_at,
+                    answered_at: row.answered_at,
+                    receipt: None,
+                })
+                .collect(),
+        )
+    }
+
     /// getPushApproval: an approval of the caller's bank, with a receipt once approved.
     pub async fn get_push_approval(
         &self,

@@ -10,10 +10,11 @@ use chrono::{DateTime, Duration, Utc};
 use mamori_crypto::DevicePublicKey;
 use mamori_domain::policy::{RegistrationMode, SelfIssuePolicy, TenantPolicy};
 use mamori_domain::self_issue::{ActivationMailFacts, activation_mail, check_activation_password};
+use mamori_domain::tenant_config::TenantConfig;
 use mamori_domain::{BindingState, ErrorCode, FailureOutcome, IssueState, Operation, TenantId};
-use mamori_store::bindings;
 use mamori_store::issues::{self, TokenIssueRow};
 use mamori_store::outbox::{self as stored_outbox, OutboxMailRow};
+use mamori_store::{WriteTx, bindings};
 use serde_json::json;
 
 use crate::core::audit::AuditEntry;
@@ -161,32 +162,9 @@ impl SelfIssue {
                 "could not draw a free activation user ID",
             ));
         };
-        let text = activation_mail(&ActivationMailFacts {
-            bank_name_ja: &config.name_ja,
-            bank_name_en: &config.name_en,
-            service_id: caller.tenant_id.as_str(),
-            user_id: &issue.activation_user_id,
-            expires_at,
-            public_url: &self.public_url,
-        });
-        // Time-ordered, so mails written within one clock tick still list newest first.
-        let mail_id = format!("mail_{}", uuid::Uuid::now_v7().simple());
-        stored_outbox::insert_mail(
-            &txn,
-            OutboxMailRow {
-                id: mail_id.clone(),
-                tenant_id: user.tenant_id.clone(),
-                recipient: mail_address.to_owned(),
-                subject: text.subject,
-                body: text.body,
-                created_at: now,
-                claimed_at: None,
-                sent_at: None,
-                attempts: 0,
-                last_error: None,
-            },
-        )
-        .await?;
+        let mail_id = self
+            .write_activation_mail(&txn, &config, &issue, now)
+            .await?;
         entry
             .details(json!({
                 "issue_id": issue.id,
@@ -465,6 +443,83 @@ impl SelfIssue {
             .await?;
         txn.commit().await?;
         status::otp_status(core, caller, user_id).await
+    }
+
+    /// Writes an issue's activation mail into the outbox (in the caller's unit of work) and
+    /// returns its ID.
+    async fn write_activation_mail(
+        &self,
+        tx: &WriteTx,
+        config: &TenantConfig,
+        issue: &TokenIssueRow,
+        now: DateTime<Utc>,
+    ) -> Result<String, ServiceError> {
+        let text = activation_mail(&ActivationMailFacts {
+            bank_name_ja: &config.name_ja,
+            bank_name_en: &config.name_en,
+            service_id: &issue.tenant_id,
+            user_id: &issue.activation_user_id,
+            expires_at: issue.expires_at,
+            public_url: &self.public_url,
+        });
+        // Time-ordered, so mails written within one clock tick still list newest first.
+        let mail_id = format!("mail_{}", uuid::Uuid::now_v7().simple());
+        stored_outbox::insert_mail(
+            tx,
+            OutboxMailRow {
+                id: mail_id.clone(),
+                tenant_id: issue.tenant_id.clone(),
+                recipient: issue.mail_address.clone(),
+                subject: text.subject,
+                body: text.body,
+                created_at: now,
+                claimed_at: None,
+                sent_at: None,
+                attempts: 0,
+                last_error: None,
+            },
+        )
+        .await?;
+        Ok(mail_id)
+    }
+
+    /// Sends the activation mail of the user's open issue again (a lost or deleted mail): the
+    /// same service ID, user ID and deadline; the activation password stays the customer's.
+    pub async fn resend_activation_mail(
+        &self,
+        caller: &BankCaller,
+        meta: &RequestMeta,
+        user_id: &str,
+    ) -> Result<IssuedToken, ServiceError> {
+        let core = &self.core;
+        let user = core.bank_user(caller, user_id).await?;
+        let config = core.config(&caller.tenant_id).await?;
+        let now = core.now();
+        let entry =
+            AuditEntry::bank(caller, meta, Operation::ResendActivationMail, now).user(&user.id);
+        let open = issues::find_open_issue(core.db(), &user.tenant_id, &user.id)
+            .await?
+            .filter(|issue| issue.state == IssueState::Issued && issue.expires_at > now);
+        let Some(issue) = open else {
+            return core
+                .refuse(entry, ServiceError::rejected(ErrorCode::OtpNotRegistered))
+                .await;
+        };
+        let txn = core.write().await?;
+        let mail_id = self
+            .write_activation_mail(&txn, &config, &issue, now)
+            .await?;
+        entry
+            .details(json!({ "issue_id": issue.id, "outbox_mail_id": mail_id }))
+            .append(&txn)
+            .await?;
+        txn.commit().await?;
+        self.outbox.deliver_in_background(&mail_id);
+        Ok(IssuedToken {
+            mail_address: issue.mail_address,
+            expires_at: issue.expires_at,
+            mail_id,
+        })
     }
 
     /// Refuses (audited) at a bank that does not issue tokens by mail.

@@ -7,6 +7,10 @@ use mamori_domain::{Clock, RateLimit};
 use mamori_store::Database;
 
 use crate::access::Access;
+use crate::admin::banks::BankAdmin;
+use crate::admin::customers::CustomerDesk;
+use crate::admin::operators::Operators;
+use crate::admin::trail::Trails;
 use crate::audit_trail::AuditTrail;
 use crate::core::{Core, Limits};
 use crate::credential_banks::TokenBanks;
@@ -69,6 +73,14 @@ pub struct Services {
     pub audit: AuditTrail,
     /// The platform operator's actions.
     pub platform: Platform,
+    /// Admin console: operators and their sessions.
+    pub operators: Operators,
+    /// Admin console: banks, policies, API keys.
+    pub bank_admin: BankAdmin,
+    /// Admin console: the customers' help desk.
+    pub customer_desk: CustomerDesk,
+    /// Admin console: trails and figures.
+    pub trails: Trails,
     core: Core,
 }
 
@@ -160,11 +172,37 @@ impl ServicesBuilder {
             Some(notifier) => notifier,
             None => hub.clone(),
         };
+        let access = Access::new(core.clone());
+        let support_desk = SupportDesk::new(core.clone(), passwords.clone());
+        let push = Push::new(
+            core.clone(),
+            receipts.clone(),
+            webhooks.clone(),
+            hub,
+            notifier,
+        );
+        let self_issue = SelfIssue::new(
+            core.clone(),
+            passwords.clone(),
+            registration.clone(),
+            provisioning.clone(),
+            outbox.clone(),
+            self.public_url,
+        );
         Services {
-            access: Access::new(core.clone()),
+            operators: Operators::new(core.clone(), passwords.clone()),
+            bank_admin: BankAdmin::new(core.clone(), access.clone()),
+            customer_desk: CustomerDesk::new(
+                core.clone(),
+                support_desk.clone(),
+                push.clone(),
+                self_issue.clone(),
+            ),
+            trails: Trails::new(core.clone()),
+            access,
             tenants: Tenants::new(core.clone()),
             users: Users::new(core.clone(), passwords.clone()),
-            support_desk: SupportDesk::new(core.clone(), passwords.clone()),
+            support_desk,
             login: Login::new(
                 core.clone(),
                 passwords.clone(),
@@ -172,21 +210,8 @@ impl ServicesBuilder {
                 receipts.clone(),
             ),
             transactions: Transactions::new(core.clone(), otp.clone(), receipts.clone()),
-            push: Push::new(
-                core.clone(),
-                receipts.clone(),
-                webhooks.clone(),
-                hub,
-                notifier,
-            ),
-            self_issue: SelfIssue::new(
-                core.clone(),
-                passwords,
-                registration.clone(),
-                provisioning.clone(),
-                outbox.clone(),
-                self.public_url,
-            ),
+            push,
+            self_issue,
             token_banks: TokenBanks::new(core.clone()),
             audit: AuditTrail::new(core.clone()),
             platform: Platform::new(core.clone()),

@@ -76,6 +76,25 @@ pub struct AuditEvent {
     pub hash: String,
 }
 
+impl From<audit_events::Model> for AuditEvent {
+    fn from(row: audit_events::Model) -> Self {
+        Self {
+            seq: row.seq,
+            occurred_at: row.occurred_at,
+            actor: row.actor,
+            operation: row.operation,
+            outcome: row.outcome,
+            error_code: row.error_code,
+            user_id: row.user_id,
+            credential_id: row.credential_id,
+            request_id: row.request_id,
+            client_addr: row.client_addr,
+            details: row.details,
+            hash: row.hash,
+        }
+    }
+}
+
 /// The result of checking a chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChainCheck {
@@ -227,20 +246,7 @@ impl Database {
             .all(self.connection())
             .await?
             .into_iter()
-            .map(|row| AuditEvent {
-                seq: row.seq,
-                occurred_at: row.occurred_at,
-                actor: row.actor,
-                operation: row.operation,
-                outcome: row.outcome,
-                error_code: row.error_code,
-                user_id: row.user_id,
-                credential_id: row.credential_id,
-                request_id: row.request_id,
-                client_addr: row.client_addr,
-                details: row.details,
-                hash: row.hash,
-            })
+            .map(AuditEvent::from)
             .collect())
     }
 

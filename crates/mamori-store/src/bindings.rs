@@ -191,6 +191,20 @@ pub async fn banks_of_credential<C: ConnectionTrait>(
     Ok(banks)
 }
 
+/// Every binding of a credential at every bank (live and ended), newest first; for the
+/// platform operator's view of a credential, never for a bank.
+pub async fn all_bindings_of_credential<C: ConnectionTrait>(
+    conn: &C,
+    credential_id: &str,
+) -> Result<Vec<BindingRow>, StoreError> {
+    Ok(bindings::Entity::find()
+        .filter(bindings::Column::CredentialId.eq(credential_id))
+        .order_by_desc(bindings::Column::CreatedAt)
+        .limit(200)
+        .all(conn)
+        .await?)
+}
+
 /// Every live binding of a credential at one bank (the banks a token is registered at are
 /// never listed across tenants).
 pub async fn bindings_of_credential_at<C: ConnectionTrait>(

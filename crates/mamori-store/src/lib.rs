@@ -8,6 +8,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod bindings;
+pub mod console;
 pub mod credentials;
 mod db;
 pub mod devices;
@@ -15,13 +16,15 @@ pub mod entities;
 mod error;
 pub mod issues;
 pub mod limits;
+pub mod operators;
 pub mod outbox;
 pub mod passwords;
 pub mod push;
 pub mod signing_keys;
+pub mod stats;
 pub mod tenants;
 pub mod users;
 
 pub use db::{Database, Engine, WriteTx};
 pub use error::StoreError;
-pub use tenants::{AppliedTenant, TenantChange, TenantRecord};
+pub use tenants::{AppliedTenant, PolicyVersion, TenantChange, TenantRecord};

@@ -746,6 +746,674 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The current admin session
+         * @description The signed-in operator, the session's stage and its anti-forgery token (also after a
+         *     page reload). Errors: `admin_session_required` (401).
+         */
+        get: operations["getAdminSession"];
+        put?: never;
+        /**
+         * Sign in to the admin console
+         * @description Login name, password and the authenticator's current code. An unknown operator, a
+         *     wrong password or code and a locked operator all answer `admin_login_failed` (401).
+         *     Five wrong passwords or codes in a row lock the operator until a platform admin
+         *     unlocks them. At the first sign-in (a one-time password, no authenticator yet) the
+         *     session is in stage `setup`: replace the password, then enroll the app.
+         */
+        post: operations["createAdminSession"];
+        /**
+         * Sign out of the admin console
+         * @description Ends the session on every node at once and clears the cookie.
+         */
+        delete: operations["deleteAdminSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/session/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change one's own password
+         * @description The current (or one-time) password and a new one: at least 12 characters, letters and
+         *     digits, printable ASCII (NIST SP 800-63B; no expiry). Errors: `admin_login_failed`
+         *     (401, wrong current password; counted), `password_rejected` (422, with `violations`).
+         */
+        post: operations["changeOwnPassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/session/totp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start enrolling the authenticator app
+         * @description A new TOTP secret as a QR code (and its text) for the operator's authenticator app.
+         *     Allowed once the one-time password is replaced; confirm with `confirmTotpEnrollment`.
+         */
+        post: operations["startTotpEnrollment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/session/totp/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm the authenticator app
+         * @description A current code of the app being enrolled; the session becomes active. Errors:
+         *     `otp_invalid` (422), `otp_malformed` (400).
+         */
+        post: operations["confirmTotpEnrollment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/operators": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List operators
+         * @description Platform admins only.
+         */
+        get: operations["listOperators"];
+        put?: never;
+        /**
+         * Create an operator
+         * @description Platform admins only. The one-time password is in the answer and nowhere else; the
+         *     operator replaces it at the first sign-in. Errors: `operator_already_exists` (409).
+         */
+        post: operations["createOperator"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/operators/{operator_id}/unlock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Unlock an operator
+         * @description Platform admins only; the reason goes into the platform's audit trail.
+         */
+        post: operations["unlockOperator"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/banks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List banks
+         * @description The banks this operator may see (a bank operator: its own).
+         */
+        get: operations["listBanks"];
+        put?: never;
+        /**
+         * Create a bank
+         * @description Platform admins only. A console-managed bank from its config text (validated with
+         *     the rules and messages of `mamori tenants check`); version 1 of its history.
+         *     Errors: `validation_failed` (400, the first problem), `bank_already_exists` (409).
+         */
+        post: operations["createBank"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/banks/{bank_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a bank
+         * @description Its summary, its whole config as TOML and its NIST flags.
+         */
+        get: operations["getBank"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/banks/{bank_id}/policy/review": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Review a bank's config
+         * @description Platform admins only. The problems (as `mamori tenants check` says them), the diff
+         *     from the current config, and NIST flags — before anything is saved. For a
+         *     file-managed bank, `normalized_toml` is what to put into its file.
+         */
+        post: operations["reviewBankPolicy"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/banks/{bank_id}/policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Save a bank's policy
+         * @description Platform admins only, console-managed banks only (a file-managed bank answers
+         *     `bank_file_managed`, 409: put the reviewed TOML into its file). Saved as a new version
+         *     with who, when and why; an edit saved meanwhile wins (`validation_failed`).
+         */
+        put: operations["updateBankPolicy"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/banks/{bank_id}/policy/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a bank's policy versions
+         * @description Newest first, with who, when, why and the config of each.
+         */
+        get: operations["listBankPolicyVersions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/banks/{bank_id}/suspend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Suspend a bank
+         * @description Platform admins only. Its API keys answer 403 `bank_suspended` until it is resumed.
+         */
+        post: operations["suspendBank"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/banks/{bank_id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume a bank
+         * @description Platform admins only.
+         */
+        post: operations["resumeBank"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/banks/{bank_id}/api-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a bank's API keys
+         * @description Platform admins only; never the keys themselves.
+         */
+        get: operations["listBankApiKeys"];
+        put?: never;
+        /**
+         * Create an API key for a bank
+         * @description Platform admins only. The key is in the answer and nowhere else (stored hashed).
+         */
+        post: operations["createBankApiKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/banks/{bank_id}/api-keys/{key_id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Revoke a bank's API key
+         * @description Platform admins only; the key stops working at once on every node.
+         */
+        post: operations["revokeBankApiKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/banks/{bank_id}/figures": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A bank's figures
+         * @description Verifications, failures, locks, registrations, logins and push answers by hour for
+         *     the last 24 hours and by day (in Japan) for the last 30 days, and what is locked or
+         *     pending now. Counted from the audit trail as it grows, never by scanning it.
+         */
+        get: operations["getBankFigures"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/banks/{bank_id}/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Find a bank's customers
+         * @description By 契約者番号, 利用者ID or クレデンシャルID (exact; full-width characters and spaces are
+         *     folded), or all of them, in pages of up to 100 by Mamori ID.
+         */
+        get: operations["searchCustomers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/banks/{bank_id}/users/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A customer at a bank
+         * @description Password status, tokens (state, failures, last use, drift), logins in progress, a
+         *     token issued by mail, pending push approvals, the latest audit entries — never a
+         *     secret.
+         */
+        get: operations["getCustomer"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/banks/{bank_id}/users/{user_id}/token/unlock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Unlock a customer's token (ロック解除)
+         * @description Platform admins and the bank's operators; the reason goes into the bank's trail.
+         */
+        post: operations["unlockCustomerToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/banks/{bank_id}/users/{user_id}/token/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Revoke a customer's token (失効)
+         * @description A lost phone: the token stops working at this bank; the customer registers a new one.
+         */
+        post: operations["revokeCustomerToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/banks/{bank_id}/users/{user_id}/password/unlock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Unlock a customer's login password */
+        post: operations["unlockCustomerPassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/banks/{bank_id}/users/{user_id}/password/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reset a customer's login password
+         * @description A temporary password, shown only in this answer; the lock is lifted.
+         */
+        post: operations["resetCustomerPassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/banks/{bank_id}/users/{user_id}/activation-mail/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a customer's activation mail again (seed 003)
+         * @description The same service ID, user ID and deadline; the activation password stays the one the
+         *     customer chose. Errors: `otp_not_registered` (404) when no issue is waiting.
+         */
+        post: operations["resendActivationMail"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/banks/{bank_id}/push-approvals/{approval_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a pending push approval
+         * @description The transaction is cancelled; the bank hears of it by webhook. Errors:
+         *     `push_already_answered` (409).
+         */
+        post: operations["cancelCustomerPushApproval"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/credentials/{credential_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A credential and its registrations
+         * @description Platform-wide state (failures, suspension) and its registrations at the banks this
+         *     operator may see; a bank's operator finds only credentials registered at their bank.
+         */
+        get: operations["getCredential"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/credentials/{credential_id}/lift-suspension": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Lift a credential's platform-wide suspension
+         * @description Platform admins only, once the owner is identified. Audited with the reason in the
+         *     platform's trail and in the trail of every bank the token is registered at.
+         */
+        post: operations["liftCredentialSuspension"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/audit-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a trail's audit entries
+         * @description A bank's trail (or `platform`, for operators who see every bank), filtered by user,
+         *     credential, operation, outcome and time, newest first, in pages of up to 200.
+         */
+        get: operations["listAdminAuditEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/audit-events/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Verify a trail's hash chain
+         * @description Recomputes every entry's hash and link; reports the first entry that was removed or
+         *     altered.
+         */
+        get: operations["verifyAdminAuditChain"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/audit-events/export.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export a trail's audit entries as CSV
+         * @description Every entry matching the filters (as `listAdminAuditEvents`), newest first, UTF-8 with
+         *     a BOM and a header row, streamed; at most 1,000,000 entries. Cells starting with
+         *     `= + - @` are prefixed with `'` so a spreadsheet never runs them.
+         */
+        get: operations["exportAdminAuditEventsCsv"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/audit-events/export.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export a trail's audit entries as JSON
+         * @description Every entry matching the filters (as `listAdminAuditEvents`), newest first, as a JSON
+         *     array of audit entries, streamed; at most 1,000,000 entries.
+         */
+        get: operations["exportAdminAuditEventsJson"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/outbox": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The outbox
+         * @description The activation mails of one bank, or of every bank (operators who see every bank;
+         *     without SMTP the outbox is the mailbox), newest first.
+         */
+        get: operations["listAdminOutbox"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -796,6 +1464,129 @@ export interface components {
             period: number;
         };
         /**
+         * AdminAuditEventDto
+         * @description One audit entry.
+         */
+        AdminAuditEventDto: {
+            /**
+             * Format: int64
+             * @description Position in its trail's hash chain, from 1.
+             */
+            seq: number;
+            /**
+             * Format: date-time
+             * @description When it happened.
+             */
+            occurred_at: string;
+            /** @description Who acted (`bank:<api key id>`, `operator:<login>`, `token`, `system`). */
+            actor: string;
+            /** @description The operation. */
+            operation: string;
+            /** @description `success` or `failure`. */
+            outcome: string;
+            /** @description The error code of a failure. */
+            error_code?: string;
+            /** @description The user concerned. */
+            user_id?: string;
+            /** @description The credential concerned. */
+            credential_id?: string;
+            /** @description The request's ID. */
+            request_id?: string;
+            /** @description The client's address. */
+            client_addr?: string;
+            /** @description Extra facts (JSON text): an operator's reason, a learned drift, a policy diff. */
+            details?: string;
+            /** @description This entry's hash in the chain. */
+            hash: string;
+        };
+        /**
+         * AdminAuditPage
+         * @description A page of a trail.
+         */
+        AdminAuditPage: {
+            /** @description Newest first. */
+            items: components["schemas"]["AdminAuditEventDto"][];
+            /** @description Pass as `cursor` for the next (older) page; absent on the last. */
+            next_cursor?: string;
+        };
+        /**
+         * AdminOutbox
+         * @description The outbox.
+         */
+        AdminOutbox: {
+            /** @description Newest first. */
+            items: components["schemas"]["AdminOutboxMailDto"][];
+        };
+        /**
+         * AdminOutboxMailDto
+         * @description One mail of the outbox.
+         */
+        AdminOutboxMailDto: {
+            /** @description `mail_…`. */
+            id: string;
+            /** @description The bank that sent it. */
+            bank_id: string;
+            /** @description To. */
+            recipient: string;
+            /** @description Subject. */
+            subject: string;
+            /** @description The plain-text body. */
+            body: string;
+            /**
+             * Format: date-time
+             * @description When written.
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When the mail server accepted it (never, without SMTP).
+             */
+            sent_at?: string;
+        };
+        /**
+         * AdminPendingApprovalDto
+         * @description A push approval waiting for the phone.
+         */
+        AdminPendingApprovalDto: {
+            /** @description `pa_…`. */
+            approval_id: string;
+            /** @description SHA-256 of the transaction. */
+            transaction_hash: string;
+            /**
+             * Format: date-time
+             * @description When the bank asked.
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When no answer cancels it.
+             */
+            expires_at: string;
+        };
+        /**
+         * AdminSessionDto
+         * @description The signed-in operator and what the console needs to act for them.
+         */
+        AdminSessionDto: {
+            /** @description The operator. */
+            operator: components["schemas"]["OperatorDto"] & unknown;
+            /** @description `setup` until the one-time password is replaced and the authenticator app enrolled. */
+            stage: components["schemas"]["StageDto"] & unknown;
+            /** @description Send this in `X-CSRF-Token` with every state-changing request. */
+            csrf_token: string;
+        };
+        /**
+         * AdminTemporaryPasswordDto
+         * @description A temporary password, shown once.
+         */
+        AdminTemporaryPasswordDto: {
+            /**
+             * @description Read it to the customer; the next login must change it (where the bank's policy says
+             *     so). Shown only now.
+             */
+            temporary_password: string;
+        };
+        /**
          * AnswerRequest
          * @description The device's signed answer.
          */
@@ -828,6 +1619,41 @@ export interface components {
             approval_id: string;
             /** @description `approved` or `denied`. */
             status: components["schemas"]["ApprovalStatusDto"] & unknown;
+        };
+        /**
+         * ApiKeyDto
+         * @description An API key as listed (never the key).
+         */
+        ApiKeyDto: {
+            /** @description `key_…`. */
+            id: string;
+            /** @description The key's public prefix (`mmr_<prefix>_…`). */
+            prefix: string;
+            /** @description A label for people. */
+            label: string;
+            /**
+             * Format: date-time
+             * @description When created.
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When revoked.
+             */
+            revoked_at?: string;
+            /**
+             * Format: date-time
+             * @description When last used (to the minute).
+             */
+            last_used_at?: string;
+        };
+        /**
+         * ApiKeyList
+         * @description A bank's API keys.
+         */
+        ApiKeyList: {
+            /** @description Oldest first. */
+            items: components["schemas"]["ApiKeyDto"][];
         };
         /**
          * @description The state of a push approval.
@@ -901,6 +1727,26 @@ export interface components {
             next_cursor?: string;
         };
         /**
+         * BankDetailDto
+         * @description A bank's page.
+         */
+        BankDetailDto: {
+            /** @description The bank. */
+            bank: components["schemas"]["BankSummaryDto"] & unknown;
+            /** @description Its whole config, as the text of `tenant-configs/<id>.toml`. */
+            policy_toml: string;
+            /** @description Values that deviate from NIST SP 800-63B. */
+            nist_flags: components["schemas"]["NistFlagDto"][];
+        };
+        /**
+         * BankList
+         * @description Banks.
+         */
+        BankList: {
+            /** @description The banks this operator may see, by ID. */
+            items: components["schemas"]["BankSummaryDto"][];
+        };
+        /**
          * BankNameDto
          * @description A bank's name in both languages.
          */
@@ -909,6 +1755,108 @@ export interface components {
             ja: string;
             /** @description English. */
             en: string;
+        };
+        /**
+         * BankSummaryDto
+         * @description A bank.
+         */
+        BankSummaryDto: {
+            /** @description The bank's ID. */
+            id: string;
+            /** @description 金融機関名. */
+            name_ja: string;
+            /** @description The English name. */
+            name_en: string;
+            /** @description Where its policy lives. */
+            managed_by: components["schemas"]["ManagedByDto"] & unknown;
+            /** @description The file of a file-managed bank, in `tenant-configs/`. */
+            config_file?: string;
+            /**
+             * Format: date-time
+             * @description When the bank was suspended (its API keys answer `bank_suspended`).
+             */
+            suspended_at?: string;
+            /**
+             * Format: int32
+             * @description The policy's version.
+             */
+            policy_version: number;
+            /**
+             * Format: uint64
+             * @description Contract users (on a bank's own page).
+             */
+            user_count?: number;
+        };
+        /**
+         * BucketDto
+         * @description The counts of one chart bucket.
+         */
+        BucketDto: {
+            /**
+             * Format: date-time
+             * @description The bucket's start (an hour; or a day, from 00:00 in Japan).
+             */
+            start: string;
+            /**
+             * Format: int64
+             * @description Codes accepted (login, transaction, resync, stop).
+             */
+            codes_accepted: number;
+            /**
+             * Format: int64
+             * @description Codes refused.
+             */
+            codes_rejected: number;
+            /**
+             * Format: int64
+             * @description Tokens and login passwords locked.
+             */
+            locks: number;
+            /**
+             * Format: int64
+             * @description Tokens registered.
+             */
+            registrations: number;
+            /**
+             * Format: int64
+             * @description Logins completed.
+             */
+            logins: number;
+            /**
+             * Format: int64
+             * @description Push approvals approved.
+             */
+            push_approved: number;
+            /**
+             * Format: int64
+             * @description Push approvals denied.
+             */
+            push_denied: number;
+            /**
+             * Format: int64
+             * @description Push approvals expired unanswered.
+             */
+            push_expired: number;
+        };
+        /**
+         * ChainDto
+         * @description The result of checking a trail's hash chain.
+         */
+        ChainDto: {
+            /** @description Whether every entry is present and unaltered. */
+            intact: boolean;
+            /**
+             * Format: uint64
+             * @description Entries checked (when intact).
+             */
+            entries?: number;
+            /**
+             * Format: int64
+             * @description The first sequence number that does not check out.
+             */
+            broken_at_seq?: number;
+            /** @description Why. */
+            reason?: string;
         };
         /**
          * ChangeDeviceRequest
@@ -923,6 +1871,16 @@ export interface components {
             new_otp: string;
             /** @description The next code of the new token, at two-code banks. */
             new_otp2?: string;
+        };
+        /**
+         * ChangeOwnPasswordRequest
+         * @description A new password for the signed-in operator.
+         */
+        ChangeOwnPasswordRequest: {
+            /** @description The current (or one-time) password. */
+            current_password: string;
+            /** @description At least 12 characters, letters and digits, printable ASCII. */
+            new_password: string;
         };
         /**
          * ChangePasswordRequest
@@ -941,12 +1899,69 @@ export interface components {
             current_password?: string;
         };
         /**
+         * CodeRequest
+         * @description A code of the authenticator app being enrolled.
+         */
+        CodeRequest: {
+            /** @description The app's current 6-digit code. */
+            code: string;
+        };
+        /**
          * CompleteLoginRequest
          * @description The OTP that completes a login.
          */
         CompleteLoginRequest: {
             /** @description The code shown by the token. */
             otp: string;
+        };
+        /**
+         * ConfigProblemDto
+         * @description One problem of a config, as `mamori tenants check` prints it.
+         */
+        ConfigProblemDto: {
+            /** @description The key (`otp.digits`) or position (`line 3, column 9`). */
+            location: string;
+            /** @description Why. */
+            message: string;
+            /** @description The whole line as `mamori tenants check` prints it. */
+            text: string;
+        };
+        /**
+         * CreateApiKeyRequest
+         * @description A new API key.
+         */
+        CreateApiKeyRequest: {
+            /**
+             * @description A label for people (at most 100 characters), e.g. "IB production".
+             * @default
+             */
+            label: string;
+        };
+        /**
+         * CreateBankRequest
+         * @description A new console-managed bank.
+         */
+        CreateBankRequest: {
+            /** @description The bank's ID: 3–40 of `a-z 0-9 -`, starting with a letter. */
+            id: string;
+            /** @description Its config, as a `tenant-configs` file would read (names and every policy section). */
+            policy_toml: string;
+            /** @description Why (into the audit trail). */
+            reason: string;
+        };
+        /**
+         * CreateOperatorRequest
+         * @description A new operator.
+         */
+        CreateOperatorRequest: {
+            /** @description Login name (3–40 of `a-z 0-9 . _ -`). */
+            login_name: string;
+            /** @description The name shown (1–100 characters). */
+            display_name: string;
+            /** @description The role. */
+            role: components["schemas"]["RoleDto"] & unknown;
+            /** @description The bank of a bank operator (required) or of an auditor limited to one bank. */
+            bank_id?: string;
         };
         /**
          * CreatePushApprovalRequest
@@ -992,6 +2007,26 @@ export interface components {
             initial_password?: string;
         };
         /**
+         * CreatedApiKeyDto
+         * @description An API key just created: the only time its full text exists.
+         */
+        CreatedApiKeyDto: {
+            /** @description `key_…`. */
+            id: string;
+            /** @description `mmr_<prefix>_<secret>`: hand it to the bank over a secure channel, now. */
+            key: string;
+        };
+        /**
+         * CreatedOperatorDto
+         * @description An operator just created and their one-time password, shown only now.
+         */
+        CreatedOperatorDto: {
+            /** @description The operator. */
+            operator: components["schemas"]["OperatorDto"] & unknown;
+            /** @description Hand it over once; the first sign-in replaces it. */
+            one_time_password: string;
+        };
+        /**
          * CredentialBankDto
          * @description One bank the token is registered at.
          */
@@ -1031,6 +2066,110 @@ export interface components {
              *     accepted). Its time step is spent: it cannot be used again, here or at any bank.
              */
             otp: string;
+        };
+        /**
+         * CredentialDto
+         * @description A credential (トークン).
+         */
+        CredentialDto: {
+            /** @description The credential ID. */
+            credential_id: string;
+            /** @description `totp` or `hotp`. */
+            kind: string;
+            /**
+             * Format: int32
+             * @description Consecutive wrong codes across all banks (100 suspend it everywhere).
+             */
+            failures: number;
+            /**
+             * Format: date-time
+             * @description When it was suspended on the whole platform.
+             */
+            suspended_at?: string;
+            /**
+             * Format: date-time
+             * @description When provisioned or imported.
+             */
+            created_at: string;
+            /** @description Its registrations at the banks this operator may see. */
+            registrations: components["schemas"]["RegistrationDto"][];
+        };
+        /**
+         * CustomerDetailDto
+         * @description Everything about a customer at the bank, never a secret.
+         */
+        CustomerDetailDto: {
+            /** @description Mamori's user ID. */
+            id: string;
+            /** @description 契約者番号. */
+            contract_number: string;
+            /** @description 利用者ID. */
+            user_id?: string;
+            /** @description The bank's name for the customer. */
+            display_name: string;
+            /**
+             * Format: date-time
+             * @description When the bank created the user.
+             */
+            created_at: string;
+            /** @description Mamori keeps a login password for them. */
+            password_set: boolean;
+            /** @description The login password is locked. */
+            password_locked: boolean;
+            /** @description The next login must change the password. */
+            password_must_change: boolean;
+            /**
+             * Format: int32
+             * @description Consecutive wrong passwords.
+             */
+            password_failures: number;
+            /**
+             * Format: date-time
+             * @description When the password was last set.
+             */
+            password_changed_at?: string;
+            /** @description Their OTP status here. */
+            otp: components["schemas"]["OtpStatusDto"] & unknown;
+            /** @description Their tokens here, newest first. */
+            tokens: components["schemas"]["TokenBindingDto"][];
+            /** @description Logins in progress. */
+            open_logins: components["schemas"]["OpenLoginDto"][];
+            /** @description A token issued by mail, not yet started. */
+            open_issue?: components["schemas"]["OpenIssueDto"] & unknown;
+            /** @description Push approvals waiting for the phone. */
+            pending_approvals: components["schemas"]["AdminPendingApprovalDto"][];
+            /** @description Their latest 20 entries in the bank's audit trail. */
+            recent_audit: components["schemas"]["AdminAuditEventDto"][];
+        };
+        /**
+         * CustomerPage
+         * @description A page of customers.
+         */
+        CustomerPage: {
+            /** @description The customers, by Mamori ID. */
+            items: components["schemas"]["CustomerRowDto"][];
+            /** @description Pass as `cursor` for the next page; absent on the last. */
+            next_cursor?: string;
+        };
+        /**
+         * CustomerRowDto
+         * @description A customer in a search result.
+         */
+        CustomerRowDto: {
+            /** @description Mamori's user ID (`usr_…`). */
+            id: string;
+            /** @description 契約者番号. */
+            contract_number: string;
+            /** @description 利用者ID. */
+            user_id?: string;
+            /** @description The bank's name for the customer. */
+            display_name: string;
+            /** @description The login password is locked. */
+            password_locked: boolean;
+            /** @description The state of their latest token here. */
+            token_state?: components["schemas"]["TokenStateDto"] & unknown;
+            /** @description Their latest token here. */
+            credential_id?: string;
         };
         /**
          * @description The customer's decision.
@@ -1079,9 +2218,44 @@ export interface components {
          *     - `device_signature_invalid` (403): The device signature could not be verified.
          *     - `push_transaction_mismatch` (422): The answer does not match the transaction to approve.
          *     - `push_number_mismatch` (422): The number does not match the one shown on the bank's screen. The transaction was cancelled.
+         *     - `admin_login_failed` (401): The operator ID, password or security code is wrong, or the account is locked.
+         *     - `admin_session_required` (401): Please sign in to the admin console (the session ended, or expired after 30 minutes without use).
+         *     - `admin_setup_required` (403): Change the one-time password and register the authenticator app first.
+         *     - `forbidden` (403): Your role does not allow this operation.
+         *     - `csrf_token_invalid` (403): The request could not be verified as coming from the console. Please reload the page.
+         *     - `bank_suspended` (403): This bank's use of Mamori is suspended. Please contact the platform operator.
+         *     - `bank_file_managed` (409): This bank's settings are managed by its tenant config file. Put the edited settings into the file instead.
+         *     - `bank_already_exists` (409): A bank with this ID already exists.
+         *     - `operator_already_exists` (409): An operator with this login name already exists.
+         *     - `policy_invalid` (422): The settings contain errors. Please check each item.
          * @enum {string}
          */
-        ErrorCode: "bad_request" | "validation_failed" | "unsupported_media_type" | "payload_too_large" | "unauthorized" | "not_found" | "method_not_allowed" | "rate_limited" | "service_unavailable" | "internal_error" | "otp_malformed" | "otp_invalid" | "otp_already_used" | "otp_locked" | "otp_not_registered" | "credential_id_malformed" | "credential_unknown" | "credential_suspended" | "credential_already_registered" | "credential_kind_not_allowed" | "resync_failed" | "user_already_exists" | "idempotency_key_reused" | "login_failed" | "login_expired" | "password_rejected" | "password_not_managed" | "self_issue_disabled" | "activation_failed" | "activation_locked" | "activation_expired" | "token_not_activated" | "push_disabled" | "push_unavailable" | "push_approval_expired" | "push_already_answered" | "device_signature_invalid" | "push_transaction_mismatch" | "push_number_mismatch";
+        ErrorCode: "bad_request" | "validation_failed" | "unsupported_media_type" | "payload_too_large" | "unauthorized" | "not_found" | "method_not_allowed" | "rate_limited" | "service_unavailable" | "internal_error" | "otp_malformed" | "otp_invalid" | "otp_already_used" | "otp_locked" | "otp_not_registered" | "credential_id_malformed" | "credential_unknown" | "credential_suspended" | "credential_already_registered" | "credential_kind_not_allowed" | "resync_failed" | "user_already_exists" | "idempotency_key_reused" | "login_failed" | "login_expired" | "password_rejected" | "password_not_managed" | "self_issue_disabled" | "activation_failed" | "activation_locked" | "activation_expired" | "token_not_activated" | "push_disabled" | "push_unavailable" | "push_approval_expired" | "push_already_answered" | "device_signature_invalid" | "push_transaction_mismatch" | "push_number_mismatch" | "admin_login_failed" | "admin_session_required" | "admin_setup_required" | "forbidden" | "csrf_token_invalid" | "bank_suspended" | "bank_file_managed" | "bank_already_exists" | "operator_already_exists" | "policy_invalid";
+        /**
+         * FiguresDto
+         * @description A bank's figures.
+         */
+        FiguresDto: {
+            /** @description The last 24 hours, by hour, oldest first. */
+            hourly: components["schemas"]["BucketDto"][];
+            /** @description The last 30 days (in Japan), by day, oldest first. */
+            daily: components["schemas"]["BucketDto"][];
+            /**
+             * Format: uint64
+             * @description Tokens locked at the bank now.
+             */
+            locked_tokens: number;
+            /**
+             * Format: uint64
+             * @description Users whose login password is locked now.
+             */
+            locked_passwords: number;
+            /**
+             * Format: uint64
+             * @description Push approvals waiting for an answer now.
+             */
+            pending_approvals: number;
+        };
         /**
          * Health
          * @description The process is up.
@@ -1188,10 +2362,95 @@ export interface components {
             receipt?: string;
         };
         /**
+         * @description Where a bank's policy lives.
+         * @enum {string}
+         */
+        ManagedByDto: "file" | "admin";
+        /**
          * @description What the IB must ask the customer for next.
          * @enum {string}
          */
         NextStepDto: "otp_required" | "password_change_required" | "otp_registration_required" | "complete";
+        /**
+         * NistFlagDto
+         * @description A value that deviates from NIST SP 800-63B (flagged, not forbidden).
+         */
+        NistFlagDto: {
+            /** @description The key, e.g. `password.min_length`. */
+            key: string;
+            /** @description A stable code, e.g. `password_shorter_than_8`. */
+            code: string;
+            /** @description Why, in the operator's language. */
+            message: string;
+        };
+        /**
+         * OpenIssueDto
+         * @description A token issued by mail, not yet in use.
+         */
+        OpenIssueDto: {
+            /** @description `issued` (mailed) or `activated` (the app has it; the customer starts use next). */
+            state: string;
+            /** @description Where the activation mail went. */
+            mail_address: string;
+            /**
+             * Format: date-time
+             * @description Until when the app can activate it.
+             */
+            expires_at: string;
+        };
+        /**
+         * OpenLoginDto
+         * @description A login in progress.
+         */
+        OpenLoginDto: {
+            /** @description The login ID. */
+            id: string;
+            /** @description What it waits for. */
+            step: components["schemas"]["NextStepDto"] & unknown;
+            /**
+             * Format: date-time
+             * @description Until when.
+             */
+            expires_at: string;
+        };
+        /**
+         * OperatorDto
+         * @description An operator.
+         */
+        OperatorDto: {
+            /** @description `opr_…`. */
+            id: string;
+            /** @description The login name. */
+            login_name: string;
+            /** @description The name shown. */
+            display_name: string;
+            /** @description The role. */
+            role: components["schemas"]["RoleDto"] & unknown;
+            /** @description The one bank of a bank operator or of an auditor limited to one bank. */
+            bank_id?: string;
+            /** @description The authenticator app is enrolled. */
+            totp_enrolled: boolean;
+            /** @description The next sign-in must replace the password (a one-time password). */
+            password_must_change: boolean;
+            /**
+             * Format: date-time
+             * @description Locked after too many wrong passwords or codes (a platform admin unlocks).
+             */
+            locked_at?: string;
+            /**
+             * Format: date-time
+             * @description When created.
+             */
+            created_at: string;
+        };
+        /**
+         * OperatorList
+         * @description Operators.
+         */
+        OperatorList: {
+            /** @description Every operator, by login name. */
+            items: components["schemas"]["OperatorDto"][];
+        };
         /**
          * OtpAcceptedDto
          * @description A code was accepted.
@@ -1341,6 +2600,52 @@ export interface components {
             approvals: components["schemas"]["PendingApprovalDto"][];
         };
         /**
+         * PolicyReviewDto
+         * @description A reviewed config.
+         */
+        PolicyReviewDto: {
+            /** @description Whether it can be saved. */
+            valid: boolean;
+            /** @description What is wrong (empty when valid). */
+            problems: components["schemas"]["ConfigProblemDto"][];
+            /** @description A unified diff from the current config (empty: nothing changes). */
+            diff: string;
+            /** @description The config as its file should read (for a file-managed bank: put this into the file). */
+            normalized_toml?: string;
+            /** @description Values that deviate from NIST SP 800-63B. */
+            nist_flags: components["schemas"]["NistFlagDto"][];
+        };
+        /**
+         * PolicyVersionDto
+         * @description One saved version of a console-managed bank's policy.
+         */
+        PolicyVersionDto: {
+            /**
+             * Format: int32
+             * @description From 1.
+             */
+            version: number;
+            /** @description Who saved it (`operator:<login>`). */
+            changed_by: string;
+            /** @description Why. */
+            reason: string;
+            /**
+             * Format: date-time
+             * @description When.
+             */
+            created_at: string;
+            /** @description The config as it was, as a file would read. */
+            policy_toml: string;
+        };
+        /**
+         * PolicyVersionList
+         * @description A console-managed bank's versions.
+         */
+        PolicyVersionList: {
+            /** @description Newest first (empty for a file-managed bank: its history is the file's). */
+            items: components["schemas"]["PolicyVersionDto"][];
+        };
+        /**
          * Problem
          * @description An RFC 9457 problem.
          */
@@ -1474,6 +2779,15 @@ export interface components {
             database: string;
         };
         /**
+         * ReasonRequest
+         * @description What an operator gives for an action that changes a customer's, a bank's or an operator's
+         *     state: it goes into the audit trail.
+         */
+        ReasonRequest: {
+            /** @description Why (1–500 characters), e.g. 「本人確認のうえロック解除」. */
+            reason: string;
+        };
+        /**
          * RegisterCredentialRequest
          * @description 利用開始登録: the customer's credential ID and code(s).
          */
@@ -1495,10 +2809,47 @@ export interface components {
             otp2?: string;
         };
         /**
+         * RegistrationDto
+         * @description A credential's registrations at one bank.
+         */
+        RegistrationDto: {
+            /** @description The bank. */
+            bank_id: string;
+            /** @description The bank's user. */
+            user_id: string;
+            /** @description The state there. */
+            state: components["schemas"]["TokenStateDto"] & unknown;
+            /**
+             * Format: int32
+             * @description Wrong codes there.
+             */
+            failures: number;
+            /**
+             * Format: date-time
+             * @description When registered.
+             */
+            created_at: string;
+        };
+        /**
          * @description Whether the token can be used at the bank.
          * @enum {string}
          */
         RegistrationStatusDto: "in_use" | "locked";
+        /**
+         * ResentMailDto
+         * @description A resent activation mail.
+         */
+        ResentMailDto: {
+            /** @description The new outbox mail. */
+            mail_id: string;
+            /** @description Where it goes. */
+            mail_address: string;
+            /**
+             * Format: date-time
+             * @description Until when the app can activate the token.
+             */
+            expires_at: string;
+        };
         /**
          * ResyncRequest
          * @description 同期ズレ補正: two consecutive codes.
@@ -1509,6 +2860,51 @@ export interface components {
             /** @description The code shown next (OTP2). */
             otp2: string;
         };
+        /**
+         * ReviewRequest
+         * @description A config to review.
+         */
+        ReviewRequest: {
+            /** @description The config as a `tenant-configs` file would read. */
+            policy_toml: string;
+        };
+        /**
+         * @description An operator's role.
+         * @enum {string}
+         */
+        RoleDto: "platform_admin" | "bank_operator" | "auditor";
+        /**
+         * SavePolicyRequest
+         * @description A config to save.
+         */
+        SavePolicyRequest: {
+            /** @description The config as a `tenant-configs` file would read. */
+            policy_toml: string;
+            /**
+             * Format: int32
+             * @description The version the edit started from (an edit saved meanwhile wins).
+             */
+            from_version: number;
+            /** @description Why (into the audit trail and the version history). */
+            reason: string;
+        };
+        /**
+         * SignInRequest
+         * @description Sign in with login name, password and the authenticator's code.
+         */
+        SignInRequest: {
+            /** @description 運用担当者ID. */
+            login_name: string;
+            /** @description The password (the one-time password at the first sign-in). */
+            password: string;
+            /** @description The authenticator app's current code; not needed before it is enrolled. */
+            code?: string;
+        };
+        /**
+         * @description The stage of a session.
+         * @enum {string}
+         */
+        StageDto: "setup" | "active";
         /**
          * StartLoginRequest
          * @description ログイン: contract number (+ user ID) and login password.
@@ -1541,6 +2937,40 @@ export interface components {
             temporary_password: string;
         };
         /**
+         * TokenBindingDto
+         * @description One of the customer's tokens at the bank.
+         */
+        TokenBindingDto: {
+            /** @description The registration's ID. */
+            id: string;
+            /** @description The credential. */
+            credential_id: string;
+            /** @description Its state here. */
+            state: components["schemas"]["TokenStateDto"] & unknown;
+            /**
+             * Format: int32
+             * @description Consecutive wrong codes here.
+             */
+            failures: number;
+            /**
+             * Format: date-time
+             * @description The last accepted code here.
+             */
+            last_success_at?: string;
+            /**
+             * Format: date-time
+             * @description When registered.
+             */
+            created_at: string;
+            /**
+             * Format: int64
+             * @description How far the token's clock is off, in 30-second steps (learned by 同期ズレ補正).
+             */
+            drift_steps: number;
+            /** @description Suspended on the whole platform after too many wrong codes across banks. */
+            credential_suspended: boolean;
+        };
+        /**
          * TokenIssueDto
          * @description A token issued by mail.
          */
@@ -1557,6 +2987,23 @@ export interface components {
             expires_at: string;
             /** @description The activation mail in the bank's outbox (`listOutboxMails`). */
             mail_id: string;
+        };
+        /**
+         * @description A token's state at a bank.
+         * @enum {string}
+         */
+        TokenStateDto: "active" | "locked" | "stopped" | "replaced" | "revoked" | "released";
+        /**
+         * TotpEnrollmentDto
+         * @description The authenticator app to enroll.
+         */
+        TotpEnrollmentDto: {
+            /** @description The secret (base32), for typing when scanning is impossible. */
+            secret: string;
+            /** @description The `otpauth://` URI the QR code carries. */
+            otpauth_uri: string;
+            /** @description The QR code, SVG. */
+            qr_svg: string;
         };
         /**
          * TransactionApprovedDto
@@ -4623,6 +6070,3645 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before asking again. */
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getAdminSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["AdminSessionDto"];
+                };
+            };
+            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createAdminSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["SignInRequest"];
+            };
+        };
+        responses: {
+            /** @description Signed in; the session cookie is set. */
+            200: {
+                headers: {
+                    "SET-COOKIE": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["AdminSessionDto"];
+                };
+            };
+            /** @description The body is not valid (`bad_request`, `validation_failed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `admin_login_failed`: the operator ID, password or code is wrong, or the operator is locked — one answer for all, by design. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteAdminSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed out on every node; the cookie is cleared. */
+            204: {
+                headers: {
+                    "SET-COOKIE": string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    changeOwnPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["ChangeOwnPasswordRequest"];
+            };
+        };
+        responses: {
+            /** @description The session. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["AdminSessionDto"];
+                };
+            };
+            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    startTotpEnrollment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Scan this with the authenticator app, then confirm with a code. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["TotpEnrollmentDto"];
+                };
+            };
+            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    confirmTotpEnrollment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["CodeRequest"];
+            };
+        };
+        responses: {
+            /** @description The session. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["AdminSessionDto"];
+                };
+            };
+            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listOperators: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The operators. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["OperatorList"];
+                };
+            };
+            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createOperator: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["CreateOperatorRequest"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["CreatedOperatorDto"];
+                };
+            };
+            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    unlockOperator: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The operator's ID (`opr_…`). */
+                operator_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["ReasonRequest"];
+            };
+        };
+        responses: {
+            /** @description The operator. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["OperatorDto"];
+                };
+            };
+            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listBanks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The banks. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["BankList"];
+                };
+            };
+            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createBank: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["CreateBankRequest"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["BankDetailDto"];
+                };
+            };
+            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getBank: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The bank's ID. */
+                bank_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The bank. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["BankDetailDto"];
+                };
+            };
+            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    reviewBankPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The bank's ID (a new one's, before creating it). */
+                bank_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["ReviewRequest"];
+            };
+        };
+        responses: {
+            /** @description The review (also when the config is invalid: see `valid` and `problems`). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["PolicyReviewDto"];
+                };
+            };
+            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateBankPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The bank's ID. */
+                bank_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["SavePolicyRequest"];
+            };
+        };
+        responses: {
+            /** @description The bank. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["BankDetailDto"];
+                };
+            };
+            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listBankPolicyVersions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The bank's ID. */
+                bank_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The versions. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["PolicyVersionList"];
+                };
+            };
+            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    suspendBank: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The bank's ID. */
+                bank_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["ReasonRequest"];
+            };
+        };
+        responses: {
+            /** @description The bank. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["BankDetailDto"];
+                };
+            };
+            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    resumeBank: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The bank's ID. */
+                bank_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["ReasonRequest"];
+            };
+        };
+        responses: {
+            /** @description The bank. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["BankDetailDto"];
+                };
+            };
+            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listBankApiKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The bank's ID. */
+                bank_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The keys. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ApiKeyList"];
+                };
+            };
+            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createBankApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The bank's ID. */
+                bank_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["CreateApiKeyRequest"];
+            };
+        };
+        responses: {
+            /** @description Created; the key is shown only now. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["CreatedApiKeyDto"];
+                };
+            };
+            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revokeBankApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The bank's ID. */
+                bank_id: string;
+                /** @description The key's ID (`key_…`). */
+                key_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["ReasonRequest"];
+            };
+        };
+        responses: {
+            /** @description Revoked. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getBankFigures: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The bank's ID. */
+                bank_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The figures. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["FiguresDto"];
+                };
+            };
+            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    searchCustomers: {
+        parameters: {
+            query?: {
+                /** @description 契約者番号. */
+                contract_number?: string;
+                /** @description 利用者ID. */
+                user_id?: string;
+                /** @description クレデンシャルID. */
+                credential_id?: string;
+                /** @description The previous page's `next_cursor`. */
+                cursor?: string;
+                /** @description Customers per page, 1–100. */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The bank's ID. */
+                bank_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["CustomerPage"];
+                };
+            };
+            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getCustomer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The bank's ID. */
+                bank_id: string;
+                /** @description Mamori's user ID (`usr_…`). */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The customer. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["CustomerDetailDto"];
+                };
+            };
+            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    unlockCustomerToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The bank's ID. */
+                bank_id: string;
+                /** @description Mamori's user ID. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["ReasonRequest"];
+            };
+        };
+        responses: {
+            /** @description The customer's OTP status after the action. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["OtpStatusDto"];
+                };
+            };
+            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revokeCustomerToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The bank's ID. */
+                bank_id: string;
+                /** @description Mamori's user ID. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["ReasonRequest"];
+            };
+        };
+        responses: {
+            /** @description The customer's OTP status after the action. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["OtpStatusDto"];
+                };
+            };
+            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    unlockCustomerPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The bank's ID. */
+                bank_id: string;
+                /** @description Mamori's user ID. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["ReasonRequest"];
+            };
+        };
+        responses: {
+            /** @description Done. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    resetCustomerPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The bank's ID. */
+                bank_id: string;
+                /** @description Mamori's user ID. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["ReasonRequest"];
+            };
+        };
+        responses: {
+            /** @description The temporary password. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["AdminTemporaryPasswordDto"];
+                };
+            };
+            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    resendActivationMail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The bank's ID. */
+                bank_id: string;
+                /** @description Mamori's user ID. */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["ReasonRequest"];
+            };
+        };
+        responses: {
+            /** @description The mail is in the outbox (and sent, with SMTP). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ResentMailDto"];
+                };
+            };
+            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    cancelCustomerPushApproval: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The bank's ID. */
+                bank_id: string;
+                /** @description The approval's ID (`pa_…`). */
+                approval_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["ReasonRequest"];
+            };
+        };
+        responses: {
+            /** @description Done. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getCredential: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The credential ID. */
+                credential_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The credential. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["CredentialDto"];
+                };
+            };
+            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    liftCredentialSuspension: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The credential ID. */
+                credential_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["ReasonRequest"];
+            };
+        };
+        responses: {
+            /** @description The credential. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["CredentialDto"];
+                };
+            };
+            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listAdminAuditEvents: {
+        parameters: {
+            query: {
+                /** @description A bank's ID, or `platform`. */
+                trail: string;
+                /** @description Only entries about this user (`usr_…`). */
+                user_id?: string;
+                /** @description Only entries about this credential. */
+                credential_id?: string;
+                /** @description Only this operation (an operationId, e.g. `verifyOtp`). */
+                operation?: string;
+                /** @description Only `success` or `failure`. */
+                outcome?: string;
+                /** @description Only entries at or after this time (RFC 3339). */
+                from?: string;
+                /** @description Only entries before this time (RFC 3339). */
+                to?: string;
+                /** @description The previous page's `next_cursor`. */
+                cursor?: string;
+                /** @description Entries per page, 1–200. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["AdminAuditPage"];
+                };
+            };
+            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    verifyAdminAuditChain: {
+        parameters: {
+            query: {
+                /** @description A bank's ID, or `platform`. */
+                trail: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The check's result. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ChainDto"];
+                };
+            };
+            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    exportAdminAuditEventsCsv: {
+        parameters: {
+            query: {
+                /** @description A bank's ID, or `platform`. */
+                trail: string;
+                /** @description Only entries about this user. */
+                user_id?: string;
+                /** @description Only entries about this credential. */
+                credential_id?: string;
+                /** @description Only this operation. */
+                operation?: string;
+                /** @description Only `success` or `failure`. */
+                outcome?: string;
+                /** @description Only entries at or after this time. */
+                from?: string;
+                /** @description Only entries before this time. */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The entries as CSV. */
+            200: {
+                headers: {
+                    "CONTENT-DISPOSITION": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv; charset=utf-8": string;
+                };
+            };
+            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    exportAdminAuditEventsJson: {
+        parameters: {
+            query: {
+                /** @description A bank's ID, or `platform`. */
+                trail: string;
+                /** @description Only entries about this user. */
+                user_id?: string;
+                /** @description Only entries about this credential. */
+                credential_id?: string;
+                /** @description Only this operation. */
+                operation?: string;
+                /** @description Only `success` or `failure`. */
+                outcome?: string;
+                /** @description Only entries at or after this time. */
+                from?: string;
+                /** @description Only entries before this time. */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The entries as a JSON array. */
+            200: {
+                headers: {
+                    "CONTENT-DISPOSITION": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listAdminOutbox: {
+        parameters: {
+            query?: {
+                /** @description Only this bank's mails (required for a bank's operator). */
+                bank_id?: string;
+                /** @description Mails, 1–200. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The mails. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["AdminOutbox"];
+                };
+            };
+            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
                     "RETRY-AFTER": number;
                     [name: string]: unknown;
                 };

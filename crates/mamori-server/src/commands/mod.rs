@@ -6,6 +6,7 @@ pub mod credentials;
 pub mod keys;
 pub mod migrate;
 pub mod openapi;
+pub mod operators;
 pub mod outbox;
 pub mod serve;
 pub mod tenants;

@@ -9,18 +9,21 @@ use mamori_api::AppState;
 use mamori_api::metrics::Metrics;
 use mamori_domain::SystemClock;
 use mamori_service::mail::SmtpMailer;
-use mamori_service::{Outbox, Services};
+use mamori_service::{Outbox, Services, Trails};
 use mamori_store::TenantChange;
 use poem::Server;
 use poem::listener::TcpListener;
 
 use crate::admin_ui::AdminUi;
 use crate::common::{
-    DatabaseArgs, KeyArgs, TenantConfigArgs, load_keyring, load_tenants, migrated, redact_url,
+    DatabaseArgs, KeyArgs, TenantConfigArgs, load_keyring, load_tenants, migrated, redact_url, say,
 };
 
 /// How often `serve` retries unsent outbox mails when SMTP is configured.
 const MAIL_SWEEP_INTERVAL: Duration = Duration::from_secs(30);
+
+/// How often `serve` counts new audit entries into the console's figures.
+const FIGURES_SWEEP_INTERVAL: Duration = Duration::from_secs(30);
 
 /// `mamori serve`.
 #[derive(Debug, clap::Args)]
@@ -86,14 +89,40 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     if mail.smtp_url.is_some() {
         spawn_mail_sweep(services.outbox.clone());
     }
+    let mut console_managed = Vec::new();
     for applied in services.tenants.apply_tenant_configs(&configs).await? {
         let change = match applied.change {
             TenantChange::Inserted => "inserted",
             TenantChange::Updated => "updated",
             TenantChange::Unchanged => "unchanged",
+            TenantChange::AdminManaged => {
+                console_managed.push(applied.id);
+                continue;
+            }
         };
         tracing::info!(tenant.id = %applied.id, change, "tenant config applied");
     }
+    if !console_managed.is_empty() {
+        // A restart must never silently undo an edit made in the admin console.
+        anyhow::bail!(
+            "these banks are managed in the admin console, but {} also declares them: {}. \
+             Remove their files (the console exports a bank's policy as TOML), then start again.",
+            tenants.tenant_configs.display(),
+            console_managed.join(", ")
+        );
+    }
+    if let Some(first) = services.operators.bootstrap().await? {
+        say(&format!(
+            "\nFirst start: a platform admin was created for the admin console.\n  \
+             login:              {}\n  one-time password:  {}\n\
+             Sign in at {} — you will set your own password and enroll an authenticator app.\n\
+             This password is shown only now.\n",
+            first.operator.login_name,
+            first.one_time_password,
+            AdminUi::url(&listen),
+        ));
+    }
+    spawn_figures_sweep(services.trails.clone());
 
     let state = AppState {
         services,
@@ -124,6 +153,21 @@ fn spawn_mail_sweep(outbox: Outbox) {
                 Ok(0) => {}
                 Ok(sent) => tracing::info!(sent, "outbox sweep delivered mails"),
                 Err(err) => tracing::warn!(error = %err, "outbox sweep failed; retrying later"),
+            }
+        }
+    });
+}
+
+/// Counts new audit entries into the console's figures every [`FIGURES_SWEEP_INTERVAL`]
+/// (a page asking for figures also counts first, so the sweep only keeps the work small).
+fn spawn_figures_sweep(trails: Trails) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(FIGURES_SWEEP_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(err) = trails.roll_up_all().await {
+                tracing::warn!(error = %err, "figures roll-up failed; retrying later");
             }
         }
     });

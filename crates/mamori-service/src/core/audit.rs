@@ -8,7 +8,7 @@ use mamori_store::WriteTx;
 use mamori_store::audit::{self, NewAuditEvent, PLATFORM_TENANT};
 use serde_json::Value;
 
-use crate::core::{BankCaller, Core, RequestMeta};
+use crate::core::{Actor, BankCaller, Core, RequestMeta};
 use crate::error::ServiceError;
 
 /// An entry for a bank's (or the platform's) audit trail.
@@ -43,20 +43,24 @@ impl AuditEntry {
         }
     }
 
-    /// Done by a bank's system with its API key, in the bank's trail.
+    /// Done at a bank by its system (`bank:<api key id>`) or by an operator
+    /// (`operator:<login>`, with the reason in the details), in the bank's trail.
     pub(crate) fn bank(
         caller: &BankCaller,
         meta: &RequestMeta,
         op: Operation,
         at: DateTime<Utc>,
     ) -> Self {
-        Self::new(
-            caller.tenant_id.as_str(),
-            format!("bank:{}", caller.api_key_id),
-            Some(meta),
-            op,
-            at,
-        )
+        let tenant = caller.tenant_id.as_str();
+        match &caller.actor {
+            Actor::ApiKey(key_id) => {
+                Self::new(tenant, format!("bank:{key_id}"), Some(meta), op, at)
+            }
+            Actor::Operator { login, reason } => {
+                Self::new(tenant, format!("operator:{login}"), Some(meta), op, at)
+                    .details(serde_json::json!({ "reason": reason }))
+            }
+        }
     }
 
     /// Done by a customer's token (no key), in `tenant`'s trail.

@@ -22,13 +22,49 @@ use mamori_store::{Database, WriteTx, limits};
 
 use crate::error::ServiceError;
 
-/// A bank's system, authenticated by its API key.
+/// Who acts at a bank: its system with an API key, or a platform operator helping one of its
+/// customers (every operator action carries a reason for the bank's audit trail).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BankCaller {
     /// The bank.
     pub tenant_id: TenantId,
-    /// The API key used (its id, never the key).
-    pub api_key_id: String,
+    /// Who is acting.
+    pub actor: Actor,
+}
+
+/// The one acting at a bank.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// The bank's system, by the id of its API key (never the key).
+    ApiKey(String),
+    /// A platform operator in the admin console.
+    Operator {
+        /// The operator's login name.
+        login: String,
+        /// Why, as the operator typed it.
+        reason: String,
+    },
+}
+
+impl BankCaller {
+    /// The bank's own system.
+    pub fn with_api_key(tenant_id: TenantId, api_key_id: impl Into<String>) -> Self {
+        Self {
+            tenant_id,
+            actor: Actor::ApiKey(api_key_id.into()),
+        }
+    }
+
+    /// An operator acting at `tenant_id` for `reason`.
+    pub fn operator(tenant_id: TenantId, login: &str, reason: &str) -> Self {
+        Self {
+            tenant_id,
+            actor: Actor::Operator {
+                login: login.to_owned(),
+                reason: reason.to_owned(),
+            },
+        }
+    }
 }
 
 /// Facts about the request that go into the audit trail.

@@ -11,6 +11,10 @@ pub struct Model {
     pub policy: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    pub managed_by: mamori_domain::ManagedBy,
+    pub config_file: Option<String>,
+    pub suspended_at: Option<DateTimeUtc>,
+    pub policy_version: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
