@@ -18,13 +18,7 @@ async fn send(app: &TestApp, bank: &Bank<'_>, path: &str, body: Value, request_i
         .body(body.to_string())
         .send()
         .await;
-    let status = resp.0.status().as_u16();
-    let bytes = resp.0.into_body().into_bytes().await.unwrap();
-    Answer {
-        status,
-        content_type: String::new(),
-        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    }
+    Answer::from_response(resp).await
 }
 
 /// What a bank did, as the tests remember it.

@@ -50,21 +50,7 @@ async fn send(app: &TestApp, bank: &Bank<'_>, path: &str, with_key: bool, body: 
     if with_key {
         req = req.header("authorization", format!("Bearer {}", bank.key));
     }
-    let resp = req.send().await;
-    let status = resp.0.status().as_u16();
-    let content_type = resp
-        .0
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let bytes = resp.0.into_body().into_bytes().await.unwrap();
-    Answer {
-        status,
-        content_type,
-        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    }
+    Answer::from_response(req.send().await).await
 }
 
 /// The codes a customer's fingers or input method produce that are not a code.

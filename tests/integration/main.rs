@@ -6,6 +6,9 @@
     reason = "test scenarios are plain async fns; an unexpected error should fail them loudly"
 )]
 
+mod admin_banks;
+mod admin_customers;
+mod admin_session;
 mod architecture;
 mod audit;
 mod bad_input;

@@ -280,6 +280,7 @@ impl BankOtp {
         entry
             .outcome(checked.outcome())
             .details_opt(learned)
+            .details_opt(checked.lock_facts())
             .details_opt(facts)
             .append(&tx)
             .await?;
@@ -289,7 +290,7 @@ impl BankOtp {
                 credential_id: credential.id,
                 accepted_at: now,
             }),
-            Checked::Rejected(err) => Err(err),
+            Checked::Rejected(err) | Checked::LockedNow(err) => Err(err),
         }
     }
 }

@@ -17,7 +17,7 @@ use serde_json::json;
 
 use crate::check::Decision;
 use crate::core::audit::AuditEntry;
-use crate::core::codes::{self, Checked};
+use crate::core::codes;
 use crate::core::{BankCaller, Core, RequestMeta};
 use crate::error::ServiceError;
 use crate::status::{self, OtpStatus};
@@ -316,7 +316,7 @@ impl Registration {
 
         let tx = core.write().await?;
         // The old token's code is checked like a login: it takes an attempt first.
-        if let Checked::Rejected(err) = codes::settle(
+        let checked = codes::settle(
             &tx,
             &old_binding,
             &old_cred,
@@ -324,9 +324,13 @@ impl Registration {
             codes::lock_limit(&policy),
             now,
         )
-        .await?
-        {
-            old_entry.failed(&err).append(&tx).await?;
+        .await?;
+        if let Some((err, facts)) = checked.into_failure() {
+            old_entry
+                .failed(&err)
+                .details_opt(facts)
+                .append(&tx)
+                .await?;
             tx.commit().await?;
             return Err(err);
         }

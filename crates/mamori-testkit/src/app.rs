@@ -33,6 +33,36 @@ pub struct TestApp {
     pub state: AppState,
     /// An in-process HTTP client for the full application.
     pub client: TestClient<BoxEndpoint<'static, poem::Response>>,
+    /// The master key its services seal with (shared by [`TestApp::another_node`]).
+    master_key: MasterKey,
+}
+
+/// A second node of the same platform: its own services and routes over the same database,
+/// master key and clock, as another `mamori serve` behind the load balancer.
+pub struct Node {
+    /// The node's services.
+    pub state: AppState,
+    client: TestClient<BoxEndpoint<'static, poem::Response>>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node").finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    /// Sends a request to this node (see [`TestApp::call_with_headers`]).
+    pub async fn call_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        headers: &[(&str, String)],
+        body: Option<Value>,
+    ) -> Answer {
+        send(&self.client, method, path, key, headers, body).await
+    }
 }
 
 impl std::fmt::Debug for TestApp {
@@ -67,9 +97,52 @@ pub struct Answer {
     pub content_type: String,
     /// JSON body (Null when empty or not JSON).
     pub body: Value,
+    /// The body as text (for CSV and other non-JSON answers).
+    pub text: String,
+    /// Every response header, names lower-case.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Answer {
+    /// Reads a test client's response.
+    pub async fn from_response(resp: poem::test::TestResponse) -> Self {
+        let status = resp.0.status().as_u16();
+        let headers: Vec<(String, String)> = resp
+            .0
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    v.to_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        let content_type = headers
+            .iter()
+            .find(|(k, _)| k == "content-type")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        let bytes = resp.0.into_body().into_bytes().await.expect("body");
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Self {
+            status,
+            content_type,
+            body,
+            text,
+            headers,
+        }
+    }
+
+    /// A response header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
     /// The problem's `code`, if the answer is a problem.
     pub fn code(&self) -> Option<&str> {
         self.body["code"].as_str()
@@ -117,17 +190,8 @@ impl TestApp {
         configure: impl FnOnce(ServicesBuilder) -> ServicesBuilder,
     ) -> Self {
         let clock = Arc::new(FixedClock::new(test_epoch()));
-        let keyring = Keyring::new(MasterKey::generate().expect("random key"), []);
-        let state = AppState {
-            // argon2 at its cheapest: tests check the rules, not the cost.
-            services: configure(
-                Services::builder(db.clone(), clock.clone(), keyring).password_hashing(
-                    mamori_crypto::PasswordHashing::new(1024, 1, 1).expect("argon2 params"),
-                ),
-            )
-            .build(),
-            metrics: Arc::new(Metrics::new()),
-        };
+        let master_key = MasterKey::generate().expect("random key");
+        let state = state_of(&db, &clock, &master_key, configure);
         let endpoint = mamori_api::app(state.clone()).boxed();
         Self {
             test_db,
@@ -135,6 +199,16 @@ impl TestApp {
             clock,
             state,
             client: TestClient::new(endpoint),
+            master_key,
+        }
+    }
+
+    /// Another node over the same database, master key and clock.
+    pub fn another_node(&self) -> Node {
+        let state = state_of(&self.db, &self.clock, &self.master_key, |s| s);
+        Node {
+            client: TestClient::new(mamori_api::app(state.clone()).boxed()),
+            state,
         }
     }
 
@@ -186,38 +260,7 @@ impl TestApp {
         headers: &[(&str, String)],
         body: Option<Value>,
     ) -> Answer {
-        let mut req = match method {
-            "GET" => self.client.get(path),
-            "POST" => self.client.post(path),
-            "PUT" => self.client.put(path),
-            "DELETE" => self.client.delete(path),
-            other => panic!("method {other}"),
-        };
-        if let Some(key) = key {
-            req = req.header("authorization", format!("Bearer {key}"));
-        }
-        for (name, value) in headers {
-            req = req.header(*name, value.as_str());
-        }
-        if let Some(body) = body {
-            req = req.content_type("application/json").body(body.to_string());
-        }
-        let resp = req.send().await;
-        let status = resp.0.status().as_u16();
-        let content_type = resp
-            .0
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        let bytes = resp.0.into_body().into_bytes().await.expect("body");
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Answer {
-            status,
-            content_type,
-            body,
-        }
+        send(&self.client, method, path, key, headers, body).await
     }
 
     /// Provisions a token through the Token API and returns it with an independent generator.
@@ -320,4 +363,50 @@ impl Bank<'_> {
         assert_eq!(answer.status, 200, "{:?}", answer.body);
         answer.body
     }
+}
+
+fn state_of(
+    db: &Database,
+    clock: &Arc<FixedClock>,
+    master_key: &MasterKey,
+    configure: impl FnOnce(ServicesBuilder) -> ServicesBuilder,
+) -> AppState {
+    let keyring = Keyring::new(master_key.clone(), []);
+    AppState {
+        // argon2 at its cheapest: tests check the rules, not the cost.
+        services: configure(
+            Services::builder(db.clone(), clock.clone(), keyring).password_hashing(
+                mamori_crypto::PasswordHashing::new(1024, 1, 1).expect("argon2 params"),
+            ),
+        )
+        .build(),
+        metrics: Arc::new(Metrics::new()),
+    }
+}
+
+async fn send(
+    client: &TestClient<BoxEndpoint<'static, poem::Response>>,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    headers: &[(&str, String)],
+    body: Option<Value>,
+) -> Answer {
+    let mut req = match method {
+        "GET" => client.get(path),
+        "POST" => client.post(path),
+        "PUT" => client.put(path),
+        "DELETE" => client.delete(path),
+        other => panic!("method {other}"),
+    };
+    if let Some(key) = key {
+        req = req.header("authorization", format!("Bearer {key}"));
+    }
+    for (name, value) in headers {
+        req = req.header(*name, value.as_str());
+    }
+    if let Some(body) = body {
+        req = req.content_type("application/json").body(body.to_string());
+    }
+    Answer::from_response(req.send().await).await
 }

@@ -5,6 +5,7 @@
 //!
 //! Nothing here is used by the product.
 
+mod admin;
 mod app;
 mod db;
 mod device;
@@ -13,7 +14,8 @@ mod proxy;
 mod smtp;
 mod token;
 
-pub use app::{Answer, Bank, TestApp, repo_root, shipped_tenant_configs, test_epoch};
+pub use admin::{Admin, OPERATOR_PASSWORD};
+pub use app::{Answer, Bank, Node, TestApp, repo_root, shipped_tenant_configs, test_epoch};
 pub use db::{TestDb, TestEngine};
 pub use device::{Answer as DeviceAnswer, TestDevice};
 pub use process::{HttpResponse, Mamori, ServeBuilder, Server, free_port, http_get, http_request};

@@ -360,7 +360,8 @@ impl Operators {
                 .refuse(entry.details(json!({ "note": note })), failed())
                 .await;
         }
-        stored::password_succeeded(db, &operator.id).await?;
+        // The password's reserved attempt is given back only when the whole sign-in succeeds,
+        // so wrong passwords and wrong codes count towards one lock.
         let stage = if operator.totp_enrolled_at.is_some() {
             if let Err(note) = self.check_code(&operator, code, now).await? {
                 return core
@@ -375,6 +376,7 @@ impl Operators {
         } else {
             SessionStage::Setup
         };
+        stored::password_succeeded(db, &operator.id).await?;
         let token = random_token()?;
         let session_id = session_id_of(&token);
         let tx = core.write().await?;

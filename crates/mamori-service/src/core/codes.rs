@@ -23,14 +23,30 @@ pub const PLATFORM_GUESS_BUDGET: i32 = 100;
 pub(crate) enum Checked {
     Accepted,
     Rejected(ServiceError),
+    /// A wrong code that reached the bank's limit: this failure locked the binding.
+    LockedNow(ServiceError),
 }
 
 impl Checked {
     pub(crate) fn outcome(&self) -> Result<(), &ServiceError> {
         match self {
             Checked::Accepted => Ok(()),
-            Checked::Rejected(err) => Err(err),
+            Checked::Rejected(err) | Checked::LockedNow(err) => Err(err),
         }
+    }
+
+    /// The refusal and its audit facts, unless the code was accepted.
+    pub(crate) fn into_failure(self) -> Option<(ServiceError, Option<serde_json::Value>)> {
+        let facts = self.lock_facts();
+        match self {
+            Checked::Accepted => None,
+            Checked::Rejected(err) | Checked::LockedNow(err) => Some((err, facts)),
+        }
+    }
+
+    /// The audit facts of a lock made by this check (the figures count locks from them).
+    pub(crate) fn lock_facts(&self) -> Option<serde_json::Value> {
+        matches!(self, Checked::LockedNow(_)).then(|| serde_json::json!({ "locked": true }))
     }
 }
 
@@ -169,22 +185,20 @@ pub(crate) async fn settle(
             bindings::release_attempt(tx, &binding.id).await?;
             already_used()
         }
-        Decision::Wrong => {
-            Checked::Rejected(count_failure(tx, binding, &credential.id, limit, now).await?)
-        }
+        Decision::Wrong => count_failure(tx, binding, &credential.id, limit, now).await?,
     })
 }
 
 /// Counts a wrong code on this bank's binding (already reserved) and platform-wide — the
 /// binding's user is one the credential is registered to — and locks the binding at the bank's
-/// limit. Returns the error to answer.
+/// limit. Returns what the check did.
 async fn count_failure(
     tx: &WriteTx,
     binding: &BindingRow,
     credential_id: &str,
     limit: i32,
     now: DateTime<Utc>,
-) -> Result<ServiceError, ServiceError> {
+) -> Result<Checked, ServiceError> {
     let failures = bindings::binding_failures(tx, &binding.id).await?;
     let outcome = FailureOutcome::of(
         u32::try_from(failures).unwrap_or(0),
@@ -204,7 +218,7 @@ async fn count_failure(
     let suspended =
         credentials::count_credential_failure(tx, credential_id, PLATFORM_GUESS_BUDGET, now)
             .await?;
-    Ok(if suspended {
+    let err = if suspended {
         ServiceError::rejected(ErrorCode::CredentialSuspended)
     } else if outcome.locks {
         ServiceError::locked()
@@ -213,5 +227,10 @@ async fn count_failure(
             code: ErrorCode::OtpInvalid,
             attempts_left: Some(outcome.attempts_left),
         }
+    };
+    Ok(if outcome.locks {
+        Checked::LockedNow(err)
+    } else {
+        Checked::Rejected(err)
     })
 }
