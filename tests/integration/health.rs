@@ -90,6 +90,125 @@ async fn metrics_count_requests_by_operation(engine: TestEngine) {
 }
 on_both_engines!(metrics_count_requests_by_operation);
 
+/// What a monitoring system sees of a bank: its code checks by operation and outcome, the
+/// lock the tenth wrong code caused, the registration, counted as each entry committed.
+async fn metrics_count_each_bank_s_checks_locks_and_registrations(engine: TestEngine) {
+    let app = TestApp::new(engine).await;
+    let bank = app.bank("jonan-shinkin").await;
+    let user = bank.create_user("6000001", None).await;
+    let token = app.provision().await;
+    let reg = bank
+        .post(
+            &format!("/users/{user}/credential"),
+            serde_json::json!({ "credential_id": token.credential_id, "otp": token.code_at(app.now_unix()) }),
+        )
+        .await;
+    assert_eq!(reg.status, 201, "{:?}", reg.body);
+    app.next_step();
+    let ok = bank
+        .post(
+            &format!("/users/{user}/otp/verify"),
+            serde_json::json!({ "otp": token.code_at(app.now_unix()) }),
+        )
+        .await;
+    assert_eq!(ok.status, 200, "{:?}", ok.body);
+    for _ in 0..10 {
+        bank.post(
+            &format!("/users/{user}/otp/verify"),
+            serde_json::json!({ "otp": "000000" }),
+        )
+        .await;
+    }
+    let text = app.call("GET", "/metrics", None, None).await.text;
+    let bank_line = |metric: &str, labels: &str| {
+        text.lines()
+            .find(|line| line.starts_with(&format!("{metric}{{")) && line.contains(labels))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|n| n.parse::<u64>().ok())
+    };
+    let jonan = r#"bank="jonan-shinkin""#;
+    assert_eq!(
+        bank_line(
+            "mamori_code_checks_total",
+            &format!(r#"{jonan},operation="verifyOtp",outcome="success""#)
+        ),
+        Some(1),
+        "{text}"
+    );
+    // Nine wrong codes, then the tenth that locked it (answered `otp_locked`).
+    let wrong = bank_line(
+        "mamori_code_checks_total",
+        &format!(r#"{jonan},operation="verifyOtp",outcome="otp_invalid""#),
+    );
+    let locking = bank_line(
+        "mamori_code_checks_total",
+        &format!(r#"{jonan},operation="verifyOtp",outcome="otp_locked""#),
+    );
+    assert_eq!(wrong.unwrap_or(0) + locking.unwrap_or(0), 10, "{text}");
+    assert_eq!(bank_line("mamori_locks_total", jonan), Some(1), "{text}");
+    assert_eq!(
+        bank_line("mamori_registrations_total", jonan),
+        Some(1),
+        "{text}"
+    );
+    assert_eq!(
+        bank_line(
+            "mamori_audit_events_total",
+            &format!(r#"{jonan},operation="registerCredential",outcome="success""#)
+        ),
+        Some(1),
+        "{text}"
+    );
+}
+on_both_engines!(metrics_count_each_bank_s_checks_locks_and_registrations);
+
+/// The Grafana dashboard in the repository queries only metrics the binary exports.
+#[tokio::test]
+async fn the_grafana_dashboard_draws_exported_metrics() {
+    use mamori_domain::stats::Metric;
+    use mamori_domain::{AuditOutcome, Operation};
+    use mamori_service::{CountedEvent, EventCounter};
+
+    let app = TestApp::new(TestEngine::Sqlite).await;
+    // One event of every figure, so every family has a sample to show.
+    app.state.metrics.count(&CountedEvent {
+        bank: "jonan-shinkin",
+        operation: Operation::VerifyOtp,
+        outcome: AuditOutcome::Success,
+        error_code: None,
+        figures: &Metric::ALL,
+    });
+    app.call("GET", "/healthz", None, None).await;
+    let exported = app.call("GET", "/metrics", None, None).await.text;
+    let path =
+        mamori_testkit::repo_root().join("crates/mamori-server/monitoring/grafana-dashboard.json");
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut queried = Vec::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            for (at, _) in expr.match_indices("mamori_") {
+                let name: String = expr[at..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                queried.push(name);
+            }
+        }
+    }
+    assert!(queried.len() >= 10, "{queried:?}");
+    for name in queried {
+        assert!(
+            exported
+                .lines()
+                .any(|line| line.starts_with(&format!("{name}{{"))
+                    || line.starts_with(&format!("{name} "))),
+            "the dashboard queries {name}, which /metrics does not export:\n{exported}"
+        );
+    }
+}
+
 /// `/readyz` is 503 while PostgreSQL is unreachable and 200 again once it is back, without a
 /// restart: a load balancer takes the node out and puts it back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -9,6 +9,7 @@
 mod admin_banks;
 mod admin_customers;
 mod admin_session;
+mod admin_tokens;
 mod architecture;
 mod audit;
 mod bad_input;

@@ -32,6 +32,20 @@ pub fn problem_of(err: &ServiceError, ctx: &RequestContext) -> Problem {
             );
             problem
         }
+        ServiceError::FileRejected(faults) => {
+            let mut problem = Problem::new(ErrorCode::ImportInvalid, ctx);
+            problem.errors = Some(
+                faults
+                    .iter()
+                    .map(|fault| crate::problem::LineFault {
+                        line: fault.line,
+                        code: fault.fault.code().to_owned(),
+                        message: fault.fault.message(ctx.lang),
+                    })
+                    .collect(),
+            );
+            problem
+        }
         ServiceError::Invalid(message) => {
             let base = ErrorCode::ValidationFailed.detail(ctx.lang);
             Problem::new(ErrorCode::ValidationFailed, ctx)
@@ -260,6 +274,17 @@ problem_family! {
     AdminSignInProblem {
         BadRequest = 400, "The body is not valid (`bad_request`, `validation_failed`).";
         Unauthorized = 401, "`admin_login_failed`: the operator ID, password or code is wrong, or the operator is locked — one answer for all, by design.";
+    }
+}
+
+problem_family! {
+    /// Problems of importing a token seed file.
+    AdminImportProblem {
+        BadRequest = 400, "The body is not valid (`bad_request`), or the pre-shared key is not 32, 48 or 64 hex digits (`validation_failed`).";
+        Unauthorized = 401, "No admin session (`admin_session_required`).";
+        Forbidden = 403, "Not a platform admin (`forbidden`), setup not done (`admin_setup_required`), or the anti-forgery token is wrong (`csrf_token_invalid`).";
+        PayloadTooLarge = 413, "The file is larger than an import takes (`payload_too_large`): split it.";
+        Unprocessable = 422, "The file cannot be imported whole (`import_invalid`): `errors` lists every fault with its line. Nothing was imported.";
     }
 }
 

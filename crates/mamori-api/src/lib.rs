@@ -25,6 +25,7 @@ use poem_openapi::{ContactObject, OpenApiService};
 pub use admin::banks::AdminBanksApi;
 pub use admin::customers::AdminCustomersApi;
 pub use admin::session::AdminSessionApi;
+pub use admin::tokens::AdminTokensApi;
 pub use admin::trails::AdminTrailsApi;
 pub use admin::{CSRF_HEADER, SESSION_COOKIE};
 pub use bank::BankApi;
@@ -57,6 +58,7 @@ type Apis = (
     AdminSessionApi,
     AdminBanksApi,
     AdminCustomersApi,
+    AdminTokensApi,
     AdminTrailsApi,
 );
 
@@ -73,6 +75,7 @@ pub fn api_service(state: AppState) -> OpenApiService<Apis, ()> {
             AdminSessionApi::new(state.clone()),
             AdminBanksApi::new(state.clone()),
             AdminCustomersApi::new(state.clone()),
+            AdminTokensApi::new(state.clone()),
             AdminTrailsApi::new(state),
         ),
         API_TITLE,

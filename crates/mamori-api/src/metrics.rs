@@ -1,5 +1,10 @@
-//! Prometheus metrics, served as text at `GET /metrics`.
+//! Prometheus metrics, served as text at `GET /metrics`: HTTP requests, and per bank what the
+//! audit trail records (code checks by operation and outcome, locks, registrations, logins,
+//! push answers), counted as each entry commits on this node. Sum over nodes in queries;
+//! `monitoring/grafana-dashboard.json` draws them.
 
+use mamori_domain::stats::Metric;
+use mamori_service::{CountedEvent, EventCounter};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
@@ -10,6 +15,17 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     duration: HistogramVec,
+    events: IntCounterVec,
+    code_checks: IntCounterVec,
+    locks: IntCounterVec,
+    registrations: IntCounterVec,
+    logins: IntCounterVec,
+    push_answers: IntCounterVec,
+}
+
+fn counter(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    IntCounterVec::new(Opts::new(name, help), labels)
+        .unwrap_or_else(|e| panic!("static metric definition: {e}"))
 }
 
 impl Metrics {
@@ -36,9 +52,41 @@ impl Metrics {
             &["operation"],
         )
         .unwrap_or_else(|e| panic!("static metric definition: {e}"));
+        let events = counter(
+            "audit_events_total",
+            "Audit entries committed, by bank, operation and outcome (success, alert, or the error code)",
+            &["bank", "operation", "outcome"],
+        );
+        let code_checks = counter(
+            "code_checks_total",
+            "One-time codes checked, by bank, operation and outcome (success or the error code)",
+            &["bank", "operation", "outcome"],
+        );
+        let locks = counter(
+            "locks_total",
+            "Tokens or login passwords locked by a wrong attempt, by bank",
+            &["bank"],
+        );
+        let registrations = counter(
+            "registrations_total",
+            "Tokens registered (利用開始登録, 機種変更), by bank",
+            &["bank"],
+        );
+        let logins = counter("logins_total", "Logins completed, by bank", &["bank"]);
+        let push_answers = counter(
+            "push_answers_total",
+            "Push approvals answered or expired, by bank and decision",
+            &["bank", "decision"],
+        );
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(duration.clone()),
+            Box::new(events.clone()),
+            Box::new(code_checks.clone()),
+            Box::new(locks.clone()),
+            Box::new(registrations.clone()),
+            Box::new(logins.clone()),
+            Box::new(push_answers.clone()),
         ] {
             registry
                 .register(collector)
@@ -48,6 +96,12 @@ impl Metrics {
             registry,
             requests,
             duration,
+            events,
+            code_checks,
+            locks,
+            registrations,
+            logins,
+            push_answers,
         }
     }
 
@@ -67,6 +121,38 @@ impl Metrics {
         // Encoding into a Vec cannot fail for well-formed families.
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
         String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+impl EventCounter for Metrics {
+    fn count(&self, event: &CountedEvent<'_>) {
+        let operation = event.operation.as_str();
+        let outcome = event.error_code.unwrap_or(event.outcome.as_str());
+        self.events
+            .with_label_values(&[event.bank, operation, outcome])
+            .inc();
+        for figure in event.figures {
+            match figure {
+                Metric::CodesAccepted | Metric::CodesRejected => self
+                    .code_checks
+                    .with_label_values(&[event.bank, operation, outcome])
+                    .inc(),
+                Metric::Locks => self.locks.with_label_values(&[event.bank]).inc(),
+                Metric::Registrations => {
+                    self.registrations.with_label_values(&[event.bank]).inc();
+                }
+                Metric::Logins => self.logins.with_label_values(&[event.bank]).inc(),
+                Metric::PushApproved => self.push_answer(event.bank, "approved"),
+                Metric::PushDenied => self.push_answer(event.bank, "denied"),
+                Metric::PushExpired => self.push_answer(event.bank, "expired"),
+            }
+        }
+    }
+}
+
+impl Metrics {
+    fn push_answer(&self, bank: &str, decision: &str) {
+        self.push_answers.with_label_values(&[bank, decision]).inc();
     }
 }
 

@@ -17,7 +17,8 @@ use crate::metrics::Metrics;
 use crate::problem::{Problem, code_for_status};
 
 /// Largest request body accepted. Mamori's requests are a few hundred bytes; a megabyte body
-/// is a mistake or an attack and is refused before it is parsed.
+/// is a mistake or an attack and is refused before it is parsed. A token seed file is the one
+/// exception ([`crate::admin::tokens::IMPORT_BODY_BYTES`]).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The edge middleware.
@@ -111,14 +112,24 @@ async fn guard_body(req: &mut Request) -> Result<(), Response> {
         }
         p.into_response()
     };
+    // A token seed file is the one large body Mamori takes, and only with an admin session
+    // cookie (checked after the body is read; its absence needs no check to refuse).
+    let has_session_cookie = req
+        .header("cookie")
+        .is_some_and(|c| c.contains(crate::admin::SESSION_COOKIE));
+    let limit = if has_session_cookie && req.uri().path() == crate::admin::tokens::IMPORT_PATH {
+        crate::admin::tokens::IMPORT_BODY_BYTES
+    } else {
+        MAX_BODY_BYTES
+    };
     let declared_too_large = req
         .header("content-length")
         .and_then(|v| v.parse::<usize>().ok())
-        .is_some_and(|len| len > MAX_BODY_BYTES);
+        .is_some_and(|len| len > limit);
     if declared_too_large {
         return Err(problem(ErrorCode::PayloadTooLarge, None, req));
     }
-    let bytes = match req.take_body().into_bytes_limit(MAX_BODY_BYTES).await {
+    let bytes = match req.take_body().into_bytes_limit(limit).await {
         Ok(bytes) => bytes,
         Err(poem::error::ReadBodyError::PayloadTooLarge) => {
             return Err(problem(ErrorCode::PayloadTooLarge, None, req));

@@ -42,6 +42,20 @@ pub struct Problem {
     /// For `password_rejected`: every password rule the new password breaks.
     #[oai(skip_serializing_if_is_none)]
     pub violations: Option<Vec<Violation>>,
+    /// For `import_invalid`: every fault in the file, with its line.
+    #[oai(skip_serializing_if_is_none)]
+    pub errors: Option<Vec<LineFault>>,
+}
+
+/// A fault on one line of an uploaded file. The message never quotes the file.
+#[derive(Debug, Clone, Object)]
+pub struct LineFault {
+    /// 1-based line number.
+    pub line: u32,
+    /// Stable fault code, e.g. `serial_taken`, `mac_mismatch`, `secret_length`.
+    pub code: String,
+    /// The fault in the caller's language.
+    pub message: String,
 }
 
 /// One broken rule.
@@ -71,6 +85,7 @@ impl Problem {
             request_id,
             attempts_left: None,
             violations: None,
+            errors: None,
         }
     }
 
@@ -145,7 +160,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | ActivationFailed
         | PushTransactionMismatch
         | PushNumberMismatch
-        | PolicyInvalid => StatusCode::UNPROCESSABLE_ENTITY,
+        | PolicyInvalid
+        | ImportInvalid => StatusCode::UNPROCESSABLE_ENTITY,
         OtpLocked | CredentialSuspended | ActivationLocked => StatusCode::LOCKED,
         RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,

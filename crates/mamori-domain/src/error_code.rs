@@ -112,6 +112,8 @@ pub enum ErrorCode {
     OperatorAlreadyExists,
     /// The bank's settings break a rule; `violations` lists each one with its key.
     PolicyInvalid,
+    /// A token seed file cannot be imported whole; `errors` lists each fault with its line.
+    ImportInvalid,
 }
 
 impl ErrorCode {
@@ -166,6 +168,7 @@ impl ErrorCode {
         Self::BankAlreadyExists,
         Self::OperatorAlreadyExists,
         Self::PolicyInvalid,
+        Self::ImportInvalid,
     ];
 
     /// The code as it appears in the API.
@@ -220,6 +223,7 @@ impl ErrorCode {
             Self::BankAlreadyExists => "bank_already_exists",
             Self::OperatorAlreadyExists => "operator_already_exists",
             Self::PolicyInvalid => "policy_invalid",
+            Self::ImportInvalid => "import_invalid",
         }
     }
 
@@ -280,6 +284,7 @@ impl ErrorCode {
             Self::BankAlreadyExists => "Bank already exists",
             Self::OperatorAlreadyExists => "Operator already exists",
             Self::PolicyInvalid => "Policy invalid",
+            Self::ImportInvalid => "Import invalid",
         }
     }
 
@@ -392,6 +397,9 @@ impl ErrorCode {
             Self::BankAlreadyExists => "A bank with this ID already exists.",
             Self::OperatorAlreadyExists => "An operator with this login name already exists.",
             Self::PolicyInvalid => "The settings contain errors. Please check each item.",
+            Self::ImportInvalid => {
+                "The file cannot be imported; nothing was imported. Please correct each listed line."
+            }
         }
     }
 
@@ -498,6 +506,9 @@ impl ErrorCode {
             Self::BankAlreadyExists => "このIDの金融機関はすでに存在します。",
             Self::OperatorAlreadyExists => "このログイン名の運用担当者はすでに存在します。",
             Self::PolicyInvalid => "設定に誤りがあります。各項目をご確認ください。",
+            Self::ImportInvalid => {
+                "ファイルを取り込めません(1件も取り込んでいません)。示した各行を修正してください。"
+            }
         }
     }
 }

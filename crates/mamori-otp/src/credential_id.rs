@@ -151,6 +151,80 @@ impl FromStr for CredentialId {
     }
 }
 
+/// The serial of an imported hardware token, which is its credential ID: 4 to 32 letters and
+/// digits, normalised as a typed credential ID is. Vendors print serials with no Mamori
+/// check digit, so nothing but the credential table can tell a serial from a typo.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TokenSerial(String);
+
+impl TokenSerial {
+    /// Shortest accepted serial.
+    pub const MIN_LEN: usize = 4;
+    /// Longest accepted serial.
+    pub const MAX_LEN: usize = 32;
+
+    /// Normalises `input` (full-width to ASCII, uppercase, blanks and hyphens removed) and
+    /// checks it is 4 to 32 ASCII letters and digits.
+    pub fn parse(input: &str) -> Result<Self, CredentialIdError> {
+        let serial = normalize_to(input, Self::MAX_LEN + 1);
+        let well_formed = (Self::MIN_LEN..=Self::MAX_LEN).contains(&serial.len())
+            && serial.bytes().all(|b| b.is_ascii_alphanumeric());
+        if well_formed {
+            Ok(Self(serial))
+        } else {
+            Err(CredentialIdError::Malformed)
+        }
+    }
+
+    /// The serial as stored, e.g. `"987654321"`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TokenSerial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A credential ID as a bank or customer sent it: one Mamori issued, or what may be the serial
+/// of an imported hardware token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TypedCredentialId {
+    /// A well-formed Mamori ID with a correct check digit.
+    Issued(CredentialId),
+    /// Not a Mamori ID, for the reason given, but shaped like a serial: it names a credential
+    /// only if a token with this serial was imported, and is otherwise that reason's error.
+    Serial {
+        /// The normalised serial.
+        serial: TokenSerial,
+        /// Why it is not a Mamori ID.
+        not_issued: CredentialIdError,
+    },
+}
+
+impl TypedCredentialId {
+    /// A Mamori ID if `input` is one; else a serial if it has the shape of one; else the reason
+    /// it is not a Mamori ID.
+    pub fn parse(input: &str) -> Result<Self, CredentialIdError> {
+        match CredentialId::parse(input) {
+            Ok(id) => Ok(Self::Issued(id)),
+            Err(not_issued) => TokenSerial::parse(input)
+                .map(|serial| Self::Serial { serial, not_issued })
+                .map_err(|_| not_issued),
+        }
+    }
+
+    /// The text to look the credential up by.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Issued(id) => id.as_str(),
+            Self::Serial { serial, .. } => serial.as_str(),
+        }
+    }
+}
+
 /// Hyphen-like characters customers type between groups: ASCII hyphen-minus, the
 /// Unicode hyphens and dashes U+2010..=U+2015, the minus sign, the full-width
 /// hyphen-minus, and the katakana long-vowel marks (full- and half-width), which Japanese
@@ -163,13 +237,17 @@ fn is_hyphen(c: char) -> bool {
 }
 
 fn normalize(input: &str) -> String {
+    // One character more than an ID is enough to know it is too long, and stops absurd input
+    // from being copied whole.
+    normalize_to(input, CredentialId::LEN + 1)
+}
+
+fn normalize_to(input: &str, max_chars: usize) -> String {
     input
         .chars()
         .filter(|&c| !is_blank(c) && !is_hyphen(c))
         .map(|c| fold_width(c).to_ascii_uppercase())
-        // One character more than an ID is enough to know it is too long, and stops
-        // absurd input from being copied whole.
-        .take(CredentialId::LEN + 1)
+        .take(max_chars)
         .collect()
 }
 
@@ -276,6 +354,51 @@ mod tests {
             assert_eq!(CredentialId::parse(id.as_str()), Ok(id.clone()));
             assert!(id.serial() < CredentialId::SERIAL_LIMIT);
         }
+    }
+
+    #[test]
+    fn serials_are_normalised_like_ids_and_need_no_check_digit() {
+        let serial = TokenSerial::parse(" ft-2000 ０１２３4 ").unwrap();
+        assert_eq!(serial.as_str(), "FT200001234");
+        for bad in ["ABC", "", "SN/12345", "ＳＮ＿1234", &"9".repeat(33)] {
+            assert_eq!(
+                TokenSerial::parse(bad),
+                Err(CredentialIdError::Malformed),
+                "{bad}"
+            );
+        }
+        assert!(TokenSerial::parse(&"9".repeat(32)).is_ok());
+    }
+
+    #[test]
+    fn typed_ids_are_mamori_ids_first_then_serials() {
+        let id = CredentialId::generate("MAMO", 123).unwrap();
+        assert_eq!(
+            TypedCredentialId::parse("mamo-0000-1234"),
+            Ok(TypedCredentialId::Issued(id))
+        );
+        // A typo of a Mamori ID is serial-shaped: it names a credential only if imported.
+        let typo = TypedCredentialId::parse("MAMO00001235").unwrap();
+        assert_eq!(typo.as_str(), "MAMO00001235");
+        assert!(matches!(
+            typo,
+            TypedCredentialId::Serial {
+                not_issued: CredentialIdError::CheckDigit,
+                ..
+            }
+        ));
+        let vendor = TypedCredentialId::parse("987654321").unwrap();
+        assert!(matches!(
+            vendor,
+            TypedCredentialId::Serial {
+                not_issued: CredentialIdError::Malformed,
+                ..
+            }
+        ));
+        assert_eq!(
+            TypedCredentialId::parse("MAM"),
+            Err(CredentialIdError::Malformed)
+        );
     }
 
     #[test]

@@ -28,7 +28,7 @@ mod verify;
 
 pub use algorithm::{Algorithm, Digits, OtpParams, ParamError, Period};
 pub use code::{Code, CodeError, normalize_code};
-pub use credential_id::{CredentialId, CredentialIdError};
+pub use credential_id::{CredentialId, CredentialIdError, TokenSerial, TypedCredentialId};
 pub use generate::{hotp, totp, totp_at_step, totp_step, truncated_value};
 pub use secret::{Secret, SecretError};
 pub use text::fold_width;

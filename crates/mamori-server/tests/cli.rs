@@ -428,3 +428,66 @@ async fn credentials_unsuspend_lifts_a_suspension_with_a_reason() {
 fn chrono_now(app: &mamori_testkit::TestApp) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp(app.now_unix(), 0).unwrap()
 }
+
+/// `mamori credentials import`: a vendor's encrypted PSKC file is checked, imported, and
+/// refused whole the second time, each line named; the pre-shared key comes from a file and
+/// is never printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_import_takes_a_seed_file_whole_or_not_at_all() {
+    let app = mamori_testkit::TestApp::new(TestEngine::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let seeds =
+        mamori_testkit::repo_root().join("crates/mamori-import/tests/data/demo-tokens.pskcxml");
+    let psk = "4d616d6f7269496d706f727454657374";
+    let psk_file = dir.path().join("psk.hex");
+    std::fs::write(&psk_file, format!("{psk}\n")).unwrap();
+    let url = app.test_db.url.clone();
+    let key_file = dir.path().join("master.key");
+    let run = |extra: &[&str]| {
+        let out = MAMORI
+            .command()
+            .args(["credentials", "import"])
+            .arg(&seeds)
+            .arg("--psk-file")
+            .arg(&psk_file)
+            .args(extra)
+            .args(["--database-url", &url])
+            .arg("--master-key-file")
+            .arg(&key_file)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, stdout, stderr) = tokio::task::block_in_place(|| run(&["--check"]));
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("FT30000001") && stdout.contains("3 token(s) can be imported"),
+        "{stdout}"
+    );
+    let (ok, stdout, stderr) = tokio::task::block_in_place(|| run(&[]));
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("3 token(s) imported"), "{stdout}");
+    let stored = mamori_store::credentials::find_credential(app.db.connection(), "FT30000002")
+        .await
+        .unwrap()
+        .expect("imported");
+    assert_eq!(stored.kind, mamori_domain::CredentialKind::Totp);
+
+    let (ok, _, stderr) = tokio::task::block_in_place(|| run(&[]));
+    assert!(!ok, "a second import is refused");
+    assert!(
+        stderr.contains("demo-tokens.pskcxml:12: A token with this serial number exists already."),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing imported (3 fault(s))"), "{stderr}");
+    for output in [&stdout, &stderr] {
+        assert!(
+            !output.contains(psk) && !output.contains("mamori-demo-seed"),
+            "{output}"
+        );
+    }
+}

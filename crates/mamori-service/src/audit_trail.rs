@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use mamori_domain::{AuditOutcome, Operation, TenantId};
-use mamori_store::audit::{AuditEvent, ChainCheck};
+use mamori_store::audit::{self, AuditEvent, ChainCheck};
 
 use crate::core::{BankCaller, Core};
 use crate::error::ServiceError;
@@ -103,18 +103,16 @@ impl AuditTrail {
         before: Option<i64>,
         limit: u64,
     ) -> Result<Vec<AuditRecord>, ServiceError> {
-        Ok(self
-            .core
-            .db()
-            .list_audit_events(
-                caller.tenant_id.as_str(),
-                before,
-                limit.clamp(1, MAX_AUDIT_PAGE),
-            )
-            .await?
-            .into_iter()
-            .map(AuditRecord::from)
-            .collect())
+        Ok(audit::list_audit_events(
+            self.core.db(),
+            caller.tenant_id.as_str(),
+            before,
+            limit.clamp(1, MAX_AUDIT_PAGE),
+        )
+        .await?
+        .into_iter()
+        .map(AuditRecord::from)
+        .collect())
     }
 
     /// Recomputes a bank's audit hash chain.
@@ -122,11 +120,10 @@ impl AuditTrail {
         &self,
         tenant_id: &TenantId,
     ) -> Result<ChainStatus, ServiceError> {
-        Ok(self
-            .core
-            .db()
-            .verify_audit_chain(tenant_id.as_str())
-            .await?
-            .into())
+        Ok(
+            audit::verify_audit_chain(self.core.db(), tenant_id.as_str())
+                .await?
+                .into(),
+        )
     }
 }

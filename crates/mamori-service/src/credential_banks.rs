@@ -12,7 +12,7 @@
 use chrono::{DateTime, Utc};
 use mamori_domain::policy::OtpPolicy;
 use mamori_domain::{BindingState, ErrorCode, Operation};
-use mamori_otp::CredentialId;
+use mamori_otp::TypedCredentialId;
 use mamori_store::credentials::{self, CredentialRow};
 use mamori_store::{WriteTx, bindings};
 use serde_json::json;
@@ -79,9 +79,10 @@ impl TokenBanks {
         }
         let entry = AuditEntry::platform_token(meta, Operation::ListCredentialBanks, now);
         let refuse = |entry: AuditEntry, code| core.refuse(entry, ServiceError::rejected(code));
-        let Ok(id) = CredentialId::parse(credential_id) else {
+        let Ok(name) = TypedCredentialId::parse(credential_id) else {
             return refuse(entry, ErrorCode::CredentialIdMalformed).await;
         };
+        let id = name.as_str();
         // 20 tries per hour per credential: guessing one of the ~3 valid codes out of 10^6
         // would take thousands of hours from any number of addresses.
         if !core
@@ -90,10 +91,16 @@ impl TokenBanks {
         {
             return Err(ServiceError::rejected(ErrorCode::RateLimited));
         }
-        let entry = entry.credential(id.as_str());
-        let Some(credential) = credentials::find_credential(core.db(), id.as_str()).await? else {
-            return refuse(entry, ErrorCode::OtpInvalid).await;
+        let Some(credential) = credentials::find_credential(core.db(), id).await? else {
+            // Whether a Mamori ID was issued stays hidden; what is neither a Mamori ID nor an
+            // imported serial is malformed, as before tokens were imported.
+            return match name {
+                TypedCredentialId::Issued(_) => refuse(entry.credential(id), ErrorCode::OtpInvalid),
+                TypedCredentialId::Serial { .. } => refuse(entry, ErrorCode::CredentialIdMalformed),
+            }
+            .await;
         };
+        let entry = entry.credential(id);
         let codes = match parse_codes(&[code.to_owned()], &credential) {
             Ok(codes) => codes,
             Err(err) => return refuse(entry, err.code()).await,

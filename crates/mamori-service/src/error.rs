@@ -20,6 +20,9 @@ pub enum ServiceError {
     /// A new password breaks the bank's password rules (every broken rule listed).
     #[error("password rejected")]
     PasswordRejected(Vec<PasswordRule>),
+    /// An uploaded file cannot be taken whole; every fault is listed with its line.
+    #[error("file refused: {} faults", .0.len())]
+    FileRejected(Vec<mamori_import::LineError>),
     /// A field's value breaks a rule; the message says which field and why.
     #[error("invalid: {0}")]
     Invalid(String),
@@ -64,6 +67,7 @@ impl ServiceError {
             Self::Rejected { code, .. } => *code,
             Self::Invalid(_) => ErrorCode::ValidationFailed,
             Self::PasswordRejected(_) => ErrorCode::PasswordRejected,
+            Self::FileRejected(_) => ErrorCode::ImportInvalid,
             Self::Unavailable(_) => ErrorCode::ServiceUnavailable,
             Self::Internal(_) => ErrorCode::InternalError,
         }

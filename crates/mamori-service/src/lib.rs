@@ -48,6 +48,7 @@ pub use admin::operators::{
 pub use admin::trail::{AuditFilter, Bucket, Figures, Trails};
 pub use audit_trail::{AuditRecord, AuditTrail, ChainStatus, MAX_AUDIT_PAGE};
 pub use core::codes::PLATFORM_GUESS_BUDGET;
+pub use core::counting::{CountedEvent, EventCounter};
 pub use core::{Actor, BankCaller, Limits, RequestMeta};
 pub use credential_banks::{CredentialBank, CredentialBanks, TokenBanks};
 pub use error::ServiceError;
@@ -55,7 +56,9 @@ pub use login::{LOGIN_TTL_MINUTES, Login, LoginCompleted, LoginStarted};
 pub use otp::{Accepted, BankOtp};
 pub use outbox::{Outbox, OutboxMail};
 pub use platform::{Platform, SuspensionLifted};
-pub use provision::{ImportedToken, Provisioned, Provisioning};
+pub use provision::{
+    ImportedToken, Provisioned, Provisioning, SeedFile, SeedFormat, SeedImport, SeedSummary,
+};
 pub use push::{
     MAX_WAIT_SECONDS, NewPushApproval, PendingApproval, Push, PushAnswer, PushAnswered,
     PushApprovalCreated, PushApprovalView, PushHub, PushNotifier,

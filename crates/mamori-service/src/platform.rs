@@ -1,7 +1,7 @@
 //! The platform operator's actions on credentials, which belong to no single bank.
 
 use mamori_domain::{ErrorCode, Operation};
-use mamori_otp::CredentialId;
+use mamori_otp::TypedCredentialId;
 use mamori_store::audit::PLATFORM_TENANT;
 use mamori_store::{bindings, credentials};
 use serde_json::json;
@@ -46,22 +46,21 @@ impl Platform {
         if reason.is_empty() || reason.chars().count() > 500 {
             return Err(ServiceError::invalid("reason: 1 to 500 characters"));
         }
-        let id = CredentialId::parse(credential_id)
+        // A Mamori ID or an imported token's serial.
+        let name = TypedCredentialId::parse(credential_id)
             .map_err(|_| ServiceError::rejected(ErrorCode::CredentialIdMalformed))?;
+        let id = name.as_str();
         let now = self.core.now();
         let tx = self.core.write().await?;
-        if credentials::find_credential(&tx, id.as_str())
-            .await?
-            .is_none()
-        {
+        if credentials::find_credential(&tx, id).await?.is_none() {
             return Err(ServiceError::rejected(ErrorCode::CredentialUnknown));
         }
-        if !credentials::lift_suspension(&tx, id.as_str(), now).await? {
+        if !credentials::lift_suspension(&tx, id, now).await? {
             return Err(ServiceError::invalid(format!(
                 "credential {id} is not suspended"
             )));
         }
-        let banks = bindings::banks_of_credential(&tx, id.as_str()).await?;
+        let banks = bindings::banks_of_credential(&tx, id).await?;
         for tenant in std::iter::once(PLATFORM_TENANT).chain(banks.iter().map(String::as_str)) {
             AuditEntry::operator(
                 operator,
@@ -70,7 +69,7 @@ impl Platform {
                 Operation::LiftCredentialSuspension,
                 now,
             )
-            .credential(id.as_str())
+            .credential(id)
             .details(json!({ "reason": reason }))
             .append(&tx)
             .await?;
@@ -78,7 +77,7 @@ impl Platform {
         tx.commit().await?;
         tracing::info!(credential.id = %id, banks = banks.len(), "platform suspension lifted");
         Ok(SuspensionLifted {
-            credential_id: id.to_string(),
+            credential_id: id.to_owned(),
             banks,
         })
     }

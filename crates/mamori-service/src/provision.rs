@@ -1,17 +1,26 @@
 //! Token provisioning: a new soft credential for any RFC 6238 authenticator app (the secret is
-//! returned this once and only stored sealed), and the import of existing tokens by an operator.
+//! returned this once and only stored sealed), and the import of hardware tokens from their
+//! vendor's seed file by a platform admin.
 
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use data_encoding::{HEXLOWER, HEXLOWER_PERMISSIVE};
 use mamori_crypto::DevicePublicKey;
 use mamori_domain::policy::CredentialKind;
 use mamori_domain::{ErrorCode, Operation};
+pub use mamori_import::Format as SeedFormat;
+use mamori_import::{Fault, LineError, TokenSeed};
 use mamori_otp::{CredentialId, OtpAuthUri, OtpKind, OtpParams, Secret};
-use mamori_store::WriteTx;
 use mamori_store::audit::PLATFORM_TENANT;
 use mamori_store::credentials::{self, CredentialRow};
 use mamori_store::devices;
+use mamori_store::{StoreError, WriteTx};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
-use crate::core::audit::AuditEntry;
+use crate::admin::OperatorCaller;
+use crate::core::audit::{AuditEntry, append_all};
 use crate::core::{Core, RequestMeta};
 use crate::error::ServiceError;
 
@@ -49,6 +58,43 @@ pub struct ImportedToken {
     pub secret: Secret,
     /// Algorithm, digits, period.
     pub params: OtpParams,
+}
+
+/// A token seed file an operator uploads.
+#[derive(Debug)]
+pub struct SeedFile<'a> {
+    /// PSKC or CSV.
+    pub format: SeedFormat,
+    /// The file's text.
+    pub text: &'a str,
+    /// The pre-shared key of an encrypted PSKC file, hex (32, 48 or 64 digits).
+    pub psk_hex: Option<&'a str>,
+    /// Check the file and report what it holds, storing nothing.
+    pub check_only: bool,
+}
+
+/// A token an import stored (or, checking only, would store).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedSummary {
+    /// The line of the file it came from.
+    pub line: u32,
+    /// Its credential ID: the token's serial.
+    pub credential_id: String,
+    /// Time or event based.
+    pub kind: CredentialKind,
+    /// Algorithm, digits and period.
+    pub params: OtpParams,
+}
+
+/// What an import did.
+#[derive(Debug, Clone)]
+pub struct SeedImport {
+    /// The tokens, in file order.
+    pub tokens: Vec<SeedSummary>,
+    /// Whether they were stored (false when only checking).
+    pub stored: bool,
+    /// SHA-256 of the file, hex, as the audit trail records it.
+    pub file_sha256: String,
 }
 
 /// Provisioning and import of credentials.
@@ -122,6 +168,134 @@ impl Provisioning {
         })
     }
 
+    /// Imports a vendor's seed file, by a platform admin: every token or none. Each stored
+    /// token is audited in the platform's trail with the file's SHA-256, so an auditor can
+    /// match the tokens to the delivery they came in.
+    pub async fn import_seed_file(
+        &self,
+        caller: &OperatorCaller,
+        meta: &RequestMeta,
+        file: &SeedFile<'_>,
+    ) -> Result<SeedImport, ServiceError> {
+        caller.require_platform_admin()?;
+        self.import_seed_file_by(&caller.login, meta, file).await
+    }
+
+    /// [`Self::import_seed_file`] by `operator` at the server's console (`mamori credentials
+    /// import`), where whoever holds the database URL and master key is a platform admin.
+    pub async fn import_seed_file_by(
+        &self,
+        operator: &str,
+        meta: &RequestMeta,
+        file: &SeedFile<'_>,
+    ) -> Result<SeedImport, ServiceError> {
+        let psk = file
+            .psk_hex
+            .map(str::trim)
+            .filter(|hex| !hex.is_empty())
+            .map(|hex| {
+                HEXLOWER_PERMISSIVE
+                    .decode(hex.as_bytes())
+                    .ok()
+                    .filter(|key| [16, 24, 32].contains(&key.len()))
+                    .ok_or_else(|| ServiceError::invalid("pre_shared_key: 32, 48 or 64 hex digits"))
+            })
+            .transpose()?;
+        let seeds = mamori_import::parse(file.format, file.text, psk.as_deref())
+            .map_err(ServiceError::FileRejected)?;
+        let file_sha256 = HEXLOWER.encode(&Sha256::digest(file.text.as_bytes()));
+        let tokens: Vec<SeedSummary> = seeds
+            .iter()
+            .map(|seed| SeedSummary {
+                line: seed.line,
+                credential_id: seed.serial.to_string(),
+                kind: seed.kind,
+                params: seed.params,
+            })
+            .collect();
+        let taken = self.taken_serials(&seeds).await?;
+        if !taken.is_empty() {
+            return Err(ServiceError::FileRejected(taken));
+        }
+        if file.check_only {
+            return Ok(SeedImport {
+                tokens,
+                stored: false,
+                file_sha256,
+            });
+        }
+        let now = self.core.now();
+        let format = match file.format {
+            SeedFormat::Pskc => "pskc",
+            SeedFormat::Csv => "csv",
+        };
+        let mut rows = Vec::with_capacity(seeds.len());
+        let mut entries = Vec::with_capacity(seeds.len());
+        for seed in &seeds {
+            let token = ImportedToken {
+                id: None,
+                kind: seed.kind,
+                counter: seed.counter,
+                secret: seed.secret.clone(),
+                params: seed.params,
+            };
+            rows.push(self.sealed_row(seed.serial.as_str(), &token, now)?);
+            entries.push(
+                AuditEntry::operator(
+                    operator,
+                    PLATFORM_TENANT,
+                    meta,
+                    Operation::ImportCredential,
+                    now,
+                )
+                .credential(seed.serial.as_str())
+                .details(json!({
+                    "kind": seed.kind.as_str(),
+                    "format": format,
+                    "line": seed.line,
+                    "file_sha256": file_sha256,
+                })),
+            );
+        }
+        let tx = self.core.write().await?;
+        match credentials::insert_credentials(&tx, rows).await {
+            Ok(()) => {}
+            // Another import took a serial since the check: answer as the check would have.
+            Err(StoreError::Conflict(_)) => {
+                tx.rollback().await?;
+                return Err(ServiceError::FileRejected(
+                    self.taken_serials(&seeds).await?,
+                ));
+            }
+            Err(err) => return Err(err.into()),
+        }
+        append_all(&tx, entries).await?;
+        tx.commit().await?;
+        Ok(SeedImport {
+            tokens,
+            stored: true,
+            file_sha256,
+        })
+    }
+
+    /// The seeds whose serial names an existing credential, as faults at their lines.
+    async fn taken_serials(&self, seeds: &[TokenSeed]) -> Result<Vec<LineError>, ServiceError> {
+        let serials: Vec<&str> = seeds.iter().map(|s| s.serial.as_str()).collect();
+        let taken: HashSet<String> = credentials::taken_ids(self.core.db(), &serials)
+            .await?
+            .into_iter()
+            .collect();
+        Ok(seeds
+            .iter()
+            .filter(|seed| taken.contains(seed.serial.as_str()))
+            .map(|seed| LineError {
+                line: seed.line,
+                fault: Fault::SerialTaken,
+            })
+            .take(mamori_import::MAX_FAULTS)
+            .collect())
+    }
+
     /// Imports an existing token, by `operator` (audited in the platform's trail).
     pub async fn import_credential(
         &self,
@@ -142,6 +316,40 @@ impl Provisioning {
         Ok(id)
     }
 
+    /// The row for a new credential, its secret sealed to its ID.
+    fn sealed_row(
+        &self,
+        id: &str,
+        token: &ImportedToken,
+        now: DateTime<Utc>,
+    ) -> Result<CredentialRow, ServiceError> {
+        let sealed = self
+            .core
+            .keyring()
+            .seal(token.secret.as_bytes(), id.as_bytes())
+            .map_err(ServiceError::internal)?;
+        let next_counter = match token.kind {
+            CredentialKind::Totp => 0,
+            CredentialKind::Hotp => i64::try_from(token.counter).unwrap_or(i64::MAX),
+        };
+        Ok(CredentialRow {
+            id: id.to_owned(),
+            kind: token.kind,
+            algorithm: token.params.algorithm.as_str().into(),
+            digits: i16::from(token.params.digits.get()),
+            period: i32::try_from(token.params.period.seconds()).unwrap_or(30),
+            secret_ciphertext: sealed.blob,
+            secret_key_id: sealed.key_id,
+            drift_steps: 0,
+            last_used_step: None,
+            hotp_next_counter: next_counter,
+            failures: 0,
+            suspended_at: None,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
     async fn store_credential(
         &self,
         tx: &WriteTx,
@@ -157,31 +365,7 @@ impl Provisioning {
                 Some(id) => id.clone(),
                 None => CredentialId::random(CREDENTIAL_PREFIX).map_err(ServiceError::internal)?,
             };
-            let sealed = self
-                .core
-                .keyring()
-                .seal(token.secret.as_bytes(), id.as_str().as_bytes())
-                .map_err(ServiceError::internal)?;
-            let next_counter = match token.kind {
-                CredentialKind::Totp => 0,
-                CredentialKind::Hotp => i64::try_from(token.counter).unwrap_or(i64::MAX),
-            };
-            let row = CredentialRow {
-                id: id.to_string(),
-                kind: token.kind,
-                algorithm: token.params.algorithm.as_str().into(),
-                digits: i16::from(token.params.digits.get()),
-                period: i32::try_from(token.params.period.seconds()).unwrap_or(30),
-                secret_ciphertext: sealed.blob,
-                secret_key_id: sealed.key_id,
-                drift_steps: 0,
-                last_used_step: None,
-                hotp_next_counter: next_counter,
-                failures: 0,
-                suspended_at: None,
-                created_at: now,
-                updated_at: now,
-            };
+            let row = self.sealed_row(id.as_str(), token, now)?;
             if !credentials::insert_unless_taken(tx, row).await? {
                 if token.id.is_some() {
                     return Err(ServiceError::invalid(format!(

@@ -8,7 +8,6 @@
 use chrono::{DateTime, Utc};
 use mamori_domain::policy::{RegistrationMode, TenantPolicy};
 use mamori_domain::{BindingState, ErrorCode, Operation};
-use mamori_otp::CredentialId;
 use mamori_store::bindings::{self, BindingRow};
 use mamori_store::credentials::{self, CredentialRow};
 use mamori_store::users::UserRow;
@@ -183,16 +182,12 @@ impl Registration {
         now: DateTime<Utc>,
     ) -> Result<Judged, ServiceError> {
         let core = &self.core;
-        let Ok(id) = CredentialId::parse(credential_id) else {
-            return Ok(Err((
-                None,
-                ServiceError::rejected(ErrorCode::CredentialIdMalformed),
-            )));
+        let credential = match codes::named_credential(core.db(), credential_id).await? {
+            Ok(credential) => credential,
+            Err((id, code)) => return Ok(Err((id, ServiceError::rejected(code)))),
         };
-        let refused = |err| Ok(Err((Some(id.to_string()), err)));
-        let Some(credential) = credentials::find_credential(core.db(), id.as_str()).await? else {
-            return refused(ServiceError::rejected(ErrorCode::CredentialUnknown));
-        };
+        let id = credential.id.clone();
+        let refused = |err| Ok(Err((Some(id.clone()), err)));
         if let Err(err) = codes::check_usable(&credential, policy) {
             return refused(err);
         }

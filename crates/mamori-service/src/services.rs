@@ -12,6 +12,7 @@ use crate::admin::customers::CustomerDesk;
 use crate::admin::operators::Operators;
 use crate::admin::trail::Trails;
 use crate::audit_trail::AuditTrail;
+use crate::core::counting::{Counting, EventCounter};
 use crate::core::{Core, Limits};
 use crate::credential_banks::TokenBanks;
 use crate::error::ServiceError;
@@ -148,6 +149,12 @@ impl ServicesBuilder {
     /// How many keyless token requests one client address may make per window.
     pub fn keyless_limit(mut self, limit: RateLimit) -> Self {
         self.limits.keyless_per_client = limit;
+        self
+    }
+
+    /// Tells `counter` of every audited event once it is durable (the process's metrics).
+    pub fn event_counter(mut self, counter: Arc<dyn EventCounter>) -> Self {
+        self.db = self.db.observed_by(Arc::new(Counting(counter)));
         self
     }
 

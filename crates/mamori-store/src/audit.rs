@@ -12,7 +12,6 @@ use sea_orm::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::db::Database;
 use crate::entities::{audit_events, audit_heads};
 use crate::error::StoreError;
 
@@ -119,74 +118,106 @@ pub async fn append<C: ConnectionTrait>(
     event: NewAuditEvent,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    append_all(conn, vec![event], now).await
+}
+
+/// Appends `events`, all of one tenant's chain, in order at `now`, with one move of the chain
+/// head for all of them (a batch such as a token import would otherwise hold the head for a
+/// round trip per entry). Call it last in the transaction, as [`append`].
+pub async fn append_all<C: ConnectionTrait>(
+    conn: &C,
+    events: Vec<NewAuditEvent>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let Some(tenant_id) = events.first().map(|e| e.tenant_id.clone()) else {
+        return Ok(());
+    };
+    if events.iter().any(|e| e.tenant_id != tenant_id) {
+        return Err(StoreError::Corrupt(
+            "one batch of audit entries spans two chains".into(),
+        ));
+    }
+    let count = i64::try_from(events.len())
+        .map_err(|_| StoreError::Corrupt("audit batch too large".into()))?;
     // Microseconds: what both engines store, so the hash recomputes from stored values.
     let occurred_at = now
         .duration_trunc(TimeDelta::microseconds(1))
         .unwrap_or(now);
     audit_heads::Entity::insert(audit_heads::ActiveModel {
-        tenant_id: Set(event.tenant_id.clone()),
+        tenant_id: Set(tenant_id.clone()),
         seq: Set(0),
         hash: Set(GENESIS_HASH.to_owned()),
     })
     .on_conflict_do_nothing_on([audit_heads::Column::TenantId])
     .exec(conn)
     .await?;
-    // The increment takes the row lock; the read after it sees our own write.
+    // The increment takes the row lock; the read after it sees our own write, with the hash
+    // still that of the last entry before ours.
     audit_heads::Entity::update_many()
         .col_expr(
             audit_heads::Column::Seq,
-            Expr::col(audit_heads::Column::Seq).add(1),
+            Expr::col(audit_heads::Column::Seq).add(count),
         )
-        .filter(audit_heads::Column::TenantId.eq(event.tenant_id.clone()))
+        .filter(audit_heads::Column::TenantId.eq(tenant_id.clone()))
         .exec(conn)
         .await?;
-    let head = audit_heads::Entity::find_by_id(event.tenant_id.clone())
+    let head = audit_heads::Entity::find_by_id(tenant_id.clone())
         .one(conn)
         .await?
         .ok_or_else(|| StoreError::Corrupt("audit head vanished".into()))?;
-    let details = event.details.as_ref().map(serde_json::Value::to_string);
-    let mut row = audit_events::Model {
-        id: 0,
-        tenant_id: event.tenant_id.clone(),
-        seq: head.seq,
-        occurred_at,
-        actor: event.actor,
-        operation: event.operation,
-        outcome: event.outcome,
-        error_code: event.error_code,
-        user_id: event.user_id,
-        credential_id: event.credential_id,
-        request_id: event.request_id,
-        client_addr: event.client_addr,
-        details,
-        prev_hash: head.hash.clone(),
-        hash: String::new(),
-    };
-    row.hash = entry_hash(&row);
+    let mut prev_hash = head.hash;
+    let mut rows = Vec::with_capacity(events.len());
+    for (seq, event) in (head.seq - count + 1..).zip(events) {
+        let mut row = audit_events::Model {
+            id: 0,
+            tenant_id: tenant_id.clone(),
+            seq,
+            occurred_at,
+            actor: event.actor,
+            operation: event.operation,
+            outcome: event.outcome,
+            error_code: event.error_code,
+            user_id: event.user_id,
+            credential_id: event.credential_id,
+            request_id: event.request_id,
+            client_addr: event.client_addr,
+            details: event.details.as_ref().map(serde_json::Value::to_string),
+            prev_hash: prev_hash.clone(),
+            hash: String::new(),
+        };
+        row.hash = entry_hash(&row);
+        prev_hash = row.hash.clone();
+        rows.push(row);
+    }
     audit_heads::Entity::update_many()
-        .col_expr(audit_heads::Column::Hash, Expr::value(row.hash.clone()))
-        .filter(audit_heads::Column::TenantId.eq(event.tenant_id))
+        .col_expr(audit_heads::Column::Hash, Expr::value(prev_hash))
+        .filter(audit_heads::Column::TenantId.eq(tenant_id))
         .exec(conn)
         .await?;
-    audit_events::Entity::insert(audit_events::ActiveModel {
-        id: sea_orm::ActiveValue::NotSet,
-        tenant_id: Set(row.tenant_id),
-        seq: Set(row.seq),
-        occurred_at: Set(row.occurred_at),
-        actor: Set(row.actor),
-        operation: Set(row.operation),
-        outcome: Set(row.outcome),
-        error_code: Set(row.error_code),
-        user_id: Set(row.user_id),
-        credential_id: Set(row.credential_id),
-        request_id: Set(row.request_id),
-        client_addr: Set(row.client_addr),
-        details: Set(row.details),
-        prev_hash: Set(row.prev_hash),
-        hash: Set(row.hash),
-    })
-    .exec(conn)
-    .await?;
+    // 14 values a row: 500 rows stay far below either engine's limit on bound parameters.
+    for chunk in rows.chunks(500) {
+        audit_events::Entity::insert_many(chunk.iter().cloned().map(|row| {
+            audit_events::ActiveModel {
+                id: sea_orm::ActiveValue::NotSet,
+                tenant_id: Set(row.tenant_id),
+                seq: Set(row.seq),
+                occurred_at: Set(row.occurred_at),
+                actor: Set(row.actor),
+                operation: Set(row.operation),
+                outcome: Set(row.outcome),
+                error_code: Set(row.error_code),
+                user_id: Set(row.user_id),
+                credential_id: Set(row.credential_id),
+                request_id: Set(row.request_id),
+                client_addr: Set(row.client_addr),
+                details: Set(row.details),
+                prev_hash: Set(row.prev_hash),
+                hash: Set(row.hash),
+            }
+        }))
+        .exec_without_returning(conn)
+        .await?;
+    }
     Ok(())
 }
 
@@ -227,75 +258,76 @@ fn entry_hash(row: &audit_events::Model) -> String {
     HEXLOWER.encode(&hasher.finalize())
 }
 
-impl Database {
-    /// A page of a tenant's audit events, newest first, after the cursor (a sequence number).
-    pub async fn list_audit_events(
-        &self,
-        tenant_id: &str,
-        before_seq: Option<i64>,
-        limit: u64,
-    ) -> Result<Vec<AuditEvent>, StoreError> {
-        let mut query = audit_events::Entity::find()
-            .filter(audit_events::Column::TenantId.eq(tenant_id))
-            .order_by_desc(audit_events::Column::Seq)
-            .limit(limit);
-        if let Some(seq) = before_seq {
-            query = query.filter(audit_events::Column::Seq.lt(seq));
-        }
-        Ok(query
-            .all(self.connection())
-            .await?
-            .into_iter()
-            .map(AuditEvent::from)
-            .collect())
+/// A page of a tenant's audit events, newest first, after the cursor (a sequence number).
+pub async fn list_audit_events<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+    before_seq: Option<i64>,
+    limit: u64,
+) -> Result<Vec<AuditEvent>, StoreError> {
+    let mut query = audit_events::Entity::find()
+        .filter(audit_events::Column::TenantId.eq(tenant_id))
+        .order_by_desc(audit_events::Column::Seq)
+        .limit(limit);
+    if let Some(seq) = before_seq {
+        query = query.filter(audit_events::Column::Seq.lt(seq));
     }
+    Ok(query
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(AuditEvent::from)
+        .collect())
+}
 
-    /// Recomputes a tenant's whole chain: every entry's hash, every link, no gaps, and the
-    /// head matching the last entry (so deleting the newest entries is caught too).
-    pub async fn verify_audit_chain(&self, tenant_id: &str) -> Result<ChainCheck, StoreError> {
-        let head = audit_heads::Entity::find_by_id(tenant_id.to_owned())
-            .one(self.connection())
+/// Recomputes a tenant's whole chain: every entry's hash, every link, no gaps, and the
+/// head matching the last entry (so deleting the newest entries is caught too).
+pub async fn verify_audit_chain<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+) -> Result<ChainCheck, StoreError> {
+    let head = audit_heads::Entity::find_by_id(tenant_id.to_owned())
+        .one(conn)
+        .await?;
+    let mut expected_prev = GENESIS_HASH.to_owned();
+    let mut expected_seq = 1;
+    let mut entries = 0;
+    loop {
+        let page = audit_events::Entity::find()
+            .filter(audit_events::Column::TenantId.eq(tenant_id))
+            .filter(audit_events::Column::Seq.gte(expected_seq))
+            .order_by_asc(audit_events::Column::Seq)
+            .limit(1000)
+            .all(conn)
             .await?;
-        let mut expected_prev = GENESIS_HASH.to_owned();
-        let mut expected_seq = 1;
-        let mut entries = 0;
-        loop {
-            let page = audit_events::Entity::find()
-                .filter(audit_events::Column::TenantId.eq(tenant_id))
-                .filter(audit_events::Column::Seq.gte(expected_seq))
-                .order_by_asc(audit_events::Column::Seq)
-                .limit(1000)
-                .all(self.connection())
-                .await?;
-            if page.is_empty() {
-                break;
-            }
-            for row in page {
-                let broken = |reason: &str| ChainCheck::Broken {
-                    at_seq: expected_seq,
-                    reason: reason.to_owned(),
-                };
-                if row.seq != expected_seq {
-                    return Ok(broken("an entry is missing"));
-                }
-                if row.prev_hash != expected_prev {
-                    return Ok(broken("the link to the previous entry does not match"));
-                }
-                if entry_hash(&row) != row.hash {
-                    return Ok(broken("the entry was altered"));
-                }
-                expected_prev = row.hash;
-                expected_seq += 1;
-                entries += 1;
-            }
+        if page.is_empty() {
+            break;
         }
-        let (head_seq, head_hash) = head.map_or((0, GENESIS_HASH.to_owned()), |h| (h.seq, h.hash));
-        if head_seq != expected_seq - 1 || head_hash != expected_prev {
-            return Ok(ChainCheck::Broken {
+        for row in page {
+            let broken = |reason: &str| ChainCheck::Broken {
                 at_seq: expected_seq,
-                reason: "entries after this one were removed".into(),
-            });
+                reason: reason.to_owned(),
+            };
+            if row.seq != expected_seq {
+                return Ok(broken("an entry is missing"));
+            }
+            if row.prev_hash != expected_prev {
+                return Ok(broken("the link to the previous entry does not match"));
+            }
+            if entry_hash(&row) != row.hash {
+                return Ok(broken("the entry was altered"));
+            }
+            expected_prev = row.hash;
+            expected_seq += 1;
+            entries += 1;
         }
-        Ok(ChainCheck::Intact { entries })
     }
+    let (head_seq, head_hash) = head.map_or((0, GENESIS_HASH.to_owned()), |h| (h.seq, h.hash));
+    if head_seq != expected_seq - 1 || head_hash != expected_prev {
+        return Ok(ChainCheck::Broken {
+            at_seq: expected_seq,
+            reason: "entries after this one were removed".into(),
+        });
+    }
+    Ok(ChainCheck::Intact { entries })
 }

@@ -20,7 +20,45 @@ pub async fn insert_credential<C: ConnectionTrait>(
     conn: &C,
     row: CredentialRow,
 ) -> Result<(), StoreError> {
-    credentials::Entity::insert(credentials::ActiveModel {
+    credentials::Entity::insert(active(row))
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
+/// Inserts every row inside `tx`, or fails with [`StoreError::Conflict`] if any ID is taken
+/// (the transaction must then be abandoned: PostgreSQL refuses further statements in it).
+pub async fn insert_credentials(tx: &WriteTx, rows: Vec<CredentialRow>) -> Result<(), StoreError> {
+    // 14 values a row: 500 rows stay far below either engine's limit on bound parameters.
+    for chunk in rows.chunks(500) {
+        credentials::Entity::insert_many(chunk.iter().cloned().map(active))
+            .exec_without_returning(tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Which of `ids` are taken by existing credentials.
+pub async fn taken_ids<C: ConnectionTrait>(
+    conn: &C,
+    ids: &[&str],
+) -> Result<Vec<String>, StoreError> {
+    let mut taken = Vec::new();
+    for chunk in ids.chunks(500) {
+        let found: Vec<String> = credentials::Entity::find()
+            .select_only()
+            .column(credentials::Column::Id)
+            .filter(credentials::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        taken.extend(found);
+    }
+    Ok(taken)
+}
+
+fn active(row: CredentialRow) -> credentials::ActiveModel {
+    credentials::ActiveModel {
         id: Set(row.id),
         kind: Set(row.kind),
         algorithm: Set(row.algorithm),
@@ -35,10 +73,7 @@ pub async fn insert_credential<C: ConnectionTrait>(
         suspended_at: Set(row.suspended_at),
         created_at: Set(row.created_at),
         updated_at: Set(row.updated_at),
-    })
-    .exec_without_returning(conn)
-    .await?;
-    Ok(())
+    }
 }
 
 /// Inserts a new credential inside `tx` unless its ID is taken (returns `false` then, and `tx`

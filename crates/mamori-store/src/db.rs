@@ -6,8 +6,10 @@
 //! implement sea-orm's `ConnectionTrait` by delegation, so the repositories take either and the
 //! callers need no sea-orm of their own.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use mamori_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
@@ -15,7 +17,15 @@ use sea_orm::{
     ExecResult, QueryResult, Statement, TransactionOptions, TransactionTrait,
 };
 
+use crate::audit::NewAuditEvent;
 use crate::error::StoreError;
+
+/// Told of each audit entry once the unit of work that appended it has committed, e.g. to count
+/// it in the process's metrics. Never told of an entry that was rolled back.
+pub trait AuditObserver: Send + Sync + std::fmt::Debug {
+    /// `event` is durable.
+    fn committed(&self, event: &NewAuditEvent);
+}
 
 /// Which engine a [`Database`] runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +40,7 @@ pub enum Engine {
 #[derive(Debug, Clone)]
 pub struct Database {
     conn: DatabaseConnection,
+    observer: Option<Arc<dyn AuditObserver>>,
 }
 
 impl Database {
@@ -60,12 +71,18 @@ impl Database {
         let conn = sea_orm::Database::connect(options)
             .await
             .map_err(StoreError::Unavailable)?;
-        Ok(Self { conn })
+        Ok(Self {
+            conn,
+            observer: None,
+        })
     }
 
     /// Wraps an existing connection (tests).
     pub fn from_connection(conn: DatabaseConnection) -> Self {
-        Self { conn }
+        Self {
+            conn,
+            observer: None,
+        }
     }
 
     /// The engine behind this pool.
@@ -104,6 +121,12 @@ impl Database {
         &self.conn
     }
 
+    /// This database, telling `observer` of every audit entry its units of work commit.
+    pub fn observed_by(mut self, observer: Arc<dyn AuditObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
     /// Opens a unit of work: a write transaction that commits with [`WriteTx::commit`] and rolls
     /// back when dropped. On SQLite it takes the write lock at BEGIN (`IMMEDIATE`), so two
     /// transactions never both read and then fail to upgrade; on PostgreSQL the conditional
@@ -116,7 +139,11 @@ impl Database {
                 ..TransactionOptions::default()
             })
             .await?;
-        Ok(WriteTx { txn })
+        Ok(WriteTx {
+            txn,
+            observer: self.observer.clone(),
+            audited: Mutex::new(Vec::new()),
+        })
     }
 }
 
@@ -125,12 +152,37 @@ impl Database {
 #[derive(Debug)]
 pub struct WriteTx {
     txn: DatabaseTransaction,
+    observer: Option<Arc<dyn AuditObserver>>,
+    /// The audit entries appended, for the observer once they are durable.
+    audited: Mutex<Vec<NewAuditEvent>>,
 }
 
 impl WriteTx {
-    /// Makes every write of the unit durable at once.
+    /// Makes every write of the unit durable at once, then tells the observer of its audit
+    /// entries.
     pub async fn commit(self) -> Result<(), StoreError> {
-        Ok(self.txn.commit().await?)
+        self.txn.commit().await?;
+        if let Some(observer) = self.observer {
+            let audited = self.audited.into_inner().unwrap_or_else(|p| p.into_inner());
+            for event in &audited {
+                observer.committed(event);
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends `events` to their chain in this unit (see [`crate::audit::append_all`]); the
+    /// observer hears of them once the unit commits.
+    pub async fn append_audit(
+        &self,
+        events: Vec<NewAuditEvent>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if self.observer.is_some() {
+            let mut audited = self.audited.lock().unwrap_or_else(|p| p.into_inner());
+            audited.extend_from_slice(&events);
+        }
+        crate::audit::append_all(self, events, now).await
     }
 
     /// Undoes every write of the unit (dropping it does the same, later).
@@ -141,9 +193,13 @@ impl WriteTx {
     /// A nested unit (a savepoint): a statement that fails inside it, e.g. on a unique index,
     /// leaves the outer unit usable (PostgreSQL aborts a whole transaction on a failed
     /// statement otherwise).
+    /// Audit entries are appended to the outer unit, never inside a savepoint, so a savepoint
+    /// has nothing to observe.
     pub(crate) async fn savepoint(&self) -> Result<WriteTx, StoreError> {
         Ok(WriteTx {
             txn: self.txn.begin().await?,
+            observer: None,
+            audited: Mutex::new(Vec::new()),
         })
     }
 }

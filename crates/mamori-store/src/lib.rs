@@ -25,6 +25,6 @@ pub mod stats;
 pub mod tenants;
 pub mod users;
 
-pub use db::{Database, Engine, WriteTx};
+pub use db::{AuditObserver, Database, Engine, WriteTx};
 pub use error::StoreError;
 pub use tenants::{AppliedTenant, PolicyVersion, TenantChange, TenantRecord};

@@ -135,12 +135,32 @@ impl<'a> Admin<'a> {
         Admin::from_sign_in(self.app, &self.login, &answer, self.totp.clone())
     }
 
-    /// A request with the session cookie and the anti-forgery token.
-    pub async fn send(&self, method: &str, path: &str, body: Option<Value>) -> Answer {
-        let headers = [
+    /// The session cookie and the anti-forgery token, as request headers (e.g. for a request
+    /// to [`crate::Node`]).
+    pub fn session_headers(&self) -> [(&'static str, String); 2] {
+        [
             ("cookie", self.cookie.clone()),
             ("x-csrf-token", self.csrf.clone()),
-        ];
+        ]
+    }
+
+    /// A request with the session cookie and the anti-forgery token.
+    pub async fn send(&self, method: &str, path: &str, body: Option<Value>) -> Answer {
+        self.app
+            .call_with_headers(method, path, None, &self.session_headers(), body)
+            .await
+    }
+
+    /// A request with the session, asking for answers in `lang` (`Accept-Language`).
+    pub async fn send_in(
+        &self,
+        lang: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Answer {
+        let [cookie, csrf] = self.session_headers();
+        let headers = [cookie, csrf, ("accept-language", lang.to_owned())];
         self.app
             .call_with_headers(method, path, None, &headers, body)
             .await

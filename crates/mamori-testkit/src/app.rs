@@ -372,15 +372,18 @@ fn state_of(
     configure: impl FnOnce(ServicesBuilder) -> ServicesBuilder,
 ) -> AppState {
     let keyring = Keyring::new(master_key.clone(), []);
+    let metrics = Arc::new(Metrics::new());
     AppState {
         // argon2 at its cheapest: tests check the rules, not the cost.
         services: configure(
-            Services::builder(db.clone(), clock.clone(), keyring).password_hashing(
-                mamori_crypto::PasswordHashing::new(1024, 1, 1).expect("argon2 params"),
-            ),
+            Services::builder(db.clone(), clock.clone(), keyring)
+                .password_hashing(
+                    mamori_crypto::PasswordHashing::new(1024, 1, 1).expect("argon2 params"),
+                )
+                .event_counter(metrics.clone()),
         )
         .build(),
-        metrics: Arc::new(Metrics::new()),
+        metrics,
     }
 }
 

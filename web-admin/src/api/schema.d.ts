@@ -1308,6 +1308,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/token-imports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import hardware tokens from a seed file
+         * @description Platform admins only. Every token of the file is imported, or none: a file with any
+         *     fault is refused with `import_invalid` and `errors` listing each fault with its line
+         *     (a serial taken already, a wrong pre-shared key, an unsupported algorithm …). No
+         *     message ever quotes the file. Each token's credential ID is its serial. Each imported
+         *     token gets an `importCredential` entry in the platform's audit trail with the file's
+         *     SHA-256. At most 10,000 tokens per file.
+         */
+        post: operations["importTokens"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/audit-events": {
         parameters: {
             query?: never;
@@ -1510,6 +1535,33 @@ export interface components {
             next_cursor?: string;
         };
         /**
+         * AdminImportedToken
+         * @description A token of the file.
+         */
+        AdminImportedToken: {
+            /**
+             * Format: uint32
+             * @description The line of the file it is on.
+             */
+            line: number;
+            /** @description Its credential ID: the serial printed on the token. */
+            credential_id: string;
+            /** @description `totp` or `hotp`. */
+            kind: string;
+            /** @description `SHA1`, `SHA256` or `SHA512`. */
+            algorithm: string;
+            /**
+             * Format: uint8
+             * @description Digits per code.
+             */
+            digits: number;
+            /**
+             * Format: uint32
+             * @description TOTP time step in seconds.
+             */
+            period?: number;
+        };
+        /**
          * AdminOutbox
          * @description The outbox.
          */
@@ -1564,6 +1616,11 @@ export interface components {
             expires_at: string;
         };
         /**
+         * @description A seed file's format.
+         * @enum {string}
+         */
+        AdminSeedFormat: "pskc" | "csv";
+        /**
          * AdminSessionDto
          * @description The signed-in operator and what the console needs to act for them.
          */
@@ -1585,6 +1642,43 @@ export interface components {
              *     so). Shown only now.
              */
             temporary_password: string;
+        };
+        /**
+         * AdminTokenImport
+         * @description What an import did.
+         */
+        AdminTokenImport: {
+            /** @description Whether the tokens were stored (`false` when only checking). */
+            stored: boolean;
+            /**
+             * Format: uint32
+             * @description How many tokens the file holds.
+             */
+            count: number;
+            /** @description SHA-256 of the file (hex), as each token's audit entry records it. */
+            file_sha256: string;
+            /** @description The tokens, in file order. */
+            tokens: components["schemas"]["AdminImportedToken"][];
+        };
+        /**
+         * AdminTokenImportRequest
+         * @description A seed file to import.
+         */
+        AdminTokenImportRequest: {
+            /** @description The file's format. */
+            format: components["schemas"]["AdminSeedFormat"] & unknown;
+            /** @description The file's text. */
+            content: string;
+            /**
+             * @description For a PSKC file with encrypted key packages: the pre-shared key the vendor sent
+             *     separately, as 32, 48 or 64 hex digits. Never stored or logged.
+             */
+            pre_shared_key?: string;
+            /**
+             * @description Check the file and list its tokens, storing nothing.
+             * @default false
+             */
+            check_only: boolean;
         };
         /**
          * AnswerRequest
@@ -2228,9 +2322,10 @@ export interface components {
          *     - `bank_already_exists` (409): A bank with this ID already exists.
          *     - `operator_already_exists` (409): An operator with this login name already exists.
          *     - `policy_invalid` (422): The settings contain errors. Please check each item.
+         *     - `import_invalid` (422): The file cannot be imported; nothing was imported. Please correct each listed line.
          * @enum {string}
          */
-        ErrorCode: "bad_request" | "validation_failed" | "unsupported_media_type" | "payload_too_large" | "unauthorized" | "not_found" | "method_not_allowed" | "rate_limited" | "service_unavailable" | "internal_error" | "otp_malformed" | "otp_invalid" | "otp_already_used" | "otp_locked" | "otp_not_registered" | "credential_id_malformed" | "credential_unknown" | "credential_suspended" | "credential_already_registered" | "credential_kind_not_allowed" | "resync_failed" | "user_already_exists" | "idempotency_key_reused" | "login_failed" | "login_expired" | "password_rejected" | "password_not_managed" | "self_issue_disabled" | "activation_failed" | "activation_locked" | "activation_expired" | "token_not_activated" | "push_disabled" | "push_unavailable" | "push_approval_expired" | "push_already_answered" | "device_signature_invalid" | "push_transaction_mismatch" | "push_number_mismatch" | "admin_login_failed" | "admin_session_required" | "admin_setup_required" | "forbidden" | "csrf_token_invalid" | "bank_suspended" | "bank_file_managed" | "bank_already_exists" | "operator_already_exists" | "policy_invalid";
+        ErrorCode: "bad_request" | "validation_failed" | "unsupported_media_type" | "payload_too_large" | "unauthorized" | "not_found" | "method_not_allowed" | "rate_limited" | "service_unavailable" | "internal_error" | "otp_malformed" | "otp_invalid" | "otp_already_used" | "otp_locked" | "otp_not_registered" | "credential_id_malformed" | "credential_unknown" | "credential_suspended" | "credential_already_registered" | "credential_kind_not_allowed" | "resync_failed" | "user_already_exists" | "idempotency_key_reused" | "login_failed" | "login_expired" | "password_rejected" | "password_not_managed" | "self_issue_disabled" | "activation_failed" | "activation_locked" | "activation_expired" | "token_not_activated" | "push_disabled" | "push_unavailable" | "push_approval_expired" | "push_already_answered" | "device_signature_invalid" | "push_transaction_mismatch" | "push_number_mismatch" | "admin_login_failed" | "admin_session_required" | "admin_setup_required" | "forbidden" | "csrf_token_invalid" | "bank_suspended" | "bank_file_managed" | "bank_already_exists" | "operator_already_exists" | "policy_invalid" | "import_invalid";
         /**
          * FiguresDto
          * @description A bank's figures.
@@ -2305,6 +2400,21 @@ export interface components {
         JwkSet: {
             /** @description Current and recently retired keys. */
             keys: components["schemas"]["Jwk"][];
+        };
+        /**
+         * LineFault
+         * @description A fault on one line of an uploaded file. The message never quotes the file.
+         */
+        LineFault: {
+            /**
+             * Format: uint32
+             * @description 1-based line number.
+             */
+            line: number;
+            /** @description Stable fault code, e.g. `serial_taken`, `mac_mismatch`, `secret_length`. */
+            code: string;
+            /** @description The fault in the caller's language. */
+            message: string;
         };
         /**
          * LocalizedText
@@ -2672,6 +2782,8 @@ export interface components {
             attempts_left?: number;
             /** @description For `password_rejected`: every password rule the new password breaks. */
             violations?: components["schemas"]["Violation"][];
+            /** @description For `import_invalid`: every fault in the file, with its line. */
+            errors?: components["schemas"]["LineFault"][];
         };
         /**
          * ProvisionRequest
@@ -9147,6 +9259,97 @@ export interface operations {
                 };
             };
             /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected error (`internal_error`); quote the request ID to support. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The database is unreachable (`service_unavailable`). Nothing was changed or
+             *     counted; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    importTokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["AdminTokenImportRequest"];
+            };
+        };
+        responses: {
+            /** @description Imported (or, checking only, importable). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["AdminTokenImport"];
+                };
+            };
+            /** @description The body is not valid (`bad_request`), or the pre-shared key is not 32, 48 or 64 hex digits (`validation_failed`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No admin session (`admin_session_required`). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not a platform admin (`forbidden`), setup not done (`admin_setup_required`), or the anti-forgery token is wrong (`csrf_token_invalid`). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The file is larger than an import takes (`payload_too_large`): split it. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The file cannot be imported whole (`import_invalid`): `errors` lists every fault with its line. Nothing was imported. */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -9,6 +9,7 @@
 pub(crate) mod banks;
 pub(crate) mod customers;
 pub(crate) mod session;
+pub(crate) mod tokens;
 pub(crate) mod trails;
 
 use mamori_service::{OperatorCaller, RequestMeta, ServiceError};

@@ -85,7 +85,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         tracing::info!("no SMTP configured: mails stay in the outbox (mamori outbox)");
     }
-    let services = builder.build();
+    let metrics = Arc::new(Metrics::new());
+    let services = builder.event_counter(metrics.clone()).build();
     if mail.smtp_url.is_some() {
         spawn_mail_sweep(services.outbox.clone());
     }
@@ -124,10 +125,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     spawn_figures_sweep(services.trails.clone());
 
-    let state = AppState {
-        services,
-        metrics: Arc::new(Metrics::new()),
-    };
+    let state = AppState { services, metrics };
     let app = mamori_api::app_with_admin_ui(state, AdminUi);
     let listener = TcpListener::bind(listen.clone());
     tracing::info!(

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use mamori_domain::{BindingState, ErrorCode, IssueState, LoginStep, TenantId};
-use mamori_otp::CredentialId;
+use mamori_otp::TypedCredentialId;
 use mamori_store::console::{self, UserQuery};
 use mamori_store::{bindings, credentials, issues};
 
@@ -149,10 +149,10 @@ impl CustomerDesk {
                 })
                 .filter(|v| !v.is_empty())
         };
-        // A typed credential ID is normalised like everywhere else (case, hyphens); a serial
-        // of an imported hardware token, which has no check digit, is kept as typed.
+        // A typed credential ID or an imported token's serial is normalised as everywhere else
+        // (width, case, hyphens).
         let credential_id = folded(&search.credential_id)
-            .map(|id| CredentialId::parse(&id).map_or(id, |id| id.to_string()));
+            .map(|id| TypedCredentialId::parse(&id).map_or(id, |name| name.as_str().to_owned()));
         let query = UserQuery {
             contract_number: folded(&search.contract_number),
             user_code: folded(&search.user_id),
@@ -373,27 +373,27 @@ impl CustomerDesk {
         credential_id: &str,
     ) -> Result<CredentialView, ServiceError> {
         caller.require_active()?;
-        let id = CredentialId::parse(credential_id)
-            .map_err(|_| ServiceError::rejected(ErrorCode::CredentialIdMalformed))?;
         let db = self.core.db();
-        let Some(credential) = credentials::find_credential(db, id.as_str()).await? else {
+        let name = TypedCredentialId::parse(credential_id)
+            .map_err(|_| ServiceError::rejected(ErrorCode::CredentialIdMalformed))?;
+        let id = name.as_str();
+        let Some(credential) = credentials::find_credential(db, id).await? else {
             return Err(ServiceError::rejected(ErrorCode::NotFound));
         };
-        let registrations: Vec<Registration> =
-            bindings::all_bindings_of_credential(db, id.as_str())
-                .await?
-                .into_iter()
-                .filter(|b| {
-                    TenantId::parse(&b.tenant_id).is_ok_and(|bank| caller.scope.sees_bank(&bank))
-                })
-                .map(|b| Registration {
-                    bank_id: b.tenant_id,
-                    user_id: b.user_id,
-                    state: b.state,
-                    failures: b.failures,
-                    created_at: b.created_at,
-                })
-                .collect();
+        let registrations: Vec<Registration> = bindings::all_bindings_of_credential(db, id)
+            .await?
+            .into_iter()
+            .filter(|b| {
+                TenantId::parse(&b.tenant_id).is_ok_and(|bank| caller.scope.sees_bank(&bank))
+            })
+            .map(|b| Registration {
+                bank_id: b.tenant_id,
+                user_id: b.user_id,
+                state: b.state,
+                failures: b.failures,
+                created_at: b.created_at,
+            })
+            .collect();
         // A bank's operator learns nothing of a credential never registered at their bank.
         if !caller.scope.sees_platform() && registrations.is_empty() {
             return Err(ServiceError::rejected(ErrorCode::NotFound));

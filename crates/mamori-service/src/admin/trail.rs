@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, DurationRound, FixedOffset, TimeDelta, Utc};
 use mamori_domain::TenantId;
 use mamori_domain::stats::{Metric, metrics_of};
-use mamori_store::audit::PLATFORM_TENANT;
+use mamori_store::audit::{self, PLATFORM_TENANT};
 use mamori_store::console::{self, AuditQuery, BankNow};
 use mamori_store::stats;
 
@@ -120,7 +120,9 @@ impl Trails {
         trail: &str,
     ) -> Result<ChainStatus, ServiceError> {
         let tenant = trail_of(caller, trail)?;
-        Ok(self.core.db().verify_audit_chain(&tenant).await?.into())
+        Ok(audit::verify_audit_chain(self.core.db(), &tenant)
+            .await?
+            .into())
     }
 
     /// A bank's figures, after counting what the trail gained since the last roll-up.

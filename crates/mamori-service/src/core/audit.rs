@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use mamori_domain::{AuditOutcome, ErrorCode, Operation};
 use mamori_store::WriteTx;
-use mamori_store::audit::{self, NewAuditEvent, PLATFORM_TENANT};
+use mamori_store::audit::{NewAuditEvent, PLATFORM_TENANT};
 use serde_json::Value;
 
 use crate::core::{Actor, BankCaller, Core, RequestMeta};
@@ -163,9 +163,20 @@ impl AuditEntry {
     /// Appends the entry inside `tx`, after the unit's other writes (it locks the trail's head
     /// until commit).
     pub(crate) async fn append(self, tx: &WriteTx) -> Result<(), ServiceError> {
-        audit::append(tx, self.event, self.at).await?;
+        tx.append_audit(vec![self.event], self.at).await?;
         Ok(())
     }
+}
+
+/// Appends `entries`, all of one trail, with one move of its head (see
+/// [`mamori_store::audit::append_all`]).
+pub(crate) async fn append_all(tx: &WriteTx, entries: Vec<AuditEntry>) -> Result<(), ServiceError> {
+    let Some(at) = entries.first().map(|e| e.at) else {
+        return Ok(());
+    };
+    tx.append_audit(entries.into_iter().map(|e| e.event).collect(), at)
+        .await?;
+    Ok(())
 }
 
 impl Core {

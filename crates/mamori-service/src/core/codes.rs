@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use mamori_domain::policy::{CredentialKind, TenantPolicy};
 use mamori_domain::{BindingState, ErrorCode, FailureOutcome};
-use mamori_otp::{Code, Digits, OtpParams, Period, Secret, normalize_code};
+use mamori_otp::{Code, Digits, OtpParams, Period, Secret, TypedCredentialId, normalize_code};
 use mamori_store::WriteTx;
 use mamori_store::bindings::{self, BindingRow};
 use mamori_store::credentials::{self, CredentialRow};
@@ -17,6 +17,29 @@ use crate::error::ServiceError;
 /// (NIST SP 800-63B §5.2.2 rate limiting: at most 100 consecutive failed attempts). Only
 /// failures of the users a credential is registered to count.
 pub const PLATFORM_GUESS_BUDGET: i32 = 100;
+
+/// The credential a bank or customer named, by its Mamori ID or an imported token's serial,
+/// with the name as stored. A Mamori ID never issued is `credential_unknown`; anything else that
+/// names no imported token is `credential_id_malformed`, as it was before tokens were imported.
+pub(crate) async fn named_credential(
+    db: &mamori_store::Database,
+    typed: &str,
+) -> Result<Result<CredentialRow, (Option<String>, ErrorCode)>, ServiceError> {
+    let Ok(name) = TypedCredentialId::parse(typed) else {
+        return Ok(Err((None, ErrorCode::CredentialIdMalformed)));
+    };
+    Ok(
+        match credentials::find_credential(db, name.as_str()).await? {
+            Some(row) => Ok(row),
+            None => match name {
+                TypedCredentialId::Issued(id) => {
+                    Err((Some(id.to_string()), ErrorCode::CredentialUnknown))
+                }
+                TypedCredentialId::Serial { .. } => Err((None, ErrorCode::CredentialIdMalformed)),
+            },
+        },
+    )
+}
 
 /// What a code check did to the binding, decided inside one unit of work.
 #[derive(Debug)]

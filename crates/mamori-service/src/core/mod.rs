@@ -7,6 +7,7 @@
 
 pub(crate) mod audit;
 pub(crate) mod codes;
+pub(crate) mod counting;
 
 use std::sync::Arc;
 
