@@ -7,7 +7,7 @@ use std::sync::Arc;
 use mamori_crypto::{Keyring, MasterKey};
 use mamori_domain::SystemClock;
 use mamori_domain::tenant_config::{TenantConfig, load_dir};
-use mamori_service::Services;
+use mamori_service::{ServiceError, Services};
 use mamori_store::Database;
 
 /// Where the database is.
@@ -104,6 +104,20 @@ pub fn load_keyring(keys: &KeyArgs) -> anyhow::Result<Keyring> {
     }
     tracing::info!(key.id = %current.id(), older = older.len(), "master key loaded");
     Ok(Keyring::new(current, older))
+}
+
+/// A refusal as the operator at the console reads it: the rule's English explanation and its
+/// stable code, or the field's message; `None` for the server's own failures.
+pub fn explain(err: &ServiceError) -> Option<String> {
+    match err {
+        ServiceError::Rejected { code, .. } => Some(format!(
+            "{} ({})",
+            code.detail(mamori_domain::error_code::Lang::En),
+            code.as_str()
+        )),
+        ServiceError::Invalid(message) => Some(message.clone()),
+        _ => None,
+    }
 }
 
 /// The banks' config files, every error listed.

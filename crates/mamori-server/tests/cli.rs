@@ -491,3 +491,77 @@ async fn credentials_import_takes_a_seed_file_whole_or_not_at_all() {
         );
     }
 }
+
+/// `mamori operators create|list`: a bank operator is created with a one-time password printed
+/// once, which signs in to the console's setup; a duplicate or a bank operator without a bank
+/// is refused with a reason; the list never shows a password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_are_created_and_listed_at_the_console() {
+    let app = mamori_testkit::TestApp::new(TestEngine::Sqlite).await;
+    let url = app.test_db.url.clone();
+    let run = |args: &[&str]| {
+        let out = MAMORI
+            .command()
+            .args(["operators"])
+            .args(args)
+            .args(["--database-url", &url])
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let create = [
+        "create",
+        "--login",
+        "tanaka",
+        "--name",
+        "田中 花子",
+        "--role",
+        "bank_operator",
+        "--bank",
+        "jonan-shinkin",
+    ];
+    let (ok, password, stderr) = tokio::task::block_in_place(|| run(&create));
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        password.lines().count(),
+        1,
+        "only the password on stdout: {password}"
+    );
+    assert!(stderr.contains("shown only now"), "{stderr}");
+
+    let signed_in = app.admin_sign_in("tanaka", &password, None).await;
+    assert_eq!(signed_in.status, 200, "{:?}", signed_in.body);
+    assert_eq!(signed_in.body["stage"], "setup", "{:?}", signed_in.body);
+
+    let (ok, _, stderr) = tokio::task::block_in_place(|| run(&create));
+    assert!(
+        !ok && stderr.contains("tanaka"),
+        "a second tanaka is refused: {stderr}"
+    );
+    let (ok, _, stderr) = tokio::task::block_in_place(|| {
+        run(&[
+            "create",
+            "--login",
+            "suzuki",
+            "--name",
+            "鈴木",
+            "--role",
+            "bank_operator",
+        ])
+    });
+    assert!(!ok && stderr.contains("needs a bank"), "{stderr}");
+
+    let (ok, list, stderr) = tokio::task::block_in_place(|| run(&["list"]));
+    assert!(ok, "{stderr}");
+    let line = list.lines().find(|l| l.starts_with("tanaka")).expect(&list);
+    assert!(
+        line.contains("bank_operator") && line.contains("jonan-shinkin"),
+        "{line}"
+    );
+    assert!(!list.contains(&password), "{list}");
+    assert!(!list.contains("suzuki"), "{list}");
+}

@@ -7,7 +7,9 @@ use anyhow::Context;
 use mamori_domain::error_code::Lang;
 use mamori_service::{RequestMeta, SeedFile, SeedFormat, ServiceError};
 
-use crate::common::{DatabaseArgs, KeyArgs, say, services_with_keys, services_without_keys};
+use crate::common::{
+    DatabaseArgs, KeyArgs, explain, say, services_with_keys, services_without_keys,
+};
 
 /// Customers' credentials across all banks (platform operator).
 #[derive(Debug, clap::Subcommand)]
@@ -66,11 +68,13 @@ async fn unsuspend(
             ));
             Ok(ExitCode::SUCCESS)
         }
-        Err(err @ (ServiceError::Rejected { .. } | ServiceError::Invalid(_))) => {
-            eprintln!("mamori: {credential_id}: {err}");
-            Ok(ExitCode::FAILURE)
-        }
-        Err(err) => Err(err.into()),
+        Err(err) => match explain(&err) {
+            Some(why) => {
+                eprintln!("mamori: {credential_id}: {why}");
+                Ok(ExitCode::FAILURE)
+            }
+            None => Err(err.into()),
+        },
     }
 }
 
@@ -165,11 +169,13 @@ impl ImportArgs {
                 );
                 Ok(ExitCode::FAILURE)
             }
-            Err(err @ (ServiceError::Rejected { .. } | ServiceError::Invalid(_))) => {
-                eprintln!("mamori: {name}: {err}");
-                Ok(ExitCode::FAILURE)
-            }
-            Err(err) => Err(err.into()),
+            Err(err) => match explain(&err) {
+                Some(why) => {
+                    eprintln!("mamori: {name}: {why}");
+                    Ok(ExitCode::FAILURE)
+                }
+                None => Err(err.into()),
+            },
         }
     }
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use mamori_domain::OperatorRole;
 use mamori_service::NewOperator;
 
-use crate::common::{DatabaseArgs, say, services_without_keys};
+use crate::common::{DatabaseArgs, explain, say, services_without_keys};
 
 /// Admin console operators.
 #[derive(Debug, clap::Subcommand)]
@@ -52,15 +52,25 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             database,
         } => {
             let services = services_without_keys(&database).await?;
-            let created = services
+            let created = match services
                 .operators
                 .create_by_cli(NewOperator {
-                    login_name: login,
+                    login_name: login.clone(),
                     display_name: name,
                     role,
                     bank_id: bank,
                 })
-                .await?;
+                .await
+            {
+                Ok(created) => created,
+                Err(err) => {
+                    let Some(why) = explain(&err) else {
+                        return Err(err.into());
+                    };
+                    eprintln!("mamori: operator {login}: {why}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
             say(&created.one_time_password);
             eprintln!(
                 "Operator {} ({}) created. The one-time password above is shown only now; the first sign-in replaces it.",
