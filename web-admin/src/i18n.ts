@@ -319,7 +319,8 @@ const ja = {
   "customer.revokeTokenDone": "トークンを失効させました。",
   "customer.loginPassword": "ログインパスワード",
   "customer.password": "ログインパスワード",
-  "customer.noPassword": "この顧客のログインパスワードは Mamori では管理していません。",
+  "customer.noPassword":
+    "この顧客のログインパスワードは Mamori にありません（金融機関側で管理しているか、まだ設定されていません）。",
   "customer.passwordState": "状態",
   "customer.passwordLocked": "ロック中",
   "customer.passwordNotLocked": "—",
@@ -785,7 +786,8 @@ const en: Record<MessageKey, string> = {
   "customer.revokeTokenDone": "The token is revoked.",
   "customer.loginPassword": "Login password",
   "customer.password": "Login password",
-  "customer.noPassword": "Mamori does not keep a login password for this customer.",
+  "customer.noPassword":
+    "Mamori keeps no login password for this customer (the bank keeps it, or none was set yet).",
   "customer.passwordState": "State",
   "customer.passwordLocked": "Locked",
   "customer.passwordNotLocked": "—",

@@ -46,6 +46,7 @@ function FileInstructions({ detail, review }: { detail: BankDetail; review: Poli
       <p class="notice">
         <strong>{t("policy.fileManagedTitle")}</strong> {t("policy.fileManagedSteps", { file })}
       </p>
+      <h4>{t("policy.normalized", { file })}</h4>
       <TomlView text={text} label={t("policy.normalized", { file })} testId="normalized-toml" />
       <CopyButton text={text} label={t("policy.copyToml")} />
     </div>

@@ -223,10 +223,9 @@ export function CustomerPage({ bankId, userId }: { bankId: string; userId: strin
         id="password"
         title={t("customer.loginPassword")}
         actions={
-          helps &&
-          c.password_set && (
+          helps && (
             <>
-              {c.password_locked && (
+              {c.password_set && c.password_locked && (
                 <button
                   type="button"
                   class="primary"
