@@ -78,6 +78,7 @@ async function completeSetup(
   await p.getByRole("button", { name: text.setPassword }).click();
   await expect(p.getByRole("alert")).toHaveAttribute("data-code", "password_rejected");
   await expect(p.locator(".problem-violations li").first()).toBeVisible();
+  await checkPage(p, "setup-password-rejected", lang);
   await p.getByLabel(text.currentPassword).fill(oneTimePassword);
   await p.getByLabel(text.newPassword, { exact: true }).fill(newPassword);
   await p.getByLabel(text.newPasswordAgain).fill(newPassword);
@@ -230,7 +231,7 @@ async function mainFlow(lang: Lang, request: APIRequestContext): Promise<FlowRes
   await expect(otp).toContainText(text.locked);
   await expect(otp).toContainText(customer.credentialId);
   await expect(page.getByTestId("customer-profile")).toContainText(text.jst);
-  await checkPage(page, "customer", lang);
+  await expectAccessible(page);
   const unlockButton = page.getByRole("button", { name: text.unlock, exact: true });
   await unlockButton.click();
   const dialog = page.getByRole("dialog", { name: text.unlock });
@@ -252,6 +253,14 @@ async function mainFlow(lang: Lang, request: APIRequestContext): Promise<FlowRes
   await expect(page.getByRole("status").filter({ hasText: text.revokeDone })).toBeVisible();
   await expect(otp).toContainText(text.revoked);
   await expect(recent.locator('tr[data-operation="revokeCredential"]')).toContainText(revokeReason);
+
+  // A temporary login password, shown once with a warning.
+  await withReason(page, lang, text.resetPassword, `電話で本人確認済み (e2e ${lang})`);
+  const temporary = page.getByRole("region", { name: text.temporaryTitle });
+  await expect(temporary).toContainText(text.temporaryWarning);
+  expect((await page.getByTestId("temporary-password").textContent())?.trim()).toMatch(/^\S{6,}$/);
+  await expect(recent.locator('tr[data-operation="resetPassword"]')).toHaveCount(1);
+  await checkPage(page, "customer", lang);
 
   // The credential's page: its registration at the new bank, revoked.
   await otp.getByRole("link", { name: customer.credentialId }).click();
@@ -321,6 +330,28 @@ async function mainFlow(lang: Lang, request: APIRequestContext): Promise<FlowRes
   await expect(hourly.getByRole("table")).toContainText(text.codesRejected);
   await expect(hourly.getByRole("table").locator("tbody tr")).toHaveCount(24);
   await checkPage(page, "bank", lang);
+
+  // Suspended, the bank's API key is refused; resumed, it works again.
+  const summary = page.getByTestId("bank-summary");
+  const asBank = { headers: { Authorization: `Bearer ${key}` } };
+  const statusPath = `/v1/banks/${bankId}/users/${customer.userId}/otp-status`;
+  await withReason(page, lang, text.suspend, `E2E: 契約手続き中の一時停止 (${lang})`);
+  await expect(summary).toContainText(text.bankSuspended);
+  const refused = await request.get(statusPath, asBank);
+  expect(refused.status()).toBe(403);
+  expect(((await refused.json()) as { code: string }).code).toBe("bank_suspended");
+  await withReason(page, lang, text.resume, `E2E: 手続き完了 (${lang})`);
+  await expect(summary).toContainText(text.bankActive);
+  expect((await request.get(statusPath, asBank)).status()).toBe(200);
+
+  // The key revoked with a reason: refused from then on.
+  await page.getByRole("button", { name: `${text.revokeKey}: IB e2e ${lang}` }).click();
+  const revokeDialog = page.getByRole("dialog");
+  await revokeDialog.getByLabel(text.reason).fill(`E2E: 鍵の入れ替え (${lang})`);
+  await revokeDialog.getByRole("button", { name: text.revokeKey, exact: true }).click();
+  await expect(revokeDialog).toBeHidden();
+  await expect(page.getByTestId("api-keys-table")).toContainText(text.keyRevoked);
+  expect((await request.get(statusPath, asBank)).status()).toBe(401);
 
   // The policy: edit, review (diff, NIST flags), save as version 2 with a reason.
   await page.getByRole("link", { name: text.editPolicy }).click();

@@ -20,6 +20,7 @@ const SCREENSHOTS: &[&str] = &[
     "sign-in-failed",
     "not-found",
     "setup-password",
+    "setup-password-rejected",
     "setup-totp",
     "banks",
     "bank-new",
