@@ -68,8 +68,9 @@ api.use({
     return request;
   },
   async onResponse({ request, response }) {
-    const signingIn = request.method === "POST" && new URL(request.url).pathname === SIGN_IN;
-    if (response.status === 401 && !signingIn && sessionLost) {
+    // Signing in, and asking whether anyone is signed in, answer 401 as a matter of course.
+    const ownSession = new URL(request.url).pathname === SIGN_IN && request.method !== "DELETE";
+    if (response.status === 401 && !ownSession && sessionLost) {
       const body = (await response
         .clone()
         .json()

@@ -304,6 +304,7 @@ export function Pager({
   onNext: (cursor: string) => void;
 }) {
   const { t, num } = useI18n();
+  if (!hasPrevious && !next) return null;
   return (
     <nav class="pager" aria-label={t("pager.label")}>
       <button type="button" class="secondary small" disabled={!hasPrevious} onClick={onPrevious}>

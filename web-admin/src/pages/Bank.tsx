@@ -264,7 +264,11 @@ export function BankPage({ bankId }: { bankId: string }) {
       },
     });
 
-  const title = shown ? `${bankName(shown.bank, lang)} (${shown.bank.id})` : bankId;
+  const title = shown
+    ? `${bankName(shown.bank, lang)} (${shown.bank.id})`
+    : bank.failure?.problem?.status === 404
+      ? t("bank.notFoundTitle")
+      : bankId;
   return (
     <Page
       title={title}
