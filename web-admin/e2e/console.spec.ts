@@ -23,6 +23,30 @@ const OPERATOR_PASSWORD = "Mamori-e2e-operator-2026";
 const RUN = Date.now().toString(36).slice(-5);
 const VIEWPORT = { width: 1024, height: 768 };
 
+/** The reasons the operator gives, in the language of the run (they go into the trail). */
+const REASONS = {
+  ja: {
+    newBank: "新規加盟（E2E テスト）",
+    unlock: "電話で本人確認のうえロック解除（E2E）",
+    revoke: "スマートフォン紛失の申し出により失効（E2E）",
+    reset: "本人確認のうえ仮パスワードを発行（E2E）",
+    suspend: "契約手続き中のため一時停止（E2E）",
+    resume: "契約手続き完了（E2E）",
+    revokeKey: "API キーの入れ替え（E2E）",
+    policy: "ロックまでの回数を見直し（E2E）",
+  },
+  en: {
+    newBank: "New member bank (E2E test)",
+    unlock: "Identity confirmed by phone, unlocking (E2E)",
+    revoke: "Customer reported the phone lost (E2E)",
+    reset: "Identity confirmed, temporary password issued (E2E)",
+    suspend: "Suspended while the contract is renewed (E2E)",
+    resume: "Contract renewed (E2E)",
+    revokeKey: "API key rotation (E2E)",
+    policy: "Lock threshold reviewed (E2E)",
+  },
+} as const;
+
 test.describe.configure({ mode: "serial" });
 
 let admin: BrowserContext;
@@ -200,7 +224,7 @@ async function mainFlow(lang: Lang, request: APIRequestContext): Promise<FlowRes
   await page.getByRole("button", { name: text.review }).click();
   await expect(page.getByTestId("policy-review")).toContainText(text.valid);
   await expect(page.getByTestId("nist-flags")).toBeVisible();
-  await page.getByLabel(text.reason).fill(`E2E: 新しい金融機関 (${lang})`);
+  await page.getByLabel(text.reason).fill(REASONS[lang].newBank);
   await checkPage(page, "bank-new", lang);
   await page.getByRole("button", { name: text.createBank, exact: true }).click();
   await expect(page).toHaveURL(new RegExp(`/admin/banks/${bankId}$`));
@@ -241,7 +265,7 @@ async function mainFlow(lang: Lang, request: APIRequestContext): Promise<FlowRes
   await page.keyboard.press("Escape");
   await expect(dialog).toBeHidden();
   await expect(unlockButton).toBeFocused();
-  const unlockReason = `本人確認のうえロック解除 (e2e ${lang})`;
+  const unlockReason = REASONS[lang].unlock;
   await withReason(page, lang, text.unlock, unlockReason, "reason-dialog");
   await expect(page.getByRole("status").filter({ hasText: text.unlockDone })).toBeVisible();
   await expect(otp).toContainText(text.inUse);
@@ -250,14 +274,14 @@ async function mainFlow(lang: Lang, request: APIRequestContext): Promise<FlowRes
   await expect(recent).toContainText(text.unlockOp);
 
   // Revoke the token with a reason.
-  const revokeReason = `端末紛失の申し出 (e2e ${lang})`;
+  const revokeReason = REASONS[lang].revoke;
   await withReason(page, lang, text.revoke, revokeReason);
   await expect(page.getByRole("status").filter({ hasText: text.revokeDone })).toBeVisible();
   await expect(otp).toContainText(text.revoked);
   await expect(recent.locator('tr[data-operation="revokeCredential"]')).toContainText(revokeReason);
 
   // A temporary login password, shown once with a warning.
-  await withReason(page, lang, text.resetPassword, `電話で本人確認済み (e2e ${lang})`);
+  await withReason(page, lang, text.resetPassword, REASONS[lang].reset);
   const temporary = page.getByRole("region", { name: text.temporaryTitle });
   await expect(temporary).toContainText(text.temporaryWarning);
   expect((await page.getByTestId("temporary-password").textContent())?.trim()).toMatch(/^\S{6,}$/);
@@ -337,19 +361,19 @@ async function mainFlow(lang: Lang, request: APIRequestContext): Promise<FlowRes
   const summary = page.getByTestId("bank-summary");
   const asBank = { headers: { Authorization: `Bearer ${key}` } };
   const statusPath = `/v1/banks/${bankId}/users/${customer.userId}/otp-status`;
-  await withReason(page, lang, text.suspend, `E2E: 契約手続き中の一時停止 (${lang})`);
+  await withReason(page, lang, text.suspend, REASONS[lang].suspend);
   await expect(summary).toContainText(text.bankSuspended);
   const refused = await request.get(statusPath, asBank);
   expect(refused.status()).toBe(403);
   expect(((await refused.json()) as { code: string }).code).toBe("bank_suspended");
-  await withReason(page, lang, text.resume, `E2E: 手続き完了 (${lang})`);
+  await withReason(page, lang, text.resume, REASONS[lang].resume);
   await expect(summary).toContainText(text.bankActive);
   expect((await request.get(statusPath, asBank)).status()).toBe(200);
 
   // The key revoked with a reason: refused from then on.
   await page.getByRole("button", { name: `${text.revokeKey}: IB e2e ${lang}` }).click();
   const revokeDialog = page.getByRole("dialog");
-  await revokeDialog.getByLabel(text.reason).fill(`E2E: 鍵の入れ替え (${lang})`);
+  await revokeDialog.getByLabel(text.reason).fill(REASONS[lang].revokeKey);
   await revokeDialog.getByRole("button", { name: text.revokeKey, exact: true }).click();
   await expect(revokeDialog).toBeHidden();
   await expect(page.getByTestId("api-keys-table")).toContainText(text.keyRevoked);
@@ -364,7 +388,7 @@ async function mainFlow(lang: Lang, request: APIRequestContext): Promise<FlowRes
   const diff = page.getByTestId("policy-diff");
   await expect(diff.locator(".diff-add")).toContainText("lock_threshold = 8");
   await expect(diff.locator(".diff-del")).toContainText("lock_threshold = 10");
-  await page.getByLabel(text.reason).fill(`E2E: ロックまでの回数を変更 (${lang})`);
+  await page.getByLabel(text.reason).fill(REASONS[lang].policy);
   await checkPage(page, "bank-policy", lang);
   await page.getByRole("button", { name: text.save, exact: true }).click();
   await expect(page).toHaveURL(new RegExp(`/admin/banks/${bankId}$`));
