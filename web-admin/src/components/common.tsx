@@ -5,7 +5,6 @@ import type { ComponentChildren } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import type { Failure, Outcome, Problem } from "../api/client";
 import { useI18n } from "../context";
-import type { MessageKey } from "../i18n";
 import { href, isPlainClick, navigate } from "../router";
 
 
@@ -285,9 +284,6 @@ export function Field({ label, children }: { label: string; children: ComponentC
     </div>
   );
 }
-
-/** The label of a message key, for enumerations kept in the dictionary. */
-export type KeyOf<Prefix extends string, Value extends string> = `${Prefix}.${Value}` & MessageKey;
 
 /** Previous/next buttons over a cursor-paged list. */
 export function Pager({
