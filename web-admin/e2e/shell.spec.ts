@@ -1,4 +1,7 @@
-import { BROWSER_LOCALE, TEXT, expect, expectAccessible, screenshot, test } from "./fixtures";
+// The console before anyone signs in: the sign-in page in both languages, the server's
+// localized problems, the 404 page, the language switch, the readiness footer and the keyboard.
+
+import { BROWSER_LOCALE, TEXT, checkPage, expect, test } from "./fixtures";
 
 for (const lang of ["ja", "en"] as const) {
   const text = TEXT[lang];
@@ -6,14 +9,15 @@ for (const lang of ["ja", "en"] as const) {
   test.describe(`in ${lang === "ja" ? "Japanese" : "English"}`, () => {
     test.use({ locale: BROWSER_LOCALE[lang] });
 
-    test("the shell follows the browser's language", async ({ page }) => {
+    test("the sign-in page follows the browser's language", async ({ page }) => {
       await page.goto("/admin");
+      await expect(page).toHaveURL(/\/admin\/sign-in$/);
       await expect(page.getByRole("heading", { level: 1 })).toHaveText(text.title);
       await expect(page.getByRole("heading", { level: 2 })).toHaveText(text.signIn);
       await expect(page.locator("html")).toHaveAttribute("lang", lang);
       await expect(page).toHaveTitle(`${text.signIn} | ${text.title}`);
       await expect(page.getByLabel(text.operatorId)).toBeVisible();
-      await expect(page.getByLabel(text.password)).toHaveAttribute("type", "password");
+      await expect(page.getByLabel(text.password, { exact: true })).toHaveAttribute("type", "password");
       await expect(page.getByLabel(text.code)).toHaveAttribute("autocomplete", "one-time-code");
       await expect(page.getByRole("button", { name: text.signIn })).toBeVisible();
       await expect(page.getByRole("button", { name: "日本語" })).toHaveAttribute(
@@ -21,32 +25,32 @@ for (const lang of ["ja", "en"] as const) {
         String(lang === "ja"),
       );
       await expect(page.getByTestId("server-status")).toHaveText(text.ready);
-      await screenshot(page, `sign-in-${lang}`);
-      await expectAccessible(page);
+      await checkPage(page, "sign-in", lang);
     });
 
-    test("signing in says the admin API is not available yet", async ({ page }) => {
-      await page.goto("/admin/");
-      await page.getByLabel(text.operatorId).fill("operator01");
-      await page.getByLabel(text.password).fill("correct horse battery");
+    test("a refused sign-in shows the server's problem in this language", async ({ page }) => {
+      await page.goto("/admin/sign-in");
+      await page.getByLabel(text.operatorId).fill("nobody");
+      await page.getByLabel(text.password, { exact: true }).fill("correct horse battery");
       await page.getByLabel(text.code).fill("123456");
       await page.getByRole("button", { name: text.signIn }).click();
-      await expect(page.getByRole("alert")).toContainText(text.unavailable);
-      // Nothing pretends to have worked: still the sign-in page.
-      await expect(page).toHaveURL(/\/admin\/$/);
-      await expect(page.getByRole("heading", { level: 2 })).toHaveText(text.signIn);
-      await screenshot(page, `sign-in-submitted-${lang}`);
+      const alert = page.getByRole("alert");
+      await expect(alert).toContainText(text.loginFailed);
+      await expect(alert).toHaveAttribute("data-code", "admin_login_failed");
+      // Nothing pretends to have worked: still the sign-in page, the password field emptied.
+      await expect(page).toHaveURL(/\/admin\/sign-in$/);
+      await expect(page.getByLabel(text.password, { exact: true })).toHaveValue("");
+      await checkPage(page, "sign-in-failed", lang);
     });
 
     test("an unknown client route shows the 404 page", async ({ page }) => {
-      await page.goto("/admin/banks/x");
+      await page.goto("/admin/no/such/page");
       await expect(page.getByRole("heading", { level: 2 })).toHaveText(text.notFound);
       await expect(page).toHaveTitle(`${text.notFound} | ${text.title}`);
-      await screenshot(page, `not-found-${lang}`);
-      await expectAccessible(page);
+      await checkPage(page, "not-found", lang);
       // The way back is a client-side navigation to the sign-in page.
       await page.getByRole("link", { name: text.back }).click();
-      await expect(page).toHaveURL(/\/admin\/$/);
+      await expect(page).toHaveURL(/\/admin\/sign-in$/);
       await expect(page.getByRole("heading", { level: 2 })).toHaveText(text.signIn);
       await expect(page.getByRole("heading", { level: 2 })).toBeFocused();
       await page.goBack();
@@ -54,6 +58,16 @@ for (const lang of ["ja", "en"] as const) {
     });
   });
 }
+
+test.describe("signed out", () => {
+  test.use({ locale: "en-US" });
+
+  test("a console page asks to sign in first and remembers where it was", async ({ page }) => {
+    await page.goto("/admin/banks/jonan-shinkin");
+    await expect(page).toHaveURL(/\/admin\/sign-in\?next=%2Fbanks%2Fjonan-shinkin$/);
+    await expect(page.getByRole("heading", { level: 2 })).toHaveText(TEXT.en.signIn);
+  });
+});
 
 test.describe("language switch", () => {
   test.use({ locale: "en-US" });
@@ -88,7 +102,7 @@ test.describe("server status", () => {
     expect(body.status).toBe("ready");
 
     const answered = page.waitForResponse((r) => new URL(r.url()).pathname === "/readyz");
-    await page.goto("/admin/");
+    await page.goto("/admin/sign-in");
     expect((await answered).status()).toBe(200);
     const status = page.getByTestId("server-status");
     await expect(status).toHaveText(`Ready (database: ${body.database})`);
@@ -100,7 +114,7 @@ test.describe("keyboard", () => {
   test.use({ locale: "en-US" });
 
   test("Tab reaches every control in order, with a visible focus", async ({ page }) => {
-    await page.goto("/admin/");
+    await page.goto("/admin/sign-in");
     await expect(page.getByTestId("server-status")).toHaveText(TEXT.en.ready);
     const expected = [
       "link:Skip to main content",
@@ -128,13 +142,13 @@ test.describe("keyboard", () => {
 
     // The whole form works from the keyboard.
     await page.getByLabel(TEXT.en.operatorId).focus();
-    await page.keyboard.type("operator01");
+    await page.keyboard.type("nobody");
     await page.keyboard.press("Tab");
     await page.keyboard.type("correct horse battery");
     await page.keyboard.press("Tab");
     await page.keyboard.type("123456");
     await page.keyboard.press("Enter");
-    await expect(page.getByRole("alert")).toContainText(TEXT.en.unavailable);
+    await expect(page.getByRole("alert")).toContainText(TEXT.en.loginFailed);
 
     // The language switch works from the keyboard too.
     await page.getByRole("button", { name: "日本語" }).focus();

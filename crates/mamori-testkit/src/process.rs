@@ -1,6 +1,7 @@
 //! The real `mamori` binary in a child process, for the tests that run it as an operator or a
 //! customer would: a command builder with none of the developer's own `MAMORI_*` settings, a
-//! running `mamori serve` with its logs captured, and a small blocking HTTP client for it.
+//! running `mamori serve` with its logs and its standard output captured, and a small blocking
+//! HTTP client for it.
 //!
 //! Cargo tells only the binary's own package where the binary is (`CARGO_BIN_EXE_mamori`), so
 //! the caller names it:
@@ -186,27 +187,25 @@ impl ServeBuilder {
 
         let mut child = cmd
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn mamori serve");
-        // Drain the logs as they come, so a chatty server (TRACE) never blocks on a full pipe.
-        let mut stderr = child.stderr.take().expect("the piped standard error");
+        // Drain both pipes as they fill, so a chatty server (TRACE) never blocks on a full pipe.
+        let stderr = child.stderr.take().expect("the piped standard error");
+        let stdout = child.stdout.take().expect("the piped standard output");
         let logs = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&logs);
-        let drain = std::thread::spawn(move || {
-            let mut chunk = [0_u8; 8192];
-            while let Ok(read @ 1..) = stderr.read(&mut chunk) {
-                sink.lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .extend_from_slice(&chunk[..read]);
-            }
-        });
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let drains = vec![
+            drain(stderr, Arc::clone(&logs)),
+            drain(stdout, Arc::clone(&output)),
+        ];
         let mut server = Server {
             child,
             port,
             logs,
-            drain: Some(drain),
+            output,
+            drains,
             work_dir,
             _own_work_dir: own_work_dir,
         };
@@ -215,13 +214,27 @@ impl ServeBuilder {
     }
 }
 
-/// A running `mamori serve` on 127.0.0.1 whose standard error (its logs) is captured. Killed
-/// when dropped; [`Server::stop`] stops it the way an operator does.
+/// Copies what `source` yields into `sink` until it closes, on a thread of its own.
+fn drain(mut source: impl Read + Send + 'static, sink: Arc<Mutex<Vec<u8>>>) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut chunk = [0_u8; 8192];
+        while let Ok(read @ 1..) = source.read(&mut chunk) {
+            sink.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend_from_slice(&chunk[..read]);
+        }
+    })
+}
+
+/// A running `mamori serve` on 127.0.0.1 whose standard error (its logs) and standard output
+/// (what it says to the operator, e.g. the first admin's one-time password) are captured.
+/// Killed when dropped; [`Server::stop`] stops it the way an operator does.
 pub struct Server {
     child: Child,
     port: u16,
     logs: Arc<Mutex<Vec<u8>>>,
-    drain: Option<JoinHandle<()>>,
+    output: Arc<Mutex<Vec<u8>>>,
+    drains: Vec<JoinHandle<()>>,
     work_dir: PathBuf,
     _own_work_dir: Option<tempfile::TempDir>,
 }
@@ -279,6 +292,13 @@ impl Server {
         String::from_utf8_lossy(&logs).into_owned()
     }
 
+    /// What it printed to standard output so far (the first start's admin one-time password,
+    /// for one).
+    pub fn stdout(&self) -> String {
+        let output = self.output.lock().unwrap_or_else(PoisonError::into_inner);
+        String::from_utf8_lossy(&output).into_owned()
+    }
+
     /// Sends SIGTERM, waits for the exit and returns everything it logged; panics with the logs
     /// unless it exits successfully within 30 seconds.
     pub fn stop(mut self) -> String {
@@ -310,9 +330,9 @@ impl Server {
         }
     }
 
-    /// After the exit: waits until the last log lines are read.
+    /// After the exit: waits until the last log lines and output are read.
     fn join_drain(&mut self) {
-        if let Some(drain) = self.drain.take() {
+        for drain in self.drains.drain(..) {
             let _ = drain.join();
         }
     }

@@ -1,24 +1,17 @@
-import type { Translate } from "../i18n";
-import { href, navigate } from "../router";
+import { Link, Page } from "../components/common";
+import { useI18n } from "../context";
 
 /** Any client route the console does not know. */
-export function NotFound({ t }: { t: Translate }) {
-  const onClick = (event: MouseEvent) => {
-    if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
-    event.preventDefault();
-    navigate("/");
-  };
+export function NotFound({ signedIn }: { signedIn: boolean }) {
+  const { t } = useI18n();
   return (
-    <section class="card" aria-labelledby="not-found-title">
-      <h2 id="not-found-title" tabIndex={-1}>
-        {t("notFound.title")}
-      </h2>
-      <p>{t("notFound.body")}</p>
-      <p>
-        <a href={href("/")} onClick={onClick}>
-          {t("notFound.back")}
-        </a>
-      </p>
-    </section>
+    <Page title={t("notFound.title")} wide={false}>
+      <div class="card">
+        <p>{t("notFound.body")}</p>
+        <p>
+          <Link to={signedIn ? "/banks" : "/sign-in"}>{signedIn ? t("notFound.home") : t("notFound.back")}</Link>
+        </p>
+      </div>
+    </Page>
   );
 }

@@ -1,19 +1,41 @@
 //! The console in a real browser: the Playwright suite of `web-admin/e2e` against a real
-//! `mamori serve`, once on SQLite and once on PostgreSQL, in Debian's headless Chromium.
+//! `mamori serve`, once on SQLite and once on PostgreSQL, in Debian's headless Chromium. The
+//! suite signs in as the first platform admin with the one-time password the server printed
+//! on its standard output at its first start, as an operator would read it from the terminal.
 //! Screenshots of every page in Japanese and English are left in
 //! `<target dir>/browser-artifacts/<engine>/screenshots/`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use mamori_testkit::{TestDb, TestEngine};
+use mamori_testkit::{Server, TestDb, TestEngine};
 
 use crate::MAMORI;
 use crate::node::{ensure_installed, in_web_admin, output_text};
 
 /// The pages the suite must have photographed, in each language.
-const SCREENSHOTS: &[&str] = &["sign-in", "sign-in-submitted", "not-found"];
+const SCREENSHOTS: &[&str] = &[
+    "sign-in",
+    "sign-in-failed",
+    "not-found",
+    "setup-password",
+    "setup-password-rejected",
+    "setup-totp",
+    "banks",
+    "bank-new",
+    "bank",
+    "bank-policy",
+    "bank-policy-file",
+    "customers",
+    "customer",
+    "reason-dialog",
+    "credential",
+    "audit",
+    "operators",
+    "outbox",
+    "customer-not-found",
+];
 
 /// One engine's suite at a time: the machine has two cores, and the timings stay readable.
 static ONE_BROWSER_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -47,6 +69,35 @@ fn artifacts_dir(engine: &str) -> PathBuf {
     dir
 }
 
+/// The first platform admin's login and one-time password, from the block `mamori serve`
+/// prints on its standard output at its first start (`login:` …, `one-time password:` …).
+fn first_admin(server: &Server) -> (String, String) {
+    let value_of = |output: &str, label: &str| {
+        output
+            .lines()
+            .find_map(|line| line.trim().strip_prefix(label))
+            .map(|value| value.trim().to_owned())
+    };
+    // The block is printed before the server listens; give the pipe a moment to be read.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let output = server.stdout();
+        if let (Some(login), Some(password)) = (
+            value_of(&output, "login:"),
+            value_of(&output, "one-time password:"),
+        ) {
+            return (login, password);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "mamori serve printed no first admin's one-time password on its first start:\n\
+             --- stdout\n{output}\n--- logs\n{}",
+            server.logs()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn run_suite(engine: &str, database_url: &str) {
     let chromium = chromium();
     ensure_installed();
@@ -54,12 +105,15 @@ fn run_suite(engine: &str, database_url: &str) {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let server = MAMORI.serve().database_url(database_url).start();
+    let (login, password) = first_admin(&server);
     let artifacts = artifacts_dir(engine);
 
     let started = Instant::now();
     let out = in_web_admin("npx")
         .args(["--no", "playwright", "test"])
         .env("MAMORI_BASE_URL", server.base_url())
+        .env("MAMORI_FIRST_ADMIN_LOGIN", &login)
+        .env("MAMORI_FIRST_ADMIN_PASSWORD", &password)
         .env("MAMORI_ARTIFACTS_DIR", &artifacts)
         .env("MAMORI_CHROMIUM", &chromium)
         .output()
