@@ -5,12 +5,14 @@
 //    (the codes are computed here from the secret on the page).
 // 2. In Japanese, then again in English: a new bank with an API key; with that key, the test
 //    (as the bank's IB system) creates a customer, registers a token and locks it with wrong
-//    codes; the admin finds the customer, unlocks and revokes the token with reasons, reads
+//    codes; the admin finds the customer, unlocks and revokes the token with reasons, imports a
+//    vendor's encrypted PSKC file (in English the same file is refused, each line named), reads
 //    the audit trail and the figures, edits policies and creates a bank operator, who signs in
 //    in a browser of their own, does the setup, and cannot see the first bank's customer.
 //
 // Every page is checked with axe-core and photographed in both languages.
 
+import { fileURLToPath } from "node:url";
 import type { APIRequestContext, Browser, BrowserContext, Page } from "@playwright/test";
 import { TEXT, checkPage, expect, test, watchErrors, type Lang } from "./fixtures";
 import { Authenticator } from "./totp";
@@ -22,6 +24,11 @@ const OPERATOR_PASSWORD = "Mamori-e2e-operator-2026";
 /** Keeps the names of this run apart from any earlier run against the same server. */
 const RUN = Date.now().toString(36).slice(-5);
 const VIEWPORT = { width: 1024, height: 768 };
+/** A vendor's seed file: three TOTP tokens, AES-128-CBC under this pre-shared key. */
+const SEED_FILE = fileURLToPath(
+  new URL("../../crates/mamori-import/tests/data/demo-tokens.pskcxml", import.meta.url),
+);
+const SEED_FILE_PSK = "4d616d6f7269496d706f727454657374";
 
 /** The reasons the operator gives, in the language of the run (they go into the trail). */
 const REASONS = {
@@ -294,6 +301,25 @@ async function mainFlow(lang: Lang, request: APIRequestContext): Promise<FlowRes
   await expect(page.getByTestId("registrations-table")).toContainText(bankId);
   await expect(page.getByTestId("registrations-table")).toContainText(text.revoked);
   await checkPage(page, "credential", lang);
+
+  // Hardware tokens from the vendor's PSKC file. In Japanese they are checked and imported; in
+  // English the same file is refused whole, each line named.
+  await openNav(page, text.nav.tokenImport);
+  await heading(page, text.tokenImport);
+  await page.getByLabel(text.seedFile).setInputFiles(SEED_FILE);
+  await page.getByLabel(text.psk).fill(SEED_FILE_PSK);
+  await page.getByRole("button", { name: text.checkFile }).click();
+  if (lang === "ja") {
+    await expect(page.getByRole("region", { name: new RegExp(text.importReady) })).toBeVisible();
+    await expect(page.getByTestId("import-table").locator("tbody tr")).toHaveCount(3);
+    await page.getByRole("button", { name: text.importThree }).click();
+    await expect(page.getByRole("region", { name: text.imported })).toBeVisible();
+    await expect(page.getByTestId("import-table")).toContainText("FT30000003");
+  } else {
+    await expect(page.getByTestId("problem-lines")).toContainText(text.serialTaken);
+    await expect(page.getByTestId("problem-lines").locator("li")).toHaveCount(3);
+  }
+  await checkPage(page, "token-import", lang);
 
   // The bank's audit trail: filters, the chain check, exports with the same filters.
   await openNav(page, text.nav.audit);

@@ -16,6 +16,7 @@ import { NewBankPage } from "./pages/NewBank";
 import { NotFound } from "./pages/NotFound";
 import { OperatorsPage } from "./pages/Operators";
 import { OutboxPage } from "./pages/Outbox";
+import { TokenImportPage } from "./pages/TokenImport";
 import { SetupPage } from "./pages/Setup";
 import { SignIn } from "./pages/SignIn";
 import { currentPath, navigate, useLocation, withQuery, type Location } from "./router";
@@ -66,6 +67,8 @@ function SignedInPage({ location }: { location: Location }) {
       return <OperatorsPage />;
     case "outbox":
       return <OutboxPage query={location.query} />;
+    case "tokenImport":
+      return <TokenImportPage />;
     case "notFound":
       return <NotFound signedIn />;
   }

@@ -22,6 +22,7 @@ export type Route =
   | { page: "audit" }
   | { page: "operators" }
   | { page: "outbox" }
+  | { page: "tokenImport" }
   | { page: "notFound"; path: string };
 
 export type PageName = Route["page"];
@@ -53,6 +54,7 @@ const PATTERNS: [RegExp, (m: string[]) => Route][] = [
   [/^\/audit$/, () => ({ page: "audit" })],
   [/^\/operators$/, () => ({ page: "operators" })],
   [/^\/outbox$/, () => ({ page: "outbox" })],
+  [/^\/token-imports$/, () => ({ page: "tokenImport" })],
 ];
 
 function decode(segment: string): string {

@@ -150,7 +150,7 @@ impl Fault {
         match self {
             Self::NotXml(why) => {
                 if ja {
-                    format!("XML として読めません({why})。")
+                    format!("XML として読めません（{why}）。")
                 } else {
                     format!("Not well-formed XML ({why}).")
                 }
@@ -183,7 +183,7 @@ impl Fault {
                 "The key package has no Key.",
             ),
             Self::SerialMissing => text(
-                "シリアル番号(DeviceInfo/SerialNo または Key の Id)がありません。",
+                "シリアル番号（DeviceInfo/SerialNo または Key の Id）がありません。",
                 "No serial number (DeviceInfo/SerialNo or the Key's Id).",
             ),
             Self::SerialMalformed => text(
@@ -234,7 +234,7 @@ impl Fault {
             }
             Self::SecretMissing => text("シークレットがありません。", "The key has no secret."),
             Self::SecretEncoding => text(
-                "シークレットの符号化が正しくありません(PSKC は base64、CSV の secret は base32、secret_hex は16進)。",
+                "シークレットの符号化が正しくありません（PSKC は base64、CSV の secret は base32、secret_hex は16進）。",
                 "The secret is not encoded as expected (base64 in PSKC; base32 in a CSV's secret column, hex in secret_hex).",
             ),
             Self::SecretLength { min, max } => {
@@ -249,19 +249,19 @@ impl Fault {
                 "The keys are encrypted: give the pre-shared key.",
             ),
             Self::PskLength => text(
-                "事前共有鍵の長さが暗号方式に合いません(AES-128 は16バイト、AES-256 は32バイト)。",
+                "事前共有鍵の長さが暗号方式に合いません（AES-128 は16バイト、AES-256 は32バイト）。",
                 "The pre-shared key's length does not fit the cipher (16 bytes for AES-128, 32 for AES-256).",
             ),
             Self::EncryptionUnsupported => text(
-                "暗号方式は AES-CBC(128/192/256)にしてください。",
+                "暗号方式は AES-CBC（128/192/256）にしてください。",
                 "The encryption must be AES-CBC (128, 192 or 256).",
             ),
             Self::PasswordEncryptionUnsupported => text(
-                "パスワードによる暗号化(PBKDF2)には対応していません。事前共有鍵で暗号化したファイルを依頼してください。",
+                "パスワードによる暗号化（PBKDF2）には対応していません。事前共有鍵で暗号化したファイルを依頼してください。",
                 "Password-based encryption (PBKDF2) is not supported; ask for a file encrypted with a pre-shared key.",
             ),
             Self::MacMissing => text(
-                "暗号化された値に MAC(または MAC 鍵)がありません。",
+                "暗号化された値に MAC（または MAC 鍵）がありません。",
                 "An encrypted value has no MAC, or the file no MAC key.",
             ),
             Self::MacUnsupported => text(
@@ -277,13 +277,13 @@ impl Fault {
                 "Cannot decrypt: a wrong pre-shared key, or a damaged file.",
             ),
             Self::CsvHeader => text(
-                "1行目に列名(serial,secret,type,digits,period)を書いてください。",
+                "1行目に列名（serial,secret,type,digits,period）を書いてください。",
                 "The first line must name the columns (serial,secret,type,digits,period).",
             ),
             Self::CsvUnknownColumn(position) => {
                 if ja {
                     format!(
-                        "1行目の{position}列目は既知の列名ではありません(serial,secret,secret_hex,type,digits,period,counter,algorithm)。"
+                        "1行目の{position}列目は既知の列名ではありません（serial,secret,secret_hex,type,digits,period,counter,algorithm）。"
                     )
                 } else {
                     format!(
@@ -299,7 +299,7 @@ impl Fault {
                 }
             }
             Self::CsvLine => text(
-                "この行を読めません(引用符または列の数)。",
+                "この行を読めません（引用符または列の数）。",
                 "This line cannot be read (quoting, or the number of fields).",
             ),
             Self::KindUnknown => text(

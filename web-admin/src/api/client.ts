@@ -36,6 +36,7 @@ export type Chain = Schemas["ChainDto"];
 export type Credential = Schemas["CredentialDto"];
 export type OutboxMail = Schemas["AdminOutboxMailDto"];
 export type TotpEnrollment = Schemas["TotpEnrollmentDto"];
+export type TokenImport = Schemas["AdminTokenImport"];
 
 let language = "ja";
 let csrfToken: string | null = null;

@@ -16,6 +16,7 @@ const NAV: NavItem[] = [
   { to: "/banks", label: "nav.banks", pages: ["banks", "bank", "bankNew", "bankPolicy"] },
   { to: "/customers", label: "nav.customers", pages: ["customers", "customer"] },
   { to: "/credentials", label: "nav.credentials", pages: ["credentials", "credential"] },
+  { to: "/token-imports", label: "nav.tokenImport", pages: ["tokenImport"], platformAdminOnly: true },
   { to: "/audit", label: "nav.audit", pages: ["audit"] },
   { to: "/operators", label: "nav.operators", pages: ["operators"], platformAdminOnly: true },
   { to: "/outbox", label: "nav.outbox", pages: ["outbox"] },

@@ -167,6 +167,15 @@ export function ProblemMessage({
               ))}
             </ul>
           )}
+          {problem.errors && problem.errors.length > 0 && (
+            <ul class="problem-violations" data-testid="problem-lines">
+              {problem.errors.map((e, i) => (
+                <li key={`${e.line}-${e.code}-${i}`}>
+                  {t("problem.line", { line: String(e.line) })}: {e.message}
+                </li>
+              ))}
+            </ul>
+          )}
           <p class="problem-meta">
             {t("problem.code")}: <code>{problem.code}</code> · {t("problem.requestId")}:{" "}
             <code>{problem.request_id}</code>
