@@ -190,3 +190,41 @@ async fn ten_parallel_registrations_make_one_binding(engine: TestEngine) {
     assert_eq!(bindings, 1);
 }
 on_both_engines!(ten_parallel_registrations_make_one_binding);
+
+/// Thirty provisionings at once from one address, in each of three fresh windows: exactly the
+/// limit (20) succeed every time and the rest are `rate_limited` with a `Retry-After` that ends
+/// the window. The window's first slot used to race, refusing a few of the first requests.
+async fn a_new_rate_limit_window_admits_exactly_its_limit(engine: TestEngine) {
+    let app = Arc::new(TestApp::new(engine).await);
+    for window in 0..3 {
+        app.advance(chrono::Duration::hours(1));
+        let mut tasks = Vec::new();
+        for _ in 0..30 {
+            let app = app.clone();
+            tasks.push(tokio::spawn(async move {
+                app.call("POST", "/v1/token/credentials", None, Some(json!({})))
+                    .await
+            }));
+        }
+        let wait = 3600 - app.now_unix().rem_euclid(3600);
+        let (mut created, mut limited) = (0, 0);
+        for task in tasks {
+            let answer = task.await.unwrap();
+            match answer.status {
+                201 => created += 1,
+                429 => {
+                    assert_eq!(answer.code(), Some("rate_limited"));
+                    assert_eq!(
+                        answer.header("retry-after"),
+                        Some(wait.to_string().as_str()),
+                        "window {window}"
+                    );
+                    limited += 1;
+                }
+                other => panic!("window {window}: {other} {:?}", answer.body),
+            }
+        }
+        assert_eq!((created, limited), (20, 10), "window {window}");
+    }
+}
+on_both_engines!(a_new_rate_limit_window_admits_exactly_its_limit);

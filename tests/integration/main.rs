@@ -32,5 +32,6 @@ mod seed_001;
 mod seed_003;
 mod seed_004;
 mod seed_flows;
+mod strict_input;
 mod support;
 mod tenants;

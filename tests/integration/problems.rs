@@ -73,3 +73,44 @@ async fn oversized_and_duplicate_key_bodies_are_refused(engine: TestEngine) {
     );
 }
 on_both_engines!(oversized_and_duplicate_key_bodies_are_refused);
+
+/// A 405 names the methods the route takes (RFC 9110), and a target longer than any route
+/// needs is a 414 problem, not the HTTP server's bare answer.
+async fn wrong_method_names_the_allowed_ones_and_long_targets_are_problems(engine: TestEngine) {
+    let app = TestApp::new(engine).await;
+    let bank = app.bank("jonan-shinkin").await;
+    for (method, path, allow) in [
+        ("DELETE", "/healthz".to_owned(), "GET, HEAD"),
+        (
+            "GET",
+            format!("/v1/banks/{}/users/usr_x/otp/verify", bank.id),
+            "POST",
+        ),
+        (
+            "PUT",
+            format!("/v1/banks/{}/users", bank.id),
+            "GET, HEAD, POST",
+        ),
+        ("POST", "/metrics".to_owned(), "GET, HEAD"),
+    ] {
+        let answer = app.call(method, &path, Some(&bank.key), None).await;
+        assert_eq!(answer.status, 405, "{method} {path}: {:?}", answer.body);
+        assert_problem(
+            405,
+            &answer.content_type,
+            &answer.body,
+            "method_not_allowed",
+        );
+        assert_eq!(answer.header("allow"), Some(allow), "{method} {path}");
+    }
+
+    let long = format!(
+        "/v1/banks/{}/users?contract_number={}",
+        bank.id,
+        "1".repeat(5000)
+    );
+    let answer = app.call("GET", &long, Some(&bank.key), None).await;
+    assert_eq!(answer.status, 414, "{:?}", answer.body);
+    assert_problem(414, &answer.content_type, &answer.body, "uri_too_long");
+}
+on_both_engines!(wrong_method_names_the_allowed_ones_and_long_targets_are_problems);

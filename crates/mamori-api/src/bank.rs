@@ -111,6 +111,7 @@ pub(crate) fn meta(ctx: &RequestContext) -> RequestMeta {
 
 /// A new contract user.
 #[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
 struct CreateUserRequest {
     /// 契約者番号 / 契約者ID: the contract number (1–32 letters, digits, `-`, `_`, `.`;
     /// full-width characters are converted).
@@ -166,6 +167,7 @@ impl From<User> for UserDto {
 
 /// 利用開始登録: the customer's credential ID and code(s).
 #[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
 struct RegisterCredentialRequest {
     /// クレデンシャルID (トークンID), e.g. `MAMO00001234`. Case, full-width characters, spaces
     /// and hyphens are normalised; the check digit catches typos before any code is tried.
@@ -180,6 +182,7 @@ struct RegisterCredentialRequest {
 
 /// A code to check.
 #[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
 struct OtpRequest {
     /// The code shown by the token (6–8 digits as a string; full-width digits and spaces are
     /// accepted).
@@ -188,6 +191,7 @@ struct OtpRequest {
 
 /// 同期ズレ補正: two consecutive codes.
 #[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
 struct ResyncRequest {
     /// The code shown first (OTP1).
     otp1: StrictString,
@@ -197,6 +201,7 @@ struct ResyncRequest {
 
 /// 機種変更: the old token's code, then the new token.
 #[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
 struct ChangeDeviceRequest {
     /// A current code of the token being replaced.
     old_otp: StrictString,

@@ -19,6 +19,13 @@ pub fn problem_of(err: &ServiceError, ctx: &RequestContext) -> Problem {
             code,
             attempts_left,
         } => Problem::new(*code, ctx).with_attempts_left(*attempts_left),
+        ServiceError::RateLimited {
+            retry_after_seconds,
+        } => {
+            let mut problem = Problem::new(ErrorCode::RateLimited, ctx);
+            problem.retry_after = Some(*retry_after_seconds);
+            problem
+        }
         ServiceError::PasswordRejected(rules) => {
             let mut problem = Problem::new(ErrorCode::PasswordRejected, ctx);
             problem.violations = Some(
@@ -63,7 +70,10 @@ pub fn problem_of(err: &ServiceError, ctx: &RequestContext) -> Problem {
 }
 
 macro_rules! problem_family {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident = $status:literal, $desc:literal;)* }) => {
+    ($(#[$doc:meta])* $name:ident {
+        $($variant:ident = $status:literal, $desc:literal;)*
+        $(@limited $limited:literal;)?
+    }) => {
         $(#[$doc])*
         #[derive(Debug, ApiResponse)]
         pub enum $name {
@@ -72,6 +82,11 @@ macro_rules! problem_family {
                 #[oai(status = $status, content_type = "application/problem+json")]
                 $variant(Json<Problem>),
             )*
+            $(
+                #[doc = $limited]
+                #[oai(status = 429, content_type = "application/problem+json")]
+                TooManyRequests(Json<Problem>, #[oai(header = "Retry-After")] u32),
+            )?
             /// The database is unreachable (`service_unavailable`). Nothing was changed or
             /// counted; retry after `Retry-After` seconds.
             #[oai(status = 503, content_type = "application/problem+json")]
@@ -87,6 +102,11 @@ macro_rules! problem_family {
                 let problem = problem_of(err, ctx);
                 match StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR) {
                     $(s if s.as_u16() == $status => Self::$variant(Json(problem)),)*
+                    $(StatusCode::TOO_MANY_REQUESTS => {
+                        let _ = $limited;
+                        let retry_after = problem.retry_after_seconds();
+                        Self::TooManyRequests(Json(problem), retry_after)
+                    })?
                     StatusCode::SERVICE_UNAVAILABLE => Self::Unavailable(Json(problem), RETRY_AFTER_SECONDS),
                     _ => Self::Internal(Json(problem)),
                 }
@@ -139,7 +159,7 @@ problem_family! {
         Conflict = 409, "Already used or already registered (`otp_already_used`, `credential_already_registered`). Not counted as a failure.";
         Unprocessable = 422, "The code is wrong (`otp_invalid`, with `attempts_left` for the old token of a device change) or the bank does not allow this kind of token (`credential_kind_not_allowed`). A wrong code of the token being registered counts against this user's registration attempts only, never against the token.";
         Locked = 423, "The old token is locked at this bank (`otp_locked`), or the token is suspended on the platform (`credential_suspended`).";
-        TooManyRequests = 429, "This user used up their registration attempts for the hour, or this client its budget of wrong registration codes (`rate_limited`); retry after `Retry-After` seconds.";
+        @limited "This user used up their registration attempts for the hour, or this client its budget of wrong registration codes (`rate_limited`); retry after `Retry-After` seconds.";
     }
 }
 
@@ -156,7 +176,7 @@ problem_family! {
     /// Problems of token provisioning.
     TokenProblem {
         BadRequest = 400, "The body is not valid (`bad_request`, `validation_failed`).";
-        TooManyRequests = 429, "Too many tokens provisioned from this address (`rate_limited`); retry later.";
+        @limited "Too many tokens provisioned from this address (`rate_limited`); retry after `Retry-After` seconds (the end of the hour's window).";
     }
 }
 
@@ -190,7 +210,7 @@ problem_family! {
         Gone = 410, "The issue expired, was already activated, or was replaced (`activation_expired`); the bank must issue again.";
         Unprocessable = 422, "The service ID, user ID or activation password is wrong (`activation_failed`, with `attempts_left`).";
         Locked = 423, "Too many wrong activation passwords (`activation_locked`); the bank must issue again.";
-        TooManyRequests = 429, "Too many activations from this address (`rate_limited`); retry later.";
+        @limited "Too many activations from this address (`rate_limited`); retry after `Retry-After` seconds (the end of the hour's window).";
     }
 }
 
@@ -204,7 +224,7 @@ problem_family! {
         Conflict = 409, "The app has not activated the token yet (`token_not_activated`), the code was used (`otp_already_used`), or a token is in use (`credential_already_registered`). Not counted.";
         Unprocessable = 422, "The code is wrong (`otp_invalid`), counted on the token.";
         Locked = 423, "The token is suspended on the platform (`credential_suspended`).";
-        TooManyRequests = 429, "This user used up their registration attempts for the hour (`rate_limited`); retry later.";
+        @limited "This user used up their registration attempts for the hour (`rate_limited`); retry after `Retry-After` seconds (the end of the hour's window).";
     }
 }
 
@@ -233,7 +253,7 @@ problem_family! {
         Conflict = 409, "The code was already used (`otp_already_used`); wait for the next code. Not counted.";
         Unprocessable = 422, "The code is wrong, or no token has this credential ID (`otp_invalid`, the same answer for both). Not counted towards any lock: this route has no bank key, and a stranger must not be able to suspend a token.";
         Locked = 423, "The token is suspended on the whole platform (`credential_suspended`).";
-        TooManyRequests = 429, "Too many listings from this address or for this credential (`rate_limited`); retry later.";
+        @limited "Too many listings from this address or for this credential (`rate_limited`); retry after `Retry-After` seconds (the end of the hour's window).";
     }
 }
 

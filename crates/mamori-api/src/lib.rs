@@ -3,6 +3,7 @@
 //! use cases in `mamori-service` and back.
 
 mod admin;
+mod allow;
 mod bank;
 pub mod context;
 mod errors;
@@ -14,6 +15,7 @@ pub mod middleware;
 pub mod problem;
 mod push;
 mod self_issue;
+mod spec;
 mod state;
 mod strict;
 mod timestamp;
@@ -87,11 +89,20 @@ pub fn api_service(state: AppState) -> OpenApiService<Apis, ()> {
 
 /// The spec as pretty JSON, exactly as committed under `openapi/`.
 pub fn spec_json(state: AppState) -> String {
-    let mut spec = api_service(state).spec();
-    if !spec.ends_with('\n') {
-        spec.push('\n');
+    spec::for_generators(&api_service(state).spec())
+}
+
+/// Serves the committed document, byte for byte.
+struct SpecEndpoint(std::sync::Arc<str>);
+
+impl Endpoint for SpecEndpoint {
+    type Output = poem::Response;
+
+    async fn call(&self, _req: poem::Request) -> poem::Result<poem::Response> {
+        Ok(poem::Response::builder()
+            .content_type("application/json; charset=utf-8")
+            .body(self.0.to_string()))
     }
-    spec
 }
 
 #[handler]
@@ -102,9 +113,13 @@ fn metrics_endpoint(state: Data<&AppState>) -> String {
 /// The whole HTTP application: API, spec, docs, metrics, behind the [`middleware::Edge`].
 pub fn app(state: AppState) -> impl Endpoint<Output = poem::Response> {
     let api = api_service(state.clone());
-    let spec = api.spec_endpoint();
+    let allow = allow::AllowTable::from_spec(&api.spec())
+        .with("/openapi.json", vec!["GET"])
+        .with("/metrics", vec!["GET"]);
+    let spec_text = spec::for_generators(&api.spec());
+    let spec = get(SpecEndpoint(std::sync::Arc::from(spec_text)));
     let docs = api.swagger_ui();
-    let edge = middleware::Edge::new(state.metrics.clone());
+    let edge = middleware::Edge::new(state.metrics.clone(), allow);
     Route::new()
         .nest("/", api)
         .at("/openapi.json", spec)
@@ -124,7 +139,9 @@ pub fn app_with_admin_ui(
     state: AppState,
     admin_ui: impl Endpoint<Output = poem::Response> + 'static,
 ) -> impl Endpoint<Output = poem::Response> {
-    let edge = middleware::Edge::new(state.metrics.clone());
+    // The console is static files: every path under it is read-only.
+    let allow = allow::AllowTable::default().with_prefix(ADMIN_UI_PATH, vec!["GET"]);
+    let edge = middleware::Edge::new(state.metrics.clone(), allow);
     Route::new()
         .nest_no_strip(ADMIN_UI_PATH, admin_ui.with(edge))
         .nest("/", app(state))

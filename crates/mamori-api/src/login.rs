@@ -37,6 +37,7 @@ impl LoginApi {
 
 /// ログイン: contract number (+ user ID) and login password.
 #[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
 struct StartLoginRequest {
     /// 契約者番号 / 契約者ID.
     contract_number: StrictString,
@@ -49,6 +50,7 @@ struct StartLoginRequest {
 
 /// The OTP that completes a login.
 #[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
 struct CompleteLoginRequest {
     /// The code shown by the token.
     otp: StrictString,
@@ -57,6 +59,7 @@ struct CompleteLoginRequest {
 /// A new login password, proven either by a login at step `password_change_required` or by
 /// the current password (a logged-in user).
 #[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
 struct ChangePasswordRequest {
     /// The new password; it must follow the bank's rules and differ from the last ones.
     #[oai(write_only)]
@@ -203,6 +206,7 @@ impl From<TransactionKind> for TransactionKindDto {
 
 /// The payee of a transfer or payment.
 #[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
 pub(crate) struct PayeeDto {
     /// 金融機関コード.
     bank_code: StrictString,
@@ -218,6 +222,7 @@ pub(crate) struct PayeeDto {
 /// value a string) is hashed with SHA-256 into the receipt's `txn_hash`, so the bank can prove
 /// what was authorised and detect a changed amount or payee.
 #[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
 pub(crate) struct TransactionDto {
     /// What it is.
     kind: TransactionKindDto,
@@ -263,6 +268,7 @@ impl From<Transaction> for TransactionDto {
 
 /// A code plus the transaction it authorises.
 #[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
 struct TransactionOtpRequest {
     /// The code shown by the token.
     otp: StrictString,

@@ -11,8 +11,9 @@ use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use poem_openapi::OperationId;
 use tracing::Instrument;
 
+use crate::allow::AllowTable;
 use crate::context::RequestId;
-use crate::json_guard::check_no_duplicate_keys;
+use crate::json_guard::{Text, check_json, first_control};
 use crate::metrics::Metrics;
 use crate::problem::{Problem, code_for_status};
 
@@ -21,16 +22,26 @@ use crate::problem::{Problem, code_for_status};
 /// exception ([`crate::admin::tokens::IMPORT_BODY_BYTES`]).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// Longest path and query accepted. Mamori's longest route with the longest IDs is a few
+/// hundred bytes; this answers a 414 problem long before the HTTP server's own limit would
+/// answer without one.
+pub const MAX_TARGET_BYTES: usize = 4 * 1024;
+
 /// The edge middleware.
 #[derive(Debug, Clone)]
 pub struct Edge {
     metrics: Arc<Metrics>,
+    allow: Arc<AllowTable>,
 }
 
 impl Edge {
-    /// Creates the edge, recording into `metrics`.
-    pub fn new(metrics: Arc<Metrics>) -> Self {
-        Self { metrics }
+    /// Creates the edge, recording into `metrics` and naming the methods of `allow`'s routes
+    /// in a 405.
+    pub fn new(metrics: Arc<Metrics>, allow: AllowTable) -> Self {
+        Self {
+            metrics,
+            allow: Arc::new(allow),
+        }
     }
 }
 
@@ -41,6 +52,7 @@ impl<E: Endpoint> Middleware<E> for Edge {
         EdgeEndpoint {
             inner,
             metrics: self.metrics.clone(),
+            allow: self.allow.clone(),
         }
     }
 }
@@ -50,6 +62,7 @@ impl<E: Endpoint> Middleware<E> for Edge {
 pub struct EdgeEndpoint<E> {
     inner: E,
     metrics: Arc<Metrics>,
+    allow: Arc<AllowTable>,
 }
 
 impl<E: Endpoint> Endpoint for EdgeEndpoint<E> {
@@ -71,10 +84,21 @@ impl<E: Endpoint> Endpoint for EdgeEndpoint<E> {
             let mut resp = match guard_body(&mut req).await {
                 Err(problem) => problem,
                 Ok(()) => {
-                    let admin = req.uri().path().starts_with("/v1/admin/");
+                    let path = req.uri().path().to_owned();
+                    let admin = path.starts_with("/v1/admin/");
                     match self.inner.call(req).await {
                         Ok(output) => output.into_response(),
-                        Err(err) => problem_for_error(err, lang, &request_id, admin),
+                        Err(err) => {
+                            let method_not_allowed = err.status() == StatusCode::METHOD_NOT_ALLOWED;
+                            let mut resp = problem_for_error(err, lang, &request_id, admin);
+                            if method_not_allowed
+                                && let Some(allow) = self.allow.allow(&path)
+                                && let Ok(value) = HeaderValue::from_str(&allow)
+                            {
+                                resp.headers_mut().insert("allow", value);
+                            }
+                            resp
+                        }
                     }
                 }
             };
@@ -98,12 +122,10 @@ impl<E: Endpoint> Endpoint for EdgeEndpoint<E> {
     }
 }
 
-/// Reads a request body once, within the size limit, and refuses JSON with duplicate keys;
-/// then puts the bytes back for the handler.
+/// Refuses control characters in the path and query, then reads a request body once, within
+/// the size limit, and refuses JSON with duplicate keys or control characters; then puts the
+/// bytes back for the handler.
 async fn guard_body(req: &mut Request) -> Result<(), Response> {
-    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
-        return Ok(());
-    }
     let problem = |code: ErrorCode, detail: Option<String>, req: &Request| {
         let ctx = crate::context::RequestContext::of(req);
         let mut p = Problem::new(code, &ctx);
@@ -112,6 +134,20 @@ async fn guard_body(req: &mut Request) -> Result<(), Response> {
         }
         p.into_response()
     };
+    let bad_request = |why: String, req: &Request| {
+        let lang = Lang::from_accept_language(req.header("accept-language"));
+        let detail = format!("{} ({why})", ErrorCode::BadRequest.detail(lang));
+        problem(ErrorCode::BadRequest, Some(detail), req)
+    };
+    if req.uri().path_and_query().map_or(0, |pq| pq.as_str().len()) > MAX_TARGET_BYTES {
+        return Err(problem(ErrorCode::UriTooLong, None, req));
+    }
+    if let Some(why) = control_in_target(req) {
+        return Err(bad_request(why, req));
+    }
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
+    }
     // A token seed file is the one large body Mamori takes, and only with an admin session
     // cookie (checked after the body is read; its absence needs no check to refuse).
     let has_session_cookie = req
@@ -139,16 +175,34 @@ async fn guard_body(req: &mut Request) -> Result<(), Response> {
     let is_json = req
         .header("content-type")
         .is_some_and(|ct| ct.starts_with("application/json") || ct.contains("+json"));
+    // Operators write reasons and policies on several lines; nobody else needs a line break.
+    let text = if req.uri().path().starts_with("/v1/admin/") {
+        Text::MultiLine
+    } else {
+        Text::SingleLine
+    };
     if is_json
         && !bytes.is_empty()
-        && let Err(why) = check_no_duplicate_keys(&bytes)
+        && let Err(why) = check_json(&bytes, text)
     {
-        let lang = Lang::from_accept_language(req.header("accept-language"));
-        let detail = format!("{} ({why})", ErrorCode::BadRequest.detail(lang));
-        return Err(problem(ErrorCode::BadRequest, Some(detail), req));
+        return Err(bad_request(why, req));
     }
     req.set_body(bytes);
     Ok(())
+}
+
+/// A control character in the decoded path or query, named for the caller.
+fn control_in_target(req: &Request) -> Option<String> {
+    let decoded = |part: &str| {
+        percent_encoding::percent_decode_str(part)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    if let Some(c) = first_control(&decoded(req.uri().path())) {
+        return Some(format!("control character {c} in the path"));
+    }
+    let query = req.uri().query().unwrap_or_default();
+    first_control(&decoded(query)).map(|c| format!("control character {c} in the query"))
 }
 
 /// Turns any error that reached the edge into a problem response. Server errors are logged

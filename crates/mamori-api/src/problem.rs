@@ -45,6 +45,9 @@ pub struct Problem {
     /// For `import_invalid`: every fault in the file, with its line.
     #[oai(skip_serializing_if_is_none)]
     pub errors: Option<Vec<LineFault>>,
+    /// Seconds the client should wait (`Retry-After`), when it is not the default.
+    #[oai(skip)]
+    pub retry_after: Option<u32>,
 }
 
 /// A fault on one line of an uploaded file. The message never quotes the file.
@@ -86,6 +89,7 @@ impl Problem {
             attempts_left: None,
             violations: None,
             errors: None,
+            retry_after: None,
         }
     }
 
@@ -101,23 +105,30 @@ impl Problem {
         self
     }
 
+    /// What `Retry-After` says with this problem.
+    pub fn retry_after_seconds(&self) -> u32 {
+        self.retry_after.unwrap_or(RETRY_AFTER_SECONDS)
+    }
+
     /// The problem as a complete HTTP response.
     pub fn into_response(self) -> poem::Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let retry =
             self.code.0 == ErrorCode::ServiceUnavailable || self.code.0 == ErrorCode::RateLimited;
+        let retry_after = self.retry_after_seconds();
         let body = self.to_json_string();
         let mut builder = poem::Response::builder()
             .status(status)
             .content_type(PROBLEM_JSON);
         if retry {
-            builder = builder.header("retry-after", RETRY_AFTER_SECONDS.to_string());
+            builder = builder.header("retry-after", retry_after.to_string());
         }
         builder.body(body)
     }
 }
 
-/// What `Retry-After` says when the database is unavailable or a client is rate limited.
+/// What `Retry-After` says when the database is unavailable (and for a rate limit whose window
+/// is not known).
 pub const RETRY_AFTER_SECONDS: u32 = 5;
 
 /// The HTTP status each error code is answered with.
@@ -142,6 +153,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        UriTooLong => StatusCode::URI_TOO_LONG,
         CredentialAlreadyRegistered
         | UserAlreadyExists
         | IdempotencyKeyReused
@@ -247,6 +259,7 @@ pub fn code_for_status(status: StatusCode) -> ErrorCode {
         StatusCode::NOT_FOUND => ErrorCode::NotFound,
         StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
         StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+        StatusCode::URI_TOO_LONG => ErrorCode::UriTooLong,
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
         StatusCode::UNAUTHORIZED => ErrorCode::Unauthorized,
         StatusCode::TOO_MANY_REQUESTS => ErrorCode::RateLimited,

@@ -37,6 +37,7 @@ impl PushApi {
 
 /// A text in Japanese and English.
 #[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
 struct LocalizedText {
     /// Japanese.
     ja: StrictString,
@@ -46,6 +47,7 @@ struct LocalizedText {
 
 /// What the bank asks the customer to approve.
 #[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
 struct CreatePushApprovalRequest {
     /// The transaction, exactly as verifyTransactionOtp takes it; its SHA-256 is what the
     /// device signs and what the receipt carries.
@@ -214,6 +216,7 @@ impl From<DecisionDto> for PushDecision {
 
 /// The device's signed answer.
 #[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
 struct AnswerRequest {
     /// The credential whose device answers (the approval's credential).
     credential_id: StrictString,

@@ -40,6 +40,7 @@ impl SelfIssueApi {
 
 /// トークン発行: where to send the activation details, and the password the customer chose.
 #[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
 struct IssueTokenRequest {
     /// 携帯メールアドレス: the customer's mobile mail address; the activation mail goes there.
     mail_address: StrictString,
@@ -66,6 +67,7 @@ struct TokenIssueDto {
 
 /// 初期設定: what the customer types into the token app.
 #[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
 struct ActivateTokenRequest {
     /// サービスID: the bank's ID, from the mail.
     service_id: StrictString,
@@ -102,6 +104,7 @@ struct ActivatedDto {
 
 /// 利用開始: a code from the activated token.
 #[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
 struct StartOtpUseRequest {
     /// The code the token shows now (a string: leading zeros matter).
     otp: StrictString,

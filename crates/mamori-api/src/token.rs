@@ -35,6 +35,7 @@ impl TokenApi {
 
 /// What the token sends when it asks for a credential.
 #[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
 struct ProvisionRequest {
     /// Mamori's own token: the Ed25519 public key of the device (32 bytes, base64url without
     /// padding). Registered with the credential, once and for good; push approvals must be
@@ -71,6 +72,7 @@ enum ProvisionResponse {
 
 /// A fresh code of the token, proving the caller holds it.
 #[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
 struct CredentialBanksRequest {
     /// The code the token shows now (6–8 digits as a string; full-width digits and spaces are
     /// accepted). Its time step is spent: it cannot be used again, here or at any bank.

@@ -16,6 +16,8 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     /// The request body is larger than the server accepts.
     PayloadTooLarge,
+    /// The request target (path and query) is longer than any Mamori route needs.
+    UriTooLong,
     /// The API key is missing, unknown or revoked.
     Unauthorized,
     /// No such resource for this caller. Another bank's resources answer the same.
@@ -123,6 +125,7 @@ impl ErrorCode {
         Self::ValidationFailed,
         Self::UnsupportedMediaType,
         Self::PayloadTooLarge,
+        Self::UriTooLong,
         Self::Unauthorized,
         Self::NotFound,
         Self::MethodNotAllowed,
@@ -178,6 +181,7 @@ impl ErrorCode {
             Self::ValidationFailed => "validation_failed",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::UriTooLong => "uri_too_long",
             Self::Unauthorized => "unauthorized",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -239,6 +243,7 @@ impl ErrorCode {
             Self::ValidationFailed => "Validation failed",
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::PayloadTooLarge => "Payload too large",
+            Self::UriTooLong => "URI too long",
             Self::Unauthorized => "Unauthorized",
             Self::NotFound => "Not found",
             Self::MethodNotAllowed => "Method not allowed",
@@ -304,6 +309,7 @@ impl ErrorCode {
             Self::ValidationFailed => "A field has a value that is not allowed.",
             Self::UnsupportedMediaType => "Send the request body as application/json.",
             Self::PayloadTooLarge => "The request body is too large.",
+            Self::UriTooLong => "The request's path and query are too long.",
             Self::Unauthorized => "A valid API key is required.",
             Self::NotFound => "The requested resource does not exist.",
             Self::MethodNotAllowed => "This method is not allowed on this path.",
@@ -411,6 +417,7 @@ impl ErrorCode {
             Self::ValidationFailed => "入力値が正しくありません。",
             Self::UnsupportedMediaType => "リクエスト本文は application/json で送信してください。",
             Self::PayloadTooLarge => "リクエスト本文が大きすぎます。",
+            Self::UriTooLong => "リクエストのパスとクエリが長すぎます。",
             Self::Unauthorized => "有効なAPIキーが必要です。",
             Self::NotFound => "指定されたリソースは存在しません。",
             Self::MethodNotAllowed => "このパスではこのメソッドは使用できません。",

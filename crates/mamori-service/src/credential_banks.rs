@@ -75,7 +75,7 @@ impl TokenBanks {
             .take_slot(&format!("banks:{}", meta.client()), limit, now)
             .await?
         {
-            return Err(ServiceError::rejected(ErrorCode::RateLimited));
+            return Err(ServiceError::rate_limited(limit, now));
         }
         let entry = AuditEntry::platform_token(meta, Operation::ListCredentialBanks, now);
         let refuse = |entry: AuditEntry, code| core.refuse(entry, ServiceError::rejected(code));
@@ -89,7 +89,7 @@ impl TokenBanks {
             .take_slot(&format!("banks-credential:{id}"), limit, now)
             .await?
         {
-            return Err(ServiceError::rejected(ErrorCode::RateLimited));
+            return Err(ServiceError::rate_limited(limit, now));
         }
         let Some(credential) = credentials::find_credential(core.db(), id).await? else {
             // Whether a Mamori ID was issued stays hidden; what is neither a Mamori ID nor an

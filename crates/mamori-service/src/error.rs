@@ -17,6 +17,12 @@ pub enum ServiceError {
         /// Attempts left before a lock, where that applies.
         attempts_left: Option<u32>,
     },
+    /// A rate limit's window is used up (`rate_limited`); nothing was changed or counted.
+    #[error("rate limited for {retry_after_seconds} s")]
+    RateLimited {
+        /// Seconds until the window ends.
+        retry_after_seconds: u32,
+    },
     /// A new password breaks the bank's password rules (every broken rule listed).
     #[error("password rejected")]
     PasswordRejected(Vec<PasswordRule>),
@@ -43,6 +49,16 @@ impl ServiceError {
         }
     }
 
+    /// A used-up rate limit: the client may retry when the window `now` falls in ends.
+    pub fn rate_limited(
+        limit: mamori_domain::RateLimit,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
+        Self::RateLimited {
+            retry_after_seconds: limit.retry_after_seconds(now),
+        }
+    }
+
     /// A field error.
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::Invalid(message.into())
@@ -65,6 +81,7 @@ impl ServiceError {
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::Rejected { code, .. } => *code,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
             Self::Invalid(_) => ErrorCode::ValidationFailed,
             Self::PasswordRejected(_) => ErrorCode::PasswordRejected,
             Self::FileRejected(_) => ErrorCode::ImportInvalid,
@@ -87,6 +104,7 @@ impl From<StoreError> for ServiceError {
         match err {
             StoreError::Unavailable(e) => ServiceError::Unavailable(e.to_string()),
             StoreError::Conflict(e) => ServiceError::Unavailable(format!("write conflict: {e}")),
+            StoreError::Refused(e) => ServiceError::Internal(e.to_string()),
             StoreError::Corrupt(e) => ServiceError::Internal(e),
         }
     }

@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use data_encoding::{HEXLOWER, HEXLOWER_PERMISSIVE};
 use mamori_crypto::DevicePublicKey;
+use mamori_domain::Operation;
 use mamori_domain::policy::CredentialKind;
-use mamori_domain::{ErrorCode, Operation};
 pub use mamori_import::Format as SeedFormat;
 use mamori_import::{Fault, LineError, TokenSeed};
 use mamori_otp::{CredentialId, OtpAuthUri, OtpKind, OtpParams, Secret};
@@ -118,11 +118,9 @@ impl Provisioning {
     ) -> Result<Provisioned, ServiceError> {
         let core = &self.core;
         let key = format!("provision:{}", meta.client());
-        if !core
-            .take_slot(&key, core.limits.keyless_per_client, core.now())
-            .await?
-        {
-            return Err(ServiceError::rejected(ErrorCode::RateLimited));
+        let (limit, now) = (core.limits.keyless_per_client, core.now());
+        if !core.take_slot(&key, limit, now).await? {
+            return Err(ServiceError::rate_limited(limit, now));
         }
         let tx = core.write().await?;
         let entry = AuditEntry::platform_token(meta, Operation::ProvisionCredential, core.now());

@@ -210,14 +210,20 @@ impl Registration {
             .take_slot(&user_key, limits.registration_per_user, now)
             .await?
         {
-            return refused(ServiceError::rejected(ErrorCode::RateLimited));
+            return refused(ServiceError::rate_limited(
+                limits.registration_per_user,
+                now,
+            ));
         }
         let client_key = format!("register-client:{}", meta.client());
         if !core
             .take_slot(&client_key, limits.registration_failures_per_client, now)
             .await?
         {
-            return refused(ServiceError::rejected(ErrorCode::RateLimited));
+            return refused(ServiceError::rate_limited(
+                limits.registration_failures_per_client,
+                now,
+            ));
         }
         let secret = core.open_secret(&credential)?;
         let state = codes::code_state(&credential, &secret)?;

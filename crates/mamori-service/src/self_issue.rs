@@ -205,7 +205,10 @@ impl SelfIssue {
             )
             .await?
         {
-            return Err(ServiceError::rejected(ErrorCode::RateLimited));
+            return Err(ServiceError::rate_limited(
+                core.limits.keyless_per_client,
+                now,
+            ));
         }
         let tenant = TenantId::parse(service_id.trim()).ok();
         let config = match &tenant {

@@ -1,19 +1,28 @@
 //! The store's errors, sorted by what the caller can do about them: retry later (the database
-//! is away; nothing was decided), answer "someone else won" (a unique index refused the write),
-//! or report a bug (stored data that does not read back).
+//! is away or asked us to retry; nothing was decided), answer "someone else won" (a unique
+//! index refused the write), or report a bug (a statement the database refused for good, or
+//! stored data that does not read back).
 
-use sea_orm::{DbErr, SqlErr};
+use std::ops::Deref;
+
+use sea_orm::sqlx;
+use sea_orm::{DbErr, RuntimeErr, SqlErr};
 
 /// What can go wrong in the store, in terms callers can act on.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database could not be reached or failed; nothing can be concluded about the
-    /// request, so callers answer 503 and never count it as a wrong code.
+    /// The database could not be reached, or refused for a reason that passes (a lost
+    /// connection, a full pool, a serialization failure, a busy SQLite file): nothing can be
+    /// concluded about the request, so callers answer 503 and never count it as a wrong code.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] DbErr),
     /// A unique constraint refused the write: a concurrent or earlier request won.
     #[error("conflicting write: {0}")]
     Conflict(#[source] DbErr),
+    /// The database refused a statement for good (retrying cannot help): a bug or input that
+    /// should have been refused before it got here. Callers answer 500 and log it.
+    #[error("database refused the statement: {0}")]
+    Refused(#[source] DbErr),
     /// Stored data could not be read back (e.g. a policy JSON of an unknown shape).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
@@ -21,9 +30,62 @@ pub enum StoreError {
 
 impl From<DbErr> for StoreError {
     fn from(err: DbErr) -> Self {
-        match err.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(_)) => Self::Conflict(err),
-            _ => Self::Unavailable(err),
+        if let Some(SqlErr::UniqueConstraintViolation(_)) = err.sql_err() {
+            Self::Conflict(err)
+        } else if is_transient(&err) {
+            Self::Unavailable(err)
+        } else {
+            Self::Refused(err)
+        }
+    }
+}
+
+/// Whether the same statement may succeed if tried again later.
+fn is_transient(err: &DbErr) -> bool {
+    let sqlx_error = match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
+        _ => return false,
+    };
+    match sqlx_error.deref() {
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| transient_code(&code)),
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        _ => false,
+    }
+}
+
+/// SQLSTATE classes and codes that mean "try again" on PostgreSQL, and SQLite's busy, locked,
+/// I/O and full-disk results (extended codes keep the primary code in their low byte).
+fn transient_code(code: &str) -> bool {
+    if let Ok(sqlite) = code.parse::<u32>() {
+        return matches!(sqlite & 0xff, 5 | 6 | 10 | 13);
+    }
+    code.starts_with("08") // connection exception
+        || code.starts_with("53") // insufficient resources
+        || code.starts_with("57P") // operator intervention (shutdown, crash recovery)
+        || matches!(code, "40001" | "40P01" | "55P03") // serialization, deadlock, lock timeout
+}
+
+#[cfg(test)]
+mod tests {
+    use super::transient_code;
+
+    #[test]
+    fn retryable_codes_are_told_from_final_ones() {
+        for code in [
+            "40001", "40P01", "08006", "57P01", "53300", "5", "517", "6", "13",
+        ] {
+            assert!(transient_code(code), "{code}");
+        }
+        // NUL in text, division by zero, a missing table, a check constraint, SQLite's
+        // constraint and SQL-error results.
+        for code in ["22021", "22012", "42P01", "23514", "19", "1", "2067"] {
+            assert!(!transient_code(code), "{code}");
         }
     }
 }

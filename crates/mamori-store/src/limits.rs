@@ -2,17 +2,13 @@
 //! and given back with conditional writes, so concurrent requests on any node never overrun
 //! the limit between them.
 
-use chrono::{DateTime, DurationRound, Utc};
+use chrono::{DateTime, Utc};
 use mamori_domain::RateLimit;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::entities::counters;
 use crate::error::StoreError;
-
-fn window_start(limit: RateLimit, now: DateTime<Utc>) -> DateTime<Utc> {
-    now.duration_trunc(limit.window).unwrap_or(now)
-}
 
 /// Takes one slot of `key`'s current window: one conditional increment, or the start of a new
 /// window. Returns whether the request may go on.
@@ -22,7 +18,7 @@ pub async fn take_slot<C: ConnectionTrait>(
     limit: RateLimit,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    let window_start = window_start(limit, now);
+    let window_start = limit.window_start(now);
     let bump = || async {
         let bumped = counters::Entity::update_many()
             .col_expr(
@@ -75,7 +71,7 @@ pub async fn give_back_slot<C: ConnectionTrait>(
             Expr::col(counters::Column::Count).sub(1),
         )
         .filter(counters::Column::Key.eq(key))
-        .filter(counters::Column::WindowStart.eq(window_start(limit, now)))
+        .filter(counters::Column::WindowStart.eq(limit.window_start(now)))
         .filter(counters::Column::Count.gt(0))
         .exec(conn)
         .await?;

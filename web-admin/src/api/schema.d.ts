@@ -1626,9 +1626,9 @@ export interface components {
          */
         AdminSessionDto: {
             /** @description The operator. */
-            operator: components["schemas"]["OperatorDto"] & unknown;
+            operator: components["schemas"]["OperatorDto"];
             /** @description `setup` until the one-time password is replaced and the authenticator app enrolled. */
-            stage: components["schemas"]["StageDto"] & unknown;
+            stage: components["schemas"]["StageDto"];
             /** @description Send this in `X-CSRF-Token` with every state-changing request. */
             csrf_token: string;
         };
@@ -1666,7 +1666,7 @@ export interface components {
          */
         AdminTokenImportRequest: {
             /** @description The file's format. */
-            format: components["schemas"]["AdminSeedFormat"] & unknown;
+            format: components["schemas"]["AdminSeedFormat"];
             /** @description The file's text. */
             content: string;
             /**
@@ -1688,7 +1688,7 @@ export interface components {
             /** @description The credential whose device answers (the approval's credential). */
             credential_id: string;
             /** @description `approve` (承認) or `deny` (拒否). */
-            decision: components["schemas"]["DecisionDto"] & unknown;
+            decision: components["schemas"]["DecisionDto"];
             /** @description With a number challenge: the number the customer picked (needed to approve). */
             number?: string;
             /** @description The `transaction_hash` the device showed. */
@@ -1712,7 +1712,7 @@ export interface components {
             /** @description `pa_…`. */
             approval_id: string;
             /** @description `approved` or `denied`. */
-            status: components["schemas"]["ApprovalStatusDto"] & unknown;
+            status: components["schemas"]["ApprovalStatusDto"];
         };
         /**
          * ApiKeyDto
@@ -1826,7 +1826,7 @@ export interface components {
          */
         BankDetailDto: {
             /** @description The bank. */
-            bank: components["schemas"]["BankSummaryDto"] & unknown;
+            bank: components["schemas"]["BankSummaryDto"];
             /** @description Its whole config, as the text of `tenant-configs/<id>.toml`. */
             policy_toml: string;
             /** @description Values that deviate from NIST SP 800-63B. */
@@ -1862,7 +1862,7 @@ export interface components {
             /** @description The English name. */
             name_en: string;
             /** @description Where its policy lives. */
-            managed_by: components["schemas"]["ManagedByDto"] & unknown;
+            managed_by: components["schemas"]["ManagedByDto"];
             /** @description The file of a file-managed bank, in `tenant-configs/`. */
             config_file?: string;
             /**
@@ -2053,7 +2053,7 @@ export interface components {
             /** @description The name shown (1–100 characters). */
             display_name: string;
             /** @description The role. */
-            role: components["schemas"]["RoleDto"] & unknown;
+            role: components["schemas"]["RoleDto"];
             /** @description The bank of a bank operator (required) or of an auditor limited to one bank. */
             bank_id?: string;
         };
@@ -2066,9 +2066,9 @@ export interface components {
              * @description The transaction, exactly as verifyTransactionOtp takes it; its SHA-256 is what the
              *     device signs and what the receipt carries.
              */
-            transaction: components["schemas"]["TransactionDto"] & unknown;
+            transaction: components["schemas"]["TransactionDto"];
             /** @description What the phone shows (e.g. 「振込 150,000円 ｼﾞｮｳﾅﾝ ﾀﾛｳ」), 1 to 500 characters each. */
-            display: components["schemas"]["LocalizedText"] & unknown;
+            display: components["schemas"]["LocalizedText"];
             /**
              * @description Make the customer pick, on the phone, the two-digit `number` the IB screen shows (so an
              *     approval cannot be given blindly). The bank's policy `push.number_challenge = true`
@@ -2116,7 +2116,7 @@ export interface components {
          */
         CreatedOperatorDto: {
             /** @description The operator. */
-            operator: components["schemas"]["OperatorDto"] & unknown;
+            operator: components["schemas"]["OperatorDto"];
             /** @description Hand it over once; the first sign-in replaces it. */
             one_time_password: string;
         };
@@ -2128,9 +2128,9 @@ export interface components {
             /** @description The bank's ID. */
             bank_id: string;
             /** @description The bank's name. */
-            bank_name: components["schemas"]["BankNameDto"] & unknown;
+            bank_name: components["schemas"]["BankNameDto"];
             /** @description `in_use` or `locked`. */
-            status: components["schemas"]["RegistrationStatusDto"] & unknown;
+            status: components["schemas"]["RegistrationStatusDto"];
             /**
              * Format: date-time
              * @description When the token was registered at the bank (利用開始登録).
@@ -2223,13 +2223,13 @@ export interface components {
              */
             password_changed_at?: string;
             /** @description Their OTP status here. */
-            otp: components["schemas"]["OtpStatusDto"] & unknown;
+            otp: components["schemas"]["OtpStatusDto"];
             /** @description Their tokens here, newest first. */
             tokens: components["schemas"]["TokenBindingDto"][];
             /** @description Logins in progress. */
             open_logins: components["schemas"]["OpenLoginDto"][];
             /** @description A token issued by mail, not yet started. */
-            open_issue?: components["schemas"]["OpenIssueDto"] & unknown;
+            open_issue?: components["schemas"]["OpenIssueDto"];
             /** @description Push approvals waiting for the phone. */
             pending_approvals: components["schemas"]["AdminPendingApprovalDto"][];
             /** @description Their latest 20 entries in the bank's audit trail. */
@@ -2261,7 +2261,7 @@ export interface components {
             /** @description The login password is locked. */
             password_locked: boolean;
             /** @description The state of their latest token here. */
-            token_state?: components["schemas"]["TokenStateDto"] & unknown;
+            token_state?: components["schemas"]["TokenStateDto"];
             /** @description Their latest token here. */
             credential_id?: string;
         };
@@ -2277,6 +2277,7 @@ export interface components {
          *     - `validation_failed` (400): A field has a value that is not allowed.
          *     - `unsupported_media_type` (415): Send the request body as application/json.
          *     - `payload_too_large` (413): The request body is too large.
+         *     - `uri_too_long` (414): The request's path and query are too long.
          *     - `unauthorized` (401): A valid API key is required.
          *     - `not_found` (404): The requested resource does not exist.
          *     - `method_not_allowed` (405): This method is not allowed on this path.
@@ -2325,7 +2326,7 @@ export interface components {
          *     - `import_invalid` (422): The file cannot be imported; nothing was imported. Please correct each listed line.
          * @enum {string}
          */
-        ErrorCode: "bad_request" | "validation_failed" | "unsupported_media_type" | "payload_too_large" | "unauthorized" | "not_found" | "method_not_allowed" | "rate_limited" | "service_unavailable" | "internal_error" | "otp_malformed" | "otp_invalid" | "otp_already_used" | "otp_locked" | "otp_not_registered" | "credential_id_malformed" | "credential_unknown" | "credential_suspended" | "credential_already_registered" | "credential_kind_not_allowed" | "resync_failed" | "user_already_exists" | "idempotency_key_reused" | "login_failed" | "login_expired" | "password_rejected" | "password_not_managed" | "self_issue_disabled" | "activation_failed" | "activation_locked" | "activation_expired" | "token_not_activated" | "push_disabled" | "push_unavailable" | "push_approval_expired" | "push_already_answered" | "device_signature_invalid" | "push_transaction_mismatch" | "push_number_mismatch" | "admin_login_failed" | "admin_session_required" | "admin_setup_required" | "forbidden" | "csrf_token_invalid" | "bank_suspended" | "bank_file_managed" | "bank_already_exists" | "operator_already_exists" | "policy_invalid" | "import_invalid";
+        ErrorCode: "bad_request" | "validation_failed" | "unsupported_media_type" | "payload_too_large" | "uri_too_long" | "unauthorized" | "not_found" | "method_not_allowed" | "rate_limited" | "service_unavailable" | "internal_error" | "otp_malformed" | "otp_invalid" | "otp_already_used" | "otp_locked" | "otp_not_registered" | "credential_id_malformed" | "credential_unknown" | "credential_suspended" | "credential_already_registered" | "credential_kind_not_allowed" | "resync_failed" | "user_already_exists" | "idempotency_key_reused" | "login_failed" | "login_expired" | "password_rejected" | "password_not_managed" | "self_issue_disabled" | "activation_failed" | "activation_locked" | "activation_expired" | "token_not_activated" | "push_disabled" | "push_unavailable" | "push_approval_expired" | "push_already_answered" | "device_signature_invalid" | "push_transaction_mismatch" | "push_number_mismatch" | "admin_login_failed" | "admin_session_required" | "admin_setup_required" | "forbidden" | "csrf_token_invalid" | "bank_suspended" | "bank_file_managed" | "bank_already_exists" | "operator_already_exists" | "policy_invalid" | "import_invalid";
         /**
          * FiguresDto
          * @description A bank's figures.
@@ -2432,7 +2433,7 @@ export interface components {
          */
         LoginCompletedDto: {
             /** @description Always `complete`. */
-            next_step: components["schemas"]["NextStepDto"] & unknown;
+            next_step: components["schemas"]["NextStepDto"];
             /** @description Mamori's user ID. */
             user_id: string;
             /** @description Authentication methods used (`pwd`, `otp`). */
@@ -2455,7 +2456,7 @@ export interface components {
          */
         LoginStepDto: {
             /** @description The next step. */
-            next_step: components["schemas"]["NextStepDto"] & unknown;
+            next_step: components["schemas"]["NextStepDto"];
             /**
              * @description The single-use login ID for the next step (absent when complete). It works once, for
              *     5 minutes, for this user at this bank only.
@@ -2516,7 +2517,7 @@ export interface components {
             /** @description The login ID. */
             id: string;
             /** @description What it waits for. */
-            step: components["schemas"]["NextStepDto"] & unknown;
+            step: components["schemas"]["NextStepDto"];
             /**
              * Format: date-time
              * @description Until when.
@@ -2535,7 +2536,7 @@ export interface components {
             /** @description The name shown. */
             display_name: string;
             /** @description The role. */
-            role: components["schemas"]["RoleDto"] & unknown;
+            role: components["schemas"]["RoleDto"];
             /** @description The one bank of a bank operator or of an auditor limited to one bank. */
             bank_id?: string;
             /** @description The authenticator app is enrolled. */
@@ -2593,7 +2594,7 @@ export interface components {
          */
         OtpStatusDto: {
             /** @description none / issued / in_use / locked / stopped / revoked. */
-            status: components["schemas"]["OtpUseDto"] & unknown;
+            status: components["schemas"]["OtpUseDto"];
             /** @description The credential of the user's latest registration. */
             credential_id?: string;
             /**
@@ -2678,13 +2679,13 @@ export interface components {
             /** @description The bank asking. */
             bank_id: string;
             /** @description The bank's name. */
-            bank_name: components["schemas"]["LocalizedText"] & unknown;
+            bank_name: components["schemas"]["LocalizedText"];
             /** @description The transaction to approve. */
-            transaction: components["schemas"]["TransactionDto"] & unknown;
+            transaction: components["schemas"]["TransactionDto"];
             /** @description SHA-256 (hex) of the canonical transaction: sign exactly this in the answer. */
             transaction_hash: string;
             /** @description What to show the customer. */
-            display: components["schemas"]["LocalizedText"] & unknown;
+            display: components["schemas"]["LocalizedText"];
             /**
              * @description The customer must pick the number shown on the IB screen (0–99 choices on the phone);
              *     the number itself is never sent to the device.
@@ -2772,7 +2773,7 @@ export interface components {
             /** @description A human-readable explanation, in Japanese or English by `Accept-Language`. */
             detail: string;
             /** @description The stable, machine-readable error code. Branch on this, never on `detail`. */
-            code: components["schemas"]["ErrorCode"] & unknown;
+            code: components["schemas"]["ErrorCode"];
             /** @description The request's ID (also in the `X-Request-Id` header); quote it to support. */
             request_id: string;
             /**
@@ -2834,7 +2835,7 @@ export interface components {
             /** @description The approval's ID (`pa_…`), for getPushApproval. */
             approval_id: string;
             /** @description Always `pending`. */
-            status: components["schemas"]["ApprovalStatusDto"] & unknown;
+            status: components["schemas"]["ApprovalStatusDto"];
             /**
              * Format: date-time
              * @description When no answer cancels it (now + the bank's `push.timeout_seconds`).
@@ -2856,7 +2857,7 @@ export interface components {
             /** @description Mamori's user ID. */
             user_id: string;
             /** @description pending, approved, denied, expired or cancelled. */
-            status: components["schemas"]["ApprovalStatusDto"] & unknown;
+            status: components["schemas"]["ApprovalStatusDto"];
             /** @description SHA-256 (hex) of the canonical transaction. */
             transaction_hash: string;
             /**
@@ -2930,7 +2931,7 @@ export interface components {
             /** @description The bank's user. */
             user_id: string;
             /** @description The state there. */
-            state: components["schemas"]["TokenStateDto"] & unknown;
+            state: components["schemas"]["TokenStateDto"];
             /**
              * Format: int32
              * @description Wrong codes there.
@@ -3058,7 +3059,7 @@ export interface components {
             /** @description The credential. */
             credential_id: string;
             /** @description Its state here. */
-            state: components["schemas"]["TokenStateDto"] & unknown;
+            state: components["schemas"]["TokenStateDto"];
             /**
              * Format: int32
              * @description Consecutive wrong codes here.
@@ -3088,7 +3089,7 @@ export interface components {
          */
         TokenIssueDto: {
             /** @description The user's OTP status now: `issued` (申請済). */
-            status: components["schemas"]["OtpUseDto"] & unknown;
+            status: components["schemas"]["OtpUseDto"];
             /** @description The mail address the activation details were sent to. */
             mail_address: string;
             /**
@@ -3142,13 +3143,13 @@ export interface components {
          */
         TransactionDto: {
             /** @description What it is. */
-            kind: components["schemas"]["TransactionKindDto"] & unknown;
+            kind: components["schemas"]["TransactionKindDto"];
             /** @description The amount as a decimal string, e.g. `"150000"`. */
             amount: string;
             /** @description ISO 4217 currency; `JPY` when omitted. */
             currency?: string;
             /** @description The payee, for transfers and payments. */
-            payee?: components["schemas"]["PayeeDto"] & unknown;
+            payee?: components["schemas"]["PayeeDto"];
         };
         /**
          * @description The kinds of transaction that can require a fresh OTP (取引認証).
@@ -3163,7 +3164,7 @@ export interface components {
             /** @description The code shown by the token. */
             otp: string;
             /** @description The transaction. */
-            transaction: components["schemas"]["TransactionDto"] & unknown;
+            transaction: components["schemas"]["TransactionDto"];
         };
         /**
          * UnlockedDto
@@ -3585,6 +3586,7 @@ export interface operations {
             /** @description This user used up their registration attempts for the hour, or this client its budget of wrong registration codes (`rate_limited`); retry after `Retry-After` seconds. */
             429: {
                 headers: {
+                    "RETRY-AFTER": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4014,6 +4016,7 @@ export interface operations {
             /** @description This user used up their registration attempts for the hour, or this client its budget of wrong registration codes (`rate_limited`); retry after `Retry-After` seconds. */
             429: {
                 headers: {
+                    "RETRY-AFTER": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4653,9 +4656,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many activations from this address (`rate_limited`); retry later. */
+            /** @description Too many activations from this address (`rate_limited`); retry after `Retry-After` seconds (the end of the hour's window). */
             429: {
                 headers: {
+                    "RETRY-AFTER": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4776,9 +4780,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description This user used up their registration attempts for the hour (`rate_limited`); retry later. */
+            /** @description This user used up their registration attempts for the hour (`rate_limited`); retry after `Retry-After` seconds (the end of the hour's window). */
             429: {
                 headers: {
+                    "RETRY-AFTER": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5983,9 +5988,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many tokens provisioned from this address (`rate_limited`); retry later. */
+            /** @description Too many tokens provisioned from this address (`rate_limited`); retry after `Retry-After` seconds (the end of the hour's window). */
             429: {
                 headers: {
+                    "RETRY-AFTER": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6077,9 +6083,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many listings from this address or for this credential (`rate_limited`); retry later. */
+            /** @description Too many listings from this address or for this credential (`rate_limited`); retry after `Retry-After` seconds (the end of the hour's window). */
             429: {
                 headers: {
+                    "RETRY-AFTER": number;
                     [name: string]: unknown;
                 };
                 content: {

@@ -141,6 +141,7 @@ struct BankList {
 
 /// A new console-managed bank.
 #[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
 struct CreateBankRequest {
     /// The bank's ID: 3–40 of `a-z 0-9 -`, starting with a letter.
     id: StrictString,
@@ -152,6 +153,7 @@ struct CreateBankRequest {
 
 /// A config to review.
 #[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
 struct ReviewRequest {
     /// The config as a `tenant-configs` file would read.
     policy_toml: String,
@@ -159,6 +161,7 @@ struct ReviewRequest {
 
 /// A config to save.
 #[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
 struct SavePolicyRequest {
     /// The config as a `tenant-configs` file would read.
     policy_toml: String,
@@ -290,6 +293,7 @@ struct ApiKeyList {
 
 /// A new API key.
 #[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
 struct CreateApiKeyRequest {
     /// A label for people (at most 100 characters), e.g. "IB production".
     #[oai(default)]

@@ -66,6 +66,7 @@ async fn admin_session(req: &Request, cookie: ApiKey) -> poem::Result<OperatorCa
 /// What an operator gives for an action that changes a customer's, a bank's or an operator's
 /// state: it goes into the audit trail.
 #[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
 pub(crate) struct ReasonRequest {
     /// Why (1–500 characters), e.g. 「本人確認のうえロック解除」.
     pub reason: String,

@@ -133,6 +133,7 @@ pub(crate) struct AdminSessionDto {
 
 /// Sign in with login name, password and the authenticator's code.
 #[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
 struct SignInRequest {
     /// 運用担当者ID.
     login_name: StrictString,
@@ -145,6 +146,7 @@ struct SignInRequest {
 
 /// A new password for the signed-in operator.
 #[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
 struct ChangeOwnPasswordRequest {
     /// The current (or one-time) password.
     #[oai(write_only)]
@@ -177,6 +179,7 @@ impl From<TotpEnrollment> for TotpEnrollmentDto {
 
 /// A code of the authenticator app being enrolled.
 #[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
 struct CodeRequest {
     /// The app's current 6-digit code.
     code: StrictString,
@@ -184,6 +187,7 @@ struct CodeRequest {
 
 /// A new operator.
 #[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
 struct CreateOperatorRequest {
     /// Login name (3–40 of `a-z 0-9 . _ -`).
     login_name: StrictString,

@@ -43,6 +43,7 @@ enum AdminSeedFormat {
 
 /// A seed file to import.
 #[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
 struct AdminTokenImportRequest {
     /// The file's format.
     format: AdminSeedFormat,
