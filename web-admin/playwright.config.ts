@@ -19,7 +19,9 @@ export default defineConfig({
   retries: 0,
   forbidOnly: true,
   timeout: 15_000,
-  globalTimeout: 120_000,
+  // A bound for a hung browser, not a speed check: both engines' suites share two cores in CI,
+  // and a loaded machine took just over two minutes.
+  globalTimeout: 360_000,
   expect: { timeout: 5_000 },
   reporter: [["list"]],
   use: {

@@ -14,6 +14,7 @@ mod m20261122_000003_passwords_and_logins;
 mod m20261122_000004_signing_keys;
 mod m20261122_000005_customer_token;
 mod m20261201_000006_operators;
+mod m20261201_000007_bindings_by_user;
 
 /// The list of all migrations, oldest first.
 #[derive(Debug)]
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_signing_keys::Migration),
             Box::new(m20261122_000005_customer_token::Migration),
             Box::new(m20261201_000006_operators::Migration),
+            Box::new(m20261201_000007_bindings_by_user::Migration),
         ]
     }
 }

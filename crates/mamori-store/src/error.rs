@@ -48,7 +48,14 @@ fn is_transient(err: &DbErr) -> bool {
         _ => return false,
     };
     match sqlx_error.deref() {
-        sqlx::Error::Database(db) => db.code().is_some_and(|code| transient_code(&code)),
+        sqlx::Error::Database(db) => {
+            let engine = if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                Engine::Sqlite
+            } else {
+                Engine::Postgres
+            };
+            db.code().is_some_and(|code| transient_code(engine, &code))
+        }
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::Protocol(_)
@@ -59,33 +66,47 @@ fn is_transient(err: &DbErr) -> bool {
     }
 }
 
-/// SQLSTATE classes and codes that mean "try again" on PostgreSQL, and SQLite's busy, locked,
+#[derive(Debug, Clone, Copy)]
+enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// PostgreSQL's SQLSTATE classes and codes that mean "try again", and SQLite's busy, locked,
 /// I/O and full-disk results (extended codes keep the primary code in their low byte).
-fn transient_code(code: &str) -> bool {
-    if let Ok(sqlite) = code.parse::<u32>() {
-        return matches!(sqlite & 0xff, 5 | 6 | 10 | 13);
+fn transient_code(engine: Engine, code: &str) -> bool {
+    match engine {
+        Engine::Sqlite => code
+            .parse::<u32>()
+            .is_ok_and(|result| matches!(result & 0xff, 5 | 6 | 10 | 13)),
+        Engine::Postgres => {
+            code.starts_with("08") // connection exception
+                || code.starts_with("53") // insufficient resources
+                || code.starts_with("57P") // operator intervention (shutdown, crash recovery)
+                || matches!(code, "40001" | "40P01" | "55P03") // serialization, deadlock, lock timeout
+        }
     }
-    code.starts_with("08") // connection exception
-        || code.starts_with("53") // insufficient resources
-        || code.starts_with("57P") // operator intervention (shutdown, crash recovery)
-        || matches!(code, "40001" | "40P01" | "55P03") // serialization, deadlock, lock timeout
 }
 
 #[cfg(test)]
 mod tests {
-    use super::transient_code;
+    use super::{Engine, transient_code};
 
     #[test]
     fn retryable_codes_are_told_from_final_ones() {
-        for code in [
-            "40001", "40P01", "08006", "57P01", "53300", "5", "517", "6", "13",
-        ] {
-            assert!(transient_code(code), "{code}");
+        for code in ["40001", "40P01", "08006", "57P01", "53300", "55P03"] {
+            assert!(transient_code(Engine::Postgres, code), "{code}");
         }
-        // NUL in text, division by zero, a missing table, a check constraint, SQLite's
-        // constraint and SQL-error results.
-        for code in ["22021", "22012", "42P01", "23514", "19", "1", "2067"] {
-            assert!(!transient_code(code), "{code}");
+        for code in ["5", "517", "6", "262", "13"] {
+            assert!(transient_code(Engine::Sqlite, code), "{code}");
+        }
+        // NUL in text, division by zero, a missing table, a check constraint.
+        for code in ["22021", "22012", "42P01", "23514"] {
+            assert!(!transient_code(Engine::Postgres, code), "{code}");
+        }
+        // Constraint (also its extended UNIQUE form) and SQL-error results.
+        for code in ["19", "2067", "1"] {
+            assert!(!transient_code(Engine::Sqlite, code), "{code}");
         }
     }
 }
