@@ -166,6 +166,16 @@ mod tests {
         );
     }
 
+    /// The worked example of the README's receipts section: a bank that sent no `currency`
+    /// hashes with `"currency":"JPY"` filled in, exactly as here.
+    #[test]
+    fn the_readme_worked_example_hashes_as_documented() {
+        assert_eq!(
+            transfer("150000").hash(),
+            "edef4b51d806f742d2250ea1c8e63d46852b527c3410de78c12a1b7dd6d05dff"
+        );
+    }
+
     #[test]
     fn a_payee_must_look_like_what_it_is() {
         assert_eq!(transfer("150000").validate(), Ok(()));
