@@ -246,7 +246,7 @@ async fn readiness_follows_a_database_outage() {
         .await
         .assert_status_is_ok();
 
-    proxy.restore();
+    proxy.restore().await;
     let mut ready = false;
     for _ in 0..20 {
         if app

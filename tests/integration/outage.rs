@@ -39,16 +39,40 @@ async fn a_database_outage_answers_503_and_counts_nothing() {
     let code = token.code_at(app.now_unix());
 
     proxy.cut().await;
-    for body in [json!({ "otp": code }), json!({ "otp": "000000" })] {
+    // The first request finds the database gone (and may wait out the pool's timeout); the
+    // ones after it are told at once — a bank's IB server must not see its own timeouts.
+    let first = bank
+        .post(&format!("/users/{user}/otp/verify"), json!({ "otp": code }))
+        .await;
+    assert_eq!(
+        first.code(),
+        Some("service_unavailable"),
+        "{:?}",
+        first.body
+    );
+    for body in [json!({ "otp": code }), json!({ "otp": "000000" })]
+        .into_iter()
+        .cycle()
+        .take(10)
+    {
+        let asked = std::time::Instant::now();
         let answer = bank.post(&format!("/users/{user}/otp/verify"), body).await;
+        let waited = asked.elapsed();
         assert_eq!(
             (answer.status, answer.code()),
             (503, Some("service_unavailable")),
             "{:?}",
             answer.body
         );
+        assert!(answer.header("retry-after").is_some());
+        assert!(
+            waited < std::time::Duration::from_secs(1),
+            "a known outage is answered at once, not after the pool's 5-s timeout: {waited:?}"
+        );
     }
-    proxy.restore();
+    let readiness = app.call("GET", "/readyz", None, None).await;
+    assert_eq!(readiness.status, 503, "{:?}", readiness.body);
+    proxy.restore().await;
 
     let mut status = None;
     for _ in 0..20 {

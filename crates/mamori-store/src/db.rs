@@ -7,7 +7,7 @@
 //! callers need no sea-orm of their own.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use mamori_migrations::{Migrator, MigratorTrait};
@@ -19,6 +19,7 @@ use sea_orm::{
 
 use crate::audit::NewAuditEvent;
 use crate::error::StoreError;
+use crate::reach::Reachability;
 
 /// Told of each audit entry once the unit of work that appended it has committed, e.g. to count
 /// it in the process's metrics. Never told of an entry that was rolled back.
@@ -41,6 +42,7 @@ pub enum Engine {
 pub struct Database {
     conn: DatabaseConnection,
     observer: Option<Arc<dyn AuditObserver>>,
+    reach: Arc<Reachability>,
 }
 
 impl Database {
@@ -74,6 +76,7 @@ impl Database {
         Ok(Self {
             conn,
             observer: None,
+            reach: Arc::default(),
         })
     }
 
@@ -82,6 +85,7 @@ impl Database {
         Self {
             conn,
             observer: None,
+            reach: Arc::default(),
         }
     }
 
@@ -107,11 +111,24 @@ impl Database {
 
     /// Checks the database answers a trivial query (readiness).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.conn
-            .execute_unprepared("SELECT 1")
+        self.execute_unprepared("SELECT 1")
             .await
             .map(|_| ())
             .map_err(StoreError::Unavailable)
+    }
+
+    /// Runs one statement (or BEGIN) unless the database is known to be away, and learns from
+    /// its result.
+    async fn guarded<T>(
+        &self,
+        statement: impl std::future::Future<Output = Result<T, DbErr>>,
+    ) -> Result<T, DbErr> {
+        if !self.reach.may_try(Instant::now()) {
+            return Err(Reachability::known_down());
+        }
+        let result = statement.await;
+        self.reach.observe(&result, Instant::now());
+        result
     }
 
     /// The underlying sea-orm connection, for tests and tools that inspect or tamper with the
@@ -133,11 +150,10 @@ impl Database {
     /// writes take row locks.
     pub async fn write(&self) -> Result<WriteTx, StoreError> {
         let txn = self
-            .conn
-            .begin_with_options(TransactionOptions {
+            .guarded(self.conn.begin_with_options(TransactionOptions {
                 sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
                 ..TransactionOptions::default()
-            })
+            }))
             .await?;
         Ok(WriteTx {
             txn,
@@ -212,19 +228,19 @@ impl ConnectionTrait for Database {
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        self.conn.execute_raw(stmt).await
+        self.guarded(self.conn.execute_raw(stmt)).await
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        self.conn.execute_unprepared(sql).await
+        self.guarded(self.conn.execute_unprepared(sql)).await
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        self.conn.query_one_raw(stmt).await
+        self.guarded(self.conn.query_one_raw(stmt)).await
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        self.conn.query_all_raw(stmt).await
+        self.guarded(self.conn.query_all_raw(stmt)).await
     }
 
     fn support_returning(&self) -> bool {

@@ -20,6 +20,7 @@ pub mod operators;
 pub mod outbox;
 pub mod passwords;
 pub mod push;
+mod reach;
 pub mod signing_keys;
 pub mod stats;
 pub mod tenants;

@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Mutex;
@@ -14,9 +13,9 @@ use tokio::task::JoinHandle;
 pub struct TcpProxy {
     /// The address to connect to instead of the target.
     pub addr: SocketAddr,
-    up: Arc<AtomicBool>,
+    target: SocketAddr,
     connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
-    acceptor: JoinHandle<()>,
+    acceptor: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
 impl TcpProxy {
@@ -24,51 +23,73 @@ impl TcpProxy {
     pub async fn start(target: SocketAddr) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let addr = listener.local_addr().expect("proxy address");
-        let up = Arc::new(AtomicBool::new(true));
-        let connections: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
-        let acceptor = {
-            let up = up.clone();
-            let connections = connections.clone();
-            tokio::spawn(async move {
-                while let Ok((mut inbound, _)) = listener.accept().await {
-                    if !up.load(Ordering::SeqCst) {
-                        drop(inbound);
-                        continue;
-                    }
-                    let task = tokio::spawn(async move {
-                        if let Ok(mut outbound) = TcpStream::connect(target).await {
-                            let _ =
-                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                        }
-                    });
-                    connections.lock().await.push(task);
-                }
-            })
-        };
-        Self {
+        let proxy = Self {
             addr,
-            up,
-            connections,
-            acceptor,
+            target,
+            connections: Arc::default(),
+            acceptor: std::sync::Mutex::new(None),
+        };
+        proxy.accept_on(listener);
+        proxy
+    }
+
+    fn accept_on(&self, listener: TcpListener) {
+        let (target, connections) = (self.target, self.connections.clone());
+        let acceptor = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                connections.lock().await.push(task);
+            }
+        });
+        let old = self
+            .acceptor
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .replace(acceptor);
+        if let Some(old) = old {
+            old.abort();
         }
     }
 
-    /// Cuts every open connection and refuses new ones, like a database that went away.
+    /// Cuts every open connection and closes the port, like a database host whose PostgreSQL
+    /// stopped: new connections are refused.
     pub async fn cut(&self) {
-        self.up.store(false, Ordering::SeqCst);
+        let acceptor = self
+            .acceptor
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(acceptor) = acceptor {
+            acceptor.abort();
+            let _ = acceptor.await;
+        }
         for task in self.connections.lock().await.drain(..) {
             task.abort();
         }
     }
 
-    /// Lets connections through again.
-    pub fn restore(&self) {
-        self.up.store(true, Ordering::SeqCst);
+    /// Listens on the same port again and lets connections through.
+    pub async fn restore(&self) {
+        let listener = TcpListener::bind(self.addr)
+            .await
+            .expect("rebind the proxy's port");
+        self.accept_on(listener);
     }
 }
 
 impl Drop for TcpProxy {
     fn drop(&mut self) {
-        self.acceptor.abort();
+        if let Some(acceptor) = self
+            .acceptor
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            acceptor.abort();
+        }
     }
 }
