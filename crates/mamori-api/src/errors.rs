@@ -120,6 +120,7 @@ problem_family! {
     UserProblem {
         BadRequest = 400, "The body is not valid (`bad_request`, `validation_failed`).";
         Unauthorized = 401, "The API key is missing, unknown or revoked (`unauthorized`).";
+        Forbidden = 403, "The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed.";
         NotFound = 404, "No such bank or user for this key (`not_found`).";
         Conflict = 409, "The user exists already (`user_already_exists`), or the bank keeps passwords itself (`password_not_managed`).";
         Unprocessable = 422, "The initial password breaks the bank's rules (`password_rejected`, with `violations`).";
@@ -131,6 +132,7 @@ problem_family! {
     LoginProblem {
         BadRequest = 400, "Malformed input (`bad_request`, `validation_failed`, `otp_malformed`).";
         Unauthorized = 401, "A bad API key (`unauthorized`), or `login_failed`: the contract number, user ID or password is wrong or the user is locked — one answer for all, by design.";
+        Forbidden = 403, "The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed.";
         NotFound = 404, "Unknown, expired, used or out-of-step login ID (`login_expired`), unknown user (`not_found`), or no token (`otp_not_registered`).";
         Conflict = 409, "`otp_already_used` (wait for the next code; not counted) or `password_not_managed`.";
         Unprocessable = 422, "`otp_invalid` (with `attempts_left`) or `password_rejected` (with `violations`).";
@@ -143,6 +145,7 @@ problem_family! {
     OtpProblem {
         BadRequest = 400, "Malformed input (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). Not counted as a failure.";
         Unauthorized = 401, "The API key is missing, unknown or revoked (`unauthorized`).";
+        Forbidden = 403, "The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed.";
         NotFound = 404, "No such user, no registered token, or no such credential (`not_found`, `otp_not_registered`, `credential_unknown`).";
         Conflict = 409, "Already used or already registered (`otp_already_used`, `credential_already_registered`). Not counted as a failure.";
         Unprocessable = 422, "The code is wrong or the resync failed (`otp_invalid`, `resync_failed`, `credential_kind_not_allowed`); `attempts_left` says how many tries remain.";
@@ -155,6 +158,7 @@ problem_family! {
     RegistrationProblem {
         BadRequest = 400, "Malformed input (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). Not counted.";
         Unauthorized = 401, "The API key is missing, unknown or revoked (`unauthorized`).";
+        Forbidden = 403, "The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed.";
         NotFound = 404, "No such user, no registered token, or no such credential (`not_found`, `otp_not_registered`, `credential_unknown`).";
         Conflict = 409, "Already used or already registered (`otp_already_used`, `credential_already_registered`). Not counted as a failure.";
         Unprocessable = 422, "The code is wrong (`otp_invalid`, with `attempts_left` for the old token of a device change) or the bank does not allow this kind of token (`credential_kind_not_allowed`). A wrong code of the token being registered counts against this user's registration attempts only, never against the token.";
@@ -168,6 +172,7 @@ problem_family! {
     AuditProblem {
         BadRequest = 400, "A bad cursor or limit (`bad_request`, `validation_failed`).";
         Unauthorized = 401, "The API key is missing, unknown or revoked (`unauthorized`).";
+        Forbidden = 403, "The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed.";
         NotFound = 404, "No such bank for this key (`not_found`).";
     }
 }
@@ -185,7 +190,7 @@ problem_family! {
     IssueProblem {
         BadRequest = 400, "The body is not valid (`bad_request`, `validation_failed`: a bad mail address or activation password).";
         Unauthorized = 401, "The API key is missing, unknown or revoked (`unauthorized`).";
-        Forbidden = 403, "This bank does not issue tokens by mail (`self_issue_disabled`).";
+        Forbidden = 403, "This bank does not issue tokens by mail (`self_issue_disabled`); or the bank is suspended (`bank_suspended`).";
         NotFound = 404, "No such bank or user for this key (`not_found`).";
         Conflict = 409, "The user has a token in use (`credential_already_registered`), or a concurrent issue for the user won (`token_not_activated`).";
     }
@@ -196,7 +201,7 @@ problem_family! {
     PushCreateProblem {
         BadRequest = 400, "The body is not valid (`bad_request`, `validation_failed`: the transaction, or a `display` text not 1 to 500 characters).";
         Unauthorized = 401, "The API key is missing, unknown or revoked (`unauthorized`).";
-        Forbidden = 403, "The bank does not use push approval (`push_disabled`).";
+        Forbidden = 403, "The bank does not use push approval (`push_disabled`); or the bank is suspended (`bank_suspended`).";
         NotFound = 404, "No such user for this key (`not_found`), or no registered token (`otp_not_registered`).";
         Conflict = 409, "The registered token cannot receive push approvals: it has no device key (`push_unavailable`).";
         Locked = 423, "The token is locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`).";
@@ -219,7 +224,7 @@ problem_family! {
     StartProblem {
         BadRequest = 400, "Malformed input (`bad_request`, `validation_failed`, `otp_malformed`). Not counted.";
         Unauthorized = 401, "The API key is missing, unknown or revoked (`unauthorized`).";
-        Forbidden = 403, "This bank does not issue tokens by mail (`self_issue_disabled`).";
+        Forbidden = 403, "This bank does not issue tokens by mail (`self_issue_disabled`); or the bank is suspended (`bank_suspended`).";
         NotFound = 404, "No such user (`not_found`), or no open issue (`otp_not_registered`).";
         Conflict = 409, "The app has not activated the token yet (`token_not_activated`), the code was used (`otp_already_used`), or a token is in use (`credential_already_registered`). Not counted.";
         Unprocessable = 422, "The code is wrong (`otp_invalid`), counted on the token.";
@@ -232,7 +237,7 @@ problem_family! {
     /// Problems of releasing OTP use.
     ReleaseProblem {
         Unauthorized = 401, "The API key is missing, unknown or revoked (`unauthorized`).";
-        Forbidden = 403, "This bank does not issue tokens by mail (`self_issue_disabled`).";
+        Forbidden = 403, "This bank does not issue tokens by mail (`self_issue_disabled`); or the bank is suspended (`bank_suspended`).";
         NotFound = 404, "No such user (`not_found`), or nothing to release (`otp_not_registered`).";
     }
 }
@@ -242,6 +247,7 @@ problem_family! {
     OutboxProblem {
         BadRequest = 400, "A bad limit (`bad_request`, `validation_failed`).";
         Unauthorized = 401, "The API key is missing, unknown or revoked (`unauthorized`).";
+        Forbidden = 403, "The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed.";
         NotFound = 404, "No such bank for this key (`not_found`).";
     }
 }
@@ -261,6 +267,7 @@ problem_family! {
     /// Problems of reading a push approval.
     PushReadProblem {
         Unauthorized = 401, "The API key is missing, unknown or revoked (`unauthorized`).";
+        Forbidden = 403, "The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed.";
         NotFound = 404, "No such approval for this key (`not_found`).";
     }
 }

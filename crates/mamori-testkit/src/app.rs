@@ -107,6 +107,7 @@ impl Answer {
     /// Reads a test client's response.
     pub async fn from_response(resp: poem::test::TestResponse) -> Self {
         let status = resp.0.status().as_u16();
+        let operation = resp.0.data::<poem_openapi::OperationId>().map(|id| id.0);
         let headers: Vec<(String, String)> = resp
             .0
             .headers()
@@ -125,7 +126,10 @@ impl Answer {
             .unwrap_or_default();
         let bytes = resp.0.into_body().into_bytes().await.expect("body");
         let text = String::from_utf8_lossy(&bytes).into_owned();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if let Some(operation) = operation {
+            crate::contract::check(operation, status, body["code"].as_str());
+        }
         Self {
             status,
             content_type,

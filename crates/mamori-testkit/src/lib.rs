@@ -7,6 +7,7 @@
 
 mod admin;
 mod app;
+mod contract;
 mod db;
 mod device;
 mod process;

@@ -3265,6 +3265,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No such bank or user for this key (`not_found`). */
             404: {
                 headers: {
@@ -3352,6 +3361,15 @@ export interface operations {
             };
             /** @description The API key is missing, unknown or revoked (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3451,6 +3469,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No such bank or user for this key (`not_found`). */
             404: {
                 headers: {
@@ -3540,6 +3567,15 @@ export interface operations {
             };
             /** @description The API key is missing, unknown or revoked (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3662,6 +3698,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No such user, no registered token, or no such credential (`not_found`, `otp_not_registered`, `credential_unknown`). */
             404: {
                 headers: {
@@ -3760,6 +3805,15 @@ export interface operations {
             };
             /** @description The API key is missing, unknown or revoked (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3872,6 +3926,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No such user, no registered token, or no such credential (`not_found`, `otp_not_registered`, `credential_unknown`). */
             404: {
                 headers: {
@@ -3970,6 +4033,15 @@ export interface operations {
             };
             /** @description The API key is missing, unknown or revoked (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4088,6 +4160,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No such user, no registered token, or no such credential (`not_found`, `otp_not_registered`, `credential_unknown`). */
             404: {
                 headers: {
@@ -4189,6 +4270,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No such user, no registered token, or no such credential (`not_found`, `otp_not_registered`, `credential_unknown`). */
             404: {
                 headers: {
@@ -4283,6 +4373,15 @@ export interface operations {
             };
             /** @description The API key is missing, unknown or revoked (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4394,6 +4493,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No such bank for this key (`not_found`). */
             404: {
                 headers: {
@@ -4459,6 +4567,15 @@ export interface operations {
             };
             /** @description The API key is missing, unknown or revoked (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4547,7 +4664,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description This bank does not issue tokens by mail (`self_issue_disabled`). */
+            /** @description This bank does not issue tokens by mail (`self_issue_disabled`); or the bank is suspended (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4735,7 +4852,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description This bank does not issue tokens by mail (`self_issue_disabled`). */
+            /** @description This bank does not issue tokens by mail (`self_issue_disabled`); or the bank is suspended (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4846,7 +4963,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description This bank does not issue tokens by mail (`self_issue_disabled`). */
+            /** @description This bank does not issue tokens by mail (`self_issue_disabled`); or the bank is suspended (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4930,6 +5047,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No such bank for this key (`not_found`). */
             404: {
                 headers: {
@@ -4999,6 +5125,15 @@ export interface operations {
             };
             /** @description A bad API key (`unauthorized`), or `login_failed`: the contract number, user ID or password is wrong or the user is locked — one answer for all, by design. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5111,6 +5246,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unknown, expired, used or out-of-step login ID (`login_expired`), unknown user (`not_found`), or no token (`otp_not_registered`). */
             404: {
                 headers: {
@@ -5209,6 +5353,15 @@ export interface operations {
             };
             /** @description A bad API key (`unauthorized`), or `login_failed`: the contract number, user ID or password is wrong or the user is locked — one answer for all, by design. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5321,6 +5474,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unknown, expired, used or out-of-step login ID (`login_expired`), unknown user (`not_found`), or no token (`otp_not_registered`). */
             404: {
                 headers: {
@@ -5422,6 +5584,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unknown, expired, used or out-of-step login ID (`login_expired`), unknown user (`not_found`), or no token (`otp_not_registered`). */
             404: {
                 headers: {
@@ -5516,6 +5687,15 @@ export interface operations {
             };
             /** @description A bad API key (`unauthorized`), or `login_failed`: the contract number, user ID or password is wrong or the user is locked — one answer for all, by design. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5628,7 +5808,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank does not use push approval (`push_disabled`). */
+            /** @description The bank does not use push approval (`push_disabled`); or the bank is suspended (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5713,6 +5893,15 @@ export interface operations {
             };
             /** @description The API key is missing, unknown or revoked (`unauthorized`). */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
