@@ -77,7 +77,9 @@ pub(crate) enum NextStepDto {
     OtpRequired,
     /// Ask for a new password (first login, after a reset, or expired), then changePassword.
     PasswordChangeRequired,
-    /// The bank requires an OTP but the user has none: run registerCredential first.
+    /// The bank requires an OTP but the user has none: run registerCredential, then
+    /// completeLogin with the same login ID and a new code (the registration's codes are
+    /// spent).
     OtpRegistrationRequired,
     /// Logged in.
     Complete,
@@ -361,9 +363,12 @@ impl LoginApi {
 
     /// Complete a login with the OTP
     ///
-    /// The login ID from startLogin (step `otp_required`) and the current code, checked,
-    /// counted and spent like verifyOtp. The login ID then stops working.
-    /// Errors: `login_expired` (404), and those of verifyOtp.
+    /// The login ID from startLogin or changePassword (step `otp_required`, or
+    /// `otp_registration_required` once registerCredential has registered the user's token)
+    /// and the current code, checked, counted and spent like verifyOtp. The login ID then stops
+    /// working; it never outlives its 5 minutes. Errors: `login_expired` (404),
+    /// `otp_not_registered` (404, at `otp_registration_required` before registering; the login
+    /// stays open), and those of verifyOtp.
     #[oai(
         path = "/v1/banks/:bank_id/logins/:login_id/otp",
         method = "post",

@@ -424,9 +424,12 @@ export interface paths {
         put?: never;
         /**
          * Complete a login with the OTP
-         * @description The login ID from startLogin (step `otp_required`) and the current code, checked,
-         *     counted and spent like verifyOtp. The login ID then stops working.
-         *     Errors: `login_expired` (404), and those of verifyOtp.
+         * @description The login ID from startLogin or changePassword (step `otp_required`, or
+         *     `otp_registration_required` once registerCredential has registered the user's token)
+         *     and the current code, checked, counted and spent like verifyOtp. The login ID then stops
+         *     working; it never outlives its 5 minutes. Errors: `login_expired` (404),
+         *     `otp_not_registered` (404, at `otp_registration_required` before registering; the login
+         *     stays open), and those of verifyOtp.
          */
         post: operations["completeLogin"];
         delete?: never;
