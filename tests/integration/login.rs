@@ -546,3 +546,51 @@ async fn seed_002_first_login_goes_on_to_the_otp_after_registration(engine: Test
     );
 }
 on_both_engines!(seed_002_first_login_goes_on_to_the_otp_after_registration);
+
+/// Seed 002 §2.2 (8): 「直近 2 世代前までのパスワード…を使用することはできません」. With
+/// `history = 2` the current password and the two before it are refused; the one before those
+/// is allowed again.
+async fn history_two_refuses_the_current_password_and_the_two_before_it(engine: TestEngine) {
+    let app = TestApp::new(engine).await;
+    let bank = app.bank("johoku-shinkin").await;
+    let created = bank
+        .post(
+            "/users",
+            json!({ "contract_number": "1200001", "initial_password": "temp1234" }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let user = created.body["id"].as_str().unwrap().to_owned();
+    let change = |current: &str, new: &str| {
+        let body = json!({ "current_password": current, "new_password": new });
+        let path = format!("/users/{user}/password");
+        let bank = &bank;
+        async move { bank.post(&path, body).await }
+    };
+    // temp1234 → Spring2026 → Summer2026.
+    for (current, new) in [("temp1234", "Spring2026"), ("Spring2026", "Summer2026")] {
+        let changed = change(current, new).await;
+        assert_eq!(changed.status, 200, "{new}: {:?}", changed.body);
+    }
+    // The current one and the two before it are refused, and nothing changes.
+    for old in ["Summer2026", "Spring2026", "temp1234"] {
+        let refused = change("Summer2026", old).await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (422, Some("password_rejected")),
+            "{old}: {:?}",
+            refused.body
+        );
+        assert_eq!(codes(&refused), ["password_recently_used"], "{old}");
+    }
+    // → Autumn2026: temp1234 is now three generations back and allowed again; the others not.
+    let changed = change("Summer2026", "Autumn2026").await;
+    assert_eq!(changed.status, 200, "{:?}", changed.body);
+    for old in ["Autumn2026", "Summer2026", "Spring2026"] {
+        let refused = change("Autumn2026", old).await;
+        assert_eq!(codes(&refused), ["password_recently_used"], "{old}");
+    }
+    let back = change("Autumn2026", "temp1234").await;
+    assert_eq!(back.status, 200, "{:?}", back.body);
+}
+on_both_engines!(history_two_refuses_the_current_password_and_the_two_before_it);

@@ -58,7 +58,8 @@ struct CompleteLoginRequest {
 /// the current password (a logged-in user).
 #[derive(Debug, Object)]
 struct ChangePasswordRequest {
-    /// The new password; it must follow the bank's rules and differ from the last ones.
+    /// The new password; it must follow the bank's rules and differ from the current one and
+    /// the bank's `history` before it.
     #[oai(write_only)]
     new_password: StrictString,
     /// The login ID of this user's login at step `password_change_required`.
@@ -408,8 +409,8 @@ impl LoginApi {
     /// Inside a login (`login_id` of this user's login at step `password_change_required`:
     /// first login, after a reset, or expired), or for a logged-in user (`current_password`).
     /// The new password must follow the bank's rules — each broken rule is listed in
-    /// `violations` of `password_rejected` (422) — and must not be one of the last N. Inside a
-    /// login, the answer is the login's next step with the same login ID. Errors:
+    /// `violations` of `password_rejected` (422) — and must differ from the current password
+    /// and the bank's `history` before it (`password_recently_used`). Inside a login, the answer is the login's next step with the same login ID. Errors:
     /// `login_expired` (404), `login_failed` (401, wrong current password; counted).
     #[oai(
         path = "/v1/banks/:bank_id/users/:user/password",

@@ -5,7 +5,7 @@
 //! the same argon2 work.
 
 use chrono::{DateTime, Duration, Utc};
-use mamori_domain::password::{password_expired, password_lock_expired};
+use mamori_domain::password::{password_expired, password_lock_expired, remembered_passwords};
 use mamori_domain::policy::TenantPolicy;
 use mamori_domain::{ErrorCode, LoginStep, Operation};
 use mamori_store::bindings;
@@ -184,7 +184,8 @@ impl Login {
     }
 
     /// changePassword inside the login flow: the new password must follow the bank's rules
-    /// and differ from the last N; then the login goes on to its next step.
+    /// and differ from the current one and the `history` before it; then the login goes on to
+    /// its next step.
     pub async fn change_password(
         &self,
         caller: &BankCaller,
@@ -233,7 +234,7 @@ impl Login {
             &user.id,
             &hash,
             false,
-            policy.password.history.get(),
+            remembered_passwords(&policy.password),
             now,
         )
         .await?;
@@ -301,7 +302,7 @@ impl Login {
             &user.id,
             &hash,
             false,
-            policy.password.history.get(),
+            remembered_passwords(&policy.password),
             now,
         )
         .await?;

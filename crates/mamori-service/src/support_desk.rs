@@ -1,6 +1,7 @@
 //! The bank's support desk: 失効 (revoke a lost token), ロック解除 (unlock a token or a login
 //! password) and a temporary password. No code is needed: the desk has identified the customer.
 
+use mamori_domain::password::remembered_passwords;
 use mamori_domain::{BindingState, ErrorCode, Operation};
 use mamori_store::{bindings, passwords as stored_passwords};
 
@@ -110,7 +111,7 @@ impl SupportDesk {
             &user.id,
             &hash,
             policy.password.force_change_after_reset,
-            policy.password.history.get(),
+            remembered_passwords(&policy.password),
             now,
         )
         .await?;

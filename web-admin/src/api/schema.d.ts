@@ -452,8 +452,8 @@ export interface paths {
          * @description Inside a login (`login_id` of this user's login at step `password_change_required`:
          *     first login, after a reset, or expired), or for a logged-in user (`current_password`).
          *     The new password must follow the bank's rules — each broken rule is listed in
-         *     `violations` of `password_rejected` (422) — and must not be one of the last N. Inside a
-         *     login, the answer is the login's next step with the same login ID. Errors:
+         *     `violations` of `password_rejected` (422) — and must differ from the current password
+         *     and the bank's `history` before it (`password_recently_used`). Inside a login, the answer is the login's next step with the same login ID. Errors:
          *     `login_expired` (404), `login_failed` (401, wrong current password; counted).
          */
         post: operations["changePassword"];
@@ -1985,7 +1985,10 @@ export interface components {
          *     the current password (a logged-in user).
          */
         ChangePasswordRequest: {
-            /** @description The new password; it must follow the bank's rules and differ from the last ones. */
+            /**
+             * @description The new password; it must follow the bank's rules and differ from the current one and
+             *     the bank's `history` before it.
+             */
             new_password: string;
             /** @description The login ID of this user's login at step `password_change_required`. */
             login_id?: string;
