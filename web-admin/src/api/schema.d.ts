@@ -207,7 +207,9 @@ export interface paths {
         /**
          * Unlock the user's token (ロック解除)
          * @description For the bank's support desk: clears the failure count and unlocks a token locked after
-         *     too many wrong codes at this bank. Errors: `otp_not_registered` (404).
+         *     too many wrong codes at this bank. Errors: `otp_not_registered` (404);
+         *     `platform_operator_required` (423) while the token is suspended on the whole platform
+         *     (status `suspended`): only a platform operator lifts that, and nothing is changed.
          */
         post: operations["unlockCredential"];
         delete?: never;
@@ -225,9 +227,11 @@ export interface paths {
         };
         /**
          * Get the user's OTP status
-         * @description none / issued / in_use / locked / stopped / revoked, the credential ID, failures and the
-         *     last success time at this bank. `issued` (申請済): a token issued by mail (issueToken) not
-         *     yet in use; a live token always wins over an open issue.
+         * @description none / issued / in_use / locked / stopped / revoked / suspended, the credential ID,
+         *     failures and the last success time at this bank. `issued` (申請済): a token issued by
+         *     mail (issueToken) not yet in use; a live token always wins over an open issue.
+         *     `suspended`: the token is suspended on the whole platform; it outranks `in_use` and
+         *     `locked` because no code works and the bank cannot unlock it.
          */
         get: operations["getOtpStatus"];
         put?: never;
@@ -1161,7 +1165,9 @@ export interface paths {
         put?: never;
         /**
          * Unlock a customer's token (ロック解除)
-         * @description Platform admins and the bank's operators; the reason goes into the bank's trail.
+         * @description Platform admins and the bank's operators; the reason goes into the bank's trail. A
+         *     token suspended on the whole platform (status `suspended`) is refused with
+         *     `platform_operator_required` (423) and nothing changes: lift the suspension instead.
          */
         post: operations["unlockCustomerToken"];
         delete?: never;
@@ -2297,6 +2303,7 @@ export interface components {
          *     - `credential_id_malformed` (400): The credential ID must be 4 letters and 8 digits; please check it for typos.
          *     - `credential_unknown` (404): No token with this credential ID exists.
          *     - `credential_suspended` (423): This token has been suspended for security reasons. Please contact your bank.
+         *     - `platform_operator_required` (423): This token is suspended on the whole platform after too many incorrect codes. A bank cannot unlock it; please ask the platform operator to lift the suspension.
          *     - `credential_already_registered` (409): A token is already registered for this user. Stop or revoke it first.
          *     - `credential_kind_not_allowed` (422): This kind of token cannot be used at this bank.
          *     - `resync_failed` (422): Sync drift correction failed. Enter two consecutive codes from your token.
@@ -2331,7 +2338,7 @@ export interface components {
          *     - `import_invalid` (422): The file cannot be imported; nothing was imported. Please correct each listed line.
          * @enum {string}
          */
-        ErrorCode: "bad_request" | "validation_failed" | "unsupported_media_type" | "payload_too_large" | "unauthorized" | "not_found" | "method_not_allowed" | "rate_limited" | "service_unavailable" | "internal_error" | "otp_malformed" | "otp_invalid" | "otp_already_used" | "otp_locked" | "otp_not_registered" | "credential_id_malformed" | "credential_unknown" | "credential_suspended" | "credential_already_registered" | "credential_kind_not_allowed" | "resync_failed" | "user_already_exists" | "idempotency_key_reused" | "login_failed" | "login_expired" | "password_rejected" | "password_not_managed" | "self_issue_disabled" | "activation_failed" | "activation_locked" | "activation_expired" | "token_not_activated" | "push_disabled" | "push_unavailable" | "push_approval_expired" | "push_already_answered" | "device_signature_invalid" | "push_transaction_mismatch" | "push_number_mismatch" | "admin_login_failed" | "admin_session_required" | "admin_setup_required" | "forbidden" | "csrf_token_invalid" | "bank_suspended" | "bank_file_managed" | "bank_already_exists" | "operator_already_exists" | "policy_invalid" | "import_invalid";
+        ErrorCode: "bad_request" | "validation_failed" | "unsupported_media_type" | "payload_too_large" | "unauthorized" | "not_found" | "method_not_allowed" | "rate_limited" | "service_unavailable" | "internal_error" | "otp_malformed" | "otp_invalid" | "otp_already_used" | "otp_locked" | "otp_not_registered" | "credential_id_malformed" | "credential_unknown" | "credential_suspended" | "platform_operator_required" | "credential_already_registered" | "credential_kind_not_allowed" | "resync_failed" | "user_already_exists" | "idempotency_key_reused" | "login_failed" | "login_expired" | "password_rejected" | "password_not_managed" | "self_issue_disabled" | "activation_failed" | "activation_locked" | "activation_expired" | "token_not_activated" | "push_disabled" | "push_unavailable" | "push_approval_expired" | "push_already_answered" | "device_signature_invalid" | "push_transaction_mismatch" | "push_number_mismatch" | "admin_login_failed" | "admin_session_required" | "admin_setup_required" | "forbidden" | "csrf_token_invalid" | "bank_suspended" | "bank_file_managed" | "bank_already_exists" | "operator_already_exists" | "policy_invalid" | "import_invalid";
         /**
          * FiguresDto
          * @description A bank's figures.
@@ -2598,7 +2605,7 @@ export interface components {
          * @description A user's OTP status at this bank.
          */
         OtpStatusDto: {
-            /** @description none / issued / in_use / locked / stopped / revoked. */
+            /** @description none / issued / in_use / locked / stopped / revoked / suspended. */
             status: components["schemas"]["OtpUseDto"] & unknown;
             /** @description The credential of the user's latest registration. */
             credential_id?: string;
@@ -2609,7 +2616,8 @@ export interface components {
             failures: number;
             /**
              * Format: uint32
-             * @description Wrong codes left before the lock (for in_use and locked).
+             * @description Wrong codes left before the lock (for in_use and locked; absent while suspended, when
+             *     no code is checked).
              */
             attempts_left?: number;
             /**
@@ -2619,7 +2627,8 @@ export interface components {
             last_success_at?: string;
             /**
              * @description The credential is suspended on the whole platform after too many wrong codes across
-             *     all banks; the platform operator reinstates it.
+             *     all banks; only the platform operator reinstates it. A live token then reads
+             *     `suspended`.
              */
             credential_suspended: boolean;
         };
@@ -2627,7 +2636,7 @@ export interface components {
          * @description A user's OTP status (ワンタイムパスワード登録状況).
          * @enum {string}
          */
-        OtpUseDto: "none" | "issued" | "in_use" | "locked" | "stopped" | "revoked";
+        OtpUseDto: "none" | "issued" | "in_use" | "locked" | "stopped" | "revoked" | "suspended";
         /**
          * OutboxDto
          * @description The bank's outbox, newest first.
@@ -3693,7 +3702,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`). */
+            /** @description Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`); unlockCredential of a token suspended on the platform: `platform_operator_required`. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -3798,7 +3807,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`). */
+            /** @description Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`); unlockCredential of a token suspended on the platform: `platform_operator_required`. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -3903,7 +3912,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`). */
+            /** @description Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`); unlockCredential of a token suspended on the platform: `platform_operator_required`. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -4118,7 +4127,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`). */
+            /** @description Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`); unlockCredential of a token suspended on the platform: `platform_operator_required`. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -4219,7 +4228,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`). */
+            /** @description Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`); unlockCredential of a token suspended on the platform: `platform_operator_required`. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -4320,7 +4329,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`). */
+            /** @description Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`); unlockCredential of a token suspended on the platform: `platform_operator_required`. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -6269,6 +6278,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -6429,6 +6447,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -6529,6 +6556,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -6618,6 +6654,15 @@ export interface operations {
             };
             /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6725,6 +6770,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -6814,6 +6868,15 @@ export interface operations {
             };
             /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6914,6 +6977,15 @@ export interface operations {
             };
             /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7024,6 +7096,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -7113,6 +7194,15 @@ export interface operations {
             };
             /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7220,6 +7310,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -7312,6 +7411,15 @@ export interface operations {
             };
             /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7422,6 +7530,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -7525,6 +7642,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -7617,6 +7743,15 @@ export interface operations {
             };
             /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7727,6 +7862,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -7830,6 +7974,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -7922,6 +8075,15 @@ export interface operations {
             };
             /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8032,6 +8194,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -8135,6 +8306,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -8227,6 +8407,15 @@ export interface operations {
             };
             /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8344,6 +8533,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -8438,6 +8636,15 @@ export interface operations {
             };
             /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8550,6 +8757,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -8655,6 +8871,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -8751,6 +8976,15 @@ export interface operations {
             };
             /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8863,6 +9097,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -8961,6 +9204,15 @@ export interface operations {
             };
             /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9071,6 +9323,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -9163,6 +9424,15 @@ export interface operations {
             };
             /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9266,6 +9536,15 @@ export interface operations {
             };
             /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9479,6 +9758,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -9571,6 +9859,15 @@ export interface operations {
             };
             /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9690,6 +9987,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -9802,6 +10108,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -9896,6 +10211,15 @@ export interface operations {
             };
             /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
