@@ -222,7 +222,7 @@ async fn a_credential_shows_its_banks_and_its_suspension_is_lifted(engine: TestE
     let app = TestApp::new(engine).await;
     let admin = app.first_admin().await;
     let jonan = app.bank(BANK).await;
-    let (_user, token) = locked_customer(&app, &jonan, "4000004").await;
+    let (user, token) = locked_customer(&app, &jonan, "4000004").await;
     mamori_store::credentials::count_credential_failure(
         app.db.connection(),
         &token.credential_id,
@@ -252,6 +252,27 @@ async fn a_credential_shows_its_banks_and_its_suspension_is_lifted(engine: TestE
             .code(),
         Some("forbidden")
     );
+    // The customer's page reads suspended, and the bank's unlock cannot lift it.
+    let customer = format!("/v1/admin/banks/{BANK}/users/{user}");
+    let detail = admin.get(&customer).await;
+    assert_eq!(
+        detail.body["otp"]["status"], "suspended",
+        "{:?}",
+        detail.body
+    );
+    let unlock = admin
+        .post(
+            &format!("{customer}/token/unlock"),
+            json!({ "reason": "本人確認済み" }),
+        )
+        .await;
+    assert_eq!(
+        (unlock.status, unlock.code()),
+        (423, Some("platform_operator_required")),
+        "{:?}",
+        unlock.body
+    );
+    assert_eq!(admin.get(&customer).await.body["otp"], detail.body["otp"]);
     let lifted = admin
         .post(
             &format!("{path}/lift-suspension"),
@@ -265,6 +286,15 @@ async fn a_credential_shows_its_banks_and_its_suspension_is_lifted(engine: TestE
         trail.body["items"][0]["operation"],
         "liftCredentialSuspension"
     );
+    // Then the bank's own lock is the bank's to lift again.
+    assert_eq!(admin.get(&customer).await.body["otp"]["status"], "locked");
+    let unlock = admin
+        .post(
+            &format!("{customer}/token/unlock"),
+            json!({ "reason": "本人確認済み" }),
+        )
+        .await;
+    assert_eq!(unlock.status, 200, "{:?}", unlock.body);
 }
 on_both_engines!(a_credential_shows_its_banks_and_its_suspension_is_lifted);
 

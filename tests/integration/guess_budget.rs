@@ -302,3 +302,129 @@ async fn registration_attempts_are_limited_per_user(engine: TestEngine) {
     assert_eq!(answer.status, 201, "{:?}", answer.body);
 }
 on_both_engines!(registration_attempts_are_limited_per_user);
+
+/// Wrong codes at `bank` (unlocking at the bank's own lock, as an attacker might talk the
+/// support desk into) until the platform budget suspends the token.
+async fn suspend_by_wrong_codes(bank: &mamori_testkit::Bank<'_>, user: &str) {
+    let mut answer = None;
+    for _ in 0..PLATFORM_GUESS_BUDGET {
+        let wrong = bank
+            .post(
+                &format!("/users/{user}/otp/verify"),
+                json!({ "otp": "000000" }),
+            )
+            .await;
+        if wrong.code() == Some("otp_locked") {
+            let unlock = bank
+                .post(&format!("/users/{user}/credential/unlock"), json!({}))
+                .await;
+            assert_eq!(unlock.status, 200, "{:?}", unlock.body);
+        }
+        answer = Some(wrong);
+    }
+    let last = answer.unwrap();
+    assert_eq!(
+        (last.status, last.code()),
+        (423, Some("credential_suspended")),
+        "{:?}",
+        last.body
+    );
+}
+
+/// What a bank sees of a platform suspension: getOtpStatus reads `suspended` at every bank
+/// that has the token (not `in_use`, nor `locked`, which the bank could lift), and the bank's
+/// unlockCredential is refused — only a platform operator lifts it — and changes nothing.
+async fn a_platform_suspension_shows_at_the_bank_which_cannot_unlock_it(engine: TestEngine) {
+    let app = TestApp::new(engine).await;
+    let jonan = app.bank("jonan-shinkin").await;
+    let kitashin = app.bank("kitashin").await;
+    let token = app.provision().await;
+    let at_jonan = registered_user(&app, &jonan, "7200001", &token).await;
+    let at_kitashin = registered_user(&app, &kitashin, "7200002", &token).await;
+    suspend_by_wrong_codes(&jonan, &at_jonan).await;
+
+    for (bank, user) in [(&jonan, &at_jonan), (&kitashin, &at_kitashin)] {
+        let status = bank.status(user).await;
+        assert_eq!(status["status"], "suspended", "{}: {status:?}", bank.id);
+        assert_eq!(
+            status["credential_suspended"], true,
+            "{}: {status:?}",
+            bank.id
+        );
+        assert_eq!(status["credential_id"], token.credential_id.as_str());
+        assert!(
+            status.get("attempts_left").is_none(),
+            "no code is checked while suspended: {status:?}"
+        );
+
+        let before = bank.status(user).await;
+        let unlock = bank
+            .post(&format!("/users/{user}/credential/unlock"), json!({}))
+            .await;
+        assert_eq!(
+            (unlock.status, unlock.code()),
+            (423, Some("platform_operator_required")),
+            "{}: {:?}",
+            bank.id,
+            unlock.body
+        );
+        assert!(
+            unlock.body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("プラットフォーム運用担当者"),
+            "{:?}",
+            unlock.body
+        );
+        assert_eq!(
+            bank.status(user).await,
+            before,
+            "{}: nothing changed",
+            bank.id
+        );
+        let trail = bank.get("/audit-events?limit=1").await;
+        let entry = &trail.body["items"][0];
+        assert_eq!(entry["operation"], "unlockCredential", "{entry}");
+        assert_eq!(entry["error_code"], "platform_operator_required", "{entry}");
+    }
+    // Still refused everywhere: the bank's unlock bought no guesses.
+    app.next_step();
+    let answer = kitashin
+        .post(
+            &format!("/users/{at_kitashin}/otp/verify"),
+            json!({ "otp": token.code_at(app.now_unix()) }),
+        )
+        .await;
+    assert_eq!(
+        answer.code(),
+        Some("credential_suspended"),
+        "{:?}",
+        answer.body
+    );
+
+    // Once the platform operator lifts it, the bank's own lock (if any) is the bank's again.
+    app.state
+        .services
+        .platform
+        .lift_credential_suspension(
+            "ops1",
+            &mamori_service::RequestMeta::default(),
+            &token.credential_id,
+            "owner called; ID checked",
+        )
+        .await
+        .unwrap();
+    let status = jonan.status(&at_jonan).await;
+    assert!(
+        matches!(status["status"].as_str(), Some("locked" | "in_use")),
+        "{status:?}"
+    );
+    assert_eq!(status["credential_suspended"], false);
+    let unlock = jonan
+        .post(&format!("/users/{at_jonan}/credential/unlock"), json!({}))
+        .await;
+    assert_eq!(unlock.status, 200, "{:?}", unlock.body);
+    assert_eq!(unlock.body["status"], "in_use", "{:?}", unlock.body);
+    assert_eq!(kitashin.status(&at_kitashin).await["status"], "in_use");
+}
+on_both_engines!(a_platform_suspension_shows_at_the_bank_which_cannot_unlock_it);

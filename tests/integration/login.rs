@@ -409,3 +409,188 @@ async fn logged_in_change_and_timed_auto_unlock(engine: TestEngine) {
     assert_eq!(unlocks, 1, "the timed unlock is audited once");
 }
 on_both_engines!(logged_in_change_and_timed_auto_unlock);
+
+/// Seed 002 §2.2 (7): after 利用開始登録 the customer goes straight on to the OTP. The login
+/// that answered `otp_registration_required` carries through registerCredential: a new code
+/// completes it. It still works once, for this user at this bank only, and expires.
+async fn seed_002_first_login_goes_on_to_the_otp_after_registration(engine: TestEngine) {
+    let app = TestApp::new(engine).await;
+    let bank = app.bank("johoku-shinkin").await;
+    let other_bank = app.bank("jonan-shinkin").await;
+    let mut users = Vec::new();
+    for (contract, user_code) in [("1100001", "first01"), ("1100002", "second02")] {
+        let created = bank
+            .post("/users", json!({ "contract_number": contract, "user_id": user_code, "initial_password": "temp1234" }))
+            .await;
+        assert_eq!(created.status, 201, "{:?}", created.body);
+        users.push(created.body["id"].as_str().unwrap().to_owned());
+    }
+    let first_login = |contract: &str, user_code: &str, user: &str| {
+        let (contract, user_code, user) =
+            (contract.to_owned(), user_code.to_owned(), user.to_owned());
+        let bank = &bank;
+        async move {
+            let start = bank
+                .post("/logins", json!({ "contract_number": contract, "user_id": user_code, "password": "temp1234" }))
+                .await;
+            assert_eq!(
+                start.body["next_step"], "password_change_required",
+                "{:?}",
+                start.body
+            );
+            let login_id = start.body["login_id"].as_str().unwrap().to_owned();
+            let changed = bank
+                .post(
+                    &format!("/users/{user}/password"),
+                    json!({ "new_password": "Spring2026", "login_id": login_id }),
+                )
+                .await;
+            assert_eq!(changed.status, 200, "{:?}", changed.body);
+            assert_eq!(changed.body["next_step"], "otp_registration_required");
+            assert_eq!(
+                changed.body["login_id"],
+                login_id.as_str(),
+                "the same login goes on"
+            );
+            login_id
+        }
+    };
+    let (user, second) = (&users[0], &users[1]);
+    let login_id = first_login("1100001", "first01", user).await;
+    let second_login = first_login("1100002", "second02", second).await;
+    let complete = |login_id: &str, otp: String| {
+        let path = format!("/logins/{login_id}/otp");
+        let bank = &bank;
+        async move { bank.post(&path, json!({ "otp": otp })).await }
+    };
+
+    // Before registering there is no token to check.
+    let token = app.provision().await;
+    let early = complete(&login_id, token.code_at(app.now_unix())).await;
+    assert_eq!(
+        (early.status, early.code()),
+        (404, Some("otp_not_registered")),
+        "{:?}",
+        early.body
+    );
+
+    // 利用開始登録 with OTP1 + OTP2.
+    let now = app.now_unix();
+    let otp2 = token.code_at(now);
+    let reg = bank
+        .post(&format!("/users/{user}/credential"), json!({ "credential_id": token.credential_id, "otp": token.code_after(now, -1), "otp2": otp2 }))
+        .await;
+    assert_eq!(reg.status, 201, "{:?}", reg.body);
+
+    // A registration code cannot log in (§2.2 (7) ※); the login is not used up by it.
+    let reused = complete(&login_id, otp2).await;
+    assert_eq!(
+        (reused.status, reused.code()),
+        (409, Some("otp_already_used")),
+        "{:?}",
+        reused.body
+    );
+    // Another bank cannot use the login ID; another user's login does not reach this token.
+    app.next_step();
+    let elsewhere = other_bank
+        .post(
+            &format!("/logins/{login_id}/otp"),
+            json!({ "otp": token.code_at(app.now_unix()) }),
+        )
+        .await;
+    assert_eq!(
+        (elsewhere.status, elsewhere.code()),
+        (404, Some("login_expired")),
+        "{:?}",
+        elsewhere.body
+    );
+    let not_theirs = complete(&second_login, token.code_at(app.now_unix())).await;
+    assert_eq!(
+        (not_theirs.status, not_theirs.code()),
+        (404, Some("otp_not_registered")),
+        "{:?}",
+        not_theirs.body
+    );
+
+    // The next code completes the same login: no second password entry.
+    let done = complete(&login_id, token.code_at(app.now_unix())).await;
+    assert_eq!(done.status, 200, "{:?}", done.body);
+    assert_eq!(done.body["user_id"], user.as_str());
+    assert_eq!(done.body["amr"], json!(["pwd", "otp"]));
+    assert!(done.body["receipt"].is_string(), "{:?}", done.body);
+
+    // It works once.
+    app.next_step();
+    let again = complete(&login_id, token.code_at(app.now_unix())).await;
+    assert_eq!(
+        (again.status, again.code()),
+        (404, Some("login_expired")),
+        "{:?}",
+        again.body
+    );
+
+    // And it expires 5 minutes after it started, registered or not.
+    let token2 = app.provision().await;
+    let now = app.now_unix();
+    let reg = bank
+        .post(&format!("/users/{second}/credential"), json!({ "credential_id": token2.credential_id, "otp": token2.code_after(now, -1), "otp2": token2.code_at(now) }))
+        .await;
+    assert_eq!(reg.status, 201, "{:?}", reg.body);
+    app.advance(Duration::minutes(5));
+    let late = complete(&second_login, token2.code_at(app.now_unix())).await;
+    assert_eq!(
+        (late.status, late.code()),
+        (404, Some("login_expired")),
+        "{:?}",
+        late.body
+    );
+}
+on_both_engines!(seed_002_first_login_goes_on_to_the_otp_after_registration);
+
+/// Seed 002 §2.2 (8): 「直近 2 世代前までのパスワード…を使用することはできません」. With
+/// `history = 2` the current password and the two before it are refused; the one before those
+/// is allowed again.
+async fn history_two_refuses_the_current_password_and_the_two_before_it(engine: TestEngine) {
+    let app = TestApp::new(engine).await;
+    let bank = app.bank("johoku-shinkin").await;
+    let created = bank
+        .post(
+            "/users",
+            json!({ "contract_number": "1200001", "initial_password": "temp1234" }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let user = created.body["id"].as_str().unwrap().to_owned();
+    let change = |current: &str, new: &str| {
+        let body = json!({ "current_password": current, "new_password": new });
+        let path = format!("/users/{user}/password");
+        let bank = &bank;
+        async move { bank.post(&path, body).await }
+    };
+    // temp1234 → Spring2026 → Summer2026.
+    for (current, new) in [("temp1234", "Spring2026"), ("Spring2026", "Summer2026")] {
+        let changed = change(current, new).await;
+        assert_eq!(changed.status, 200, "{new}: {:?}", changed.body);
+    }
+    // The current one and the two before it are refused, and nothing changes.
+    for old in ["Summer2026", "Spring2026", "temp1234"] {
+        let refused = change("Summer2026", old).await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (422, Some("password_rejected")),
+            "{old}: {:?}",
+            refused.body
+        );
+        assert_eq!(codes(&refused), ["password_recently_used"], "{old}");
+    }
+    // → Autumn2026: temp1234 is now three generations back and allowed again; the others not.
+    let changed = change("Summer2026", "Autumn2026").await;
+    assert_eq!(changed.status, 200, "{:?}", changed.body);
+    for old in ["Autumn2026", "Summer2026", "Spring2026"] {
+        let refused = change("Autumn2026", old).await;
+        assert_eq!(codes(&refused), ["password_recently_used"], "{old}");
+    }
+    let back = change("Autumn2026", "temp1234").await;
+    assert_eq!(back.status, 200, "{:?}", back.body);
+}
+on_both_engines!(history_two_refuses_the_current_password_and_the_two_before_it);

@@ -230,6 +230,12 @@ pub(crate) enum OtpUseDto {
     Stopped,
     /// 失効: revoked by the bank.
     Revoked,
+    /// 全金融機関で一時停止中: the token is suspended on the whole platform after too many
+    /// wrong codes across banks (`credential_suspended` is true). Every code is refused
+    /// (`credential_suspended`, 423) at every bank; the bank cannot unlock it
+    /// (`platform_operator_required`); only a platform operator lifts the suspension, and the
+    /// status then reads as before (`in_use`, or `locked` if the bank's own lock remains).
+    Suspended,
 }
 
 impl From<OtpUse> for OtpUseDto {
@@ -241,6 +247,7 @@ impl From<OtpUse> for OtpUseDto {
             OtpUse::Locked => Self::Locked,
             OtpUse::Stopped => Self::Stopped,
             OtpUse::Revoked => Self::Revoked,
+            OtpUse::Suspended => Self::Suspended,
         }
     }
 }
@@ -248,21 +255,23 @@ impl From<OtpUse> for OtpUseDto {
 /// A user's OTP status at this bank.
 #[derive(Debug, Object)]
 pub(crate) struct OtpStatusDto {
-    /// none / issued / in_use / locked / stopped / revoked.
+    /// none / issued / in_use / locked / stopped / revoked / suspended.
     status: OtpUseDto,
     /// The credential of the user's latest registration.
     #[oai(skip_serializing_if_is_none)]
     credential_id: Option<String>,
     /// Consecutive wrong codes at this bank.
     failures: u32,
-    /// Wrong codes left before the lock (for in_use and locked).
+    /// Wrong codes left before the lock (for in_use and locked; absent while suspended, when
+    /// no code is checked).
     #[oai(skip_serializing_if_is_none)]
     attempts_left: Option<u32>,
     /// When a code was last accepted at this bank.
     #[oai(skip_serializing_if_is_none)]
     last_success_at: Option<Timestamp>,
     /// The credential is suspended on the whole platform after too many wrong codes across
-    /// all banks; the platform operator reinstates it.
+    /// all banks; only the platform operator reinstates it. A live token then reads
+    /// `suspended`.
     credential_suspended: bool,
 }
 
@@ -748,7 +757,9 @@ impl BankApi {
     /// Unlock the user's token (ロック解除)
     ///
     /// For the bank's support desk: clears the failure count and unlocks a token locked after
-    /// too many wrong codes at this bank. Errors: `otp_not_registered` (404).
+    /// too many wrong codes at this bank. Errors: `otp_not_registered` (404);
+    /// `platform_operator_required` (423) while the token is suspended on the whole platform
+    /// (status `suspended`): only a platform operator lifts that, and nothing is changed.
     #[oai(
         path = "/v1/banks/:bank_id/users/:user/credential/unlock",
         method = "post",
@@ -776,9 +787,11 @@ impl BankApi {
 
     /// Get the user's OTP status
     ///
-    /// none / issued / in_use / locked / stopped / revoked, the credential ID, failures and the
-    /// last success time at this bank. `issued` (申請済): a token issued by mail (issueToken) not
-    /// yet in use; a live token always wins over an open issue.
+    /// none / issued / in_use / locked / stopped / revoked / suspended, the credential ID,
+    /// failures and the last success time at this bank. `issued` (申請済): a token issued by
+    /// mail (issueToken) not yet in use; a live token always wins over an open issue.
+    /// `suspended`: the token is suspended on the whole platform; it outranks `in_use` and
+    /// `locked` because no code works and the bank cannot unlock it.
     #[oai(
         path = "/v1/banks/:bank_id/users/:user/otp-status",
         method = "get",

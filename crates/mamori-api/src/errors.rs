@@ -149,7 +149,7 @@ problem_family! {
         NotFound = 404, "No such user, no registered token, or no such credential (`not_found`, `otp_not_registered`, `credential_unknown`).";
         Conflict = 409, "Already used or already registered (`otp_already_used`, `credential_already_registered`). Not counted as a failure.";
         Unprocessable = 422, "The code is wrong or the resync failed (`otp_invalid`, `resync_failed`, `credential_kind_not_allowed`); `attempts_left` says how many tries remain.";
-        Locked = 423, "Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`).";
+        Locked = 423, "Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`); unlockCredential of a token suspended on the platform: `platform_operator_required`.";
     }
 }
 
@@ -324,5 +324,6 @@ problem_family! {
         NotFound = 404, "No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same.";
         Conflict = 409, "`bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`.";
         Unprocessable = 422, "A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`).";
+        Locked = 423, "The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page.";
     }
 }

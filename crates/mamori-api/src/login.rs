@@ -61,7 +61,8 @@ struct CompleteLoginRequest {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 struct ChangePasswordRequest {
-    /// The new password; it must follow the bank's rules and differ from the last ones.
+    /// The new password; it must follow the bank's rules and differ from the current one and
+    /// the bank's `history` before it.
     #[oai(write_only)]
     new_password: StrictString,
     /// The login ID of this user's login at step `password_change_required`.
@@ -80,7 +81,9 @@ pub(crate) enum NextStepDto {
     OtpRequired,
     /// Ask for a new password (first login, after a reset, or expired), then changePassword.
     PasswordChangeRequired,
-    /// The bank requires an OTP but the user has none: run registerCredential first.
+    /// The bank requires an OTP but the user has none: run registerCredential, then
+    /// completeLogin with the same login ID and a new code (the registration's codes are
+    /// spent).
     OtpRegistrationRequired,
     /// Logged in.
     Complete,
@@ -367,9 +370,12 @@ impl LoginApi {
 
     /// Complete a login with the OTP
     ///
-    /// The login ID from startLogin (step `otp_required`) and the current code, checked,
-    /// counted and spent like verifyOtp. The login ID then stops working.
-    /// Errors: `login_expired` (404), and those of verifyOtp.
+    /// The login ID from startLogin or changePassword (step `otp_required`, or
+    /// `otp_registration_required` once registerCredential has registered the user's token)
+    /// and the current code, checked, counted and spent like verifyOtp. The login ID then stops
+    /// working; it never outlives its 5 minutes. Errors: `login_expired` (404),
+    /// `otp_not_registered` (404, at `otp_registration_required` before registering; the login
+    /// stays open), and those of verifyOtp.
     #[oai(
         path = "/v1/banks/:bank_id/logins/:login_id/otp",
         method = "post",
@@ -409,8 +415,8 @@ impl LoginApi {
     /// Inside a login (`login_id` of this user's login at step `password_change_required`:
     /// first login, after a reset, or expired), or for a logged-in user (`current_password`).
     /// The new password must follow the bank's rules — each broken rule is listed in
-    /// `violations` of `password_rejected` (422) — and must not be one of the last N. Inside a
-    /// login, the answer is the login's next step with the same login ID. Errors:
+    /// `violations` of `password_rejected` (422) — and must differ from the current password
+    /// and the bank's `history` before it (`password_recently_used`). Inside a login, the answer is the login's next step with the same login ID. Errors:
     /// `login_expired` (404), `login_failed` (401, wrong current password; counted).
     #[oai(
         path = "/v1/banks/:bank_id/users/:user/password",

@@ -174,7 +174,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | PushNumberMismatch
         | PolicyInvalid
         | ImportInvalid => StatusCode::UNPROCESSABLE_ENTITY,
-        OtpLocked | CredentialSuspended | ActivationLocked => StatusCode::LOCKED,
+        OtpLocked | CredentialSuspended | PlatformOperatorRequired | ActivationLocked => {
+            StatusCode::LOCKED
+        }
         RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         InternalError => StatusCode::INTERNAL_SERVER_ERROR,

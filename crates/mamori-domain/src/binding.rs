@@ -100,6 +100,10 @@ pub enum OtpUse {
     Stopped,
     /// The bank revoked the token (失効).
     Revoked,
+    /// The token is suspended on the whole platform after too many wrong codes across banks:
+    /// every code is refused at every bank and only a platform operator lifts it, so the bank
+    /// sees this rather than in use or a lock it could lift itself.
+    Suspended,
 }
 
 impl OtpUse {
@@ -112,6 +116,7 @@ impl OtpUse {
             Self::Locked => "locked",
             Self::Stopped => "stopped",
             Self::Revoked => "revoked",
+            Self::Suspended => "suspended",
         }
     }
 
@@ -124,6 +129,15 @@ impl OtpUse {
             Some(BindingState::Locked) => Self::Locked,
             Some(BindingState::Stopped) => Self::Stopped,
             Some(BindingState::Revoked) => Self::Revoked,
+        }
+    }
+
+    /// This status once the platform suspension of the binding's credential is known: a live
+    /// token (in use or locked) reads suspended; an ended one keeps its status.
+    pub const fn under_platform_suspension(self, credential_suspended: bool) -> Self {
+        match self {
+            Self::InUse | Self::Locked if credential_suspended => Self::Suspended,
+            other => other,
         }
     }
 }
@@ -163,6 +177,22 @@ mod tests {
         }
         assert!(BindingState::Locked.can_unlock() && !BindingState::Active.can_unlock());
         assert!(!BindingState::Stopped.can_revoke());
+    }
+
+    #[test]
+    fn a_platform_suspension_outranks_in_use_and_the_banks_lock_only() {
+        for state in BindingState::ALL {
+            let status = OtpUse::of(Some(state));
+            let suspended = status.under_platform_suspension(true);
+            assert_eq!(status.under_platform_suspension(false), status);
+            assert_eq!(
+                suspended == OtpUse::Suspended,
+                state.is_live(),
+                "{state:?} reads {suspended:?}"
+            );
+        }
+        assert_eq!(OtpUse::Suspended.as_str(), "suspended");
+        assert_eq!(OtpUse::None.under_platform_suspension(true), OtpUse::None);
     }
 
     #[test]

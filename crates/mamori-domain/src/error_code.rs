@@ -51,6 +51,9 @@ pub enum ErrorCode {
     /// The token is suspended on the whole platform after too many failed codes across all
     /// banks; only an operator can reinstate it.
     CredentialSuspended,
+    /// The token is suspended on the whole platform (`credential_suspended`): the bank cannot
+    /// unlock it; only a platform operator lifts the suspension.
+    PlatformOperatorRequired,
     /// The user already has an active token at this bank; stop or revoke it first.
     CredentialAlreadyRegistered,
     /// The bank's policy does not allow this kind of token (TOTP / HOTP).
@@ -140,6 +143,7 @@ impl ErrorCode {
         Self::CredentialIdMalformed,
         Self::CredentialUnknown,
         Self::CredentialSuspended,
+        Self::PlatformOperatorRequired,
         Self::CredentialAlreadyRegistered,
         Self::CredentialKindNotAllowed,
         Self::ResyncFailed,
@@ -196,6 +200,7 @@ impl ErrorCode {
             Self::CredentialIdMalformed => "credential_id_malformed",
             Self::CredentialUnknown => "credential_unknown",
             Self::CredentialSuspended => "credential_suspended",
+            Self::PlatformOperatorRequired => "platform_operator_required",
             Self::CredentialAlreadyRegistered => "credential_already_registered",
             Self::CredentialKindNotAllowed => "credential_kind_not_allowed",
             Self::ResyncFailed => "resync_failed",
@@ -258,6 +263,7 @@ impl ErrorCode {
             Self::CredentialIdMalformed => "Malformed credential ID",
             Self::CredentialUnknown => "Unknown credential",
             Self::CredentialSuspended => "Credential suspended",
+            Self::PlatformOperatorRequired => "Platform operator required",
             Self::CredentialAlreadyRegistered => "Token already registered",
             Self::CredentialKindNotAllowed => "Token kind not allowed",
             Self::ResyncFailed => "Sync drift correction failed",
@@ -335,6 +341,9 @@ impl ErrorCode {
             Self::CredentialUnknown => "No token with this credential ID exists.",
             Self::CredentialSuspended => {
                 "This token has been suspended for security reasons. Please contact your bank."
+            }
+            Self::PlatformOperatorRequired => {
+                "This token is suspended on the whole platform after too many incorrect codes. A bank cannot unlock it; please ask the platform operator to lift the suspension."
             }
             Self::CredentialAlreadyRegistered => {
                 "A token is already registered for this user. Stop or revoke it first."
@@ -445,6 +454,9 @@ impl ErrorCode {
             Self::CredentialUnknown => "このクレデンシャルIDのトークンは存在しません。",
             Self::CredentialSuspended => {
                 "セキュリティ上の理由によりこのトークンは利用停止されています。お取引店までご連絡ください。"
+            }
+            Self::PlatformOperatorRequired => {
+                "このトークンは誤ったワンタイムパスワードが多すぎたため、全金融機関で一時停止されています。金融機関ではロック解除できません。プラットフォーム運用担当者に停止の解除を依頼してください。"
             }
             Self::CredentialAlreadyRegistered => {
                 "すでにトークンが登録されています。利用停止または失効の後に登録してください。"

@@ -10,7 +10,8 @@ pub enum LoginStep {
     OtpRequired,
     /// A new password (first login, after a reset, or expired) before anything else.
     PasswordChangeRequired,
-    /// The bank requires an OTP but the user has no token: register one first.
+    /// The bank requires an OTP but the user has no token: register one, then the same login
+    /// goes on with a new code (completeLogin).
     OtpRegistrationRequired,
     /// Logged in.
     Complete,

@@ -2,13 +2,15 @@
 //! password expires, and when a password lock lifts by itself.
 //!
 //! Everything here is pure: the tenant's [`PasswordPolicy`] and the current time are
-//! parameters, and nothing is hashed or stored. The caller (the service layer) checks the hash
-//! history itself and tells [`check_new_password`] whether the candidate was recently used.
+//! parameters, and nothing is hashed or stored. The caller (the service layer) keeps the last
+//! [`remembered_passwords`] hashes, checks the candidate against them and tells
+//! [`check_new_password`] whether it was recently used.
 //!
 //! The rules follow seed 002 §2.2(8) 「パスワード変更の条件」: 6–12 characters, letters and
 //! digits mixed (英字と数字を混在), letters case-sensitive, different from the user name,
-//! different from the last two passwords; the password expires 90 calendar days after it was
-//! set. Each bank sets its own values in `[password]`.
+//! different from the current password and the two before it (「直近 2 世代前まで」); the
+//! password expires 90 calendar days after it was set. Each bank sets its own values in
+//! `[password]`.
 
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -35,9 +37,9 @@ pub enum PasswordRule {
     NeedsDigit,
     /// Equal to the user's contract number, user ID or user name (ユーザ名と異なる文字列).
     SameAsUserId,
-    /// Equal to one of the last `generations` passwords.
+    /// Equal to the current password or one of the `generations` before it.
     RecentlyUsed {
-        /// How many previous passwords are remembered (the policy's `history`).
+        /// How many passwords before the current one are refused (the policy's `history`).
         generations: u32,
     },
     /// Contains a character other than half-width printable ASCII (a full-width character, a
@@ -93,12 +95,22 @@ impl PasswordRule {
             (Self::SameAsUserId, Lang::En) => {
                 "The password must differ from your user ID and user name.".to_owned()
             }
-            (Self::RecentlyUsed { generations }, Lang::Ja) => {
-                format!("直近{generations}世代前までに使用したパスワードは使用できません。")
+            (Self::RecentlyUsed { generations: 0 }, Lang::Ja) => {
+                "現在のパスワードは使用できません。".to_owned()
             }
-            (Self::RecentlyUsed { generations }, Lang::En) => {
-                format!("The password must differ from your last {generations} passwords.")
+            (Self::RecentlyUsed { generations: 0 }, Lang::En) => {
+                "The password must differ from your current password.".to_owned()
             }
+            (Self::RecentlyUsed { generations }, Lang::Ja) => format!(
+                "現在のパスワードおよび直近{generations}世代前までに使用したパスワードは使用できません。"
+            ),
+            (Self::RecentlyUsed { generations: 1 }, Lang::En) => {
+                "The password must differ from your current password and the one before it."
+                    .to_owned()
+            }
+            (Self::RecentlyUsed { generations }, Lang::En) => format!(
+                "The password must differ from your current password and the {generations} before it."
+            ),
             (Self::InvalidCharacter, Lang::Ja) => {
                 "パスワードは半角英数字・記号で入力してください（全角文字・空白は使用できません）。"
                     .to_owned()
@@ -117,8 +129,8 @@ impl PasswordRule {
 /// - `user_ids`: the strings the password must differ from when `forbid_user_id` is set (the
 ///   contract number, the user ID, the display name). They are compared case-insensitively,
 ///   after trimming and after turning full-width ASCII forms (`ＵＳＥＲ０１`) into half-width.
-/// - `recently_used`: whether the candidate matches one of the last `history` password hashes;
-///   the caller checks the hashes (and passes `false` when `history` is 0).
+/// - `recently_used`: whether the candidate matches one of the last [`remembered_passwords`]
+///   password hashes (the current one and the `history` before it); the caller checks them.
 ///
 /// Length is counted in characters, not bytes. The rules are returned in a fixed order:
 /// length, invalid character, letter, digit, user ID, history.
@@ -189,6 +201,15 @@ pub fn check_new_password(
     } else {
         Err(broken)
     }
+}
+
+/// How many of a user's password hashes are remembered and refused as a new password: the
+/// current one and the policy's `history` before it. Seed 002's 「直近 2 世代前まで…使用する
+/// ことはできません」 is `history = 2`: the current password and the two before it, so a
+/// password comes back only at the fourth change. `history = 0` still refuses the current
+/// password: "changing" to it would undo a forced change.
+pub fn remembered_passwords(policy: &PasswordPolicy) -> u32 {
+    policy.history.get().saturating_add(1)
 }
 
 /// Folds a string for the user-ID comparison: full-width ASCII forms (U+FF01..=U+FF5E) and the
@@ -412,6 +433,20 @@ mod tests {
     }
 
     #[test]
+    fn history_counts_generations_before_the_current_password() {
+        // Seed 002: temp1234 → Spring2026 → Summer2026; at the next change Summer2026 is the
+        // current one, Spring2026 one generation back, temp1234 two: all three are refused.
+        assert_eq!(remembered_passwords(&seed_002()), 3);
+        let with = |history| PasswordPolicy {
+            history: Ranged::of(history),
+            ..seed_002()
+        };
+        assert_eq!(remembered_passwords(&with(0)), 1, "the current one only");
+        assert_eq!(remembered_passwords(&with(1)), 2);
+        assert_eq!(remembered_passwords(&with(24)), 25);
+    }
+
+    #[test]
     fn recently_used_names_the_generations() {
         assert_eq!(
             check_new_password(&seed_002(), "abc123", &["user01"], true),
@@ -495,15 +530,17 @@ mod tests {
             PasswordRule::TooLong { max: 12 }.message(Lang::Ja),
             "パスワードは12桁以下で入力してください。"
         );
-        assert!(
-            PasswordRule::RecentlyUsed { generations: 2 }
-                .message(Lang::Ja)
-                .contains("2世代")
+        assert_eq!(
+            PasswordRule::RecentlyUsed { generations: 2 }.message(Lang::Ja),
+            "現在のパスワードおよび直近2世代前までに使用したパスワードは使用できません。"
         );
-        assert!(
-            PasswordRule::RecentlyUsed { generations: 2 }
-                .message(Lang::En)
-                .contains("last 2 passwords")
+        assert_eq!(
+            PasswordRule::RecentlyUsed { generations: 2 }.message(Lang::En),
+            "The password must differ from your current password and the 2 before it."
+        );
+        assert_eq!(
+            PasswordRule::RecentlyUsed { generations: 0 }.message(Lang::En),
+            "The password must differ from your current password."
         );
     }
 

@@ -315,7 +315,8 @@ pub struct PasswordPolicy {
     /// The password must differ from the user ID and the user name (ユーザ名と異なる文字列).
     #[serde(deserialize_with = "found::checked")]
     pub forbid_user_id: bool,
-    /// A new password must not equal any of the last N passwords (0..=24; 0 = no history).
+    /// A new password must differ from the current password and the N before it (0..=24;
+    /// 0 = only the current one). Seed 002's 「直近 2 世代前まで」 is 2.
     pub history: Ranged<0, 24>,
     /// Days after which the password expires and must be changed (0..=3650; 0 = never).
     pub expiry_days: Ranged<0, 3650>,

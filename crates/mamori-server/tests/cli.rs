@@ -263,6 +263,54 @@ fn api_keys_create_list_revoke() {
     server.stop();
 }
 
+/// `mamori api-keys create` for a bank that is already in the database reads no tenant config:
+/// run from a directory without `tenant-configs/` and without `MAMORI_TENANT_CONFIGS`, it
+/// creates the key. A bank that is nowhere is still named in a clear refusal.
+#[test]
+fn api_keys_create_for_a_bank_in_the_database_needs_no_tenant_configs() {
+    let work = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/mamori.db?mode=rwc", work.path().display());
+    let create = |bank: &str, configs: Option<&Path>| {
+        let mut cmd = MAMORI.command();
+        cmd.current_dir(elsewhere.path()).args([
+            "api-keys",
+            "create",
+            "--tenant",
+            bank,
+            "--database-url",
+            &url,
+        ]);
+        if let Some(configs) = configs {
+            cmd.env("MAMORI_TENANT_CONFIGS", configs);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // Before the first `serve`, the configs declare the bank.
+    let (ok, _, stderr) = create("jonan-shinkin", Some(&shipped_tenant_configs()));
+    assert!(ok, "{stderr}");
+
+    let (ok, key, stderr) = create("jonan-shinkin", None);
+    assert!(ok, "{stderr}");
+    assert!(key.starts_with("mmr_") && key.len() == 45, "{key}");
+    // A config directory that cannot be read does not matter for a bank in the database.
+    let (ok, _, stderr) = create("jonan-shinkin", Some(&elsewhere.path().join("missing")));
+    assert!(ok, "{stderr}");
+
+    let (ok, _, stderr) = create("no-such-bank", None);
+    assert!(!ok, "{stderr}");
+    assert!(stderr.contains("no bank with id no-such-bank"), "{stderr}");
+    assert!(
+        stderr.contains("--tenant-configs"),
+        "says how to declare it: {stderr}"
+    );
+}
+
 /// `serve --smtp-url` delivers an issued token's mail over SMTP, from `--mail-from`, naming
 /// `--public-url`; `mamori outbox` prints the same mail from the database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

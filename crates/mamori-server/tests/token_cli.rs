@@ -352,3 +352,57 @@ fn token_code_without_a_usable_file_says_why() {
         );
     }
 }
+
+/// Several `mamori token provision` at once (the customer sets up two banks' tokens in two
+/// terminals): each reads, changes and writes the token file under an exclusive lock, so no
+/// run's credential is lost to another's write.
+#[test]
+fn concurrent_provisions_keep_every_credential() {
+    let platform = Platform::start();
+    let server = platform.server_url();
+    let file = platform.token_file();
+    let runs: Vec<_> = (0..6)
+        .map(|i| {
+            MAMORI
+                .command()
+                .arg("token")
+                .args(["provision", "--server", &server, "--lang", "en"])
+                .args(["--label", &format!("phone {i}")])
+                .env("MAMORI_TOKEN_FILE", &file)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut provisioned: Vec<String> = runs
+        .into_iter()
+        .map(|run| {
+            let out = run.wait_with_output().unwrap();
+            assert!(out.status.success(), "{}", stderr(&out));
+            stdout(&out)
+                .lines()
+                .find_map(|line| line.strip_prefix("Credential ID: "))
+                .unwrap()
+                .trim()
+                .to_owned()
+        })
+        .collect();
+    provisioned.sort();
+
+    let kept: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let mut kept: Vec<String> = kept["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["credential_id"].as_str().unwrap().to_owned())
+        .collect();
+    kept.sort();
+    assert_eq!(
+        kept, provisioned,
+        "every provisioned credential is in the file"
+    );
+    let out = platform.token(&["list", "--lang", "en"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -5,7 +5,7 @@
 //! the same argon2 work.
 
 use chrono::{DateTime, Duration, Utc};
-use mamori_domain::password::{password_expired, password_lock_expired};
+use mamori_domain::password::{password_expired, password_lock_expired, remembered_passwords};
 use mamori_domain::policy::TenantPolicy;
 use mamori_domain::{ErrorCode, LoginStep, Operation};
 use mamori_store::bindings;
@@ -135,7 +135,8 @@ impl Login {
         Ok(started)
     }
 
-    /// completeLogin: the login ID and the current OTP.
+    /// completeLogin: the login ID and the current OTP. A login that asked for registration
+    /// goes on here once the user's token is registered (seed 002 §2.2 (7)).
     pub async fn complete_login(
         &self,
         caller: &BankCaller,
@@ -146,22 +147,21 @@ impl Login {
         let core = &self.core;
         let now = core.now();
         let login = self
-            .open_login_of(caller, login_id, LoginStep::OtpRequired, now)
+            .open_login_at(
+                caller,
+                login_id,
+                &[LoginStep::OtpRequired, LoginStep::OtpRegistrationRequired],
+                now,
+            )
             .await?;
-        // The code is checked, counted and spent like verifyOtp.
+        // The code is checked, counted and spent like verifyOtp. Without a token registered
+        // since, it answers otp_not_registered and the login stays open for registration.
         self.otp
             .verify_otp(caller, meta, &login.user_id, otp)
             .await?;
         let tx = core.write().await?;
-        if !stored::advance_login(
-            &tx,
-            login_id,
-            LoginStep::OtpRequired,
-            LoginStep::Complete,
-            true,
-            now,
-        )
-        .await?
+        if !stored::advance_login(&tx, login_id, login.stage, LoginStep::Complete, true, now)
+            .await?
         {
             return Err(ServiceError::rejected(ErrorCode::LoginExpired));
         }
@@ -184,7 +184,8 @@ impl Login {
     }
 
     /// changePassword inside the login flow: the new password must follow the bank's rules
-    /// and differ from the last N; then the login goes on to its next step.
+    /// and differ from the current one and the `history` before it; then the login goes on to
+    /// its next step.
     pub async fn change_password(
         &self,
         caller: &BankCaller,
@@ -233,7 +234,7 @@ impl Login {
             &user.id,
             &hash,
             false,
-            policy.password.history.get(),
+            remembered_passwords(&policy.password),
             now,
         )
         .await?;
@@ -301,7 +302,7 @@ impl Login {
             &user.id,
             &hash,
             false,
-            policy.password.history.get(),
+            remembered_passwords(&policy.password),
             now,
         )
         .await?;
@@ -386,9 +387,19 @@ impl Login {
         stage: LoginStep,
         now: DateTime<Utc>,
     ) -> Result<LoginSessionRow, ServiceError> {
+        self.open_login_at(caller, login_id, &[stage], now).await
+    }
+
+    async fn open_login_at(
+        &self,
+        caller: &BankCaller,
+        login_id: &str,
+        stages: &[LoginStep],
+        now: DateTime<Utc>,
+    ) -> Result<LoginSessionRow, ServiceError> {
         stored::find_open_login(self.core.db(), caller.tenant_id.as_str(), login_id, now)
             .await?
-            .filter(|login| login.stage == stage)
+            .filter(|login| stages.contains(&login.stage))
             .ok_or_else(|| ServiceError::rejected(ErrorCode::LoginExpired))
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use mamori_crypto::PasswordHashing;
 use mamori_domain::ErrorCode;
-use mamori_domain::password::check_new_password;
+use mamori_domain::password::{check_new_password, remembered_passwords};
 use mamori_domain::policy::{PasswordManagement, TenantPolicy};
 use mamori_store::passwords;
 use mamori_store::users::UserRow;
@@ -68,16 +68,17 @@ impl Passwords {
         self.hash(password)
     }
 
-    /// A new password must follow the bank's rules and differ from the last N.
+    /// A new password must follow the bank's rules and differ from the current one and the
+    /// `history` before it.
     pub(crate) async fn check_rules(
         &self,
         policy: &TenantPolicy,
         user: &UserRow,
         candidate: &str,
     ) -> Result<(), ServiceError> {
-        let generations = policy.password.history.get();
+        let remembered = remembered_passwords(&policy.password);
         let recent =
-            passwords::recent_password_hashes(self.core.db(), &user.id, generations).await?;
+            passwords::recent_password_hashes(self.core.db(), &user.id, remembered).await?;
         let recently_used = recent.iter().any(|hash| self.verify(candidate, hash));
         let ids = [
             user.contract_number.as_str(),

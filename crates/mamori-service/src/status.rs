@@ -11,7 +11,7 @@ use crate::error::ServiceError;
 /// A user's OTP status at one bank.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OtpStatus {
-    /// none / issued / in_use / locked / stopped / revoked.
+    /// none / issued / in_use / locked / stopped / revoked / suspended.
     pub status: OtpUse,
     /// The credential of the latest binding.
     pub credential_id: Option<String>,
@@ -64,17 +64,18 @@ pub(crate) async fn otp_status(
         return Ok(OtpStatus::none());
     };
     let credential = credentials::find_credential(db, &binding.credential_id).await?;
+    let suspended = credential.is_some_and(|c| c.suspended_at.is_some());
+    let status = OtpUse::of(Some(binding.state)).under_platform_suspension(suspended);
     let failures = u32::try_from(binding.failures).unwrap_or(0);
     let limit = policy.otp.lock_threshold.get();
     Ok(OtpStatus {
-        status: OtpUse::of(Some(binding.state)),
+        status,
         credential_id: Some(binding.credential_id),
         failures,
-        attempts_left: binding
-            .state
-            .is_live()
+        // While suspended no code is checked at all, so there is nothing to count down.
+        attempts_left: matches!(status, OtpUse::InUse | OtpUse::Locked)
             .then(|| limit.saturating_sub(failures)),
         last_success_at: binding.last_success_at,
-        credential_suspended: credential.is_some_and(|c| c.suspended_at.is_some()),
+        credential_suspended: suspended,
     })
 }

@@ -1,14 +1,24 @@
 //! The bank's support desk: 失効 (revoke a lost token), ロック解除 (unlock a token or a login
 //! password) and a temporary password. No code is needed: the desk has identified the customer.
 
+use mamori_domain::password::remembered_passwords;
 use mamori_domain::{BindingState, ErrorCode, Operation};
-use mamori_store::{bindings, passwords as stored_passwords};
+use mamori_store::{bindings, credentials, passwords as stored_passwords};
 
 use crate::core::audit::AuditEntry;
 use crate::core::{BankCaller, Core, RequestMeta};
 use crate::error::ServiceError;
 use crate::passwords::{Passwords, temporary_password};
 use crate::status::{self, OtpStatus};
+
+/// A support-desk move of the user's live token at the bank.
+struct Move {
+    operation: Operation,
+    from: &'static [BindingState],
+    to: BindingState,
+    /// Only a platform operator lifts a platform suspension.
+    refused_while_suspended: bool,
+}
 
 /// The bank's support desk.
 #[derive(Debug, Clone)]
@@ -29,33 +39,32 @@ impl SupportDesk {
         meta: &RequestMeta,
         user_id: &str,
     ) -> Result<OtpStatus, ServiceError> {
-        self.move_binding(
-            caller,
-            meta,
-            user_id,
-            Operation::RevokeCredential,
-            &[BindingState::Active, BindingState::Locked],
-            BindingState::Revoked,
-        )
-        .await
+        let revoke = Move {
+            operation: Operation::RevokeCredential,
+            from: &[BindingState::Active, BindingState::Locked],
+            to: BindingState::Revoked,
+            // A lost phone is revoked even while suspended.
+            refused_while_suspended: false,
+        };
+        self.move_binding(caller, meta, user_id, revoke).await
     }
 
-    /// ロック解除: the bank unlocks a token locked after too many wrong codes.
+    /// ロック解除: the bank unlocks a token locked after too many wrong codes. A token
+    /// suspended on the whole platform is refused: the bank's unlock must never buy more
+    /// guesses than the platform budget, and resetting the count would hide the suspension.
     pub async fn unlock_credential(
         &self,
         caller: &BankCaller,
         meta: &RequestMeta,
         user_id: &str,
     ) -> Result<OtpStatus, ServiceError> {
-        self.move_binding(
-            caller,
-            meta,
-            user_id,
-            Operation::UnlockCredential,
-            &[BindingState::Locked, BindingState::Active],
-            BindingState::Active,
-        )
-        .await
+        let unlock = Move {
+            operation: Operation::UnlockCredential,
+            from: &[BindingState::Locked, BindingState::Active],
+            to: BindingState::Active,
+            refused_while_suspended: true,
+        };
+        self.move_binding(caller, meta, user_id, unlock).await
     }
 
     async fn move_binding(
@@ -63,9 +72,12 @@ impl SupportDesk {
         caller: &BankCaller,
         meta: &RequestMeta,
         user_id: &str,
-        operation: Operation,
-        from: &[BindingState],
-        to: BindingState,
+        Move {
+            operation,
+            from,
+            to,
+            refused_while_suspended,
+        }: Move,
     ) -> Result<OtpStatus, ServiceError> {
         let core = &self.core;
         let user = core.bank_user(caller, user_id).await?;
@@ -78,6 +90,18 @@ impl SupportDesk {
             return core.refuse(entry, not_registered()).await;
         };
         let entry = entry.credential(&binding.credential_id);
+        if refused_while_suspended
+            && credentials::find_credential(core.db(), &binding.credential_id)
+                .await?
+                .is_some_and(|c| c.suspended_at.is_some())
+        {
+            return core
+                .refuse(
+                    entry,
+                    ServiceError::rejected(ErrorCode::PlatformOperatorRequired),
+                )
+                .await;
+        }
         let tx = core.write().await?;
         // The count starts again from zero on either move.
         if !bindings::transition_binding(&tx, &binding.id, from, to, true, now).await? {
@@ -110,7 +134,7 @@ impl SupportDesk {
             &user.id,
             &hash,
             policy.password.force_change_after_reset,
-            policy.password.history.get(),
+            remembered_passwords(&policy.password),
             now,
         )
         .await?;

@@ -1,5 +1,6 @@
 //! The banks (tenants) on the platform: applied from their config files, listed.
 
+use mamori_domain::TenantId;
 use mamori_domain::tenant_config::TenantConfig;
 use mamori_store::{AppliedTenant, TenantRecord};
 
@@ -33,5 +34,10 @@ impl Tenants {
     /// All banks.
     pub async fn list_tenants(&self) -> Result<Vec<TenantRecord>, ServiceError> {
         Ok(self.core.db().list_tenants().await?)
+    }
+
+    /// Whether the bank is in the database (applied from a file, or created in the console).
+    pub async fn exists(&self, id: &TenantId) -> Result<bool, ServiceError> {
+        Ok(self.core.db().find_tenant(id).await?.is_some())
     }
 }

@@ -3,6 +3,7 @@
 //! found", exactly like a missing one.
 
 use chrono::{DateTime, Utc};
+use mamori_domain::password::remembered_passwords;
 use mamori_domain::{ErrorCode, Operation};
 use mamori_store::users::{self, UserRow};
 use mamori_store::{StoreError, passwords as stored_passwords};
@@ -132,7 +133,7 @@ impl Users {
                 &row.id,
                 &hash,
                 must_change,
-                policy.password.history.get(),
+                remembered_passwords(&policy.password),
                 now,
             )
             .await?;

@@ -84,7 +84,8 @@ pub async fn unlock_password<C: ConnectionTrait>(
     Ok(update.exec(conn).await?.rows_affected == 1)
 }
 
-/// Sets a new password hash, remembers it in the history, and keeps only `keep` entries.
+/// Sets a new password hash, remembers it in the history, and keeps only the newest `keep`
+/// entries (the new one among them).
 pub async fn set_password<C: ConnectionTrait>(
     conn: &C,
     user_id: &str,

@@ -326,7 +326,7 @@ impl Ctx<'_> {
         let server = client::normalise_server(server)?;
         self.warn_cleartext(console, &server)?;
         // A broken file is reported before the server makes a credential nobody could keep.
-        let mut token_file = file::load_or_default(&self.path)?;
+        file::load_or_default(&self.path)?;
         let device = new_device_key()?;
         let issued = Client::new(&server, self.lang)?
             .provision(&device.public().to_base64())
@@ -334,7 +334,7 @@ impl Ctx<'_> {
         let label = label
             .map(|l| approval::clean(l.trim()))
             .filter(|l| !l.is_empty());
-        let credential = self.keep(&mut token_file, issued.clone(), &server, label, &device)?;
+        let credential = self.keep(issued.clone(), &server, label, &device)?;
         writeln!(
             console.out,
             "{}: {}",
@@ -372,7 +372,7 @@ impl Ctx<'_> {
     ) -> Result<ExitCode, TokenError> {
         let server = client::normalise_server(server)?;
         self.warn_cleartext(console, &server)?;
-        let mut token_file = file::load_or_default(&self.path)?;
+        file::load_or_default(&self.path)?;
         let password = self.activation_password(console)?;
         let device = new_device_key()?;
         let issued = Client::new(&server, self.lang)?
@@ -384,7 +384,7 @@ impl Ctx<'_> {
             )
             .await?;
         let otpauth_uri = issued.otpauth_uri.clone();
-        let credential = self.keep(&mut token_file, issued, &server, None, &device)?;
+        let credential = self.keep(issued, &server, None, &device)?;
         let bank = credential.service_id.clone().unwrap_or_default();
         writeln!(
             console.out,
@@ -437,10 +437,10 @@ impl Ctx<'_> {
         Ok(password)
     }
 
-    /// Checks what the server issued and saves it with the device key.
+    /// Checks what the server issued and saves it with the device key, into the file as it is
+    /// now: another run may have added a credential while this one talked to the server.
     fn keep(
         &self,
-        token_file: &mut TokenFile,
         issued: Issued,
         server: &str,
         label: Option<String>,
@@ -462,11 +462,12 @@ impl Ctx<'_> {
             server: server.to_owned(),
             reason: format!("credential {}: {reason}", credential.credential_id),
         })?;
-        token_file.credentials.retain(|c| {
-            !(c.credential_id == credential.credential_id && c.server == credential.server)
-        });
-        token_file.credentials.push(credential.clone());
-        file::save(&self.path, token_file)?;
+        file::update(&self.path, |token_file| {
+            token_file.credentials.retain(|c| {
+                !(c.credential_id == credential.credential_id && c.server == credential.server)
+            });
+            token_file.credentials.push(credential.clone());
+        })?;
         Ok(credential)
     }
 

@@ -3,7 +3,9 @@
 //! It is the phone's secure storage, so it is treated like an SSH private key: created with
 //! mode 0600 in a 0700 directory, written atomically (a temporary file in the same directory,
 //! then a rename, so a crash never leaves half a file), and refused when other users can read
-//! it.
+//! it. Every change is a read-modify-write under an exclusive lock on `<file>.lock` beside it
+//! ([`update`]), so two runs at once (two banks' tokens set up in two terminals) never lose
+//! each other's credential. Readers need no lock: a rename is atomic.
 //!
 //! ```json
 //! {
@@ -224,16 +226,54 @@ pub fn load_or_default(path: &Path) -> Result<TokenFile, FileError> {
     }
 }
 
+/// Reads the file (or an empty one), lets `change` edit it and writes it back, all under an
+/// exclusive lock held until the new file is in place. Returns what was written.
+pub fn update(path: &Path, change: impl FnOnce(&mut TokenFile)) -> Result<TokenFile, FileError> {
+    let _lock = lock(path)?;
+    let mut file = load_or_default(path)?;
+    change(&mut file);
+    save(path, &file)?;
+    Ok(file)
+}
+
+/// Blocks until this process holds the exclusive lock of the file; released when the returned
+/// handle is dropped (or the process ends). The lock is a separate file because the token
+/// file itself is replaced by each write, and a lock on a replaced file guards nothing.
+fn lock(path: &Path) -> Result<std::fs::File, FileError> {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".lock");
+    let lock_path = path.with_file_name(name);
+    let io = |source| FileError::Io {
+        path: lock_path.clone(),
+        source,
+    };
+    create_private_dir(&parent_dir(path)).map_err(io)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options.open(&lock_path).map_err(io)?;
+    file.lock().map_err(io)?;
+    Ok(file)
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
 /// Writes the file atomically with mode 0600, creating its directory with mode 0700.
 pub fn save(path: &Path, file: &TokenFile) -> Result<(), FileError> {
     let io = |source| FileError::Io {
         path: path.to_owned(),
         source,
     };
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = parent_dir(path);
     create_private_dir(&dir).map_err(io)?;
     let mut json = serde_json::to_vec_pretty(file).map_err(|e| io(std::io::Error::other(e)))?;
     json.push(b'\n');
@@ -342,6 +382,43 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["token.json"]);
+    }
+
+    #[test]
+    fn updates_at_once_lose_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("phone").join("token.json");
+        let ids: Vec<String> = (1..=8).map(|i| format!("MAMO0000000{i}")).collect();
+        std::thread::scope(|scope| {
+            for id in &ids {
+                let path = &path;
+                scope.spawn(move || {
+                    update(path, |file| {
+                        // Widen the window between reading and writing.
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                        file.credentials.push(sample(id));
+                    })
+                    .unwrap();
+                });
+            }
+        });
+        let mut kept: Vec<String> = load(&path)
+            .unwrap()
+            .credentials
+            .into_iter()
+            .map(|c| c.credential_id)
+            .collect();
+        kept.sort();
+        assert_eq!(kept, ids);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let lock = path.with_file_name("token.json.lock");
+            assert_eq!(
+                std::fs::metadata(lock).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
     }
 
     #[test]

@@ -207,7 +207,9 @@ export interface paths {
         /**
          * Unlock the user's token (ロック解除)
          * @description For the bank's support desk: clears the failure count and unlocks a token locked after
-         *     too many wrong codes at this bank. Errors: `otp_not_registered` (404).
+         *     too many wrong codes at this bank. Errors: `otp_not_registered` (404);
+         *     `platform_operator_required` (423) while the token is suspended on the whole platform
+         *     (status `suspended`): only a platform operator lifts that, and nothing is changed.
          */
         post: operations["unlockCredential"];
         delete?: never;
@@ -225,9 +227,11 @@ export interface paths {
         };
         /**
          * Get the user's OTP status
-         * @description none / issued / in_use / locked / stopped / revoked, the credential ID, failures and the
-         *     last success time at this bank. `issued` (申請済): a token issued by mail (issueToken) not
-         *     yet in use; a live token always wins over an open issue.
+         * @description none / issued / in_use / locked / stopped / revoked / suspended, the credential ID,
+         *     failures and the last success time at this bank. `issued` (申請済): a token issued by
+         *     mail (issueToken) not yet in use; a live token always wins over an open issue.
+         *     `suspended`: the token is suspended on the whole platform; it outranks `in_use` and
+         *     `locked` because no code works and the bank cannot unlock it.
          */
         get: operations["getOtpStatus"];
         put?: never;
@@ -424,9 +428,12 @@ export interface paths {
         put?: never;
         /**
          * Complete a login with the OTP
-         * @description The login ID from startLogin (step `otp_required`) and the current code, checked,
-         *     counted and spent like verifyOtp. The login ID then stops working.
-         *     Errors: `login_expired` (404), and those of verifyOtp.
+         * @description The login ID from startLogin or changePassword (step `otp_required`, or
+         *     `otp_registration_required` once registerCredential has registered the user's token)
+         *     and the current code, checked, counted and spent like verifyOtp. The login ID then stops
+         *     working; it never outlives its 5 minutes. Errors: `login_expired` (404),
+         *     `otp_not_registered` (404, at `otp_registration_required` before registering; the login
+         *     stays open), and those of verifyOtp.
          */
         post: operations["completeLogin"];
         delete?: never;
@@ -449,8 +456,8 @@ export interface paths {
          * @description Inside a login (`login_id` of this user's login at step `password_change_required`:
          *     first login, after a reset, or expired), or for a logged-in user (`current_password`).
          *     The new password must follow the bank's rules — each broken rule is listed in
-         *     `violations` of `password_rejected` (422) — and must not be one of the last N. Inside a
-         *     login, the answer is the login's next step with the same login ID. Errors:
+         *     `violations` of `password_rejected` (422) — and must differ from the current password
+         *     and the bank's `history` before it (`password_recently_used`). Inside a login, the answer is the login's next step with the same login ID. Errors:
          *     `login_expired` (404), `login_failed` (401, wrong current password; counted).
          */
         post: operations["changePassword"];
@@ -1158,7 +1165,9 @@ export interface paths {
         put?: never;
         /**
          * Unlock a customer's token (ロック解除)
-         * @description Platform admins and the bank's operators; the reason goes into the bank's trail.
+         * @description Platform admins and the bank's operators; the reason goes into the bank's trail. A
+         *     token suspended on the whole platform (status `suspended`) is refused with
+         *     `platform_operator_required` (423) and nothing changes: lift the suspension instead.
          */
         post: operations["unlockCustomerToken"];
         delete?: never;
@@ -1982,7 +1991,10 @@ export interface components {
          *     the current password (a logged-in user).
          */
         ChangePasswordRequest: {
-            /** @description The new password; it must follow the bank's rules and differ from the last ones. */
+            /**
+             * @description The new password; it must follow the bank's rules and differ from the current one and
+             *     the bank's `history` before it.
+             */
             new_password: string;
             /** @description The login ID of this user's login at step `password_change_required`. */
             login_id?: string;
@@ -2292,6 +2304,7 @@ export interface components {
          *     - `credential_id_malformed` (400): The credential ID must be 4 letters and 8 digits; please check it for typos.
          *     - `credential_unknown` (404): No token with this credential ID exists.
          *     - `credential_suspended` (423): This token has been suspended for security reasons. Please contact your bank.
+         *     - `platform_operator_required` (423): This token is suspended on the whole platform after too many incorrect codes. A bank cannot unlock it; please ask the platform operator to lift the suspension.
          *     - `credential_already_registered` (409): A token is already registered for this user. Stop or revoke it first.
          *     - `credential_kind_not_allowed` (422): This kind of token cannot be used at this bank.
          *     - `resync_failed` (422): Sync drift correction failed. Enter two consecutive codes from your token.
@@ -2326,7 +2339,7 @@ export interface components {
          *     - `import_invalid` (422): The file cannot be imported; nothing was imported. Please correct each listed line.
          * @enum {string}
          */
-        ErrorCode: "bad_request" | "validation_failed" | "unsupported_media_type" | "payload_too_large" | "uri_too_long" | "unauthorized" | "not_found" | "method_not_allowed" | "rate_limited" | "service_unavailable" | "internal_error" | "otp_malformed" | "otp_invalid" | "otp_already_used" | "otp_locked" | "otp_not_registered" | "credential_id_malformed" | "credential_unknown" | "credential_suspended" | "credential_already_registered" | "credential_kind_not_allowed" | "resync_failed" | "user_already_exists" | "idempotency_key_reused" | "login_failed" | "login_expired" | "password_rejected" | "password_not_managed" | "self_issue_disabled" | "activation_failed" | "activation_locked" | "activation_expired" | "token_not_activated" | "push_disabled" | "push_unavailable" | "push_approval_expired" | "push_already_answered" | "device_signature_invalid" | "push_transaction_mismatch" | "push_number_mismatch" | "admin_login_failed" | "admin_session_required" | "admin_setup_required" | "forbidden" | "csrf_token_invalid" | "bank_suspended" | "bank_file_managed" | "bank_already_exists" | "operator_already_exists" | "policy_invalid" | "import_invalid";
+        ErrorCode: "bad_request" | "validation_failed" | "unsupported_media_type" | "payload_too_large" | "uri_too_long" | "unauthorized" | "not_found" | "method_not_allowed" | "rate_limited" | "service_unavailable" | "internal_error" | "otp_malformed" | "otp_invalid" | "otp_already_used" | "otp_locked" | "otp_not_registered" | "credential_id_malformed" | "credential_unknown" | "credential_suspended" | "platform_operator_required" | "credential_already_registered" | "credential_kind_not_allowed" | "resync_failed" | "user_already_exists" | "idempotency_key_reused" | "login_failed" | "login_expired" | "password_rejected" | "password_not_managed" | "self_issue_disabled" | "activation_failed" | "activation_locked" | "activation_expired" | "token_not_activated" | "push_disabled" | "push_unavailable" | "push_approval_expired" | "push_already_answered" | "device_signature_invalid" | "push_transaction_mismatch" | "push_number_mismatch" | "admin_login_failed" | "admin_session_required" | "admin_setup_required" | "forbidden" | "csrf_token_invalid" | "bank_suspended" | "bank_file_managed" | "bank_already_exists" | "operator_already_exists" | "policy_invalid" | "import_invalid";
         /**
          * FiguresDto
          * @description A bank's figures.
@@ -2593,7 +2606,7 @@ export interface components {
          * @description A user's OTP status at this bank.
          */
         OtpStatusDto: {
-            /** @description none / issued / in_use / locked / stopped / revoked. */
+            /** @description none / issued / in_use / locked / stopped / revoked / suspended. */
             status: components["schemas"]["OtpUseDto"];
             /** @description The credential of the user's latest registration. */
             credential_id?: string;
@@ -2604,7 +2617,8 @@ export interface components {
             failures: number;
             /**
              * Format: uint32
-             * @description Wrong codes left before the lock (for in_use and locked).
+             * @description Wrong codes left before the lock (for in_use and locked; absent while suspended, when
+             *     no code is checked).
              */
             attempts_left?: number;
             /**
@@ -2614,7 +2628,8 @@ export interface components {
             last_success_at?: string;
             /**
              * @description The credential is suspended on the whole platform after too many wrong codes across
-             *     all banks; the platform operator reinstates it.
+             *     all banks; only the platform operator reinstates it. A live token then reads
+             *     `suspended`.
              */
             credential_suspended: boolean;
         };
@@ -2622,7 +2637,7 @@ export interface components {
          * @description A user's OTP status (ワンタイムパスワード登録状況).
          * @enum {string}
          */
-        OtpUseDto: "none" | "issued" | "in_use" | "locked" | "stopped" | "revoked";
+        OtpUseDto: "none" | "issued" | "in_use" | "locked" | "stopped" | "revoked" | "suspended";
         /**
          * OutboxDto
          * @description The bank's outbox, newest first.
@@ -3734,7 +3749,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`). */
+            /** @description Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`); unlockCredential of a token suspended on the platform: `platform_operator_required`. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -3848,7 +3863,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`). */
+            /** @description Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`); unlockCredential of a token suspended on the platform: `platform_operator_required`. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -3962,7 +3977,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`). */
+            /** @description Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`); unlockCredential of a token suspended on the platform: `platform_operator_required`. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -4196,7 +4211,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`). */
+            /** @description Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`); unlockCredential of a token suspended on the platform: `platform_operator_required`. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -4306,7 +4321,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`). */
+            /** @description Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`); unlockCredential of a token suspended on the platform: `platform_operator_required`. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -4416,7 +4431,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`). */
+            /** @description Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`); unlockCredential of a token suspended on the platform: `platform_operator_required`. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -6459,6 +6474,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -6619,6 +6643,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -6719,6 +6752,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -6808,6 +6850,15 @@ export interface operations {
             };
             /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6915,6 +6966,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -7004,6 +7064,15 @@ export interface operations {
             };
             /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7104,6 +7173,15 @@ export interface operations {
             };
             /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7214,6 +7292,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -7303,6 +7390,15 @@ export interface operations {
             };
             /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7410,6 +7506,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -7502,6 +7607,15 @@ export interface operations {
             };
             /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7612,6 +7726,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -7715,6 +7838,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -7807,6 +7939,15 @@ export interface operations {
             };
             /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7917,6 +8058,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -8020,6 +8170,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -8112,6 +8271,15 @@ export interface operations {
             };
             /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8222,6 +8390,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -8325,6 +8502,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -8417,6 +8603,15 @@ export interface operations {
             };
             /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8534,6 +8729,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -8628,6 +8832,15 @@ export interface operations {
             };
             /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8740,6 +8953,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -8845,6 +9067,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -8941,6 +9172,15 @@ export interface operations {
             };
             /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9053,6 +9293,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -9151,6 +9400,15 @@ export interface operations {
             };
             /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9261,6 +9519,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -9353,6 +9620,15 @@ export interface operations {
             };
             /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9456,6 +9732,15 @@ export interface operations {
             };
             /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9669,6 +9954,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -9761,6 +10055,15 @@ export interface operations {
             };
             /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9880,6 +10183,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -9992,6 +10304,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {
@@ -10086,6 +10407,15 @@ export interface operations {
             };
             /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };

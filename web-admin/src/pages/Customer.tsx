@@ -36,6 +36,7 @@ const OTP_TONE: Record<OtpUse, Tone> = {
   locked: "bad",
   stopped: "neutral",
   revoked: "bad",
+  suspended: "bad",
 };
 
 export function TokenStateBadge({ state }: { state: TokenState }) {
@@ -157,7 +158,7 @@ export function CustomerPage({ bankId, userId }: { bankId: string; userId: strin
                   {t("customer.unlockToken")}
                 </button>
               )}
-              {(otp.status === "in_use" || otp.status === "locked") && (
+              {(otp.status === "in_use" || otp.status === "locked" || otp.status === "suspended") && (
                 <button
                   type="button"
                   class="danger"

@@ -492,7 +492,9 @@ impl AdminCustomersApi {
 
     /// Unlock a customer's token (ロック解除)
     ///
-    /// Platform admins and the bank's operators; the reason goes into the bank's trail.
+    /// Platform admins and the bank's operators; the reason goes into the bank's trail. A
+    /// token suspended on the whole platform (status `suspended`) is refused with
+    /// `platform_operator_required` (423) and nothing changes: lift the suspension instead.
     #[oai(
         path = "/v1/admin/banks/:bank_id/users/:user_id/token/unlock",
         method = "post",

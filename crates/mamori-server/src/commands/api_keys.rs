@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use mamori_domain::TenantId;
 
-use crate::common::{DatabaseArgs, TenantConfigArgs, apply_tenants, say, services_without_keys};
+use mamori_service::Services;
+
+use crate::common::{DatabaseArgs, TenantConfigArgs, load_tenants, say, services_without_keys};
 
 /// Banks' API keys.
 #[derive(Debug, clap::Subcommand)]
@@ -20,7 +22,8 @@ pub enum Command {
         label: String,
         #[command(flatten)]
         database: DatabaseArgs,
-        /// Tenant configs applied first, so a key can be made before the first `serve`.
+        /// Read only for a bank not in the database yet, so a key can be made before the
+        /// first `serve`; a bank already there needs no config file.
         #[command(flatten)]
         tenants: TenantConfigArgs,
     },
@@ -51,8 +54,8 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             tenants,
         } => {
             let services = services_without_keys(&database).await?;
-            apply_tenants(&services, &tenants).await?;
             let tenant = TenantId::parse(&tenant)?;
+            declare_if_missing(&services, &tenant, &tenants).await?;
             let created = services.access.create_api_key(&tenant, &label).await?;
             say(&created.key);
             eprintln!(
@@ -91,4 +94,33 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
         }
     }
+}
+
+/// A bank already in the database (from `serve`, or created in the console) is used as it is:
+/// reading the files then would only make the key depend on a directory that has nothing to
+/// do with it. A bank not there yet is declared from the tenant configs, as `serve` would.
+async fn declare_if_missing(
+    services: &Services,
+    tenant: &TenantId,
+    tenants: &TenantConfigArgs,
+) -> anyhow::Result<()> {
+    if services.tenants.exists(tenant).await? {
+        return Ok(());
+    }
+    let dir = tenants.tenant_configs.display();
+    let configs = load_tenants(&tenants.tenant_configs).map_err(|errors| {
+        anyhow::anyhow!(
+            "no bank with id {tenant} in the database, and the tenant configs cannot be read:\n\
+             {errors}\n\
+             Point --tenant-configs DIR at the directory that declares it, or create the bank in the admin console."
+        )
+    })?;
+    services.tenants.apply_tenant_configs(&configs).await?;
+    if !services.tenants.exists(tenant).await? {
+        anyhow::bail!(
+            "no bank with id {tenant}: it is neither in the database nor declared in {dir} \
+             (--tenant-configs DIR). Add {tenant}.toml there, or create the bank in the admin console."
+        );
+    }
+    Ok(())
 }
