@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use mamori_crypto::{Keyring, MasterKey};
-use mamori_domain::SystemClock;
 use mamori_domain::tenant_config::{TenantConfig, load_dir};
+use mamori_domain::{SystemClock, TenantId};
 use mamori_service::{ServiceError, Services};
 use mamori_store::Database;
 
@@ -131,14 +131,6 @@ pub fn load_tenants(dir: &Path) -> Result<Vec<TenantConfig>, String> {
     })
 }
 
-/// Applies the banks' config files to the database (a command run before the first `serve`).
-pub async fn apply_tenants(services: &Services, tenants: &TenantConfigArgs) -> anyhow::Result<()> {
-    let configs = load_tenants(&tenants.tenant_configs)
-        .map_err(|errors| anyhow::anyhow!("invalid tenant configs:\n{errors}"))?;
-    services.tenants.apply_tenant_configs(&configs).await?;
-    Ok(())
-}
-
 /// One line of a command's output on standard output (logs go to standard error).
 pub fn say(line: &str) {
     use std::io::Write;
@@ -155,6 +147,35 @@ pub fn redact_url(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+/// A bank already in the database (from `serve`, or created in the console) is used as it is:
+/// reading the files then would only make the key depend on a directory that has nothing to
+/// do with it. A bank not there yet is declared from the tenant configs, as `serve` would.
+pub async fn declare_if_missing(
+    services: &Services,
+    tenant: &TenantId,
+    tenants: &TenantConfigArgs,
+) -> anyhow::Result<()> {
+    if services.tenants.exists(tenant).await? {
+        return Ok(());
+    }
+    let dir = tenants.tenant_configs.display();
+    let configs = load_tenants(&tenants.tenant_configs).map_err(|errors| {
+        anyhow::anyhow!(
+            "no bank with id {tenant} in the database, and the tenant configs cannot be read:\n\
+             {errors}\n\
+             Point --tenant-configs DIR at the directory that declares it, or create the bank in the admin console."
+        )
+    })?;
+    services.tenants.apply_tenant_configs(&configs).await?;
+    if !services.tenants.exists(tenant).await? {
+        anyhow::bail!(
+            "no bank with id {tenant}: it is neither in the database nor declared in {dir} \
+             (--tenant-configs DIR). Add {tenant}.toml there, or create the bank in the admin console."
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -159,6 +159,22 @@ async fn migrate_and_serve_on_postgres() {
     .unwrap();
 }
 
+/// Runs a command with `MAMORI_TENANT_CONFIGS` set (or not): success, stdout (trimmed), stderr.
+fn run_with_configs(
+    mut cmd: std::process::Command,
+    configs: Option<&Path>,
+) -> (bool, String, String) {
+    if let Some(configs) = configs {
+        cmd.env("MAMORI_TENANT_CONFIGS", configs);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
@@ -281,15 +297,7 @@ fn api_keys_create_for_a_bank_in_the_database_needs_no_tenant_configs() {
             "--database-url",
             &url,
         ]);
-        if let Some(configs) = configs {
-            cmd.env("MAMORI_TENANT_CONFIGS", configs);
-        }
-        let out = cmd.output().unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).trim().to_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        run_with_configs(cmd, configs)
     };
     // Before the first `serve`, the configs declare the bank.
     let (ok, _, stderr) = create("jonan-shinkin", Some(&shipped_tenant_configs()));
@@ -309,6 +317,37 @@ fn api_keys_create_for_a_bank_in_the_database_needs_no_tenant_configs() {
         stderr.contains("--tenant-configs"),
         "says how to declare it: {stderr}"
     );
+}
+
+/// `webhooks secret`, like `api-keys create`, reads no tenant configs for a bank the database
+/// already has: run from another directory it used to fail on the missing `tenant-configs/`.
+#[test]
+fn webhooks_secret_for_a_bank_in_the_database_needs_no_tenant_configs() {
+    let work = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/mamori.db?mode=rwc", work.path().display());
+    let key_file = work.path().join("mamori.key");
+    let run = |args: &[&str], configs: Option<&Path>| {
+        let mut cmd = MAMORI.command();
+        cmd.current_dir(elsewhere.path())
+            .args(args)
+            .args(["--database-url", &url])
+            .env("MAMORI_MASTER_KEY_FILE", &key_file);
+        run_with_configs(cmd, configs)
+    };
+    let secret = ["webhooks", "secret", "--tenant", "demo-shinkin"];
+    let (ok, first, stderr) = run(&secret, Some(&shipped_tenant_configs()));
+    assert!(ok, "{stderr}");
+    let (ok, again, stderr) = run(&secret, None);
+    assert!(ok, "{stderr}");
+    assert_eq!(again, first, "the same bank, the same secret");
+    assert!(
+        again.len() == 64 && again.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{again}"
+    );
+    let (ok, _, stderr) = run(&["webhooks", "secret", "--tenant", "no-such-bank"], None);
+    assert!(!ok);
+    assert!(stderr.contains("no bank with id no-such-bank"), "{stderr}");
 }
 
 /// `serve --smtp-url` delivers an issued token's mail over SMTP, from `--mail-from`, naming

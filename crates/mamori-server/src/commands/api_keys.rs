@@ -5,9 +5,9 @@ use std::process::ExitCode;
 
 use mamori_domain::TenantId;
 
-use mamori_service::Services;
-
-use crate::common::{DatabaseArgs, TenantConfigArgs, load_tenants, say, services_without_keys};
+use crate::common::{
+    DatabaseArgs, TenantConfigArgs, declare_if_missing, say, services_without_keys,
+};
 
 /// Banks' API keys.
 #[derive(Debug, clap::Subcommand)]
@@ -94,33 +94,4 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
         }
     }
-}
-
-/// A bank already in the database (from `serve`, or created in the console) is used as it is:
-/// reading the files then would only make the key depend on a directory that has nothing to
-/// do with it. A bank not there yet is declared from the tenant configs, as `serve` would.
-async fn declare_if_missing(
-    services: &Services,
-    tenant: &TenantId,
-    tenants: &TenantConfigArgs,
-) -> anyhow::Result<()> {
-    if services.tenants.exists(tenant).await? {
-        return Ok(());
-    }
-    let dir = tenants.tenant_configs.display();
-    let configs = load_tenants(&tenants.tenant_configs).map_err(|errors| {
-        anyhow::anyhow!(
-            "no bank with id {tenant} in the database, and the tenant configs cannot be read:\n\
-             {errors}\n\
-             Point --tenant-configs DIR at the directory that declares it, or create the bank in the admin console."
-        )
-    })?;
-    services.tenants.apply_tenant_configs(&configs).await?;
-    if !services.tenants.exists(tenant).await? {
-        anyhow::bail!(
-            "no bank with id {tenant}: it is neither in the database nor declared in {dir} \
-             (--tenant-configs DIR). Add {tenant}.toml there, or create the bank in the admin console."
-        );
-    }
-    Ok(())
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use mamori_domain::TenantId;
 
 use crate::common::{
-    DatabaseArgs, KeyArgs, TenantConfigArgs, apply_tenants, say, services_with_keys,
+    DatabaseArgs, KeyArgs, TenantConfigArgs, declare_if_missing, say, services_with_keys,
 };
 
 /// Banks' push-approval webhooks.
@@ -20,7 +20,8 @@ pub enum Command {
         tenant: String,
         #[command(flatten)]
         database: DatabaseArgs,
-        /// Tenant configs applied first, so a secret can be shown before the first `serve`.
+        /// Read only for a bank not in the database yet, so a secret can be shown before the
+        /// first `serve`; a bank already there needs no config file.
         #[command(flatten)]
         tenants: TenantConfigArgs,
         #[command(flatten)]
@@ -37,8 +38,8 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         keys,
     } = command;
     let services = services_with_keys(&database, &keys).await?;
-    apply_tenants(&services, &tenants).await?;
     let tenant = TenantId::parse(&tenant)?;
+    declare_if_missing(&services, &tenant, &tenants).await?;
     say(&services.webhooks.webhook_secret(&tenant).await?);
     eprintln!(
         "Webhook secret of {tenant}: hand it to the bank over a secure channel. It changes when the master key is rotated."
