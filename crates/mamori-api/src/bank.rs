@@ -12,7 +12,9 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, SecurityScheme, Tags};
 
 use crate::context::RequestContext;
-use crate::errors::{AuditProblem, OtpProblem, RegistrationProblem, UserProblem, problem_of};
+use crate::errors::{
+    AuditProblem, LookupProblem, OtpProblem, RegistrationProblem, UserProblem, problem_of,
+};
 use crate::state::AppState;
 use crate::strict::StrictString;
 use crate::timestamp::Timestamp;
@@ -396,6 +398,13 @@ enum UserResponse {
 }
 
 #[derive(ApiResponse)]
+enum OtpStatusResponse {
+    /// The user's OTP status now.
+    #[oai(status = 200)]
+    Ok(Json<OtpStatusDto>),
+}
+
+#[derive(ApiResponse)]
 pub(crate) enum StatusResponse {
     /// The user's OTP status after the operation.
     #[oai(status = 200)]
@@ -500,7 +509,7 @@ impl BankApi {
         _bank_id: Path<String>,
         /// Mamori's user ID (`usr_…`).
         user: Path<String>,
-    ) -> Result<UserResponse, UserProblem> {
+    ) -> Result<UserResponse, LookupProblem> {
         let caller = &key.0;
         self.state
             .services
@@ -508,7 +517,7 @@ impl BankApi {
             .get_user(caller, &user)
             .await
             .map(|u| UserResponse::Ok(Json(u.into())))
-            .map_err(|e| UserProblem::from_error(&e, &ctx))
+            .map_err(|e| LookupProblem::from_error(&e, &ctx))
     }
 
     /// Find a contract user by contract number
@@ -530,7 +539,7 @@ impl BankApi {
         contract_number: Query<String>,
         /// 利用者ID, if the bank uses them.
         user_id: Query<Option<String>>,
-    ) -> Result<UserResponse, UserProblem> {
+    ) -> Result<UserResponse, LookupProblem> {
         let caller = &key.0;
         self.state
             .services
@@ -538,7 +547,7 @@ impl BankApi {
             .find_user(caller, &contract_number, user_id.as_deref())
             .await
             .map(|u| UserResponse::Ok(Json(u.into())))
-            .map_err(|e| UserProblem::from_error(&e, &ctx))
+            .map_err(|e| LookupProblem::from_error(&e, &ctx))
     }
 
     /// Register a token (利用開始登録)
@@ -806,15 +815,15 @@ impl BankApi {
         _bank_id: Path<String>,
         /// Mamori's user ID.
         user: Path<String>,
-    ) -> Result<StatusResponse, OtpProblem> {
+    ) -> Result<OtpStatusResponse, LookupProblem> {
         let caller = &key.0;
         self.state
             .services
             .otp
             .otp_status(caller, &user)
             .await
-            .map(|s| StatusResponse::Ok(Json(s.into())))
-            .map_err(|e| OtpProblem::from_error(&e, &ctx))
+            .map(|s| OtpStatusResponse::Ok(Json(s.into())))
+            .map_err(|e| LookupProblem::from_error(&e, &ctx))
     }
 
     /// List the bank's audit trail

@@ -128,6 +128,17 @@ problem_family! {
 }
 
 problem_family! {
+    /// Problems of reading a user or their OTP status: nothing is checked or changed, so only
+    /// the key and the user can be wrong.
+    LookupProblem {
+        BadRequest = 400, "A malformed contract number or user ID in the query (`bad_request`, `validation_failed`).";
+        Unauthorized = 401, "The API key is missing, unknown or revoked (`unauthorized`).";
+        Forbidden = 403, "The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed.";
+        NotFound = 404, "No such bank or user for this key (`not_found`).";
+    }
+}
+
+problem_family! {
     /// Problems of the login flow.
     LoginProblem {
         BadRequest = 400, "Malformed input (`bad_request`, `validation_failed`, `otp_malformed`).";

@@ -3262,7 +3262,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["UserDto"];
                 };
             };
-            /** @description The body is not valid (`bad_request`, `validation_failed`). */
+            /** @description A malformed contract number or user ID in the query (`bad_request`, `validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3291,24 +3291,6 @@ export interface operations {
             };
             /** @description No such bank or user for this key (`not_found`). */
             404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The user exists already (`user_already_exists`), or the bank keeps passwords itself (`password_not_managed`). */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The initial password breaks the bank's rules (`password_rejected`, with `violations`). */
-            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3466,7 +3448,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["UserDto"];
                 };
             };
-            /** @description The body is not valid (`bad_request`, `validation_failed`). */
+            /** @description A malformed contract number or user ID in the query (`bad_request`, `validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3495,24 +3477,6 @@ export interface operations {
             };
             /** @description No such bank or user for this key (`not_found`). */
             404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The user exists already (`user_already_exists`), or the bank keeps passwords itself (`password_not_managed`). */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The initial password breaks the bank's rules (`password_rejected`, with `violations`). */
-            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4368,7 +4332,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The user's OTP status after the operation. */
+            /** @description The user's OTP status now. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4377,7 +4341,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["OtpStatusDto"];
                 };
             };
-            /** @description Malformed input (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). Not counted as a failure. */
+            /** @description A malformed contract number or user ID in the query (`bad_request`, `validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4404,35 +4368,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such user, no registered token, or no such credential (`not_found`, `otp_not_registered`, `credential_unknown`). */
+            /** @description No such bank or user for this key (`not_found`). */
             404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Already used or already registered (`otp_already_used`, `credential_already_registered`). Not counted as a failure. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The code is wrong or the resync failed (`otp_invalid`, `resync_failed`, `credential_kind_not_allowed`); `attempts_left` says how many tries remain. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`); unlockCredential of a token suspended on the platform: `platform_operator_required`. */
-            423: {
                 headers: {
                     [name: string]: unknown;
                 };
