@@ -10184,7 +10184,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": string;
+                    "application/json; charset=utf-8": components["schemas"]["AdminAuditEventDto"][];
                 };
             };
             /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */

@@ -9,7 +9,9 @@ use mamori_service::{
 };
 use poem::Body;
 use poem_openapi::param::Query;
-use poem_openapi::payload::{Binary, Json};
+use poem_openapi::payload::{Binary, Json, Payload};
+use poem_openapi::registry::MetaSchemaRef;
+use poem_openapi::types::Type;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use crate::admin::{AdminSession, AdminTags};
@@ -178,18 +180,34 @@ enum ChainResponse {
     Ok(Json<ChainDto>),
 }
 
+// Both exports stream a body built page by page, and are documented as what the body is: CSV
+// text, and an array of `AdminAuditEventDto`. Documented as `format: binary`, client
+// generators read them as opaque bytes (openapi-python-client 0.29 then wraps the text in a
+// `BytesIO` and fails at run time) and the JSON export loses its type.
+
 #[derive(ApiResponse)]
 enum CsvExportResponse {
     /// The entries as CSV.
-    #[oai(status = 200, content_type = "text/csv; charset=utf-8")]
+    #[oai(status = 200, actual_type = "CsvText")]
     Ok(Binary<Body>, #[oai(header = "Content-Disposition")] String),
 }
 
 #[derive(ApiResponse)]
 enum JsonExportResponse {
     /// The entries as a JSON array.
-    #[oai(status = 200, content_type = "application/json")]
+    #[oai(status = 200, actual_type = "Json<Vec<AdminAuditEventDto>>")]
     Ok(Binary<Body>, #[oai(header = "Content-Disposition")] String),
+}
+
+/// How the CSV export is documented and labelled: UTF-8 text (a plain `string`).
+struct CsvText;
+
+impl Payload for CsvText {
+    const CONTENT_TYPE: &'static str = "text/csv; charset=utf-8";
+
+    fn schema_ref() -> MetaSchemaRef {
+        <String as Type>::schema_ref()
+    }
 }
 
 #[derive(ApiResponse)]
