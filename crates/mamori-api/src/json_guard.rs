@@ -22,19 +22,14 @@ pub enum Text {
 
 impl Text {
     fn allows(self, c: char) -> bool {
-        !is_control(c) || (self == Text::MultiLine && matches!(c, '\t' | '\n' | '\r'))
+        !c.is_control() || (self == Text::MultiLine && matches!(c, '\t' | '\n' | '\r'))
     }
-}
-
-/// C0 controls, DEL and C1 controls.
-pub fn is_control(c: char) -> bool {
-    matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}')
 }
 
 /// The first control character of `text` as `U+XXXX`, if it has one.
 pub fn first_control(text: &str) -> Option<String> {
     text.chars()
-        .find(|c| is_control(*c))
+        .find(|c| c.is_control())
         .map(|c| format!("U+{:04X}", c as u32))
 }
 

@@ -29,7 +29,9 @@ pub fn for_generators(spec: &str) -> String {
 }
 
 /// JSON that keeps its keys in document order (`serde_json::Value` sorts them, and the order
-/// of a schema's properties is the order generated clients show them in).
+/// of a schema's properties is the order generated clients show them in). serde_json's
+/// `preserve_order` feature would do it, but features are workspace-wide and the transaction
+/// hash relies on `Value` keeping keys sorted.
 #[derive(Debug, Clone, PartialEq)]
 enum Json {
     Object(Vec<(String, Json)>),

@@ -6,6 +6,7 @@
 //! the database is away, instead of a 503 with `Retry-After` it can act on.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr, sqlx};
@@ -16,6 +17,10 @@ const PROBE_EVERY: Duration = Duration::from_millis(250);
 /// The last known reachability of one pool's database.
 #[derive(Debug, Default)]
 pub(crate) struct Reachability {
+    /// Whether `state.down_since` is set: read without the lock, so a statement pays one
+    /// atomic load while the database answers (every statement of every code check passes
+    /// here).
+    down: AtomicBool,
     state: Mutex<State>,
 }
 
@@ -31,6 +36,9 @@ impl Reachability {
     /// Whether a statement may go to the database now: always while it is up; while it is
     /// down, one caller per [`PROBE_EVERY`] (the probe) and no one else.
     pub(crate) fn may_try(&self, now: Instant) -> bool {
+        if !self.down.load(Ordering::Acquire) {
+            return true;
+        }
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if state.down_since.is_none() {
             return true;
@@ -47,12 +55,16 @@ impl Reachability {
     /// Learns from a statement's result.
     pub(crate) fn observe<T>(&self, result: &Result<T, DbErr>, now: Instant) {
         let unreachable = matches!(result, Err(err) if is_unreachable(err));
+        if !unreachable && !self.down.load(Ordering::Acquire) {
+            return;
+        }
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         match (unreachable, state.down_since) {
             (true, None) => {
                 tracing::warn!("database unreachable: answering 503 at once until it is back");
                 state.down_since = Some(now);
                 state.last_probe = Some(now);
+                self.down.store(true, Ordering::Release);
             }
             (false, Some(since)) if result.is_ok() => {
                 tracing::info!(
@@ -60,6 +72,7 @@ impl Reachability {
                     "database reachable again"
                 );
                 *state = State::default();
+                self.down.store(false, Ordering::Release);
             }
             _ => {}
         }
