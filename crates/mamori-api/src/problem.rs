@@ -156,7 +156,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         UriTooLong => StatusCode::URI_TOO_LONG,
         CredentialAlreadyRegistered
         | UserAlreadyExists
-        | IdempotencyKeyReused
+        | IdempotencyKeyInUse
         | OtpAlreadyUsed
         | PasswordNotManaged
         | TokenNotActivated
@@ -167,6 +167,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | OperatorAlreadyExists => StatusCode::CONFLICT,
         OtpInvalid
         | ResyncFailed
+        | IdempotencyKeyReused
         | CredentialKindNotAllowed
         | PasswordRejected
         | ActivationFailed

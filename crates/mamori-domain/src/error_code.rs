@@ -62,8 +62,12 @@ pub enum ErrorCode {
     ResyncFailed,
     /// A user with this contract number (and user ID) already exists at this bank.
     UserAlreadyExists,
-    /// The Idempotency-Key was already used with a different request.
+    /// The Idempotency-Key was already used with a different request (another method, path
+    /// or body). Nothing was done.
     IdempotencyKeyReused,
+    /// A request with this Idempotency-Key is still being answered; retry shortly to get its
+    /// answer. Nothing was done.
+    IdempotencyKeyInUse,
     /// The contract number, user ID or password is wrong, or the user is locked. The same
     /// answer for each, so it cannot be used to find users or locks.
     LoginFailed,
@@ -149,6 +153,7 @@ impl ErrorCode {
         Self::ResyncFailed,
         Self::UserAlreadyExists,
         Self::IdempotencyKeyReused,
+        Self::IdempotencyKeyInUse,
         Self::LoginFailed,
         Self::LoginExpired,
         Self::PasswordRejected,
@@ -206,6 +211,7 @@ impl ErrorCode {
             Self::ResyncFailed => "resync_failed",
             Self::UserAlreadyExists => "user_already_exists",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::IdempotencyKeyInUse => "idempotency_key_in_use",
             Self::LoginFailed => "login_failed",
             Self::LoginExpired => "login_expired",
             Self::PasswordRejected => "password_rejected",
@@ -269,6 +275,7 @@ impl ErrorCode {
             Self::ResyncFailed => "Sync drift correction failed",
             Self::UserAlreadyExists => "User already exists",
             Self::IdempotencyKeyReused => "Idempotency key reused",
+            Self::IdempotencyKeyInUse => "Idempotency key in use",
             Self::LoginFailed => "Login failed",
             Self::LoginExpired => "Login expired",
             Self::PasswordRejected => "Password rejected",
@@ -355,6 +362,9 @@ impl ErrorCode {
             Self::UserAlreadyExists => "A user with this contract number already exists.",
             Self::IdempotencyKeyReused => {
                 "This Idempotency-Key was already used for a different request."
+            }
+            Self::IdempotencyKeyInUse => {
+                "A request with this Idempotency-Key is still in progress. Retry shortly."
             }
             Self::LoginFailed => {
                 "The contract number, user ID or password is incorrect, or the user is locked."
@@ -469,6 +479,9 @@ impl ErrorCode {
             }
             Self::UserAlreadyExists => "この契約者番号の利用者はすでに登録されています。",
             Self::IdempotencyKeyReused => "このIdempotency-Keyは別のリクエストで使用済みです。",
+            Self::IdempotencyKeyInUse => {
+                "このIdempotency-Keyのリクエストを処理中です。しばらくしてから再試行してください。"
+            }
             Self::LoginFailed => {
                 "契約者番号・利用者ID・ログインパスワードのいずれかが正しくないか、ご利用いただけない状態です。"
             }
