@@ -15,6 +15,7 @@ mod m20261122_000004_signing_keys;
 mod m20261122_000005_customer_token;
 mod m20261201_000006_operators;
 mod m20261201_000007_bindings_by_user;
+mod m20261201_000008_idempotency_keys;
 
 /// The list of all migrations, oldest first.
 #[derive(Debug)]
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_customer_token::Migration),
             Box::new(m20261201_000006_operators::Migration),
             Box::new(m20261201_000007_bindings_by_user::Migration),
+            Box::new(m20261201_000008_idempotency_keys::Migration),
         ]
     }
 }

@@ -8,15 +8,46 @@ use serde_json::Value;
 /// Path templates with their methods.
 #[derive(Debug, Default, Clone)]
 pub struct AllowTable {
-    routes: Vec<(Vec<Segment>, Vec<&'static str>)>,
+    routes: Vec<(Template, Vec<&'static str>)>,
     /// Trees of paths that all take the same methods (static files).
     prefixes: Vec<(String, Vec<&'static str>)>,
 }
+
+/// A route's path template (`/v1/banks/{bank_id}/users`, or poem's `:bank_id`), to match
+/// request paths against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Template(Vec<Segment>);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
     Literal(String),
     Param,
+}
+
+impl Template {
+    pub(crate) fn parse(template: &str) -> Self {
+        Self(
+            split(template)
+                .map(|s| {
+                    if s.starts_with('{') || s.starts_with(':') {
+                        Segment::Param
+                    } else {
+                        Segment::Literal(s.to_owned())
+                    }
+                })
+                .collect(),
+        )
+    }
+
+    /// Whether `path` is this route: every literal segment equal, every parameter non-empty.
+    pub(crate) fn matches(&self, path: &str) -> bool {
+        let mut parts = split(path);
+        self.0.iter().all(|seg| match (seg, parts.next()) {
+            (Segment::Param, Some(part)) => !part.is_empty(),
+            (Segment::Literal(text), Some(part)) => text == part,
+            (_, None) => false,
+        }) && parts.next().is_none()
+    }
 }
 
 const METHODS: [(&str, &str); 5] = [
@@ -62,22 +93,12 @@ impl AllowTable {
     }
 
     fn add(&mut self, template: &str, methods: Vec<&'static str>) {
-        let segments = split(template)
-            .map(|s| {
-                if s.starts_with('{') || s.starts_with(':') {
-                    Segment::Param
-                } else {
-                    Segment::Literal(s.to_owned())
-                }
-            })
-            .collect();
-        self.routes.push((segments, methods));
+        self.routes.push((Template::parse(template), methods));
     }
 
     /// The `Allow` value for `path`, if a route matches it: its methods, with `HEAD` where
     /// `GET` is allowed.
     pub fn allow(&self, path: &str) -> Option<String> {
-        let parts: Vec<&str> = split(path).collect();
         let mut allowed: Vec<&str> = Vec::new();
         for (prefix, methods) in &self.prefixes {
             let under = path
@@ -91,13 +112,8 @@ impl AllowTable {
                 }
             }
         }
-        for (segments, methods) in &self.routes {
-            let matches = segments.len() == parts.len()
-                && segments.iter().zip(&parts).all(|(seg, part)| match seg {
-                    Segment::Param => !part.is_empty(),
-                    Segment::Literal(text) => text == part,
-                });
-            if matches {
+        for (template, methods) in &self.routes {
+            if template.matches(path) {
                 for method in methods {
                     if !allowed.contains(method) {
                         allowed.push(method);

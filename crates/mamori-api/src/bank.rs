@@ -96,7 +96,7 @@ impl BankApi {
 /// The bank a bank route names: `/v1/banks/{bank_id}/…` (poem-openapi routes path parameters
 /// under positional names, so the checker reads the path itself; an encoded or missing ID
 /// matches no bank).
-fn bank_in_path(path: &str) -> &str {
+pub(crate) fn bank_in_path(path: &str) -> &str {
     path.strip_prefix("/v1/banks/")
         .and_then(|rest| rest.split('/').next())
         .unwrap_or_default()

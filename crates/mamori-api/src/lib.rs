@@ -8,6 +8,7 @@ mod bank;
 pub mod context;
 mod errors;
 mod health;
+pub mod idempotent;
 mod json_guard;
 mod login;
 pub mod metrics;
@@ -22,7 +23,7 @@ mod timestamp;
 mod token;
 
 use poem::{Endpoint, EndpointExt, Route, get, handler, web::Data};
-use poem_openapi::{ContactObject, OpenApiService};
+use poem_openapi::{ContactObject, OpenApi, OpenApiService};
 
 pub use admin::banks::AdminBanksApi;
 pub use admin::customers::AdminCustomersApi;
@@ -125,7 +126,11 @@ pub fn app(state: AppState) -> impl Endpoint<Output = poem::Response> {
         .at("/openapi.json", spec)
         .nest("/docs", docs)
         .at("/metrics", get(metrics_endpoint))
-        .data(state)
+        .data(state.clone())
+        .with(idempotent::Idempotent::new(
+            state.services,
+            idempotent::KeyedOperations::of(<Apis as OpenApi>::meta()),
+        ))
         .with(edge)
 }
 

@@ -213,15 +213,10 @@ fn problem_for_error(
     request_id: &RequestId,
     admin: bool,
 ) -> Response {
-    // A handler's own problem response travels as an error built from that response: keep it.
-    if err.is_from_response() {
-        let operation = err.data::<OperationId>().copied();
-        let mut resp = err.into_response();
-        if let Some(operation) = operation {
-            resp.set_data(operation);
-        }
-        return resp;
-    }
+    let err = match handler_problem(err) {
+        Ok(resp) => return resp,
+        Err(err) => err,
+    };
     let status = err.status();
     // No session cookie at all on an admin route: the same answer as an ended session.
     let code = match code_for_status(status) {
@@ -243,4 +238,18 @@ fn problem_for_error(
         resp.set_data(operation);
     }
     resp
+}
+
+/// A handler's own problem response, which travels as an error built from that response, as
+/// that response again, still naming its operation; any other error as it is.
+pub(crate) fn handler_problem(err: poem::Error) -> poem::Result<Response> {
+    if !err.is_from_response() {
+        return Err(err);
+    }
+    let operation = err.data::<OperationId>().copied();
+    let mut resp = err.into_response();
+    if let Some(operation) = operation {
+        resp.set_data(operation);
+    }
+    Ok(resp)
 }

@@ -23,6 +23,7 @@ pub fn for_generators(spec: &str) -> String {
         return spec.to_owned();
     };
     doc.plain_refs();
+    doc.document_idempotency_keys();
     let mut text = serde_json::to_string_pretty(&doc).unwrap_or_else(|_| spec.to_owned());
     text.push('\n');
     text
@@ -47,6 +48,41 @@ impl Json {
         }
     }
 
+    fn get_mut(&mut self, key: &str) -> Option<&mut Json> {
+        match self {
+            Json::Object(entries) => entries.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// Adds the `Idempotency-Key` header to every operation that takes one: the layer that
+    /// reads it sits outside poem-openapi's operations, so the rule it applies names them.
+    fn document_idempotency_keys(&mut self) {
+        let Some(Json::Object(paths)) = self.get_mut("paths") else {
+            return;
+        };
+        for (path, item) in paths.iter_mut() {
+            let Json::Object(operations) = item else {
+                continue;
+            };
+            for (method, operation) in operations.iter_mut() {
+                if !crate::idempotent::applies(method, path) {
+                    continue;
+                }
+                let Json::Object(fields) = operation else {
+                    continue;
+                };
+                match fields.iter_mut().find(|(k, _)| k == "parameters") {
+                    Some((_, Json::Array(parameters))) => parameters.push(idempotency_parameter()),
+                    _ => fields.push((
+                        "parameters".into(),
+                        Json::Array(vec![idempotency_parameter()]),
+                    )),
+                }
+            }
+        }
+    }
+
     fn plain_refs(&mut self) {
         match self {
             Json::Object(entries) => {
@@ -60,6 +96,29 @@ impl Json {
             Json::Scalar(_) => {}
         }
     }
+}
+
+/// The `Idempotency-Key` header parameter, as poem-openapi writes its own parameters.
+fn idempotency_parameter() -> Json {
+    let text = |s: &str| Json::Scalar(Value::String(s.to_owned()));
+    let schema = Json::Object(vec![
+        ("type".into(), text("string")),
+        ("minLength".into(), Json::Scalar(Value::from(1))),
+        (
+            "maxLength".into(),
+            Json::Scalar(Value::from(mamori_domain::idempotency::MAX_KEY_LEN)),
+        ),
+        ("pattern".into(), text("^[!-~]+$")),
+    ]);
+    Json::Object(vec![
+        ("name".into(), text("Idempotency-Key")),
+        ("schema".into(), schema),
+        ("in".into(), text("header")),
+        ("description".into(), text(crate::idempotent::HEADER_DOC)),
+        ("required".into(), Json::Scalar(Value::Bool(false))),
+        ("deprecated".into(), Json::Scalar(Value::Bool(false))),
+        ("explode".into(), Json::Scalar(Value::Bool(true))),
+    ])
 }
 
 /// The reference of `allOf: [{$ref}, {<only what the outer schema repeats>}]`.

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod binding;
 pub mod clock;
 pub mod error_code;
+pub mod idempotency;
 pub mod ids;
 pub mod limits;
 pub mod login;

@@ -16,6 +16,7 @@ use crate::core::counting::{Counting, EventCounter};
 use crate::core::{Core, Limits};
 use crate::credential_banks::TokenBanks;
 use crate::error::ServiceError;
+use crate::idempotency::Idempotency;
 use crate::login::Login;
 use crate::mail::MailTransport;
 use crate::otp::BankOtp;
@@ -82,6 +83,8 @@ pub struct Services {
     pub customer_desk: CustomerDesk,
     /// Admin console: trails and figures.
     pub trails: Trails,
+    /// Banks' idempotency keys.
+    pub idempotency: Idempotency,
     core: Core,
 }
 
@@ -206,6 +209,7 @@ impl ServicesBuilder {
                 self_issue.clone(),
             ),
             trails: Trails::new(core.clone()),
+            idempotency: Idempotency::new(core.clone()),
             access,
             tenants: Tenants::new(core.clone()),
             users: Users::new(core.clone(), passwords.clone()),

@@ -14,6 +14,7 @@ mod db;
 pub mod devices;
 pub mod entities;
 mod error;
+pub mod idempotency;
 pub mod issues;
 pub mod limits;
 pub mod operators;

@@ -2309,7 +2309,8 @@ export interface components {
          *     - `credential_kind_not_allowed` (422): This kind of token cannot be used at this bank.
          *     - `resync_failed` (422): Sync drift correction failed. Enter two consecutive codes from your token.
          *     - `user_already_exists` (409): A user with this contract number already exists.
-         *     - `idempotency_key_reused` (409): This Idempotency-Key was already used for a different request.
+         *     - `idempotency_key_reused` (422): This Idempotency-Key was already used for a different request.
+         *     - `idempotency_key_in_use` (409): A request with this Idempotency-Key is still in progress. Retry shortly.
          *     - `login_failed` (401): The contract number, user ID or password is incorrect, or the user is locked.
          *     - `login_expired` (404): The login has expired or was already used. Please log in again.
          *     - `password_rejected` (422): The new password does not meet the password rules.
@@ -2339,7 +2340,7 @@ export interface components {
          *     - `import_invalid` (422): The file cannot be imported; nothing was imported. Please correct each listed line.
          * @enum {string}
          */
-        ErrorCode: "bad_request" | "validation_failed" | "unsupported_media_type" | "payload_too_large" | "uri_too_long" | "unauthorized" | "not_found" | "method_not_allowed" | "rate_limited" | "service_unavailable" | "internal_error" | "otp_malformed" | "otp_invalid" | "otp_already_used" | "otp_locked" | "otp_not_registered" | "credential_id_malformed" | "credential_unknown" | "credential_suspended" | "platform_operator_required" | "credential_already_registered" | "credential_kind_not_allowed" | "resync_failed" | "user_already_exists" | "idempotency_key_reused" | "login_failed" | "login_expired" | "password_rejected" | "password_not_managed" | "self_issue_disabled" | "activation_failed" | "activation_locked" | "activation_expired" | "token_not_activated" | "push_disabled" | "push_unavailable" | "push_approval_expired" | "push_already_answered" | "device_signature_invalid" | "push_transaction_mismatch" | "push_number_mismatch" | "admin_login_failed" | "admin_session_required" | "admin_setup_required" | "forbidden" | "csrf_token_invalid" | "bank_suspended" | "bank_file_managed" | "bank_already_exists" | "operator_already_exists" | "policy_invalid" | "import_invalid";
+        ErrorCode: "bad_request" | "validation_failed" | "unsupported_media_type" | "payload_too_large" | "uri_too_long" | "unauthorized" | "not_found" | "method_not_allowed" | "rate_limited" | "service_unavailable" | "internal_error" | "otp_malformed" | "otp_invalid" | "otp_already_used" | "otp_locked" | "otp_not_registered" | "credential_id_malformed" | "credential_unknown" | "credential_suspended" | "platform_operator_required" | "credential_already_registered" | "credential_kind_not_allowed" | "resync_failed" | "user_already_exists" | "idempotency_key_reused" | "idempotency_key_in_use" | "login_failed" | "login_expired" | "password_rejected" | "password_not_managed" | "self_issue_disabled" | "activation_failed" | "activation_locked" | "activation_expired" | "token_not_activated" | "push_disabled" | "push_unavailable" | "push_approval_expired" | "push_already_answered" | "device_signature_invalid" | "push_transaction_mismatch" | "push_number_mismatch" | "admin_login_failed" | "admin_session_required" | "admin_setup_required" | "forbidden" | "csrf_token_invalid" | "bank_suspended" | "bank_file_managed" | "bank_already_exists" | "operator_already_exists" | "policy_invalid" | "import_invalid";
         /**
          * FiguresDto
          * @description A bank's figures.
@@ -3325,7 +3326,10 @@ export interface operations {
     createUser: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: send the same key (1 to 255 visible ASCII characters, e.g. a UUID) with the same request to get the first answer again, with the header `Idempotent-Replayed: true` and nothing done twice. A key belongs to the bank and is kept for 24 hours. The same key with another method, path or body is refused with 422 `idempotency_key_reused`; while the first request is still being answered, 409 `idempotency_key_in_use`. Refusals that may pass later (401, 403, 429, 5xx) are not kept. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description The bank's ID, e.g. `johoku-shinkin`. */
                 bank_id: string;
@@ -3511,7 +3515,10 @@ export interface operations {
     registerCredential: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: send the same key (1 to 255 visible ASCII characters, e.g. a UUID) with the same request to get the first answer again, with the header `Idempotent-Replayed: true` and nothing done twice. A key belongs to the bank and is kept for 24 hours. The same key with another method, path or body is refused with 422 `idempotency_key_reused`; while the first request is still being answered, 409 `idempotency_key_in_use`. Refusals that may pass later (401, 403, 429, 5xx) are not kept. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description The bank's ID. */
                 bank_id: string;
@@ -3635,7 +3642,10 @@ export interface operations {
     verifyOtp: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: send the same key (1 to 255 visible ASCII characters, e.g. a UUID) with the same request to get the first answer again, with the header `Idempotent-Replayed: true` and nothing done twice. A key belongs to the bank and is kept for 24 hours. The same key with another method, path or body is refused with 422 `idempotency_key_reused`; while the first request is still being answered, 409 `idempotency_key_in_use`. Refusals that may pass later (401, 403, 429, 5xx) are not kept. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description The bank's ID. */
                 bank_id: string;
@@ -3749,7 +3759,10 @@ export interface operations {
     resyncCredential: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: send the same key (1 to 255 visible ASCII characters, e.g. a UUID) with the same request to get the first answer again, with the header `Idempotent-Replayed: true` and nothing done twice. A key belongs to the bank and is kept for 24 hours. The same key with another method, path or body is refused with 422 `idempotency_key_reused`; while the first request is still being answered, 409 `idempotency_key_in_use`. Refusals that may pass later (401, 403, 429, 5xx) are not kept. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description The bank's ID. */
                 bank_id: string;
@@ -3863,7 +3876,10 @@ export interface operations {
     stopCredential: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: send the same key (1 to 255 visible ASCII characters, e.g. a UUID) with the same request to get the first answer again, with the header `Idempotent-Replayed: true` and nothing done twice. A key belongs to the bank and is kept for 24 hours. The same key with another method, path or body is refused with 422 `idempotency_key_reused`; while the first request is still being answered, 409 `idempotency_key_in_use`. Refusals that may pass later (401, 403, 429, 5xx) are not kept. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description The bank's ID. */
                 bank_id: string;
@@ -3977,7 +3993,10 @@ export interface operations {
     changeDevice: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: send the same key (1 to 255 visible ASCII characters, e.g. a UUID) with the same request to get the first answer again, with the header `Idempotent-Replayed: true` and nothing done twice. A key belongs to the bank and is kept for 24 hours. The same key with another method, path or body is refused with 422 `idempotency_key_reused`; while the first request is still being answered, 409 `idempotency_key_in_use`. Refusals that may pass later (401, 403, 429, 5xx) are not kept. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description The bank's ID. */
                 bank_id: string;
@@ -4101,7 +4120,10 @@ export interface operations {
     revokeCredential: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: send the same key (1 to 255 visible ASCII characters, e.g. a UUID) with the same request to get the first answer again, with the header `Idempotent-Replayed: true` and nothing done twice. A key belongs to the bank and is kept for 24 hours. The same key with another method, path or body is refused with 422 `idempotency_key_reused`; while the first request is still being answered, 409 `idempotency_key_in_use`. Refusals that may pass later (401, 403, 429, 5xx) are not kept. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description The bank's ID. */
                 bank_id: string;
@@ -4211,7 +4233,10 @@ export interface operations {
     unlockCredential: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: send the same key (1 to 255 visible ASCII characters, e.g. a UUID) with the same request to get the first answer again, with the header `Idempotent-Replayed: true` and nothing done twice. A key belongs to the bank and is kept for 24 hours. The same key with another method, path or body is refused with 422 `idempotency_key_reused`; while the first request is still being answered, 409 `idempotency_key_in_use`. Refusals that may pass later (401, 403, 429, 5xx) are not kept. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description The bank's ID. */
                 bank_id: string;
@@ -4571,7 +4596,10 @@ export interface operations {
     issueToken: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: send the same key (1 to 255 visible ASCII characters, e.g. a UUID) with the same request to get the first answer again, with the header `Idempotent-Replayed: true` and nothing done twice. A key belongs to the bank and is kept for 24 hours. The same key with another method, path or body is refused with 422 `idempotency_key_reused`; while the first request is still being answered, 409 `idempotency_key_in_use`. Refusals that may pass later (401, 403, 429, 5xx) are not kept. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description The bank's ID, e.g. `kitashin`. */
                 bank_id: string;
@@ -4762,7 +4790,10 @@ export interface operations {
     startOtpUse: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: send the same key (1 to 255 visible ASCII characters, e.g. a UUID) with the same request to get the first answer again, with the header `Idempotent-Replayed: true` and nothing done twice. A key belongs to the bank and is kept for 24 hours. The same key with another method, path or body is refused with 422 `idempotency_key_reused`; while the first request is still being answered, 409 `idempotency_key_in_use`. Refusals that may pass later (401, 403, 429, 5xx) are not kept. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description The bank's ID. */
                 bank_id: string;
@@ -5044,7 +5075,10 @@ export interface operations {
     startLogin: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: send the same key (1 to 255 visible ASCII characters, e.g. a UUID) with the same request to get the first answer again, with the header `Idempotent-Replayed: true` and nothing done twice. A key belongs to the bank and is kept for 24 hours. The same key with another method, path or body is refused with 422 `idempotency_key_reused`; while the first request is still being answered, 409 `idempotency_key_in_use`. Refusals that may pass later (401, 403, 429, 5xx) are not kept. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description The bank's ID. */
                 bank_id: string;
@@ -5156,7 +5190,10 @@ export interface operations {
     completeLogin: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: send the same key (1 to 255 visible ASCII characters, e.g. a UUID) with the same request to get the first answer again, with the header `Idempotent-Replayed: true` and nothing done twice. A key belongs to the bank and is kept for 24 hours. The same key with another method, path or body is refused with 422 `idempotency_key_reused`; while the first request is still being answered, 409 `idempotency_key_in_use`. Refusals that may pass later (401, 403, 429, 5xx) are not kept. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description The bank's ID. */
                 bank_id: string;
@@ -5270,7 +5307,10 @@ export interface operations {
     changePassword: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: send the same key (1 to 255 visible ASCII characters, e.g. a UUID) with the same request to get the first answer again, with the header `Idempotent-Replayed: true` and nothing done twice. A key belongs to the bank and is kept for 24 hours. The same key with another method, path or body is refused with 422 `idempotency_key_reused`; while the first request is still being answered, 409 `idempotency_key_in_use`. Refusals that may pass later (401, 403, 429, 5xx) are not kept. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description The bank's ID. */
                 bank_id: string;
@@ -5384,7 +5424,10 @@ export interface operations {
     verifyTransactionOtp: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: send the same key (1 to 255 visible ASCII characters, e.g. a UUID) with the same request to get the first answer again, with the header `Idempotent-Replayed: true` and nothing done twice. A key belongs to the bank and is kept for 24 hours. The same key with another method, path or body is refused with 422 `idempotency_key_reused`; while the first request is still being answered, 409 `idempotency_key_in_use`. Refusals that may pass later (401, 403, 429, 5xx) are not kept. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description The bank's ID. */
                 bank_id: string;
@@ -5498,7 +5541,10 @@ export interface operations {
     resetPassword: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: send the same key (1 to 255 visible ASCII characters, e.g. a UUID) with the same request to get the first answer again, with the header `Idempotent-Replayed: true` and nothing done twice. A key belongs to the bank and is kept for 24 hours. The same key with another method, path or body is refused with 422 `idempotency_key_reused`; while the first request is still being answered, 409 `idempotency_key_in_use`. Refusals that may pass later (401, 403, 429, 5xx) are not kept. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description The bank's ID. */
                 bank_id: string;
@@ -5608,7 +5654,10 @@ export interface operations {
     unlockUser: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: send the same key (1 to 255 visible ASCII characters, e.g. a UUID) with the same request to get the first answer again, with the header `Idempotent-Replayed: true` and nothing done twice. A key belongs to the bank and is kept for 24 hours. The same key with another method, path or body is refused with 422 `idempotency_key_reused`; while the first request is still being answered, 409 `idempotency_key_in_use`. Refusals that may pass later (401, 403, 429, 5xx) are not kept. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description The bank's ID. */
                 bank_id: string;
@@ -5718,7 +5767,10 @@ export interface operations {
     createPushApproval: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry safe: send the same key (1 to 255 visible ASCII characters, e.g. a UUID) with the same request to get the first answer again, with the header `Idempotent-Replayed: true` and nothing done twice. A key belongs to the bank and is kept for 24 hours. The same key with another method, path or body is refused with 422 `idempotency_key_reused`; while the first request is still being answered, 409 `idempotency_key_in_use`. Refusals that may pass later (401, 403, 429, 5xx) are not kept. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description The bank's ID. */
                 bank_id: string;

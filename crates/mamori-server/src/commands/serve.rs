@@ -9,7 +9,7 @@ use mamori_api::AppState;
 use mamori_api::metrics::Metrics;
 use mamori_domain::SystemClock;
 use mamori_service::mail::SmtpMailer;
-use mamori_service::{Outbox, Services, Trails};
+use mamori_service::{Idempotency, Outbox, Services, Trails};
 use mamori_store::TenantChange;
 use poem::Server;
 use poem::listener::TcpListener;
@@ -24,6 +24,9 @@ const MAIL_SWEEP_INTERVAL: Duration = Duration::from_secs(30);
 
 /// How often `serve` counts new audit entries into the console's figures.
 const FIGURES_SWEEP_INTERVAL: Duration = Duration::from_secs(30);
+/// How often expired idempotency keys are deleted (they are ignored once expired anyway; this
+/// only keeps the table to about a day of keys).
+const IDEMPOTENCY_SWEEP_INTERVAL: Duration = Duration::from_secs(600);
 
 /// `mamori serve`.
 #[derive(Debug, clap::Args)]
@@ -124,6 +127,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         ));
     }
     spawn_figures_sweep(services.trails.clone());
+    spawn_idempotency_sweep(services.idempotency.clone());
 
     let state = AppState { services, metrics };
     let app = mamori_api::app_with_admin_ui(state, AdminUi);
@@ -166,6 +170,24 @@ fn spawn_figures_sweep(trails: Trails) {
             tick.tick().await;
             if let Err(err) = trails.roll_up_all().await {
                 tracing::warn!(error = %err, "figures roll-up failed; retrying later");
+            }
+        }
+    });
+}
+
+/// Deletes expired idempotency keys every [`IDEMPOTENCY_SWEEP_INTERVAL`].
+fn spawn_idempotency_sweep(keys: Idempotency) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(IDEMPOTENCY_SWEEP_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match keys.forget_expired().await {
+                Ok(0) => {}
+                Ok(deleted) => tracing::debug!(deleted, "expired idempotency keys deleted"),
+                Err(err) => {
+                    tracing::warn!(error = %err, "idempotency sweep failed; retrying later")
+                }
             }
         }
     });

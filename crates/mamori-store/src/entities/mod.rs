@@ -8,6 +8,7 @@ pub mod bindings;
 pub mod counters;
 pub mod credentials;
 pub mod device_keys;
+pub mod idempotency_keys;
 pub mod login_sessions;
 pub mod operator_sessions;
 pub mod operators;
