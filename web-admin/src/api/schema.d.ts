@@ -353,8 +353,9 @@ export interface paths {
          *     `registerCredential`; the status reads `in_use`. Errors: `otp_malformed` — 400;
          *     `self_issue_disabled` — 403; `not_found`, `otp_not_registered` (no open issue) — 404;
          *     `token_not_activated` (the app has not activated it yet), `otp_already_used`,
-         *     `credential_already_registered` — 409; `otp_invalid` (counted on the token) — 422;
-         *     `credential_suspended` — 423.
+         *     `credential_already_registered` — 409; `otp_invalid` (counted against the user's
+         *     registration attempts, like `registerCredential`) — 422; `credential_suspended` — 423;
+         *     `rate_limited` — 429.
          */
         post: operations["startOtpUse"];
         /**
@@ -2309,7 +2310,8 @@ export interface components {
          *     - `credential_kind_not_allowed` (422): This kind of token cannot be used at this bank.
          *     - `resync_failed` (422): Sync drift correction failed. Enter two consecutive codes from your token.
          *     - `user_already_exists` (409): A user with this contract number already exists.
-         *     - `idempotency_key_reused` (409): This Idempotency-Key was already used for a different request.
+         *     - `idempotency_key_reused` (422): This Idempotency-Key was already used for a different request.
+         *     - `idempotency_key_in_use` (409): A request with this Idempotency-Key is still in progress. Retry shortly.
          *     - `login_failed` (401): The contract number, user ID or password is incorrect, or the user is locked.
          *     - `login_expired` (404): The login has expired or was already used. Please log in again.
          *     - `password_rejected` (422): The new password does not meet the password rules.
@@ -2339,7 +2341,7 @@ export interface components {
          *     - `import_invalid` (422): The file cannot be imported; nothing was imported. Please correct each listed line.
          * @enum {string}
          */
-        ErrorCode: "bad_request" | "validation_failed" | "unsupported_media_type" | "payload_too_large" | "uri_too_long" | "unauthorized" | "not_found" | "method_not_allowed" | "rate_limited" | "service_unavailable" | "internal_error" | "otp_malformed" | "otp_invalid" | "otp_already_used" | "otp_locked" | "otp_not_registered" | "credential_id_malformed" | "credential_unknown" | "credential_suspended" | "platform_operator_required" | "credential_already_registered" | "credential_kind_not_allowed" | "resync_failed" | "user_already_exists" | "idempotency_key_reused" | "login_failed" | "login_expired" | "password_rejected" | "password_not_managed" | "self_issue_disabled" | "activation_failed" | "activation_locked" | "activation_expired" | "token_not_activated" | "push_disabled" | "push_unavailable" | "push_approval_expired" | "push_already_answered" | "device_signature_invalid" | "push_transaction_mismatch" | "push_number_mismatch" | "admin_login_failed" | "admin_session_required" | "admin_setup_required" | "forbidden" | "csrf_token_invalid" | "bank_suspended" | "bank_file_managed" | "bank_already_exists" | "operator_already_exists" | "policy_invalid" | "import_invalid";
+        ErrorCode: "bad_request" | "validation_failed" | "unsupported_media_type" | "payload_too_large" | "uri_too_long" | "unauthorized" | "not_found" | "method_not_allowed" | "rate_limited" | "service_unavailable" | "internal_error" | "otp_malformed" | "otp_invalid" | "otp_already_used" | "otp_locked" | "otp_not_registered" | "credential_id_malformed" | "credential_unknown" | "credential_suspended" | "platform_operator_required" | "credential_already_registered" | "credential_kind_not_allowed" | "resync_failed" | "user_already_exists" | "idempotency_key_reused" | "idempotency_key_in_use" | "login_failed" | "login_expired" | "password_rejected" | "password_not_managed" | "self_issue_disabled" | "activation_failed" | "activation_locked" | "activation_expired" | "token_not_activated" | "push_disabled" | "push_unavailable" | "push_approval_expired" | "push_already_answered" | "device_signature_invalid" | "push_transaction_mismatch" | "push_number_mismatch" | "admin_login_failed" | "admin_session_required" | "admin_setup_required" | "forbidden" | "csrf_token_invalid" | "bank_suspended" | "bank_file_managed" | "bank_already_exists" | "operator_already_exists" | "policy_invalid" | "import_invalid";
         /**
          * FiguresDto
          * @description A bank's figures.
@@ -3253,7 +3255,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The user. */
+            /** @description The user with this contract number (and user ID). */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3262,7 +3264,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["UserDto"];
                 };
             };
-            /** @description A malformed contract number or user ID in the query (`bad_request`, `validation_failed`). */
+            /** @description `contract_number` is missing, or a control character is in the path or query (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3280,7 +3282,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3289,8 +3291,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank or user for this key (`not_found`). */
+            /** @description No user of this bank has this contract number (and user ID), or the path names another bank than the key's (`not_found`). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3338,7 +3349,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The user was created. */
+            /** @description The user was created (with its initial password, if one was sent). */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -3347,7 +3358,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["UserDto"];
                 };
             };
-            /** @description The body is not valid (`bad_request`, `validation_failed`). */
+            /**
+             * @description The body is not valid JSON of this shape (`bad_request`), or a field breaks a rule (`validation_failed`): the contract number or user ID is not 1 to 32 letters, digits, `-`, `_` or `.`, or the display name is longer than 100 characters.
+             *     `bad_request` also answers a malformed `Idempotency-Key` header.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3365,7 +3379,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3374,7 +3388,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank or user for this key (`not_found`). */
+            /** @description The path names another bank than the key's (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3383,7 +3397,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The user exists already (`user_already_exists`), or the bank keeps passwords itself (`password_not_managed`). */
+            /**
+             * @description A user with this contract number and user ID exists already (`user_already_exists`), or an `initial_password` was sent to a bank that keeps its customers' passwords itself (`password_not_managed`).
+             *     A request with this `Idempotency-Key` is still being answered (`idempotency_key_in_use`): retry shortly to get its answer.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3392,7 +3409,37 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The initial password breaks the bank's rules (`password_rejected`, with `violations`). */
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The initial password breaks the bank's password rules (`password_rejected`; `violations` lists each).
+             *     This `Idempotency-Key` was used with a different request (`idempotency_key_reused`); nothing was done.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3448,7 +3495,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["UserDto"];
                 };
             };
-            /** @description A malformed contract number or user ID in the query (`bad_request`, `validation_failed`). */
+            /** @description A control character in the path or query (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3466,7 +3513,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3475,8 +3522,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank or user for this key (`not_found`). */
+            /** @description No such user at this bank, or the path names another bank than the key's (`not_found`). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3526,7 +3582,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The token is registered; the code(s) are spent. */
+            /** @description The token is registered; the code(s) are spent. The user's OTP status now (`in_use`). */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -3535,7 +3591,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["OtpStatusDto"];
                 };
             };
-            /** @description Malformed input (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). Not counted. */
+            /**
+             * @description Malformed input, not counted: the body is not valid JSON of this shape (`bad_request`); the credential ID is not one (`credential_id_malformed`, also for a serial of no imported token); a code is not 6 to 8 digits (`otp_malformed`); or `otp2` is missing at a bank that registers with two codes, or sent to one that registers with one (`validation_failed`).
+             *     `bad_request` also answers a malformed `Idempotency-Key` header.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3553,7 +3612,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3562,7 +3621,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such user, no registered token, or no such credential (`not_found`, `otp_not_registered`, `credential_unknown`). */
+            /** @description No such user at this bank, or the path names another bank than the key's (`not_found`); no token has this Mamori credential ID (`credential_unknown`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3571,7 +3630,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Already used or already registered (`otp_already_used`, `credential_already_registered`). Not counted as a failure. */
+            /**
+             * @description The user has a live token at this bank already (`credential_already_registered`), or the code was used already (`otp_already_used`: wait for the next one).
+             *     A request with this `Idempotency-Key` is still being answered (`idempotency_key_in_use`): retry shortly to get its answer.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3580,7 +3642,37 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The code is wrong (`otp_invalid`, with `attempts_left` for the old token of a device change) or the bank does not allow this kind of token (`credential_kind_not_allowed`). A wrong code of the token being registered counts against this user's registration attempts only, never against the token. */
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The code is wrong (`otp_invalid`; counted against this user's registration attempts, never against the token), or the bank does not allow this kind of token (`credential_kind_not_allowed`).
+             *     This `Idempotency-Key` was used with a different request (`idempotency_key_reused`); nothing was done.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3589,7 +3681,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The old token is locked at this bank (`otp_locked`), or the token is suspended on the platform (`credential_suspended`). */
+            /** @description The token is suspended on the whole platform (`credential_suspended`). */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -3598,7 +3690,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description This user used up their registration attempts for the hour, or this client its budget of wrong registration codes (`rate_limited`); retry after `Retry-After` seconds. */
+            /** @description This user used up their 10 registration attempts of the hour, or this client its hourly budget of wrong registration codes (`rate_limited`); retry after `Retry-After` seconds. */
             429: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -3650,7 +3742,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The code was accepted and is spent. */
+            /** @description The code was accepted and is spent on the whole platform. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3659,7 +3751,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["OtpAcceptedDto"];
                 };
             };
-            /** @description Malformed input (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). Not counted as a failure. */
+            /**
+             * @description The body is not valid JSON of this shape (`bad_request`), or the code is not 6 to 8 digits (`otp_malformed`). Not counted.
+             *     `bad_request` also answers a malformed `Idempotency-Key` header.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3677,7 +3772,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3686,7 +3781,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such user, no registered token, or no such credential (`not_found`, `otp_not_registered`, `credential_unknown`). */
+            /** @description No such user at this bank, or the path names another bank than the key's (`not_found`); the user has no live token here (`otp_not_registered`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3695,7 +3790,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Already used or already registered (`otp_already_used`, `credential_already_registered`). Not counted as a failure. */
+            /**
+             * @description The code was used already (`otp_already_used`): wait for the next one. Not counted.
+             *     A request with this `Idempotency-Key` is still being answered (`idempotency_key_in_use`): retry shortly to get its answer.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3704,7 +3802,37 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The code is wrong or the resync failed (`otp_invalid`, `resync_failed`, `credential_kind_not_allowed`); `attempts_left` says how many tries remain. */
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The code is wrong (`otp_invalid`), counted at this bank; `attempts_left` says how many tries remain before the lock.
+             *     This `Idempotency-Key` was used with a different request (`idempotency_key_reused`); nothing was done.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3713,7 +3841,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`); unlockCredential of a token suspended on the platform: `platform_operator_required`. */
+            /** @description The token is locked at this bank after too many wrong codes (`otp_locked`; the bank unlocks it), or suspended on the whole platform (`credential_suspended`). */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -3764,7 +3892,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The code was accepted and is spent. */
+            /** @description Both codes were accepted and are spent; the token's drift is learned for every bank. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3773,7 +3901,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["OtpAcceptedDto"];
                 };
             };
-            /** @description Malformed input (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). Not counted as a failure. */
+            /**
+             * @description The body is not valid JSON of this shape (`bad_request`), or a code is not 6 to 8 digits (`otp_malformed`). Not counted.
+             *     `bad_request` also answers a malformed `Idempotency-Key` header.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3791,7 +3922,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3800,7 +3931,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such user, no registered token, or no such credential (`not_found`, `otp_not_registered`, `credential_unknown`). */
+            /** @description No such user at this bank, or the path names another bank than the key's (`not_found`); the user has no live token here (`otp_not_registered`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3809,7 +3940,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Already used or already registered (`otp_already_used`, `credential_already_registered`). Not counted as a failure. */
+            /**
+             * @description The codes were used already (`otp_already_used`): wait for the next two. Not counted.
+             *     A request with this `Idempotency-Key` is still being answered (`idempotency_key_in_use`): retry shortly to get its answer.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3818,7 +3952,37 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The code is wrong or the resync failed (`otp_invalid`, `resync_failed`, `credential_kind_not_allowed`); `attempts_left` says how many tries remain. */
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The codes are not two consecutive codes within the bank's resync window (`resync_failed`), counted as one failure at this bank; `attempts_left` says how many tries remain before the lock.
+             *     This `Idempotency-Key` was used with a different request (`idempotency_key_reused`); nothing was done.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3827,7 +3991,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`); unlockCredential of a token suspended on the platform: `platform_operator_required`. */
+            /** @description The token is locked at this bank after too many wrong codes (`otp_locked`; the bank unlocks it), or suspended on the whole platform (`credential_suspended`). */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -3878,7 +4042,10 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The code was accepted and is spent. */
+            /**
+             * @description The code was accepted and is spent; OTP use at this bank is stopped (status
+             *     `stopped`).
+             */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3887,7 +4054,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["OtpAcceptedDto"];
                 };
             };
-            /** @description Malformed input (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). Not counted as a failure. */
+            /**
+             * @description The body is not valid JSON of this shape (`bad_request`), or the code is not 6 to 8 digits (`otp_malformed`). Not counted.
+             *     `bad_request` also answers a malformed `Idempotency-Key` header.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3905,7 +4075,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3914,7 +4084,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such user, no registered token, or no such credential (`not_found`, `otp_not_registered`, `credential_unknown`). */
+            /** @description No such user at this bank, or the path names another bank than the key's (`not_found`); the user has no live token here (`otp_not_registered`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3923,7 +4093,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Already used or already registered (`otp_already_used`, `credential_already_registered`). Not counted as a failure. */
+            /**
+             * @description The code was used already (`otp_already_used`): wait for the next one. Not counted.
+             *     A request with this `Idempotency-Key` is still being answered (`idempotency_key_in_use`): retry shortly to get its answer.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3932,7 +4105,37 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The code is wrong or the resync failed (`otp_invalid`, `resync_failed`, `credential_kind_not_allowed`); `attempts_left` says how many tries remain. */
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The code is wrong (`otp_invalid`), counted at this bank; `attempts_left` says how many tries remain before the lock.
+             *     This `Idempotency-Key` was used with a different request (`idempotency_key_reused`); nothing was done.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3941,7 +4144,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`); unlockCredential of a token suspended on the platform: `platform_operator_required`. */
+            /** @description The token is locked at this bank after too many wrong codes (`otp_locked`; the bank unlocks it), or suspended on the whole platform (`credential_suspended`). */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -3992,7 +4195,10 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The user's OTP status after the operation. */
+            /**
+             * @description The new token replaced the old one; the codes are spent. The user's OTP status now
+             *     (`in_use`, with the new credential).
+             */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4001,7 +4207,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["OtpStatusDto"];
                 };
             };
-            /** @description Malformed input (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). Not counted. */
+            /**
+             * @description Malformed input, nothing changed or counted: the body is not valid JSON of this shape (`bad_request`); the new credential ID is not one (`credential_id_malformed`); a code is not 6 to 8 digits (`otp_malformed`); the number of new codes does not match the bank's registration mode, or the new credential is the one registered already (`validation_failed`).
+             *     `bad_request` also answers a malformed `Idempotency-Key` header.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4019,7 +4228,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4028,7 +4237,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such user, no registered token, or no such credential (`not_found`, `otp_not_registered`, `credential_unknown`). */
+            /** @description No such user at this bank, or the path names another bank than the key's (`not_found`); no token has the new Mamori credential ID (`credential_unknown`); the user has no live token to replace (`otp_not_registered`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4037,7 +4246,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Already used or already registered (`otp_already_used`, `credential_already_registered`). Not counted as a failure. */
+            /**
+             * @description A code was used already (`otp_already_used`: wait for the next one), or the new token was registered to the user meanwhile (`credential_already_registered`). Nothing changed.
+             *     A request with this `Idempotency-Key` is still being answered (`idempotency_key_in_use`): retry shortly to get its answer.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4046,7 +4258,37 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The code is wrong (`otp_invalid`, with `attempts_left` for the old token of a device change) or the bank does not allow this kind of token (`credential_kind_not_allowed`). A wrong code of the token being registered counts against this user's registration attempts only, never against the token. */
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description A code is wrong (`otp_invalid`): the old token's counts at this bank, with `attempts_left`; the new token's counts against this user's registration attempts. Or the bank does not allow the new token's kind (`credential_kind_not_allowed`). Nothing else changed.
+             *     This `Idempotency-Key` was used with a different request (`idempotency_key_reused`); nothing was done.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4055,7 +4297,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The old token is locked at this bank (`otp_locked`), or the token is suspended on the platform (`credential_suspended`). */
+            /** @description The old token is locked at this bank (`otp_locked`), or the old or the new token is suspended on the whole platform (`credential_suspended`). */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -4064,7 +4306,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description This user used up their registration attempts for the hour, or this client its budget of wrong registration codes (`rate_limited`); retry after `Retry-After` seconds. */
+            /** @description This user used up their 10 registration attempts of the hour, or this client its hourly budget of wrong registration codes (`rate_limited`); retry after `Retry-After` seconds. */
             429: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -4112,7 +4354,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The user's OTP status after the operation. */
+            /** @description The token is revoked at this bank. The user's OTP status now (`revoked`). */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4121,7 +4363,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["OtpStatusDto"];
                 };
             };
-            /** @description Malformed input (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). Not counted as a failure. */
+            /**
+             * @description A control character in the path or query, or a body sent as JSON that is not JSON (`bad_request`).
+             *     `bad_request` also answers a malformed `Idempotency-Key` header.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4139,7 +4384,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4148,7 +4393,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such user, no registered token, or no such credential (`not_found`, `otp_not_registered`, `credential_unknown`). */
+            /** @description No such user at this bank, or the path names another bank than the key's (`not_found`); the user has no live token to revoke (`otp_not_registered`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4157,7 +4402,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Already used or already registered (`otp_already_used`, `credential_already_registered`). Not counted as a failure. */
+            /** @description A request with this `Idempotency-Key` is still being answered (`idempotency_key_in_use`): retry shortly to get its answer. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4166,8 +4411,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The code is wrong or the resync failed (`otp_invalid`, `resync_failed`, `credential_kind_not_allowed`); `attempts_left` says how many tries remain. */
-            422: {
+            /** @description A body larger than 64 KiB (`payload_too_large`); this operation takes none. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4175,8 +4420,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`); unlockCredential of a token suspended on the platform: `platform_operator_required`. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This `Idempotency-Key` was used with a different request (`idempotency_key_reused`); nothing was done. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4222,7 +4476,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The user's OTP status after the operation. */
+            /** @description The token is unlocked and its failures at this bank cleared. The user's OTP status now. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4231,7 +4485,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["OtpStatusDto"];
                 };
             };
-            /** @description Malformed input (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). Not counted as a failure. */
+            /**
+             * @description A control character in the path or query, or a body sent as JSON that is not JSON (`bad_request`).
+             *     `bad_request` also answers a malformed `Idempotency-Key` header.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4249,7 +4506,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4258,7 +4515,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such user, no registered token, or no such credential (`not_found`, `otp_not_registered`, `credential_unknown`). */
+            /** @description No such user at this bank, or the path names another bank than the key's (`not_found`); the user has no live token to unlock (`otp_not_registered`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4267,7 +4524,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Already used or already registered (`otp_already_used`, `credential_already_registered`). Not counted as a failure. */
+            /** @description A request with this `Idempotency-Key` is still being answered (`idempotency_key_in_use`): retry shortly to get its answer. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4276,7 +4533,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The code is wrong or the resync failed (`otp_invalid`, `resync_failed`, `credential_kind_not_allowed`); `attempts_left` says how many tries remain. */
+            /** @description A body larger than 64 KiB (`payload_too_large`); this operation takes none. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This `Idempotency-Key` was used with a different request (`idempotency_key_reused`); nothing was done. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4285,7 +4560,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`); unlockCredential of a token suspended on the platform: `platform_operator_required`. */
+            /** @description The token is suspended on the whole platform (`platform_operator_required`): only a platform operator lifts that. Nothing was changed. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -4341,7 +4616,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["OtpStatusDto"];
                 };
             };
-            /** @description A malformed contract number or user ID in the query (`bad_request`, `validation_failed`). */
+            /** @description A control character in the path or query (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4359,7 +4634,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4368,8 +4643,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank or user for this key (`not_found`). */
+            /** @description No such user at this bank, or the path names another bank than the key's (`not_found`). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4418,7 +4702,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description A page of entries. */
+            /** @description A page of the bank's audit entries, newest first. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4427,7 +4711,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["AuditPage"];
                 };
             };
-            /** @description A bad cursor or limit (`bad_request`, `validation_failed`). */
+            /** @description `limit` is not 1 to 200, or a control character is in the path or query (`bad_request`); `cursor` is not a `next_cursor` of this API (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4445,7 +4729,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4454,8 +4738,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank for this key (`not_found`). */
+            /** @description The path names another bank than the key's (`not_found`). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4499,7 +4792,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The chain check's result. */
+            /** @description The chain check's result: intact, or where it breaks. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4508,7 +4801,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["AuditChainDto"];
                 };
             };
-            /** @description A bad cursor or limit (`bad_request`, `validation_failed`). */
+            /** @description A control character in the path or query (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4526,7 +4819,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4535,8 +4828,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank for this key (`not_found`). */
+            /** @description The path names another bank than the key's (`not_found`). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4598,7 +4900,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["TokenIssueDto"];
                 };
             };
-            /** @description The body is not valid (`bad_request`, `validation_failed`: a bad mail address or activation password). */
+            /**
+             * @description The body is not valid JSON of this shape (`bad_request`), or the mail address or the activation password breaks a rule (`validation_failed`).
+             *     `bad_request` also answers a malformed `Idempotency-Key` header.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4616,7 +4921,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description This bank does not issue tokens by mail (`self_issue_disabled`); or the bank is suspended (`bank_suspended`). */
+            /**
+             * @description This bank does not issue tokens by mail (`self_issue_disabled`).
+             *     The bank is suspended by the platform's operators (`bank_suspended`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4625,7 +4933,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank or user for this key (`not_found`). */
+            /** @description No such user at this bank, or the path names another bank than the key's (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4634,8 +4942,47 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The user has a token in use (`credential_already_registered`), or a concurrent issue for the user won (`token_not_activated`). */
+            /**
+             * @description The user has a live token (`credential_already_registered`), or a concurrent issueToken for the user won (`token_not_activated`).
+             *     A request with this `Idempotency-Key` is still being answered (`idempotency_key_in_use`): retry shortly to get its answer.
+             */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This `Idempotency-Key` was used with a different request (`idempotency_key_reused`); nothing was done. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4689,7 +5036,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ActivatedDto"];
                 };
             };
-            /** @description The body is not valid (`bad_request`, `validation_failed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`), or the device key is not a 32-byte Ed25519 key in base64url (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4698,7 +5045,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The issue expired, was already activated, or was replaced (`activation_expired`); the bank must issue again. */
+            /** @description The issue expired, was activated already, or was replaced by a reissue (`activation_expired`): the bank must issue again. */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -4707,7 +5054,34 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The service ID, user ID or activation password is wrong (`activation_failed`, with `attempts_left`). */
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The service ID, user ID or activation password is wrong (`activation_failed`); `attempts_left` says how many tries remain. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4716,7 +5090,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many wrong activation passwords (`activation_locked`); the bank must issue again. */
+            /** @description Too many wrong activation passwords (`activation_locked`): the bank must issue again. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -4725,7 +5099,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many activations from this address (`rate_limited`); retry after `Retry-After` seconds (the end of the hour's window). */
+            /** @description Too many activations from this address within the hour (`rate_limited`); retry after `Retry-After` seconds. */
             429: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -4777,7 +5151,10 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The user's OTP status after the operation. */
+            /**
+             * @description The issued token is registered to the user; the code is spent. The user's OTP status
+             *     now (`in_use`).
+             */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4786,7 +5163,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["OtpStatusDto"];
                 };
             };
-            /** @description Malformed input (`bad_request`, `validation_failed`, `otp_malformed`). Not counted. */
+            /**
+             * @description The body is not valid JSON of this shape (`bad_request`), or the code is not 6 to 8 digits (`otp_malformed`). Not counted.
+             *     `bad_request` also answers a malformed `Idempotency-Key` header.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4804,7 +5184,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description This bank does not issue tokens by mail (`self_issue_disabled`); or the bank is suspended (`bank_suspended`). */
+            /**
+             * @description This bank does not issue tokens by mail (`self_issue_disabled`).
+             *     The bank is suspended by the platform's operators (`bank_suspended`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4813,7 +5196,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such user (`not_found`), or no open issue (`otp_not_registered`). */
+            /** @description No such user at this bank, or the path names another bank than the key's (`not_found`); no open issue, or it was released or started meanwhile (`otp_not_registered`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4822,7 +5205,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The app has not activated the token yet (`token_not_activated`), the code was used (`otp_already_used`), or a token is in use (`credential_already_registered`). Not counted. */
+            /**
+             * @description The app has not activated the token yet (`token_not_activated`), the code was used already (`otp_already_used`), or the user has a live token (`credential_already_registered`). Not counted.
+             *     A request with this `Idempotency-Key` is still being answered (`idempotency_key_in_use`): retry shortly to get its answer.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4831,7 +5217,37 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The code is wrong (`otp_invalid`), counted on the token. */
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The code is wrong (`otp_invalid`; counted against this user's registration attempts, never against the token), or the bank does not allow the issued token's kind (`credential_kind_not_allowed`).
+             *     This `Idempotency-Key` was used with a different request (`idempotency_key_reused`); nothing was done.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4840,7 +5256,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is suspended on the platform (`credential_suspended`). */
+            /** @description The token is suspended on the whole platform (`credential_suspended`). */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -4849,7 +5265,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description This user used up their registration attempts for the hour (`rate_limited`); retry after `Retry-After` seconds (the end of the hour's window). */
+            /** @description This user used up their 10 registration attempts of the hour, or this client its hourly budget of wrong registration codes (`rate_limited`); retry after `Retry-After` seconds. */
             429: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -4897,13 +5313,25 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The user's OTP status after the operation. */
+            /**
+             * @description The live token is released and any open issue cancelled. The user's OTP status now
+             *     (`none`).
+             */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json; charset=utf-8": components["schemas"]["OtpStatusDto"];
+                };
+            };
+            /** @description A control character in the path or query, or a body sent as JSON that is not JSON (`bad_request`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The API key is missing, unknown or revoked (`unauthorized`). */
@@ -4915,7 +5343,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description This bank does not issue tokens by mail (`self_issue_disabled`); or the bank is suspended (`bank_suspended`). */
+            /**
+             * @description This bank does not issue tokens by mail (`self_issue_disabled`).
+             *     The bank is suspended by the platform's operators (`bank_suspended`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4924,8 +5355,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such user (`not_found`), or nothing to release (`otp_not_registered`). */
+            /** @description No such user at this bank, or the path names another bank than the key's (`not_found`); the user has neither a live token nor an open issue (`otp_not_registered`). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body larger than 64 KiB (`payload_too_large`); this operation takes none. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4972,7 +5421,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The bank's mails. */
+            /** @description The bank's mails, newest first. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4981,7 +5430,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["OutboxDto"];
                 };
             };
-            /** @description A bad limit (`bad_request`, `validation_failed`). */
+            /** @description `limit` is not 1 to 200, or a control character is in the path or query (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4999,7 +5448,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5008,8 +5457,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank for this key (`not_found`). */
+            /** @description The path names another bank than the key's (`not_found`). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5057,7 +5515,10 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The next step of the login. */
+            /**
+             * @description The password is right: the next step of the login and its login ID, or, when nothing
+             *     else is needed, the receipt.
+             */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5066,7 +5527,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["LoginStepDto"];
                 };
             };
-            /** @description Malformed input (`bad_request`, `validation_failed`, `otp_malformed`). */
+            /**
+             * @description The body is not valid JSON of this shape (`bad_request`).
+             *     `bad_request` also answers a malformed `Idempotency-Key` header.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5075,7 +5539,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A bad API key (`unauthorized`), or `login_failed`: the contract number, user ID or password is wrong or the user is locked — one answer for all, by design. */
+            /** @description The API key is missing, unknown or revoked (`unauthorized`); or `login_failed`: the contract number, user ID or password is wrong, or the user's password is locked — one answer for all. A wrong password of a known user counts towards the bank's lock. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5084,7 +5548,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5093,7 +5557,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown, expired, used or out-of-step login ID (`login_expired`), unknown user (`not_found`), or no token (`otp_not_registered`). */
+            /** @description The path names another bank than the key's (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5102,7 +5566,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `otp_already_used` (wait for the next code; not counted) or `password_not_managed`. */
+            /**
+             * @description The bank keeps its customers' passwords itself (`password_not_managed`).
+             *     A request with this `Idempotency-Key` is still being answered (`idempotency_key_in_use`): retry shortly to get its answer.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5111,8 +5578,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `otp_invalid` (with `attempts_left`) or `password_rejected` (with `violations`). */
-            422: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5120,8 +5587,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is locked (`otp_locked`) or suspended (`credential_suspended`). */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This `Idempotency-Key` was used with a different request (`idempotency_key_reused`); nothing was done. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5171,7 +5656,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Logged in. */
+            /** @description Logged in: the code is spent, the login ID used up, and the receipt signed. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5180,7 +5665,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["LoginCompletedDto"];
                 };
             };
-            /** @description Malformed input (`bad_request`, `validation_failed`, `otp_malformed`). */
+            /**
+             * @description The body is not valid JSON of this shape (`bad_request`), or the code is not 6 to 8 digits (`otp_malformed`). Not counted.
+             *     `bad_request` also answers a malformed `Idempotency-Key` header.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5189,7 +5677,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A bad API key (`unauthorized`), or `login_failed`: the contract number, user ID or password is wrong or the user is locked — one answer for all, by design. */
+            /** @description The API key is missing, unknown or revoked (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5198,7 +5686,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5207,7 +5695,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown, expired, used or out-of-step login ID (`login_expired`), unknown user (`not_found`), or no token (`otp_not_registered`). */
+            /** @description The login ID is unknown, expired, used, of another bank or at another step (`login_expired`); the user has no live token yet (`otp_not_registered`: register one, then complete with the same login ID); or the path names another bank than the key's (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5216,7 +5704,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `otp_already_used` (wait for the next code; not counted) or `password_not_managed`. */
+            /**
+             * @description The code was used already (`otp_already_used`): wait for the next one. Not counted.
+             *     A request with this `Idempotency-Key` is still being answered (`idempotency_key_in_use`): retry shortly to get its answer.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5225,7 +5716,37 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `otp_invalid` (with `attempts_left`) or `password_rejected` (with `violations`). */
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The code is wrong (`otp_invalid`), counted at this bank; `attempts_left` says how many tries remain before the lock.
+             *     This `Idempotency-Key` was used with a different request (`idempotency_key_reused`); nothing was done.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5234,7 +5755,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is locked (`otp_locked`) or suspended (`credential_suspended`). */
+            /** @description The token is locked at this bank (`otp_locked`) or suspended on the whole platform (`credential_suspended`). */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -5285,7 +5806,10 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The next step of the login. */
+            /**
+             * @description The password is changed. Inside a login, its next step (with the same login ID, or the
+             *     receipt when complete); for a logged-in user, `complete`.
+             */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5294,7 +5818,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["LoginStepDto"];
                 };
             };
-            /** @description Malformed input (`bad_request`, `validation_failed`, `otp_malformed`). */
+            /**
+             * @description The body is not valid JSON of this shape (`bad_request`), or it has both or neither of `login_id` and `current_password` (`validation_failed`).
+             *     `bad_request` also answers a malformed `Idempotency-Key` header.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5303,7 +5830,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A bad API key (`unauthorized`), or `login_failed`: the contract number, user ID or password is wrong or the user is locked — one answer for all, by design. */
+            /** @description The API key is missing, unknown or revoked (`unauthorized`); or the current password is wrong or locked (`login_failed`), counted like a login. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5312,7 +5839,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5321,7 +5848,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown, expired, used or out-of-step login ID (`login_expired`), unknown user (`not_found`), or no token (`otp_not_registered`). */
+            /** @description No such user at this bank, or the path names another bank than the key's (`not_found`); the login ID is unknown, expired, used, another user's or not at step `password_change_required` (`login_expired`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5330,7 +5857,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `otp_already_used` (wait for the next code; not counted) or `password_not_managed`. */
+            /**
+             * @description The bank keeps its customers' passwords itself (`password_not_managed`).
+             *     A request with this `Idempotency-Key` is still being answered (`idempotency_key_in_use`): retry shortly to get its answer.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5339,8 +5869,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `otp_invalid` (with `attempts_left`) or `password_rejected` (with `violations`). */
-            422: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5348,8 +5878,29 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is locked (`otp_locked`) or suspended (`credential_suspended`). */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The new password breaks the bank's rules or was used recently (`password_rejected`; `violations` lists each rule). Nothing changed.
+             *     This `Idempotency-Key` was used with a different request (`idempotency_key_reused`); nothing was done.
+             */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5399,7 +5950,10 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The code was accepted for this transaction. */
+            /**
+             * @description The code was accepted for this transaction and is spent; the receipt carries the
+             *     transaction's hash.
+             */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5408,7 +5962,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["TransactionApprovedDto"];
                 };
             };
-            /** @description Malformed input (`bad_request`, `validation_failed`, `otp_malformed`). */
+            /**
+             * @description Not counted: the body is not valid JSON of this shape (`bad_request`); the transaction breaks a rule, or the bank approves this kind of transaction by push (`validation_failed`); the code is not 6 to 8 digits (`otp_malformed`).
+             *     `bad_request` also answers a malformed `Idempotency-Key` header.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5417,7 +5974,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A bad API key (`unauthorized`), or `login_failed`: the contract number, user ID or password is wrong or the user is locked — one answer for all, by design. */
+            /** @description The API key is missing, unknown or revoked (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5426,7 +5983,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5435,7 +5992,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown, expired, used or out-of-step login ID (`login_expired`), unknown user (`not_found`), or no token (`otp_not_registered`). */
+            /** @description No such user at this bank, or the path names another bank than the key's (`not_found`); the user has no live token here (`otp_not_registered`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5444,7 +6001,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `otp_already_used` (wait for the next code; not counted) or `password_not_managed`. */
+            /**
+             * @description The code was used already (`otp_already_used`): wait for the next one. Not counted.
+             *     A request with this `Idempotency-Key` is still being answered (`idempotency_key_in_use`): retry shortly to get its answer.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5453,7 +6013,37 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `otp_invalid` (with `attempts_left`) or `password_rejected` (with `violations`). */
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The code is wrong (`otp_invalid`), counted at this bank; `attempts_left` says how many tries remain before the lock.
+             *     This `Idempotency-Key` was used with a different request (`idempotency_key_reused`); nothing was done.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5462,7 +6052,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is locked (`otp_locked`) or suspended (`credential_suspended`). */
+            /** @description The token is locked at this bank (`otp_locked`) or suspended on the whole platform (`credential_suspended`). */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -5509,7 +6099,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The temporary password. */
+            /** @description The temporary password, shown this once; the password lock is lifted. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5518,7 +6108,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["TemporaryPasswordDto"];
                 };
             };
-            /** @description Malformed input (`bad_request`, `validation_failed`, `otp_malformed`). */
+            /**
+             * @description A control character in the path or query, or a body sent as JSON that is not JSON (`bad_request`).
+             *     `bad_request` also answers a malformed `Idempotency-Key` header.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5527,7 +6120,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A bad API key (`unauthorized`), or `login_failed`: the contract number, user ID or password is wrong or the user is locked — one answer for all, by design. */
+            /** @description The API key is missing, unknown or revoked (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5536,7 +6129,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5545,7 +6138,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown, expired, used or out-of-step login ID (`login_expired`), unknown user (`not_found`), or no token (`otp_not_registered`). */
+            /** @description No such user at this bank, or the path names another bank than the key's (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5554,7 +6147,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `otp_already_used` (wait for the next code; not counted) or `password_not_managed`. */
+            /**
+             * @description The bank keeps its customers' passwords itself (`password_not_managed`).
+             *     A request with this `Idempotency-Key` is still being answered (`idempotency_key_in_use`): retry shortly to get its answer.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5563,8 +6159,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `otp_invalid` (with `attempts_left`) or `password_rejected` (with `violations`). */
-            422: {
+            /** @description A body larger than 64 KiB (`payload_too_large`); this operation takes none. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5572,8 +6168,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is locked (`otp_locked`) or suspended (`credential_suspended`). */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This `Idempotency-Key` was used with a different request (`idempotency_key_reused`); nothing was done. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5619,7 +6224,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Unlocked. */
+            /** @description The password lock is lifted and the failure count cleared. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5628,7 +6233,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["UnlockedDto"];
                 };
             };
-            /** @description Malformed input (`bad_request`, `validation_failed`, `otp_malformed`). */
+            /**
+             * @description A control character in the path or query, or a body sent as JSON that is not JSON (`bad_request`).
+             *     `bad_request` also answers a malformed `Idempotency-Key` header.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5637,7 +6245,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A bad API key (`unauthorized`), or `login_failed`: the contract number, user ID or password is wrong or the user is locked — one answer for all, by design. */
+            /** @description The API key is missing, unknown or revoked (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5646,7 +6254,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5655,7 +6263,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown, expired, used or out-of-step login ID (`login_expired`), unknown user (`not_found`), or no token (`otp_not_registered`). */
+            /** @description No such user at this bank, or the path names another bank than the key's (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5664,7 +6272,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `otp_already_used` (wait for the next code; not counted) or `password_not_managed`. */
+            /** @description A request with this `Idempotency-Key` is still being answered (`idempotency_key_in_use`): retry shortly to get its answer. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5673,8 +6281,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `otp_invalid` (with `attempts_left`) or `password_rejected` (with `violations`). */
-            422: {
+            /** @description A body larger than 64 KiB (`payload_too_large`); this operation takes none. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5682,8 +6290,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is locked (`otp_locked`) or suspended (`credential_suspended`). */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This `Idempotency-Key` was used with a different request (`idempotency_key_reused`); nothing was done. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5733,7 +6350,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The approval was created and the phone notified. */
+            /** @description The approval was created, any pending one of the user replaced, and the phone notified. */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -5742,7 +6359,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["PushApprovalCreatedDto"];
                 };
             };
-            /** @description The body is not valid (`bad_request`, `validation_failed`: the transaction, or a `display` text not 1 to 500 characters). */
+            /**
+             * @description The body is not valid JSON of this shape (`bad_request`), or the transaction breaks a rule or a `display` text is not 1 to 500 characters (`validation_failed`).
+             *     `bad_request` also answers a malformed `Idempotency-Key` header.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5760,7 +6380,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank does not use push approval (`push_disabled`); or the bank is suspended (`bank_suspended`). */
+            /**
+             * @description The bank does not use push approval (`push_disabled`).
+             *     The bank is suspended by the platform's operators (`bank_suspended`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5769,7 +6392,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such user for this key (`not_found`), or no registered token (`otp_not_registered`). */
+            /** @description No such user at this bank, or the path names another bank than the key's (`not_found`); the user has no live token (`otp_not_registered`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5778,7 +6401,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The registered token cannot receive push approvals: it has no device key (`push_unavailable`). */
+            /**
+             * @description The user's token has no device key, so it cannot receive approvals: it is not Mamori's own token (`push_unavailable`).
+             *     A request with this `Idempotency-Key` is still being answered (`idempotency_key_in_use`): retry shortly to get its answer.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5787,7 +6413,43 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`). */
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This `Idempotency-Key` was used with a different request (`idempotency_key_reused`); nothing was done. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is locked at this bank (`otp_locked`) or suspended on the whole platform (`credential_suspended`). */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -5834,13 +6496,22 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The approval. */
+            /** @description The approval as it is now, with the receipt once approved. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json; charset=utf-8": components["schemas"]["PushApprovalDto"];
+                };
+            };
+            /** @description A control character in the path or query (`bad_request`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The API key is missing, unknown or revoked (`unauthorized`). */
@@ -5852,7 +6523,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5861,8 +6532,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such approval for this key (`not_found`). */
+            /** @description No such approval at this bank, or the path names another bank than the key's (`not_found`). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5917,7 +6597,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The pending approvals (possibly none). */
+            /** @description The credential's pending approvals at every bank (possibly none). */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5926,7 +6606,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["PendingApprovalsDto"];
                 };
             };
-            /** @description A malformed credential ID (`credential_id_malformed`) or `wait` (`bad_request`, `validation_failed`). */
+            /** @description `wait` is not a number, or a control character is in the path or query (`bad_request`); `wait` is more than 30 seconds (`validation_failed`); the credential ID is not a Mamori credential ID (`credential_id_malformed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5944,7 +6624,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such credential (`credential_unknown`). */
+            /** @description No token has this credential ID (`credential_unknown`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5955,6 +6635,15 @@ export interface operations {
             };
             /** @description The credential has no device key (`push_unavailable`). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6002,7 +6691,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The answer was recorded. */
+            /** @description The answer was recorded: the approval is `approved` or `denied`. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6011,7 +6700,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["AnsweredDto"];
                 };
             };
-            /** @description The body is not valid (`bad_request`, `validation_failed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6029,7 +6718,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such approval for this credential (`not_found`), or the token is no longer registered at the bank (`otp_not_registered`). */
+            /** @description No such approval for this credential (`not_found`), or the token is no longer registered at the bank: revoked, stopped, released or replaced (`otp_not_registered`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6038,7 +6727,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The approval was already answered or cancelled (`push_already_answered`). */
+            /** @description The approval was answered or cancelled already, or this is a replay (`push_already_answered`). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6056,7 +6745,34 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The answer is for another transaction (`push_transaction_mismatch`), or the number is wrong (`push_number_mismatch`; the approval is denied). */
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The answer is for another transaction (`push_transaction_mismatch`), or the number is wrong or missing (`push_number_mismatch`: the approval is denied and cannot be tried again). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6065,7 +6781,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is locked at the bank (`otp_locked`) or suspended on the platform (`credential_suspended`). */
+            /** @description The token is locked at the bank (`otp_locked`) or suspended on the whole platform (`credential_suspended`). */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -6111,7 +6827,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The new credential. */
+            /** @description The new credential, its secret shown this once. */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -6120,7 +6836,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ProvisionedDto"];
                 };
             };
-            /** @description The body is not valid (`bad_request`, `validation_failed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`), or the device key is not a 32-byte Ed25519 key in base64url (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6129,7 +6845,34 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many tokens provisioned from this address (`rate_limited`); retry after `Retry-After` seconds (the end of the hour's window). */
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many tokens provisioned from this address within the hour (`rate_limited`); retry after `Retry-After` seconds. */
             429: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -6179,7 +6922,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The banks. */
+            /** @description The banks the token is in use or locked at; the code is spent. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6188,7 +6931,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["CredentialBanksDto"];
                 };
             };
-            /** @description Malformed input (`bad_request`, `credential_id_malformed`, `otp_malformed`). Not counted. */
+            /** @description The body is not valid JSON of this shape (`bad_request`); the credential ID is not one, or a serial of no imported token (`credential_id_malformed`); the code is not 6 to 8 digits (`otp_malformed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6197,7 +6940,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The code was already used (`otp_already_used`); wait for the next code. Not counted. */
+            /** @description The code was used already (`otp_already_used`): wait for the next one. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6206,7 +6949,34 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The code is wrong, or no token has this credential ID (`otp_invalid`, the same answer for both). Not counted towards any lock: this route has no bank key, and a stranger must not be able to suspend a token. */
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The code is wrong, or no token has this Mamori credential ID (`otp_invalid`: one answer for both). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6224,7 +6994,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many listings from this address or for this credential (`rate_limited`); retry after `Retry-After` seconds (the end of the hour's window). */
+            /** @description Too many listings from this address or for this credential within the hour (`rate_limited`); retry after `Retry-After` seconds. */
             429: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -6276,6 +7046,24 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["Health"];
                 };
             };
+            /** @description A control character in the path or query (`bad_request`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getJwks: {
@@ -6296,7 +7084,25 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["JwkSet"];
                 };
             };
-            /** @description The database does not answer. */
+            /** @description A control character in the path or query (`bad_request`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database does not answer (`service_unavailable`); retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -6326,6 +7132,24 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["Readiness"];
                 };
             };
+            /** @description A control character in the path or query (`bad_request`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The database does not answer (`service_unavailable`); take the node out of rotation. */
             503: {
                 headers: {
@@ -6348,7 +7172,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The session. */
+            /** @description The session: the operator, its stage and its anti-forgery token. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6357,7 +7181,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["AdminSessionDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description A control character in the path or query (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6366,7 +7190,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6375,44 +7199,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6467,7 +7255,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["AdminSessionDto"];
                 };
             };
-            /** @description The body is not valid (`bad_request`, `validation_failed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6476,8 +7264,35 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `admin_login_failed`: the operator ID, password or code is wrong, or the operator is locked — one answer for all, by design. */
+            /** @description The login name, password or code is wrong, or the operator is locked (`admin_login_failed`). Five wrong passwords or codes in a row lock the operator. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6526,7 +7341,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description A control character in the path or query, or a body sent as JSON that is not JSON (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6535,7 +7350,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6544,7 +7359,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /** @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6553,8 +7368,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
-            404: {
+            /** @description A body larger than 64 KiB (`payload_too_large`); this operation takes none. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6562,26 +7377,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6626,7 +7423,10 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The session. */
+            /**
+             * @description The password is changed. The session now (`active` once the authenticator app is
+             *     enrolled too).
+             */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6635,7 +7435,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["AdminSessionDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6644,7 +7444,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`); or the current password is wrong or the operator is locked (`admin_login_failed`), counted like a sign-in. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6653,7 +7453,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /** @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6662,8 +7462,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
-            404: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6671,8 +7471,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6680,17 +7480,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The new password breaks the rules: at least 12 characters, letters and digits, printable ASCII, not the current one (`password_rejected`; `violations` lists each). */
             422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6740,7 +7540,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["TotpEnrollmentDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description A control character in the path or query, or a body sent as JSON that is not JSON (`bad_request`); an authenticator app is enrolled already (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6749,7 +7549,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6758,7 +7558,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The one-time password is not replaced yet (`admin_setup_required`): changeOwnPassword first.
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6767,8 +7570,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
-            404: {
+            /** @description A body larger than 64 KiB (`payload_too_large`); this operation takes none. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6776,26 +7579,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6840,7 +7625,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The session. */
+            /** @description The authenticator app is enrolled. The session now, `active`. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6849,7 +7634,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["AdminSessionDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`); the code is not 6 digits (`otp_malformed`); no enrollment was started, or an app is enrolled already (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6858,7 +7643,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`); or five wrong codes in a row (`admin_login_failed`): the operator is locked. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6867,7 +7652,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /** @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6876,8 +7661,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
-            404: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6885,8 +7670,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6894,17 +7679,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The code is wrong (`otp_invalid`), counted towards the operator's lock. */
             422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6945,7 +7730,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The operators. */
+            /** @description Every operator, by login name. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6954,7 +7739,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["OperatorList"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description A control character in the path or query (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6963,7 +7748,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6972,7 +7757,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Only platform admins list operators (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6981,35 +7769,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7054,7 +7815,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Created. */
+            /** @description The operator is created; the one-time password is shown only now. */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -7063,7 +7824,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["CreatedOperatorDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`), or a field breaks a rule (`validation_failed`): the login name is not 3 to 40 of `a-z 0-9 . _ -`, the display name not 1 to 100 characters, the role and bank do not fit together, or there is no such bank. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7072,7 +7833,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7081,7 +7842,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Only platform admins create operators (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7090,16 +7855,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            /** @description An operator has this login name already (`operator_already_exists`). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7108,8 +7864,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7117,8 +7873,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7166,7 +7931,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The operator. */
+            /** @description The operator, unlocked. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -7175,7 +7940,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["OperatorDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`); the reason is not 1 to 500 characters, or the operator is not locked (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7184,7 +7949,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7193,7 +7958,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Only platform admins unlock operators (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7202,7 +7971,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No such operator (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7211,8 +7980,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7220,8 +7989,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7229,8 +7998,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7271,7 +8040,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The banks. */
+            /** @description The banks this operator may see. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -7280,7 +8049,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["BankList"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description A control character in the path or query (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7289,7 +8058,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7298,7 +8067,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /** @description The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7307,35 +8076,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7380,7 +8122,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Created. */
+            /** @description The bank is created, version 1 of its policy. */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -7389,7 +8131,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["BankDetailDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`); the ID is not 3 to 40 of `a-z 0-9 -` starting with a letter, the config has a problem (the first one, as `mamori tenants check` says it), or the reason is not 1 to 500 characters (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7398,7 +8140,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7407,7 +8149,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Only platform admins create banks (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7416,16 +8162,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            /** @description A bank has this ID already (`bank_already_exists`). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7434,8 +8171,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7443,8 +8180,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7488,7 +8234,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The bank. */
+            /** @description The bank: its summary, its config as TOML and its NIST flags. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -7497,7 +8243,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["BankDetailDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description A control character in the path or query (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7506,7 +8252,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7515,7 +8261,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /** @description The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7524,7 +8270,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No bank with this ID for this operator (`not_found`): a bank operator sees only their own. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7533,26 +8279,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7609,7 +8337,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["PolicyReviewDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7618,7 +8346,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7627,7 +8355,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Only platform admins review configs (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7636,7 +8368,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description The path's bank ID is not a bank ID (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7645,8 +8377,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7654,8 +8386,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7663,8 +8395,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7712,7 +8444,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The bank. */
+            /** @description The policy is saved as a new version. The bank now. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -7721,7 +8453,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["BankDetailDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`); the config has a problem (the first one, as `mamori tenants check` says it), the reason is not 1 to 500 characters, or the policy was saved meanwhile by someone else (`validation_failed`: reload it and edit again). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7730,7 +8462,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7739,7 +8471,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Only platform admins change policies (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7748,7 +8484,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No such bank (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7757,7 +8493,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            /** @description The bank is managed by its config file (`bank_file_managed`): put the reviewed TOML into the file instead. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7766,8 +8502,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7775,8 +8511,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7820,7 +8565,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The versions. */
+            /** @description The bank's policy versions, newest first. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -7829,7 +8574,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["PolicyVersionList"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description A control character in the path or query (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7838,7 +8583,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7847,7 +8592,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /** @description The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7856,7 +8601,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No bank with this ID for this operator (`not_found`): a bank operator sees only their own. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7865,26 +8610,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7932,7 +8659,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The bank. */
+            /** @description The bank is suspended: its API keys answer `bank_suspended`. The bank now. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -7941,7 +8668,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["BankDetailDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`); the reason is not 1 to 500 characters, or the bank is suspended already (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7950,7 +8677,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7959,7 +8686,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Only platform admins suspend banks (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7968,7 +8699,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No such bank (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7977,8 +8708,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7986,8 +8717,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7995,8 +8726,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8044,7 +8775,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The bank. */
+            /** @description The bank is resumed: its API keys work again. The bank now. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8053,7 +8784,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["BankDetailDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`); the reason is not 1 to 500 characters, or the bank is not suspended (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8062,7 +8793,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8071,7 +8802,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Only platform admins resume banks (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8080,7 +8815,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No such bank (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8089,8 +8824,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8098,8 +8833,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8107,8 +8842,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8152,7 +8887,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The keys. */
+            /** @description The bank's API keys, never the keys themselves. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8161,7 +8896,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ApiKeyList"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description A control character in the path or query (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8170,7 +8905,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8179,7 +8914,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Only platform admins see API keys (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8188,7 +8926,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description The path's bank ID is not a bank ID (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8197,26 +8935,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8273,7 +8993,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["CreatedApiKeyDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`); the label is longer than 100 characters, or there is no bank with this ID (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8282,7 +9002,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8291,7 +9011,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Only platform admins create API keys (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8300,7 +9024,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description The path's bank ID is not a bank ID (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8309,8 +9033,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8318,8 +9042,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8327,8 +9051,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8378,14 +9102,14 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Revoked. */
+            /** @description The key is revoked; it stops working at once. */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`); the reason is not 1 to 500 characters, or the key is revoked already (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8394,7 +9118,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8403,7 +9127,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Only platform admins revoke API keys (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8412,7 +9140,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description The bank has no key with this ID, or the path's bank ID is not one (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8421,8 +9149,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8430,8 +9158,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8439,8 +9167,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8484,7 +9212,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The figures. */
+            /** @description The bank's figures by hour and by day, and what is locked or pending now. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8493,7 +9221,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["FiguresDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description A control character in the path or query (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8502,7 +9230,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8511,7 +9239,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /** @description The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8520,7 +9248,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No bank with this ID for this operator (`not_found`): a bank operator sees only their own. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8529,26 +9257,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8603,7 +9313,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description A page. */
+            /** @description A page of the bank's customers, by Mamori ID. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8612,7 +9322,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["CustomerPage"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description `limit` is not 1 to 100, or a control character is in the path or query (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8621,7 +9331,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8630,7 +9340,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /** @description The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8639,7 +9349,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No bank with this ID for this operator (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8648,26 +9358,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8722,7 +9414,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["CustomerDetailDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description A control character in the path or query (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8731,7 +9423,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8740,7 +9432,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /** @description The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8749,7 +9441,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No bank with this ID for this operator, or no such user at the bank (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8758,26 +9450,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8827,7 +9501,10 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The customer's OTP status after the action. */
+            /**
+             * @description The token is unlocked and its failures at the bank cleared. The customer's OTP status
+             *     now.
+             */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8836,7 +9513,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["OtpStatusDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`), or the reason is not 1 to 500 characters (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8845,7 +9522,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8854,7 +9531,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Auditors only read (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8863,7 +9544,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No bank with this ID for this operator, or no such user at the bank (`not_found`); the user has no live token to unlock (`otp_not_registered`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8872,8 +9553,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8881,8 +9562,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8890,7 +9571,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is suspended on the whole platform (`platform_operator_required`): lift the suspension on the credential's page instead. Nothing was changed. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -8941,7 +9631,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The customer's OTP status after the action. */
+            /** @description The token is revoked at the bank. The customer's OTP status now (`revoked`). */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8950,7 +9640,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["OtpStatusDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`), or the reason is not 1 to 500 characters (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8959,7 +9649,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8968,7 +9658,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Auditors only read (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8977,7 +9671,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No bank with this ID for this operator, or no such user at the bank (`not_found`); the user has no live token to revoke (`otp_not_registered`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8986,8 +9680,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8995,8 +9689,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9004,8 +9698,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9055,14 +9749,14 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Done. */
+            /** @description The password lock is lifted and the failure count cleared. */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`), or the reason is not 1 to 500 characters (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9071,7 +9765,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9080,7 +9774,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Auditors only read (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9089,7 +9787,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No bank with this ID for this operator, or no such user at the bank (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9098,8 +9796,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9107,8 +9805,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9116,8 +9814,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9167,7 +9865,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The temporary password. */
+            /** @description The temporary password, shown only now; the password lock is lifted. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -9176,7 +9874,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["AdminTemporaryPasswordDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`), or the reason is not 1 to 500 characters (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9185,7 +9883,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9194,7 +9892,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Auditors only read (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9203,7 +9905,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No bank with this ID for this operator, or no such user at the bank (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9212,7 +9914,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            /** @description The bank keeps its customers' passwords itself (`password_not_managed`). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9221,8 +9923,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9230,8 +9932,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9290,7 +10001,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ResentMailDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`), or the reason is not 1 to 500 characters (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9299,7 +10010,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9308,7 +10019,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Auditors only read (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9317,7 +10032,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No bank with this ID for this operator, or no such user at the bank (`not_found`); no issue is waiting for activation (`otp_not_registered`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9326,8 +10041,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9335,8 +10050,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9344,8 +10059,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9395,14 +10110,14 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Done. */
+            /** @description The approval is cancelled; the bank hears of it by webhook. */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`), or the reason is not 1 to 500 characters (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9411,7 +10126,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9420,7 +10135,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Auditors only read (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9429,7 +10148,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No bank with this ID for this operator, or no such approval at the bank (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9438,7 +10157,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            /** @description The approval was answered, cancelled or expired already (`push_already_answered`). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9447,8 +10166,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9456,8 +10175,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9501,7 +10229,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The credential. */
+            /** @description The credential and its registrations at the banks this operator may see. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -9510,7 +10238,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["CredentialDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The credential ID is neither a Mamori credential ID nor a serial (`credential_id_malformed`), or a control character is in the path or query (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9519,7 +10247,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9528,7 +10256,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /** @description The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9537,7 +10265,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No such credential, or, for a bank's operator, none registered at their bank (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9546,26 +10274,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9613,7 +10323,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The credential. */
+            /** @description The suspension is lifted: the credential and its registrations now. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -9622,7 +10332,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["CredentialDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`); the reason is not 1 to 500 characters, or the credential is not suspended (`validation_failed`); the credential ID is neither a Mamori credential ID nor a serial (`credential_id_malformed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9631,7 +10341,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9640,7 +10350,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Only platform admins lift suspensions (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9649,7 +10363,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No such credential (`credential_unknown`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9658,8 +10372,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9667,8 +10381,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9676,8 +10390,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9731,7 +10445,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["AdminTokenImport"];
                 };
             };
-            /** @description The body is not valid (`bad_request`), or the pre-shared key is not 32, 48 or 64 hex digits (`validation_failed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`), or the pre-shared key is not 32, 48 or 64 hex digits (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9740,7 +10454,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session (`admin_session_required`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9749,7 +10463,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not a platform admin (`forbidden`), setup not done (`admin_setup_required`), or the anti-forgery token is wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Only platform admins import tokens (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9758,8 +10476,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The file is larger than an import takes (`payload_too_large`): split it. */
+            /** @description The body is larger than 16 MiB, or than 64 KiB without a session cookie (`payload_too_large`): split the file. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9828,7 +10564,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description A page. */
+            /** @description A page of the trail's entries, newest first. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -9837,7 +10573,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["AdminAuditPage"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description `trail` is missing, `from` or `to` is not an RFC 3339 time, `limit` is not 1 to 200, or a control character is in the path or query (`bad_request`); `operation` or `outcome` is not one of theirs, or `cursor` is not a `next_cursor` of this API (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9846,7 +10582,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9855,7 +10591,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     The platform's trail is for operators who see every bank (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9864,7 +10603,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No bank with this `trail` ID for this operator (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9873,26 +10612,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9936,7 +10657,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The check's result. */
+            /** @description The trail's chain check: intact, or where it breaks. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -9945,7 +10666,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ChainDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description `trail` is missing, or a control character is in the path or query (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9954,7 +10675,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9963,7 +10684,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     The platform's trail is for operators who see every bank (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9972,7 +10696,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No bank with this `trail` ID for this operator (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9981,26 +10705,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10066,7 +10772,7 @@ export interface operations {
                     "text/csv; charset=utf-8": string;
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description `trail` is missing, `from` or `to` is not an RFC 3339 time, or a control character is in the path or query (`bad_request`); `operation` or `outcome` is not one of theirs (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10075,7 +10781,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10084,7 +10790,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     The platform's trail is for operators who see every bank (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10093,7 +10802,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No bank with this `trail` ID for this operator (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10102,26 +10811,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10187,7 +10878,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["AdminAuditEventDto"][];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description `trail` is missing, `from` or `to` is not an RFC 3339 time, or a control character is in the path or query (`bad_request`); `operation` or `outcome` is not one of theirs (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10196,7 +10887,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10205,7 +10896,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     The platform's trail is for operators who see every bank (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10214,7 +10908,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No bank with this `trail` ID for this operator (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10223,26 +10917,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10288,7 +10964,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The mails. */
+            /** @description The outbox's mails, newest first. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -10297,7 +10973,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["AdminOutbox"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description `limit` is not 1 to 200, or a control character is in the path or query (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10306,7 +10982,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10315,7 +10991,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Every bank's outbox (no `bank_id`) is for operators who see every bank (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10324,7 +11003,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No bank with this `bank_id` for this operator (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10333,26 +11012,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
