@@ -20,6 +20,7 @@ mod health;
 mod hotp;
 mod isolation;
 mod login;
+mod media_type;
 mod migrations;
 mod openapi;
 mod outage;
