@@ -21,6 +21,7 @@ mod hotp;
 mod idempotency;
 mod isolation;
 mod login;
+mod media_type;
 mod migrations;
 mod openapi;
 mod outage;

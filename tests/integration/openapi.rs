@@ -1,6 +1,9 @@
 //! The committed spec is the banks' contract: it must match what the code generates.
 
+use mamori_api::problem::status_of;
+use mamori_domain::ErrorCode;
 use mamori_testkit::{TestApp, TestEngine};
+use serde_json::Value;
 
 #[tokio::test]
 async fn committed_spec_is_fresh() {
@@ -55,6 +58,73 @@ async fn every_operation_has_a_stable_camel_case_id_and_a_summary() {
                 op["summary"].as_str().is_some_and(|s| !s.is_empty()),
                 "{id} has no summary"
             );
+        }
+    }
+}
+
+/// The words between backticks.
+fn backticked(text: &str) -> impl Iterator<Item = &str> {
+    text.split('`').skip(1).step_by(2)
+}
+
+/// What each operation's responses promise, checked against the code's own tables: every code
+/// a status's description names is answered with that status (a code under the wrong status
+/// sends a bank's generated client down the wrong branch), every problem status names at
+/// least one code, every operation lists what the edge answers for a request of its shape,
+/// and every POST at a bank lists the answers of its `Idempotency-Key`.
+#[tokio::test]
+async fn every_operation_lists_the_answers_of_its_shape() {
+    let app = TestApp::new(TestEngine::Sqlite).await;
+    let spec: Value = serde_json::from_str(&mamori_api::spec_json(app.state.clone())).unwrap();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"].as_str().unwrap();
+            let responses = op["responses"].as_object().unwrap();
+            let description = |status: &str| {
+                responses
+                    .get(status)
+                    .and_then(|r| r["description"].as_str())
+                    .unwrap_or_default()
+            };
+            for (status, response) in responses {
+                let status_code: u16 = status.parse().unwrap();
+                if status_code < 400 {
+                    continue;
+                }
+                assert!(
+                    response["content"]["application/problem+json"].is_object(),
+                    "{id}: {status} is not a problem"
+                );
+                let codes: Vec<ErrorCode> = backticked(description(status))
+                    .filter_map(ErrorCode::parse)
+                    .collect();
+                assert!(!codes.is_empty(), "{id}: {status} names no code");
+                for code in codes {
+                    assert_eq!(
+                        status_of(code).as_u16(),
+                        status_code,
+                        "{id}: `{}` is named under {status}",
+                        code.as_str()
+                    );
+                }
+            }
+            let names =
+                |status: &str, code: &str| backticked(description(status)).any(|c| c == code);
+            assert!(names("414", "uri_too_long"), "{id}: no 414");
+            if method != "get" {
+                assert!(names("413", "payload_too_large"), "{id}: no 413");
+            }
+            if op.get("requestBody").is_some() {
+                assert!(names("415", "unsupported_media_type"), "{id}: no 415");
+            }
+            if method == "post" && path.starts_with("/v1/banks/{bank_id}/") {
+                assert!(
+                    backticked(description("400")).any(|c| c == "Idempotency-Key"),
+                    "{id}: the 400 does not mention a malformed Idempotency-Key"
+                );
+                assert!(names("409", "idempotency_key_in_use"), "{id}");
+                assert!(names("422", "idempotency_key_reused"), "{id}");
+            }
         }
     }
 }

@@ -13,7 +13,10 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi, SecurityScheme, Tags};
 
 use crate::context::RequestContext;
 use crate::errors::{
-    AuditProblem, LookupProblem, OtpProblem, RegistrationProblem, UserProblem, problem_of,
+    ChangeDeviceProblem, CreateUserProblem, CurrentCodeProblem, FindUserProblem,
+    ListAuditEventsProblem, RegisterCredentialProblem, ResyncCredentialProblem,
+    RevokeCredentialProblem, UnlockCredentialProblem, UserReadProblem, VerifyAuditChainProblem,
+    problem_of,
 };
 use crate::state::AppState;
 use crate::strict::StrictString;
@@ -385,7 +388,7 @@ struct AuditChainDto {
 
 #[derive(ApiResponse)]
 enum CreateUserResponse {
-    /// The user was created.
+    /// The user was created (with its initial password, if one was sent).
     #[oai(status = 201)]
     Created(Json<UserDto>),
 }
@@ -398,6 +401,13 @@ enum UserResponse {
 }
 
 #[derive(ApiResponse)]
+enum FoundUserResponse {
+    /// The user with this contract number (and user ID).
+    #[oai(status = 200)]
+    Ok(Json<UserDto>),
+}
+
+#[derive(ApiResponse)]
 enum OtpStatusResponse {
     /// The user's OTP status now.
     #[oai(status = 200)]
@@ -405,46 +415,76 @@ enum OtpStatusResponse {
 }
 
 #[derive(ApiResponse)]
-pub(crate) enum StatusResponse {
-    /// The user's OTP status after the operation.
-    #[oai(status = 200)]
-    Ok(Json<OtpStatusDto>),
-}
-
-#[derive(ApiResponse)]
 enum RegisteredResponse {
-    /// The token is registered; the code(s) are spent.
+    /// The token is registered; the code(s) are spent. The user's OTP status now (`in_use`).
     #[oai(status = 201)]
     Created(Json<OtpStatusDto>),
 }
 
 #[derive(ApiResponse)]
-enum AcceptedResponse {
-    /// The code was accepted and is spent.
+enum VerifiedResponse {
+    /// The code was accepted and is spent on the whole platform.
     #[oai(status = 200)]
     Ok(Json<OtpAcceptedDto>),
 }
 
 #[derive(ApiResponse)]
+enum ResyncedResponse {
+    /// Both codes were accepted and are spent; the token's drift is learned for every bank.
+    #[oai(status = 200)]
+    Ok(Json<OtpAcceptedDto>),
+}
+
+#[derive(ApiResponse)]
+enum StoppedResponse {
+    /// The code was accepted and is spent; OTP use at this bank is stopped (status
+    /// `stopped`).
+    #[oai(status = 200)]
+    Ok(Json<OtpAcceptedDto>),
+}
+
+#[derive(ApiResponse)]
+enum DeviceChangedResponse {
+    /// The new token replaced the old one; the codes are spent. The user's OTP status now
+    /// (`in_use`, with the new credential).
+    #[oai(status = 200)]
+    Ok(Json<OtpStatusDto>),
+}
+
+#[derive(ApiResponse)]
+enum RevokedResponse {
+    /// The token is revoked at this bank. The user's OTP status now (`revoked`).
+    #[oai(status = 200)]
+    Ok(Json<OtpStatusDto>),
+}
+
+#[derive(ApiResponse)]
+enum UnlockedResponse {
+    /// The token is unlocked and its failures at this bank cleared. The user's OTP status now.
+    #[oai(status = 200)]
+    Ok(Json<OtpStatusDto>),
+}
+
+#[derive(ApiResponse)]
 enum AuditPageResponse {
-    /// A page of entries.
+    /// A page of the bank's audit entries, newest first.
     #[oai(status = 200)]
     Ok(Json<AuditPage>),
 }
 
 #[derive(ApiResponse)]
 enum AuditChainResponse {
-    /// The chain check's result.
+    /// The chain check's result: intact, or where it breaks.
     #[oai(status = 200)]
     Ok(Json<AuditChainDto>),
 }
 
-fn accepted(a: mamori_service::Accepted) -> AcceptedResponse {
-    AcceptedResponse::Ok(Json(OtpAcceptedDto {
+fn accepted(a: mamori_service::Accepted) -> Json<OtpAcceptedDto> {
+    Json(OtpAcceptedDto {
         result: "accepted".into(),
         credential_id: a.credential_id,
         accepted_at: a.accepted_at.into(),
-    }))
+    })
 }
 
 fn codes(first: StrictString, second: Option<StrictString>) -> Vec<String> {
@@ -471,7 +511,7 @@ impl BankApi {
         #[oai(name = "bank_id")]
         _bank_id: Path<String>,
         body: Json<CreateUserRequest>,
-    ) -> Result<CreateUserResponse, UserProblem> {
+    ) -> Result<CreateUserResponse, CreateUserProblem> {
         let caller = &key.0;
         let body = body.0;
         self.state
@@ -489,7 +529,7 @@ impl BankApi {
             )
             .await
             .map(|u| CreateUserResponse::Created(Json(u.into())))
-            .map_err(|e| UserProblem::from_error(&e, &ctx))
+            .map_err(|e| CreateUserProblem::from_error(&e, &ctx))
     }
 
     /// Get a contract user
@@ -509,7 +549,7 @@ impl BankApi {
         _bank_id: Path<String>,
         /// Mamori's user ID (`usr_…`).
         user: Path<String>,
-    ) -> Result<UserResponse, LookupProblem> {
+    ) -> Result<UserResponse, UserReadProblem> {
         let caller = &key.0;
         self.state
             .services
@@ -517,7 +557,7 @@ impl BankApi {
             .get_user(caller, &user)
             .await
             .map(|u| UserResponse::Ok(Json(u.into())))
-            .map_err(|e| LookupProblem::from_error(&e, &ctx))
+            .map_err(|e| UserReadProblem::from_error(&e, &ctx))
     }
 
     /// Find a contract user by contract number
@@ -539,15 +579,15 @@ impl BankApi {
         contract_number: Query<String>,
         /// 利用者ID, if the bank uses them.
         user_id: Query<Option<String>>,
-    ) -> Result<UserResponse, LookupProblem> {
+    ) -> Result<FoundUserResponse, FindUserProblem> {
         let caller = &key.0;
         self.state
             .services
             .users
             .find_user(caller, &contract_number, user_id.as_deref())
             .await
-            .map(|u| UserResponse::Ok(Json(u.into())))
-            .map_err(|e| LookupProblem::from_error(&e, &ctx))
+            .map(|u| FoundUserResponse::Ok(Json(u.into())))
+            .map_err(|e| FindUserProblem::from_error(&e, &ctx))
     }
 
     /// Register a token (利用開始登録)
@@ -577,7 +617,7 @@ impl BankApi {
         /// Mamori's user ID.
         user: Path<String>,
         body: Json<RegisterCredentialRequest>,
-    ) -> Result<RegisteredResponse, RegistrationProblem> {
+    ) -> Result<RegisteredResponse, RegisterCredentialProblem> {
         let caller = &key.0;
         let body = body.0;
         self.state
@@ -592,7 +632,7 @@ impl BankApi {
             )
             .await
             .map(|s| RegisteredResponse::Created(Json(s.into())))
-            .map_err(|e| RegistrationProblem::from_error(&e, &ctx))
+            .map_err(|e| RegisterCredentialProblem::from_error(&e, &ctx))
     }
 
     /// Check a code at login
@@ -619,15 +659,15 @@ impl BankApi {
         /// Mamori's user ID.
         user: Path<String>,
         body: Json<OtpRequest>,
-    ) -> Result<AcceptedResponse, OtpProblem> {
+    ) -> Result<VerifiedResponse, CurrentCodeProblem> {
         let caller = &key.0;
         self.state
             .services
             .otp
             .verify_otp(caller, &meta(&ctx), &user, &body.otp)
             .await
-            .map(accepted)
-            .map_err(|e| OtpProblem::from_error(&e, &ctx))
+            .map(|a| VerifiedResponse::Ok(accepted(a)))
+            .map_err(|e| CurrentCodeProblem::from_error(&e, &ctx))
     }
 
     /// Correct sync drift (同期ズレ補正)
@@ -652,15 +692,15 @@ impl BankApi {
         /// Mamori's user ID.
         user: Path<String>,
         body: Json<ResyncRequest>,
-    ) -> Result<AcceptedResponse, OtpProblem> {
+    ) -> Result<ResyncedResponse, ResyncCredentialProblem> {
         let caller = &key.0;
         self.state
             .services
             .otp
             .resync_credential(caller, &meta(&ctx), &user, &body.otp1, &body.otp2)
             .await
-            .map(accepted)
-            .map_err(|e| OtpProblem::from_error(&e, &ctx))
+            .map(|a| ResyncedResponse::Ok(accepted(a)))
+            .map_err(|e| ResyncCredentialProblem::from_error(&e, &ctx))
     }
 
     /// Stop OTP use (利用停止)
@@ -682,15 +722,15 @@ impl BankApi {
         /// Mamori's user ID.
         user: Path<String>,
         body: Json<OtpRequest>,
-    ) -> Result<AcceptedResponse, OtpProblem> {
+    ) -> Result<StoppedResponse, CurrentCodeProblem> {
         let caller = &key.0;
         self.state
             .services
             .otp
             .stop_credential(caller, &meta(&ctx), &user, &body.otp)
             .await
-            .map(accepted)
-            .map_err(|e| OtpProblem::from_error(&e, &ctx))
+            .map(|a| StoppedResponse::Ok(accepted(a)))
+            .map_err(|e| CurrentCodeProblem::from_error(&e, &ctx))
     }
 
     /// Change device (機種変更)
@@ -715,7 +755,7 @@ impl BankApi {
         /// Mamori's user ID.
         user: Path<String>,
         body: Json<ChangeDeviceRequest>,
-    ) -> Result<StatusResponse, RegistrationProblem> {
+    ) -> Result<DeviceChangedResponse, ChangeDeviceProblem> {
         let caller = &key.0;
         let body = body.0;
         self.state
@@ -730,8 +770,8 @@ impl BankApi {
                 &codes(body.new_otp, body.new_otp2),
             )
             .await
-            .map(|s| StatusResponse::Ok(Json(s.into())))
-            .map_err(|e| RegistrationProblem::from_error(&e, &ctx))
+            .map(|s| DeviceChangedResponse::Ok(Json(s.into())))
+            .map_err(|e| ChangeDeviceProblem::from_error(&e, &ctx))
     }
 
     /// Revoke the user's token (失効)
@@ -752,15 +792,15 @@ impl BankApi {
         _bank_id: Path<String>,
         /// Mamori's user ID.
         user: Path<String>,
-    ) -> Result<StatusResponse, OtpProblem> {
+    ) -> Result<RevokedResponse, RevokeCredentialProblem> {
         let caller = &key.0;
         self.state
             .services
             .support_desk
             .revoke_credential(caller, &meta(&ctx), &user)
             .await
-            .map(|s| StatusResponse::Ok(Json(s.into())))
-            .map_err(|e| OtpProblem::from_error(&e, &ctx))
+            .map(|s| RevokedResponse::Ok(Json(s.into())))
+            .map_err(|e| RevokeCredentialProblem::from_error(&e, &ctx))
     }
 
     /// Unlock the user's token (ロック解除)
@@ -783,15 +823,15 @@ impl BankApi {
         _bank_id: Path<String>,
         /// Mamori's user ID.
         user: Path<String>,
-    ) -> Result<StatusResponse, OtpProblem> {
+    ) -> Result<UnlockedResponse, UnlockCredentialProblem> {
         let caller = &key.0;
         self.state
             .services
             .support_desk
             .unlock_credential(caller, &meta(&ctx), &user)
             .await
-            .map(|s| StatusResponse::Ok(Json(s.into())))
-            .map_err(|e| OtpProblem::from_error(&e, &ctx))
+            .map(|s| UnlockedResponse::Ok(Json(s.into())))
+            .map_err(|e| UnlockCredentialProblem::from_error(&e, &ctx))
     }
 
     /// Get the user's OTP status
@@ -815,7 +855,7 @@ impl BankApi {
         _bank_id: Path<String>,
         /// Mamori's user ID.
         user: Path<String>,
-    ) -> Result<OtpStatusResponse, LookupProblem> {
+    ) -> Result<OtpStatusResponse, UserReadProblem> {
         let caller = &key.0;
         self.state
             .services
@@ -823,7 +863,7 @@ impl BankApi {
             .otp_status(caller, &user)
             .await
             .map(|s| OtpStatusResponse::Ok(Json(s.into())))
-            .map_err(|e| LookupProblem::from_error(&e, &ctx))
+            .map_err(|e| UserReadProblem::from_error(&e, &ctx))
     }
 
     /// List the bank's audit trail
@@ -850,11 +890,11 @@ impl BankApi {
         limit: Query<u64>,
         /// The previous page's `next_cursor`.
         cursor: Query<Option<String>>,
-    ) -> Result<AuditPageResponse, AuditProblem> {
+    ) -> Result<AuditPageResponse, ListAuditEventsProblem> {
         self.audit_page(&key.0, cursor.0.as_deref(), limit.0)
             .await
             .map(|p| AuditPageResponse::Ok(Json(p)))
-            .map_err(|e| AuditProblem::from_error(&e, &ctx))
+            .map_err(|e| ListAuditEventsProblem::from_error(&e, &ctx))
     }
 
     /// Verify the bank's audit hash chain
@@ -873,7 +913,7 @@ impl BankApi {
         /// The bank's ID.
         #[oai(name = "bank_id")]
         _bank_id: Path<String>,
-    ) -> Result<AuditChainResponse, AuditProblem> {
+    ) -> Result<AuditChainResponse, VerifyAuditChainProblem> {
         let caller = &key.0;
         self.state
             .services
@@ -896,7 +936,7 @@ impl BankApi {
                     },
                 }))
             })
-            .map_err(|e| AuditProblem::from_error(&e, &ctx))
+            .map_err(|e| VerifyAuditChainProblem::from_error(&e, &ctx))
     }
 }
 

@@ -76,7 +76,21 @@ enum JwksResponse {
     /// The key set.
     #[oai(status = 200)]
     Ok(Json<JwkSet>),
-    /// The database does not answer.
+    /// A control character in the path or query (`bad_request`).
+    #[oai(status = 400, content_type = "application/problem+json")]
+    #[expect(
+        dead_code,
+        reason = "answered by the edge before the handler; listed for the spec"
+    )]
+    BadRequest(Json<Problem>),
+    /// The path and query are longer than 4 KiB (`uri_too_long`).
+    #[oai(status = 414, content_type = "application/problem+json")]
+    #[expect(
+        dead_code,
+        reason = "answered by the edge before the handler; listed for the spec"
+    )]
+    UriTooLong(Json<Problem>),
+    /// The database does not answer (`service_unavailable`); retry after `Retry-After` seconds.
     #[oai(status = 503, content_type = "application/problem+json")]
     Unavailable(Json<Problem>, #[oai(header = "Retry-After")] u32),
 }
@@ -86,6 +100,20 @@ enum HealthResponse {
     /// The process is up.
     #[oai(status = 200)]
     Ok(Json<Health>),
+    /// A control character in the path or query (`bad_request`).
+    #[oai(status = 400, content_type = "application/problem+json")]
+    #[expect(
+        dead_code,
+        reason = "answered by the edge before the handler; listed for the spec"
+    )]
+    BadRequest(Json<Problem>),
+    /// The path and query are longer than 4 KiB (`uri_too_long`).
+    #[oai(status = 414, content_type = "application/problem+json")]
+    #[expect(
+        dead_code,
+        reason = "answered by the edge before the handler; listed for the spec"
+    )]
+    UriTooLong(Json<Problem>),
 }
 
 #[derive(ApiResponse)]
@@ -93,6 +121,20 @@ enum ReadinessResponse {
     /// The database answers; the node can take traffic.
     #[oai(status = 200)]
     Ready(Json<Readiness>),
+    /// A control character in the path or query (`bad_request`).
+    #[oai(status = 400, content_type = "application/problem+json")]
+    #[expect(
+        dead_code,
+        reason = "answered by the edge before the handler; listed for the spec"
+    )]
+    BadRequest(Json<Problem>),
+    /// The path and query are longer than 4 KiB (`uri_too_long`).
+    #[oai(status = 414, content_type = "application/problem+json")]
+    #[expect(
+        dead_code,
+        reason = "answered by the edge before the handler; listed for the spec"
+    )]
+    UriTooLong(Json<Problem>),
     /// The database does not answer (`service_unavailable`); take the node out of rotation.
     #[oai(status = 503, content_type = "application/problem+json")]
     NotReady(

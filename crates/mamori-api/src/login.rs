@@ -11,7 +11,10 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
 
 use crate::bank::{BankKey, meta};
 use crate::context::RequestContext;
-use crate::errors::LoginProblem;
+use crate::errors::{
+    ChangePasswordProblem, CompleteLoginProblem, ResetPasswordProblem, StartLoginProblem,
+    UnlockUserProblem, VerifyTransactionOtpProblem,
+};
 use crate::state::AppState;
 use crate::strict::StrictString;
 use crate::timestamp::Timestamp;
@@ -295,35 +298,45 @@ struct TransactionApprovedDto {
 
 #[derive(ApiResponse)]
 enum TransactionResponse {
-    /// The code was accepted for this transaction.
+    /// The code was accepted for this transaction and is spent; the receipt carries the
+    /// transaction's hash.
     #[oai(status = 200)]
     Ok(Json<TransactionApprovedDto>),
 }
 
 #[derive(ApiResponse)]
 enum StepResponse {
-    /// The next step of the login.
+    /// The password is right: the next step of the login and its login ID, or, when nothing
+    /// else is needed, the receipt.
+    #[oai(status = 200)]
+    Ok(Json<LoginStepDto>),
+}
+
+#[derive(ApiResponse)]
+enum PasswordChangedResponse {
+    /// The password is changed. Inside a login, its next step (with the same login ID, or the
+    /// receipt when complete); for a logged-in user, `complete`.
     #[oai(status = 200)]
     Ok(Json<LoginStepDto>),
 }
 
 #[derive(ApiResponse)]
 enum CompletedResponse {
-    /// Logged in.
+    /// Logged in: the code is spent, the login ID used up, and the receipt signed.
     #[oai(status = 200)]
     Ok(Json<LoginCompletedDto>),
 }
 
 #[derive(ApiResponse)]
 enum TemporaryPasswordResponse {
-    /// The temporary password.
+    /// The temporary password, shown this once; the password lock is lifted.
     #[oai(status = 200)]
     Ok(Json<TemporaryPasswordDto>),
 }
 
 #[derive(ApiResponse)]
 enum UnlockedResponse {
-    /// Unlocked.
+    /// The password lock is lifted and the failure count cleared.
     #[oai(status = 200)]
     Ok(Json<UnlockedDto>),
 }
@@ -351,7 +364,7 @@ impl LoginApi {
         #[oai(name = "bank_id")]
         _bank_id: Path<String>,
         body: Json<StartLoginRequest>,
-    ) -> Result<StepResponse, LoginProblem> {
+    ) -> Result<StepResponse, StartLoginProblem> {
         let caller = &key.0;
         self.state
             .services
@@ -365,7 +378,7 @@ impl LoginApi {
             )
             .await
             .map(|s| StepResponse::Ok(Json(s.into())))
-            .map_err(|e| LoginProblem::from_error(&e, &ctx))
+            .map_err(|e| StartLoginProblem::from_error(&e, &ctx))
     }
 
     /// Complete a login with the OTP
@@ -391,7 +404,7 @@ impl LoginApi {
         /// The login ID from startLogin.
         login_id: Path<String>,
         body: Json<CompleteLoginRequest>,
-    ) -> Result<CompletedResponse, LoginProblem> {
+    ) -> Result<CompletedResponse, CompleteLoginProblem> {
         let caller = &key.0;
         self.state
             .services
@@ -407,7 +420,7 @@ impl LoginApi {
                     receipt: c.receipt,
                 }))
             })
-            .map_err(|e| LoginProblem::from_error(&e, &ctx))
+            .map_err(|e| CompleteLoginProblem::from_error(&e, &ctx))
     }
 
     /// Change the login password
@@ -433,7 +446,7 @@ impl LoginApi {
         /// Mamori's user ID.
         user: Path<String>,
         body: Json<ChangePasswordRequest>,
-    ) -> Result<StepResponse, LoginProblem> {
+    ) -> Result<PasswordChangedResponse, ChangePasswordProblem> {
         let caller = &key.0;
         let body = body.0;
         let services = &self.state.services;
@@ -460,8 +473,8 @@ impl LoginApi {
                 "send either login_id or current_password",
             )),
         }
-        .map(|s| StepResponse::Ok(Json(s.into())))
-        .map_err(|e| LoginProblem::from_error(&e, &ctx))
+        .map(|s| PasswordChangedResponse::Ok(Json(s.into())))
+        .map_err(|e| ChangePasswordProblem::from_error(&e, &ctx))
     }
 
     /// Check a transaction OTP (取引認証)
@@ -485,7 +498,7 @@ impl LoginApi {
         /// Mamori's user ID.
         user: Path<String>,
         body: Json<TransactionOtpRequest>,
-    ) -> Result<TransactionResponse, LoginProblem> {
+    ) -> Result<TransactionResponse, VerifyTransactionOtpProblem> {
         let caller = &key.0;
         let body = body.0;
         let transaction: Transaction = body.transaction.into();
@@ -502,7 +515,7 @@ impl LoginApi {
                     receipt: t.receipt,
                 }))
             })
-            .map_err(|e| LoginProblem::from_error(&e, &ctx))
+            .map_err(|e| VerifyTransactionOtpProblem::from_error(&e, &ctx))
     }
 
     /// Reset a user's password (support desk)
@@ -523,7 +536,7 @@ impl LoginApi {
         _bank_id: Path<String>,
         /// Mamori's user ID.
         user: Path<String>,
-    ) -> Result<TemporaryPasswordResponse, LoginProblem> {
+    ) -> Result<TemporaryPasswordResponse, ResetPasswordProblem> {
         let caller = &key.0;
         self.state
             .services
@@ -535,7 +548,7 @@ impl LoginApi {
                     temporary_password: p,
                 }))
             })
-            .map_err(|e| LoginProblem::from_error(&e, &ctx))
+            .map_err(|e| ResetPasswordProblem::from_error(&e, &ctx))
     }
 
     /// Unlock a user's password (support desk)
@@ -555,7 +568,7 @@ impl LoginApi {
         _bank_id: Path<String>,
         /// Mamori's user ID.
         user: Path<String>,
-    ) -> Result<UnlockedResponse, LoginProblem> {
+    ) -> Result<UnlockedResponse, UnlockUserProblem> {
         let caller = &key.0;
         self.state
             .services
@@ -567,6 +580,6 @@ impl LoginApi {
                     password_locked: false,
                 }))
             })
-            .map_err(|e| LoginProblem::from_error(&e, &ctx))
+            .map_err(|e| UnlockUserProblem::from_error(&e, &ctx))
     }
 }

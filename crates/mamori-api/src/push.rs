@@ -13,7 +13,10 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
 use crate::bank::{BankKey, meta};
 use crate::context::RequestContext;
-use crate::errors::{DeviceListProblem, PushAnswerProblem, PushCreateProblem, PushReadProblem};
+use crate::errors::{
+    AnswerPushApprovalProblem, CreatePushApprovalProblem, GetPushApprovalProblem,
+    ListPendingApprovalsProblem,
+};
 use crate::login::TransactionDto;
 use crate::state::AppState;
 use crate::strict::StrictString;
@@ -246,28 +249,28 @@ struct AnsweredDto {
 
 #[derive(ApiResponse)]
 enum CreatedResponse {
-    /// The approval was created and the phone notified.
+    /// The approval was created, any pending one of the user replaced, and the phone notified.
     #[oai(status = 201)]
     Created(Json<PushApprovalCreatedDto>),
 }
 
 #[derive(ApiResponse)]
 enum ApprovalResponse {
-    /// The approval.
+    /// The approval as it is now, with the receipt once approved.
     #[oai(status = 200)]
     Ok(Json<PushApprovalDto>),
 }
 
 #[derive(ApiResponse)]
 enum PendingResponse {
-    /// The pending approvals (possibly none).
+    /// The credential's pending approvals at every bank (possibly none).
     #[oai(status = 200)]
     Ok(Json<PendingApprovalsDto>),
 }
 
 #[derive(ApiResponse)]
 enum AnsweredResponse {
-    /// The answer was recorded.
+    /// The answer was recorded: the approval is `approved` or `denied`.
     #[oai(status = 200)]
     Ok(Json<AnsweredDto>),
 }
@@ -301,7 +304,7 @@ impl PushApi {
         /// Mamori's user ID.
         user: Path<String>,
         body: Json<CreatePushApprovalRequest>,
-    ) -> Result<CreatedResponse, PushCreateProblem> {
+    ) -> Result<CreatedResponse, CreatePushApprovalProblem> {
         let services = &self.state.services;
         let caller = &key.0;
         let body = body.0;
@@ -323,7 +326,7 @@ impl PushApi {
                     number: c.number,
                 }))
             })
-            .map_err(|e| PushCreateProblem::from_error(&e, &ctx))
+            .map_err(|e| CreatePushApprovalProblem::from_error(&e, &ctx))
     }
 
     /// Get a push approval and, once approved, its receipt
@@ -346,7 +349,7 @@ impl PushApi {
         _bank_id: Path<String>,
         /// The approval's ID (`pa_…`).
         approval_id: Path<String>,
-    ) -> Result<ApprovalResponse, PushReadProblem> {
+    ) -> Result<ApprovalResponse, GetPushApprovalProblem> {
         let services = &self.state.services;
         let caller = &key.0;
         services
@@ -354,7 +357,7 @@ impl PushApi {
             .get_push_approval(caller, &approval_id)
             .await
             .map(|v| ApprovalResponse::Ok(Json(v.into())))
-            .map_err(|e| PushReadProblem::from_error(&e, &ctx))
+            .map_err(|e| GetPushApprovalProblem::from_error(&e, &ctx))
     }
 
     /// List the approvals waiting for this device
@@ -388,7 +391,7 @@ impl PushApi {
         /// `mamori-push-list-v1\n<credential_id>\n<Mamori-Device-Time>`.
         #[oai(name = "Mamori-Device-Signature")]
         device_signature: Header<Option<String>>,
-    ) -> Result<PendingResponse, DeviceListProblem> {
+    ) -> Result<PendingResponse, ListPendingApprovalsProblem> {
         let signed_at = device_time
             .0
             .as_deref()
@@ -416,7 +419,7 @@ impl PushApi {
                     approvals: list.into_iter().map(Into::into).collect(),
                 }))
             })
-            .map_err(|e| DeviceListProblem::from_error(&e, &ctx))
+            .map_err(|e| ListPendingApprovalsProblem::from_error(&e, &ctx))
     }
 
     /// Approve or deny a transaction on the device (承認 / 拒否)
@@ -443,7 +446,7 @@ impl PushApi {
         /// The approval's ID (`pa_…`).
         approval_id: Path<String>,
         body: Json<AnswerRequest>,
-    ) -> Result<AnsweredResponse, PushAnswerProblem> {
+    ) -> Result<AnsweredResponse, AnswerPushApprovalProblem> {
         let body = body.0;
         let answer = PushAnswer {
             credential_id: body.credential_id.0,
@@ -464,6 +467,6 @@ impl PushApi {
                     status: a.status.into(),
                 }))
             })
-            .map_err(|e| PushAnswerProblem::from_error(&e, &ctx))
+            .map_err(|e| AnswerPushApprovalProblem::from_error(&e, &ctx))
     }
 }

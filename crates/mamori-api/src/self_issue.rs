@@ -8,9 +8,12 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 
-use crate::bank::{BankKey, OtpStatusDto, OtpUseDto, StatusResponse, meta};
+use crate::bank::{BankKey, OtpStatusDto, OtpUseDto, meta};
 use crate::context::RequestContext;
-use crate::errors::{ActivationProblem, IssueProblem, OutboxProblem, ReleaseProblem, StartProblem};
+use crate::errors::{
+    ActivateTokenProblem, IssueTokenProblem, ListOutboxMailsProblem, ReleaseOtpUseProblem,
+    StartOtpUseProblem,
+};
 use crate::state::AppState;
 use crate::strict::StrictString;
 use crate::timestamp::Timestamp;
@@ -166,8 +169,24 @@ enum ActivateResponse {
 }
 
 #[derive(ApiResponse)]
+enum StartedResponse {
+    /// The issued token is registered to the user; the code is spent. The user's OTP status
+    /// now (`in_use`).
+    #[oai(status = 200)]
+    Ok(Json<OtpStatusDto>),
+}
+
+#[derive(ApiResponse)]
+enum ReleasedResponse {
+    /// The live token is released and any open issue cancelled. The user's OTP status now
+    /// (`none`).
+    #[oai(status = 200)]
+    Ok(Json<OtpStatusDto>),
+}
+
+#[derive(ApiResponse)]
 enum OutboxResponse {
-    /// The bank's mails.
+    /// The bank's mails, newest first.
     #[oai(status = 200)]
     Ok(Json<OutboxDto>),
 }
@@ -199,7 +218,7 @@ impl SelfIssueApi {
         /// Mamori's user ID (`usr_…`).
         user: Path<String>,
         body: Json<IssueTokenRequest>,
-    ) -> Result<IssueResponse, IssueProblem> {
+    ) -> Result<IssueResponse, IssueTokenProblem> {
         let caller = &key.0;
         self.state
             .services
@@ -220,7 +239,7 @@ impl SelfIssueApi {
                     mail_id: issued.mail_id,
                 }))
             })
-            .map_err(|e| IssueProblem::from_error(&e, &ctx))
+            .map_err(|e| IssueTokenProblem::from_error(&e, &ctx))
     }
 
     /// Activate an issued token (初期設定)
@@ -243,7 +262,7 @@ impl SelfIssueApi {
         &self,
         ctx: RequestContext,
         body: Json<ActivateTokenRequest>,
-    ) -> Result<ActivateResponse, ActivationProblem> {
+    ) -> Result<ActivateResponse, ActivateTokenProblem> {
         let body = body.0;
         let device_key = match body
             .device_public_key
@@ -253,7 +272,7 @@ impl SelfIssueApi {
             None => None,
             Some(Ok(key)) => Some(key),
             Some(Err(e)) => {
-                return Err(ActivationProblem::from_error(
+                return Err(ActivateTokenProblem::from_error(
                     &ServiceError::invalid(format!("device_public_key: {e}")),
                     &ctx,
                 ));
@@ -283,7 +302,7 @@ impl SelfIssueApi {
                     period: p.params.period.seconds(),
                 }))
             })
-            .map_err(|e| ActivationProblem::from_error(&e, &ctx))
+            .map_err(|e| ActivateTokenProblem::from_error(&e, &ctx))
     }
 
     /// Start OTP use with the issued token (利用開始)
@@ -293,8 +312,9 @@ impl SelfIssueApi {
     /// `registerCredential`; the status reads `in_use`. Errors: `otp_malformed` — 400;
     /// `self_issue_disabled` — 403; `not_found`, `otp_not_registered` (no open issue) — 404;
     /// `token_not_activated` (the app has not activated it yet), `otp_already_used`,
-    /// `credential_already_registered` — 409; `otp_invalid` (counted on the token) — 422;
-    /// `credential_suspended` — 423.
+    /// `credential_already_registered` — 409; `otp_invalid` (counted against the user's
+    /// registration attempts, like `registerCredential`) — 422; `credential_suspended` — 423;
+    /// `rate_limited` — 429.
     #[oai(
         path = "/v1/banks/:bank_id/users/:user/otp-use",
         method = "post",
@@ -311,15 +331,15 @@ impl SelfIssueApi {
         /// Mamori's user ID.
         user: Path<String>,
         body: Json<StartOtpUseRequest>,
-    ) -> Result<StatusResponse, StartProblem> {
+    ) -> Result<StartedResponse, StartOtpUseProblem> {
         let caller = &key.0;
         self.state
             .services
             .self_issue
             .start_otp_use(caller, &meta(&ctx), &user, &body.otp)
             .await
-            .map(|s| StatusResponse::Ok(Json(OtpStatusDto::from(s))))
-            .map_err(|e| StartProblem::from_error(&e, &ctx))
+            .map(|s| StartedResponse::Ok(Json(OtpStatusDto::from(s))))
+            .map_err(|e| StartOtpUseProblem::from_error(&e, &ctx))
     }
 
     /// Release OTP use (利用解除)
@@ -343,15 +363,15 @@ impl SelfIssueApi {
         _bank_id: Path<String>,
         /// Mamori's user ID.
         user: Path<String>,
-    ) -> Result<StatusResponse, ReleaseProblem> {
+    ) -> Result<ReleasedResponse, ReleaseOtpUseProblem> {
         let caller = &key.0;
         self.state
             .services
             .self_issue
             .release_otp_use(caller, &meta(&ctx), &user)
             .await
-            .map(|s| StatusResponse::Ok(Json(OtpStatusDto::from(s))))
-            .map_err(|e| ReleaseProblem::from_error(&e, &ctx))
+            .map(|s| ReleasedResponse::Ok(Json(OtpStatusDto::from(s))))
+            .map_err(|e| ReleaseOtpUseProblem::from_error(&e, &ctx))
     }
 
     /// List the bank's outbox mails
@@ -378,7 +398,7 @@ impl SelfIssueApi {
             validator(minimum(value = "1"), maximum(value = "200"))
         )]
         limit: Query<u64>,
-    ) -> Result<OutboxResponse, OutboxProblem> {
+    ) -> Result<OutboxResponse, ListOutboxMailsProblem> {
         let caller = &key.0;
         self.state
             .services
@@ -390,7 +410,7 @@ impl SelfIssueApi {
                     mails: mails.into_iter().map(OutboxMailDto::from).collect(),
                 }))
             })
-            .map_err(|e| OutboxProblem::from_error(&e, &ctx))
+            .map_err(|e| ListOutboxMailsProblem::from_error(&e, &ctx))
     }
 }
 

@@ -9,7 +9,7 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
 
 use crate::bank::meta;
 use crate::context::RequestContext;
-use crate::errors::{CredentialBanksProblem, TokenProblem};
+use crate::errors::{ListCredentialBanksProblem, ProvisionCredentialProblem};
 use crate::state::AppState;
 use crate::strict::StrictString;
 use crate::timestamp::Timestamp;
@@ -65,7 +65,7 @@ struct ProvisionedDto {
 
 #[derive(ApiResponse)]
 enum ProvisionResponse {
-    /// The new credential.
+    /// The new credential, its secret shown this once.
     #[oai(status = 201)]
     Created(Json<ProvisionedDto>),
 }
@@ -123,7 +123,7 @@ struct CredentialBanksDto {
 
 #[derive(ApiResponse)]
 enum CredentialBanksResponse {
-    /// The banks.
+    /// The banks the token is in use or locked at; the code is spent.
     #[oai(status = 200)]
     Ok(Json<CredentialBanksDto>),
 }
@@ -146,7 +146,7 @@ impl TokenApi {
         &self,
         ctx: RequestContext,
         body: Json<ProvisionRequest>,
-    ) -> Result<ProvisionResponse, TokenProblem> {
+    ) -> Result<ProvisionResponse, ProvisionCredentialProblem> {
         let device_key = match body
             .0
             .device_public_key
@@ -156,7 +156,7 @@ impl TokenApi {
             None => None,
             Some(Ok(key)) => Some(key),
             Some(Err(e)) => {
-                return Err(TokenProblem::from_error(
+                return Err(ProvisionCredentialProblem::from_error(
                     &ServiceError::invalid(format!("device_public_key: {e}")),
                     &ctx,
                 ));
@@ -178,7 +178,7 @@ impl TokenApi {
                     period: p.params.period.seconds(),
                 }))
             })
-            .map_err(|e| TokenProblem::from_error(&e, &ctx))
+            .map_err(|e| ProvisionCredentialProblem::from_error(&e, &ctx))
     }
 
     /// List the banks a token is registered at
@@ -204,14 +204,14 @@ impl TokenApi {
         /// The token's credential ID (クレデンシャルID).
         credential_id: Path<String>,
         body: Json<CredentialBanksRequest>,
-    ) -> Result<CredentialBanksResponse, CredentialBanksProblem> {
+    ) -> Result<CredentialBanksResponse, ListCredentialBanksProblem> {
         let listed = self
             .state
             .services
             .token_banks
             .list_credential_banks(&meta(&ctx), &credential_id.0, &body.0.otp)
             .await
-            .map_err(|e| CredentialBanksProblem::from_error(&e, &ctx))?;
+            .map_err(|e| ListCredentialBanksProblem::from_error(&e, &ctx))?;
         Ok(CredentialBanksResponse::Ok(Json(CredentialBanksDto {
             credential_id: listed.credential_id,
             banks: listed

@@ -353,8 +353,9 @@ export interface paths {
          *     `registerCredential`; the status reads `in_use`. Errors: `otp_malformed` — 400;
          *     `self_issue_disabled` — 403; `not_found`, `otp_not_registered` (no open issue) — 404;
          *     `token_not_activated` (the app has not activated it yet), `otp_already_used`,
-         *     `credential_already_registered` — 409; `otp_invalid` (counted on the token) — 422;
-         *     `credential_suspended` — 423.
+         *     `credential_already_registered` — 409; `otp_invalid` (counted against the user's
+         *     registration attempts, like `registerCredential`) — 422; `credential_suspended` — 423;
+         *     `rate_limited` — 429.
          */
         post: operations["startOtpUse"];
         /**
@@ -3254,7 +3255,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The user. */
+            /** @description The user with this contract number (and user ID). */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3263,7 +3264,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["UserDto"];
                 };
             };
-            /** @description A malformed contract number or user ID in the query (`bad_request`, `validation_failed`). */
+            /** @description `contract_number` is missing, or a control character is in the path or query (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3281,7 +3282,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3290,8 +3291,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank or user for this key (`not_found`). */
+            /** @description No user of this bank has this contract number (and user ID), or the path names another bank than the key's (`not_found`). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3342,7 +3352,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The user was created. */
+            /** @description The user was created (with its initial password, if one was sent). */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -3351,7 +3361,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["UserDto"];
                 };
             };
-            /** @description The body is not valid (`bad_request`, `validation_failed`). */
+            /**
+             * @description The body is not valid JSON of this shape (`bad_request`), or a field breaks a rule (`validation_failed`): the contract number or user ID is not 1 to 32 letters, digits, `-`, `_` or `.`, or the display name is longer than 100 characters.
+             *     `bad_request` also answers a malformed `Idempotency-Key` header.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3369,7 +3382,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3378,7 +3391,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank or user for this key (`not_found`). */
+            /** @description The path names another bank than the key's (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3387,7 +3400,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The user exists already (`user_already_exists`), or the bank keeps passwords itself (`password_not_managed`). */
+            /**
+             * @description A user with this contract number and user ID exists already (`user_already_exists`), or an `initial_password` was sent to a bank that keeps its customers' passwords itself (`password_not_managed`).
+             *     A request with this `Idempotency-Key` is still being answered (`idempotency_key_in_use`): retry shortly to get its answer.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3396,7 +3412,37 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The initial password breaks the bank's rules (`password_rejected`, with `violations`). */
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The initial password breaks the bank's password rules (`password_rejected`; `violations` lists each).
+             *     This `Idempotency-Key` was used with a different request (`idempotency_key_reused`); nothing was done.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3452,7 +3498,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["UserDto"];
                 };
             };
-            /** @description A malformed contract number or user ID in the query (`bad_request`, `validation_failed`). */
+            /** @description A control character in the path or query (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3470,7 +3516,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3479,8 +3525,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank or user for this key (`not_found`). */
+            /** @description No such user at this bank, or the path names another bank than the key's (`not_found`). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3533,7 +3588,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The token is registered; the code(s) are spent. */
+            /** @description The token is registered; the code(s) are spent. The user's OTP status now (`in_use`). */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -3542,7 +3597,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["OtpStatusDto"];
                 };
             };
-            /** @description Malformed input (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). Not counted. */
+            /**
+             * @description Malformed input, not counted: the body is not valid JSON of this shape (`bad_request`); the credential ID is not one (`credential_id_malformed`, also for a serial of no imported token); a code is not 6 to 8 digits (`otp_malformed`); or `otp2` is missing at a bank that registers with two codes, or sent to one that registers with one (`validation_failed`).
+             *     `bad_request` also answers a malformed `Idempotency-Key` header.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3560,7 +3618,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3569,7 +3627,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such user, no registered token, or no such credential (`not_found`, `otp_not_registered`, `credential_unknown`). */
+            /** @description No such user at this bank, or the path names another bank than the key's (`not_found`); no token has this Mamori credential ID (`credential_unknown`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3578,7 +3636,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Already used or already registered (`otp_already_used`, `credential_already_registered`). Not counted as a failure. */
+            /**
+             * @description The user has a live token at this bank already (`credential_already_registered`), or the code was used already (`otp_already_used`: wait for the next one).
+             *     A request with this `Idempotency-Key` is still being answered (`idempotency_key_in_use`): retry shortly to get its answer.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3587,7 +3648,37 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The code is wrong (`otp_invalid`, with `attempts_left` for the old token of a device change) or the bank does not allow this kind of token (`credential_kind_not_allowed`). A wrong code of the token being registered counts against this user's registration attempts only, never against the token. */
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The code is wrong (`otp_invalid`; counted against this user's registration attempts, never against the token), or the bank does not allow this kind of token (`credential_kind_not_allowed`).
+             *     This `Idempotency-Key` was used with a different request (`idempotency_key_reused`); nothing was done.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3596,7 +3687,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The old token is locked at this bank (`otp_locked`), or the token is suspended on the platform (`credential_suspended`). */
+            /** @description The token is suspended on the whole platform (`credential_suspended`). */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -3605,7 +3696,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description This user used up their registration attempts for the hour, or this client its budget of wrong registration codes (`rate_limited`); retry after `Retry-After` seconds. */
+            /** @description This user used up their 10 registration attempts of the hour, or this client its hourly budget of wrong registration codes (`rate_limited`); retry after `Retry-After` seconds. */
             429: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -3660,7 +3751,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The code was accepted and is spent. */
+            /** @description The code was accepted and is spent on the whole platform. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3669,7 +3760,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["OtpAcceptedDto"];
                 };
             };
-            /** @description Malformed input (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). Not counted as a failure. */
+            /**
+             * @description The body is not valid JSON of this shape (`bad_request`), or the code is not 6 to 8 digits (`otp_malformed`). Not counted.
+             *     `bad_request` also answers a malformed `Idempotency-Key` header.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3687,7 +3781,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3696,7 +3790,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such user, no registered token, or no such credential (`not_found`, `otp_not_registered`, `credential_unknown`). */
+            /** @description No such user at this bank, or the path names another bank than the key's (`not_found`); the user has no live token here (`otp_not_registered`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3705,7 +3799,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Already used or already registered (`otp_already_used`, `credential_already_registered`). Not counted as a failure. */
+            /**
+             * @description The code was used already (`otp_already_used`): wait for the next one. Not counted.
+             *     A request with this `Idempotency-Key` is still being answered (`idempotency_key_in_use`): retry shortly to get its answer.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3714,7 +3811,37 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The code is wrong or the resync failed (`otp_invalid`, `resync_failed`, `credential_kind_not_allowed`); `attempts_left` says how many tries remain. */
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The code is wrong (`otp_invalid`), counted at this bank; `attempts_left` says how many tries remain before the lock.
+             *     This `Idempotency-Key` was used with a different request (`idempotency_key_reused`); nothing was done.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3723,7 +3850,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`); unlockCredential of a token suspended on the platform: `platform_operator_required`. */
+            /** @description The token is locked at this bank after too many wrong codes (`otp_locked`; the bank unlocks it), or suspended on the whole platform (`credential_suspended`). */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -3777,7 +3904,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The code was accepted and is spent. */
+            /** @description Both codes were accepted and are spent; the token's drift is learned for every bank. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3786,7 +3913,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["OtpAcceptedDto"];
                 };
             };
-            /** @description Malformed input (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). Not counted as a failure. */
+            /**
+             * @description The body is not valid JSON of this shape (`bad_request`), or a code is not 6 to 8 digits (`otp_malformed`). Not counted.
+             *     `bad_request` also answers a malformed `Idempotency-Key` header.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3804,7 +3934,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3813,7 +3943,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such user, no registered token, or no such credential (`not_found`, `otp_not_registered`, `credential_unknown`). */
+            /** @description No such user at this bank, or the path names another bank than the key's (`not_found`); the user has no live token here (`otp_not_registered`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3822,7 +3952,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Already used or already registered (`otp_already_used`, `credential_already_registered`). Not counted as a failure. */
+            /**
+             * @description The codes were used already (`otp_already_used`): wait for the next two. Not counted.
+             *     A request with this `Idempotency-Key` is still being answered (`idempotency_key_in_use`): retry shortly to get its answer.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3831,7 +3964,37 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The code is wrong or the resync failed (`otp_invalid`, `resync_failed`, `credential_kind_not_allowed`); `attempts_left` says how many tries remain. */
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The codes are not two consecutive codes within the bank's resync window (`resync_failed`), counted as one failure at this bank; `attempts_left` says how many tries remain before the lock.
+             *     This `Idempotency-Key` was used with a different request (`idempotency_key_reused`); nothing was done.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3840,7 +4003,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`); unlockCredential of a token suspended on the platform: `platform_operator_required`. */
+            /** @description The token is locked at this bank after too many wrong codes (`otp_locked`; the bank unlocks it), or suspended on the whole platform (`credential_suspended`). */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -3894,7 +4057,10 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The code was accepted and is spent. */
+            /**
+             * @description The code was accepted and is spent; OTP use at this bank is stopped (status
+             *     `stopped`).
+             */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3903,7 +4069,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["OtpAcceptedDto"];
                 };
             };
-            /** @description Malformed input (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). Not counted as a failure. */
+            /**
+             * @description The body is not valid JSON of this shape (`bad_request`), or the code is not 6 to 8 digits (`otp_malformed`). Not counted.
+             *     `bad_request` also answers a malformed `Idempotency-Key` header.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3921,7 +4090,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3930,7 +4099,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such user, no registered token, or no such credential (`not_found`, `otp_not_registered`, `credential_unknown`). */
+            /** @description No such user at this bank, or the path names another bank than the key's (`not_found`); the user has no live token here (`otp_not_registered`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3939,7 +4108,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Already used or already registered (`otp_already_used`, `credential_already_registered`). Not counted as a failure. */
+            /**
+             * @description The code was used already (`otp_already_used`): wait for the next one. Not counted.
+             *     A request with this `Idempotency-Key` is still being answered (`idempotency_key_in_use`): retry shortly to get its answer.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3948,7 +4120,37 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The code is wrong or the resync failed (`otp_invalid`, `resync_failed`, `credential_kind_not_allowed`); `attempts_left` says how many tries remain. */
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The code is wrong (`otp_invalid`), counted at this bank; `attempts_left` says how many tries remain before the lock.
+             *     This `Idempotency-Key` was used with a different request (`idempotency_key_reused`); nothing was done.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3957,7 +4159,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`); unlockCredential of a token suspended on the platform: `platform_operator_required`. */
+            /** @description The token is locked at this bank after too many wrong codes (`otp_locked`; the bank unlocks it), or suspended on the whole platform (`credential_suspended`). */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -4011,7 +4213,10 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The user's OTP status after the operation. */
+            /**
+             * @description The new token replaced the old one; the codes are spent. The user's OTP status now
+             *     (`in_use`, with the new credential).
+             */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4020,7 +4225,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["OtpStatusDto"];
                 };
             };
-            /** @description Malformed input (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). Not counted. */
+            /**
+             * @description Malformed input, nothing changed or counted: the body is not valid JSON of this shape (`bad_request`); the new credential ID is not one (`credential_id_malformed`); a code is not 6 to 8 digits (`otp_malformed`); the number of new codes does not match the bank's registration mode, or the new credential is the one registered already (`validation_failed`).
+             *     `bad_request` also answers a malformed `Idempotency-Key` header.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4038,7 +4246,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4047,7 +4255,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such user, no registered token, or no such credential (`not_found`, `otp_not_registered`, `credential_unknown`). */
+            /** @description No such user at this bank, or the path names another bank than the key's (`not_found`); no token has the new Mamori credential ID (`credential_unknown`); the user has no live token to replace (`otp_not_registered`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4056,7 +4264,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Already used or already registered (`otp_already_used`, `credential_already_registered`). Not counted as a failure. */
+            /**
+             * @description A code was used already (`otp_already_used`: wait for the next one), or the new token was registered to the user meanwhile (`credential_already_registered`). Nothing changed.
+             *     A request with this `Idempotency-Key` is still being answered (`idempotency_key_in_use`): retry shortly to get its answer.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4065,7 +4276,37 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The code is wrong (`otp_invalid`, with `attempts_left` for the old token of a device change) or the bank does not allow this kind of token (`credential_kind_not_allowed`). A wrong code of the token being registered counts against this user's registration attempts only, never against the token. */
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description A code is wrong (`otp_invalid`): the old token's counts at this bank, with `attempts_left`; the new token's counts against this user's registration attempts. Or the bank does not allow the new token's kind (`credential_kind_not_allowed`). Nothing else changed.
+             *     This `Idempotency-Key` was used with a different request (`idempotency_key_reused`); nothing was done.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4074,7 +4315,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The old token is locked at this bank (`otp_locked`), or the token is suspended on the platform (`credential_suspended`). */
+            /** @description The old token is locked at this bank (`otp_locked`), or the old or the new token is suspended on the whole platform (`credential_suspended`). */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -4083,7 +4324,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description This user used up their registration attempts for the hour, or this client its budget of wrong registration codes (`rate_limited`); retry after `Retry-After` seconds. */
+            /** @description This user used up their 10 registration attempts of the hour, or this client its hourly budget of wrong registration codes (`rate_limited`); retry after `Retry-After` seconds. */
             429: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -4134,7 +4375,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The user's OTP status after the operation. */
+            /** @description The token is revoked at this bank. The user's OTP status now (`revoked`). */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4143,7 +4384,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["OtpStatusDto"];
                 };
             };
-            /** @description Malformed input (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). Not counted as a failure. */
+            /**
+             * @description A control character in the path or query, or a body sent as JSON that is not JSON (`bad_request`).
+             *     `bad_request` also answers a malformed `Idempotency-Key` header.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4161,7 +4405,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4170,7 +4414,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such user, no registered token, or no such credential (`not_found`, `otp_not_registered`, `credential_unknown`). */
+            /** @description No such user at this bank, or the path names another bank than the key's (`not_found`); the user has no live token to revoke (`otp_not_registered`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4179,7 +4423,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Already used or already registered (`otp_already_used`, `credential_already_registered`). Not counted as a failure. */
+            /** @description A request with this `Idempotency-Key` is still being answered (`idempotency_key_in_use`): retry shortly to get its answer. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4188,8 +4432,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The code is wrong or the resync failed (`otp_invalid`, `resync_failed`, `credential_kind_not_allowed`); `attempts_left` says how many tries remain. */
-            422: {
+            /** @description A body larger than 64 KiB (`payload_too_large`); this operation takes none. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4197,8 +4441,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`); unlockCredential of a token suspended on the platform: `platform_operator_required`. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This `Idempotency-Key` was used with a different request (`idempotency_key_reused`); nothing was done. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4247,7 +4500,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The user's OTP status after the operation. */
+            /** @description The token is unlocked and its failures at this bank cleared. The user's OTP status now. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4256,7 +4509,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["OtpStatusDto"];
                 };
             };
-            /** @description Malformed input (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). Not counted as a failure. */
+            /**
+             * @description A control character in the path or query, or a body sent as JSON that is not JSON (`bad_request`).
+             *     `bad_request` also answers a malformed `Idempotency-Key` header.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4274,7 +4530,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4283,7 +4539,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such user, no registered token, or no such credential (`not_found`, `otp_not_registered`, `credential_unknown`). */
+            /** @description No such user at this bank, or the path names another bank than the key's (`not_found`); the user has no live token to unlock (`otp_not_registered`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4292,7 +4548,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Already used or already registered (`otp_already_used`, `credential_already_registered`). Not counted as a failure. */
+            /** @description A request with this `Idempotency-Key` is still being answered (`idempotency_key_in_use`): retry shortly to get its answer. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4301,7 +4557,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The code is wrong or the resync failed (`otp_invalid`, `resync_failed`, `credential_kind_not_allowed`); `attempts_left` says how many tries remain. */
+            /** @description A body larger than 64 KiB (`payload_too_large`); this operation takes none. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This `Idempotency-Key` was used with a different request (`idempotency_key_reused`); nothing was done. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4310,7 +4584,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`); unlockCredential of a token suspended on the platform: `platform_operator_required`. */
+            /** @description The token is suspended on the whole platform (`platform_operator_required`): only a platform operator lifts that. Nothing was changed. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -4366,7 +4640,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["OtpStatusDto"];
                 };
             };
-            /** @description A malformed contract number or user ID in the query (`bad_request`, `validation_failed`). */
+            /** @description A control character in the path or query (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4384,7 +4658,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4393,8 +4667,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank or user for this key (`not_found`). */
+            /** @description No such user at this bank, or the path names another bank than the key's (`not_found`). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4443,7 +4726,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description A page of entries. */
+            /** @description A page of the bank's audit entries, newest first. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4452,7 +4735,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["AuditPage"];
                 };
             };
-            /** @description A bad cursor or limit (`bad_request`, `validation_failed`). */
+            /** @description `limit` is not 1 to 200, or a control character is in the path or query (`bad_request`); `cursor` is not a `next_cursor` of this API (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4470,7 +4753,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4479,8 +4762,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank for this key (`not_found`). */
+            /** @description The path names another bank than the key's (`not_found`). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4524,7 +4816,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The chain check's result. */
+            /** @description The chain check's result: intact, or where it breaks. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4533,7 +4825,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["AuditChainDto"];
                 };
             };
-            /** @description A bad cursor or limit (`bad_request`, `validation_failed`). */
+            /** @description A control character in the path or query (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4551,7 +4843,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4560,8 +4852,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank for this key (`not_found`). */
+            /** @description The path names another bank than the key's (`not_found`). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4626,7 +4927,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["TokenIssueDto"];
                 };
             };
-            /** @description The body is not valid (`bad_request`, `validation_failed`: a bad mail address or activation password). */
+            /**
+             * @description The body is not valid JSON of this shape (`bad_request`), or the mail address or the activation password breaks a rule (`validation_failed`).
+             *     `bad_request` also answers a malformed `Idempotency-Key` header.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4644,7 +4948,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description This bank does not issue tokens by mail (`self_issue_disabled`); or the bank is suspended (`bank_suspended`). */
+            /**
+             * @description This bank does not issue tokens by mail (`self_issue_disabled`).
+             *     The bank is suspended by the platform's operators (`bank_suspended`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4653,7 +4960,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank or user for this key (`not_found`). */
+            /** @description No such user at this bank, or the path names another bank than the key's (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4662,8 +4969,47 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The user has a token in use (`credential_already_registered`), or a concurrent issue for the user won (`token_not_activated`). */
+            /**
+             * @description The user has a live token (`credential_already_registered`), or a concurrent issueToken for the user won (`token_not_activated`).
+             *     A request with this `Idempotency-Key` is still being answered (`idempotency_key_in_use`): retry shortly to get its answer.
+             */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This `Idempotency-Key` was used with a different request (`idempotency_key_reused`); nothing was done. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4717,7 +5063,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ActivatedDto"];
                 };
             };
-            /** @description The body is not valid (`bad_request`, `validation_failed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`), or the device key is not a 32-byte Ed25519 key in base64url (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4726,7 +5072,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The issue expired, was already activated, or was replaced (`activation_expired`); the bank must issue again. */
+            /** @description The issue expired, was activated already, or was replaced by a reissue (`activation_expired`): the bank must issue again. */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -4735,7 +5081,34 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The service ID, user ID or activation password is wrong (`activation_failed`, with `attempts_left`). */
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The service ID, user ID or activation password is wrong (`activation_failed`); `attempts_left` says how many tries remain. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4744,7 +5117,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many wrong activation passwords (`activation_locked`); the bank must issue again. */
+            /** @description Too many wrong activation passwords (`activation_locked`): the bank must issue again. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -4753,7 +5126,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many activations from this address (`rate_limited`); retry after `Retry-After` seconds (the end of the hour's window). */
+            /** @description Too many activations from this address within the hour (`rate_limited`); retry after `Retry-After` seconds. */
             429: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -4808,7 +5181,10 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The user's OTP status after the operation. */
+            /**
+             * @description The issued token is registered to the user; the code is spent. The user's OTP status
+             *     now (`in_use`).
+             */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4817,7 +5193,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["OtpStatusDto"];
                 };
             };
-            /** @description Malformed input (`bad_request`, `validation_failed`, `otp_malformed`). Not counted. */
+            /**
+             * @description The body is not valid JSON of this shape (`bad_request`), or the code is not 6 to 8 digits (`otp_malformed`). Not counted.
+             *     `bad_request` also answers a malformed `Idempotency-Key` header.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4835,7 +5214,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description This bank does not issue tokens by mail (`self_issue_disabled`); or the bank is suspended (`bank_suspended`). */
+            /**
+             * @description This bank does not issue tokens by mail (`self_issue_disabled`).
+             *     The bank is suspended by the platform's operators (`bank_suspended`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4844,7 +5226,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such user (`not_found`), or no open issue (`otp_not_registered`). */
+            /** @description No such user at this bank, or the path names another bank than the key's (`not_found`); no open issue, or it was released or started meanwhile (`otp_not_registered`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4853,7 +5235,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The app has not activated the token yet (`token_not_activated`), the code was used (`otp_already_used`), or a token is in use (`credential_already_registered`). Not counted. */
+            /**
+             * @description The app has not activated the token yet (`token_not_activated`), the code was used already (`otp_already_used`), or the user has a live token (`credential_already_registered`). Not counted.
+             *     A request with this `Idempotency-Key` is still being answered (`idempotency_key_in_use`): retry shortly to get its answer.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4862,7 +5247,37 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The code is wrong (`otp_invalid`), counted on the token. */
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The code is wrong (`otp_invalid`; counted against this user's registration attempts, never against the token), or the bank does not allow the issued token's kind (`credential_kind_not_allowed`).
+             *     This `Idempotency-Key` was used with a different request (`idempotency_key_reused`); nothing was done.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4871,7 +5286,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is suspended on the platform (`credential_suspended`). */
+            /** @description The token is suspended on the whole platform (`credential_suspended`). */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -4880,7 +5295,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description This user used up their registration attempts for the hour (`rate_limited`); retry after `Retry-After` seconds (the end of the hour's window). */
+            /** @description This user used up their 10 registration attempts of the hour, or this client its hourly budget of wrong registration codes (`rate_limited`); retry after `Retry-After` seconds. */
             429: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -4928,13 +5343,25 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The user's OTP status after the operation. */
+            /**
+             * @description The live token is released and any open issue cancelled. The user's OTP status now
+             *     (`none`).
+             */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json; charset=utf-8": components["schemas"]["OtpStatusDto"];
+                };
+            };
+            /** @description A control character in the path or query, or a body sent as JSON that is not JSON (`bad_request`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The API key is missing, unknown or revoked (`unauthorized`). */
@@ -4946,7 +5373,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description This bank does not issue tokens by mail (`self_issue_disabled`); or the bank is suspended (`bank_suspended`). */
+            /**
+             * @description This bank does not issue tokens by mail (`self_issue_disabled`).
+             *     The bank is suspended by the platform's operators (`bank_suspended`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4955,8 +5385,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such user (`not_found`), or nothing to release (`otp_not_registered`). */
+            /** @description No such user at this bank, or the path names another bank than the key's (`not_found`); the user has neither a live token nor an open issue (`otp_not_registered`). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A body larger than 64 KiB (`payload_too_large`); this operation takes none. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5003,7 +5451,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The bank's mails. */
+            /** @description The bank's mails, newest first. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5012,7 +5460,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["OutboxDto"];
                 };
             };
-            /** @description A bad limit (`bad_request`, `validation_failed`). */
+            /** @description `limit` is not 1 to 200, or a control character is in the path or query (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5030,7 +5478,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5039,8 +5487,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank for this key (`not_found`). */
+            /** @description The path names another bank than the key's (`not_found`). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5091,7 +5548,10 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The next step of the login. */
+            /**
+             * @description The password is right: the next step of the login and its login ID, or, when nothing
+             *     else is needed, the receipt.
+             */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5100,7 +5560,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["LoginStepDto"];
                 };
             };
-            /** @description Malformed input (`bad_request`, `validation_failed`, `otp_malformed`). */
+            /**
+             * @description The body is not valid JSON of this shape (`bad_request`).
+             *     `bad_request` also answers a malformed `Idempotency-Key` header.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5109,7 +5572,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A bad API key (`unauthorized`), or `login_failed`: the contract number, user ID or password is wrong or the user is locked — one answer for all, by design. */
+            /** @description The API key is missing, unknown or revoked (`unauthorized`); or `login_failed`: the contract number, user ID or password is wrong, or the user's password is locked — one answer for all. A wrong password of a known user counts towards the bank's lock. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5118,7 +5581,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5127,7 +5590,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown, expired, used or out-of-step login ID (`login_expired`), unknown user (`not_found`), or no token (`otp_not_registered`). */
+            /** @description The path names another bank than the key's (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5136,7 +5599,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `otp_already_used` (wait for the next code; not counted) or `password_not_managed`. */
+            /**
+             * @description The bank keeps its customers' passwords itself (`password_not_managed`).
+             *     A request with this `Idempotency-Key` is still being answered (`idempotency_key_in_use`): retry shortly to get its answer.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5145,8 +5611,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `otp_invalid` (with `attempts_left`) or `password_rejected` (with `violations`). */
-            422: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5154,8 +5620,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is locked (`otp_locked`) or suspended (`credential_suspended`). */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This `Idempotency-Key` was used with a different request (`idempotency_key_reused`); nothing was done. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5208,7 +5692,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Logged in. */
+            /** @description Logged in: the code is spent, the login ID used up, and the receipt signed. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5217,7 +5701,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["LoginCompletedDto"];
                 };
             };
-            /** @description Malformed input (`bad_request`, `validation_failed`, `otp_malformed`). */
+            /**
+             * @description The body is not valid JSON of this shape (`bad_request`), or the code is not 6 to 8 digits (`otp_malformed`). Not counted.
+             *     `bad_request` also answers a malformed `Idempotency-Key` header.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5226,7 +5713,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A bad API key (`unauthorized`), or `login_failed`: the contract number, user ID or password is wrong or the user is locked — one answer for all, by design. */
+            /** @description The API key is missing, unknown or revoked (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5235,7 +5722,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5244,7 +5731,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown, expired, used or out-of-step login ID (`login_expired`), unknown user (`not_found`), or no token (`otp_not_registered`). */
+            /** @description The login ID is unknown, expired, used, of another bank or at another step (`login_expired`); the user has no live token yet (`otp_not_registered`: register one, then complete with the same login ID); or the path names another bank than the key's (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5253,7 +5740,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `otp_already_used` (wait for the next code; not counted) or `password_not_managed`. */
+            /**
+             * @description The code was used already (`otp_already_used`): wait for the next one. Not counted.
+             *     A request with this `Idempotency-Key` is still being answered (`idempotency_key_in_use`): retry shortly to get its answer.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5262,7 +5752,37 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `otp_invalid` (with `attempts_left`) or `password_rejected` (with `violations`). */
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The code is wrong (`otp_invalid`), counted at this bank; `attempts_left` says how many tries remain before the lock.
+             *     This `Idempotency-Key` was used with a different request (`idempotency_key_reused`); nothing was done.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5271,7 +5791,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is locked (`otp_locked`) or suspended (`credential_suspended`). */
+            /** @description The token is locked at this bank (`otp_locked`) or suspended on the whole platform (`credential_suspended`). */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -5325,7 +5845,10 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The next step of the login. */
+            /**
+             * @description The password is changed. Inside a login, its next step (with the same login ID, or the
+             *     receipt when complete); for a logged-in user, `complete`.
+             */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5334,7 +5857,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["LoginStepDto"];
                 };
             };
-            /** @description Malformed input (`bad_request`, `validation_failed`, `otp_malformed`). */
+            /**
+             * @description The body is not valid JSON of this shape (`bad_request`), or it has both or neither of `login_id` and `current_password` (`validation_failed`).
+             *     `bad_request` also answers a malformed `Idempotency-Key` header.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5343,7 +5869,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A bad API key (`unauthorized`), or `login_failed`: the contract number, user ID or password is wrong or the user is locked — one answer for all, by design. */
+            /** @description The API key is missing, unknown or revoked (`unauthorized`); or the current password is wrong or locked (`login_failed`), counted like a login. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5352,7 +5878,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5361,7 +5887,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown, expired, used or out-of-step login ID (`login_expired`), unknown user (`not_found`), or no token (`otp_not_registered`). */
+            /** @description No such user at this bank, or the path names another bank than the key's (`not_found`); the login ID is unknown, expired, used, another user's or not at step `password_change_required` (`login_expired`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5370,7 +5896,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `otp_already_used` (wait for the next code; not counted) or `password_not_managed`. */
+            /**
+             * @description The bank keeps its customers' passwords itself (`password_not_managed`).
+             *     A request with this `Idempotency-Key` is still being answered (`idempotency_key_in_use`): retry shortly to get its answer.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5379,8 +5908,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `otp_invalid` (with `attempts_left`) or `password_rejected` (with `violations`). */
-            422: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5388,8 +5917,29 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is locked (`otp_locked`) or suspended (`credential_suspended`). */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The new password breaks the bank's rules or was used recently (`password_rejected`; `violations` lists each rule). Nothing changed.
+             *     This `Idempotency-Key` was used with a different request (`idempotency_key_reused`); nothing was done.
+             */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5442,7 +5992,10 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The code was accepted for this transaction. */
+            /**
+             * @description The code was accepted for this transaction and is spent; the receipt carries the
+             *     transaction's hash.
+             */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5451,7 +6004,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["TransactionApprovedDto"];
                 };
             };
-            /** @description Malformed input (`bad_request`, `validation_failed`, `otp_malformed`). */
+            /**
+             * @description Not counted: the body is not valid JSON of this shape (`bad_request`); the transaction breaks a rule, or the bank approves this kind of transaction by push (`validation_failed`); the code is not 6 to 8 digits (`otp_malformed`).
+             *     `bad_request` also answers a malformed `Idempotency-Key` header.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5460,7 +6016,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A bad API key (`unauthorized`), or `login_failed`: the contract number, user ID or password is wrong or the user is locked — one answer for all, by design. */
+            /** @description The API key is missing, unknown or revoked (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5469,7 +6025,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5478,7 +6034,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown, expired, used or out-of-step login ID (`login_expired`), unknown user (`not_found`), or no token (`otp_not_registered`). */
+            /** @description No such user at this bank, or the path names another bank than the key's (`not_found`); the user has no live token here (`otp_not_registered`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5487,7 +6043,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `otp_already_used` (wait for the next code; not counted) or `password_not_managed`. */
+            /**
+             * @description The code was used already (`otp_already_used`): wait for the next one. Not counted.
+             *     A request with this `Idempotency-Key` is still being answered (`idempotency_key_in_use`): retry shortly to get its answer.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5496,7 +6055,37 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `otp_invalid` (with `attempts_left`) or `password_rejected` (with `violations`). */
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The code is wrong (`otp_invalid`), counted at this bank; `attempts_left` says how many tries remain before the lock.
+             *     This `Idempotency-Key` was used with a different request (`idempotency_key_reused`); nothing was done.
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5505,7 +6094,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is locked (`otp_locked`) or suspended (`credential_suspended`). */
+            /** @description The token is locked at this bank (`otp_locked`) or suspended on the whole platform (`credential_suspended`). */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -5555,7 +6144,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The temporary password. */
+            /** @description The temporary password, shown this once; the password lock is lifted. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5564,7 +6153,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["TemporaryPasswordDto"];
                 };
             };
-            /** @description Malformed input (`bad_request`, `validation_failed`, `otp_malformed`). */
+            /**
+             * @description A control character in the path or query, or a body sent as JSON that is not JSON (`bad_request`).
+             *     `bad_request` also answers a malformed `Idempotency-Key` header.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5573,7 +6165,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A bad API key (`unauthorized`), or `login_failed`: the contract number, user ID or password is wrong or the user is locked — one answer for all, by design. */
+            /** @description The API key is missing, unknown or revoked (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5582,7 +6174,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5591,7 +6183,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown, expired, used or out-of-step login ID (`login_expired`), unknown user (`not_found`), or no token (`otp_not_registered`). */
+            /** @description No such user at this bank, or the path names another bank than the key's (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5600,7 +6192,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `otp_already_used` (wait for the next code; not counted) or `password_not_managed`. */
+            /**
+             * @description The bank keeps its customers' passwords itself (`password_not_managed`).
+             *     A request with this `Idempotency-Key` is still being answered (`idempotency_key_in_use`): retry shortly to get its answer.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5609,8 +6204,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `otp_invalid` (with `attempts_left`) or `password_rejected` (with `violations`). */
-            422: {
+            /** @description A body larger than 64 KiB (`payload_too_large`); this operation takes none. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5618,8 +6213,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is locked (`otp_locked`) or suspended (`credential_suspended`). */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This `Idempotency-Key` was used with a different request (`idempotency_key_reused`); nothing was done. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5668,7 +6272,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Unlocked. */
+            /** @description The password lock is lifted and the failure count cleared. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5677,7 +6281,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["UnlockedDto"];
                 };
             };
-            /** @description Malformed input (`bad_request`, `validation_failed`, `otp_malformed`). */
+            /**
+             * @description A control character in the path or query, or a body sent as JSON that is not JSON (`bad_request`).
+             *     `bad_request` also answers a malformed `Idempotency-Key` header.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5686,7 +6293,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A bad API key (`unauthorized`), or `login_failed`: the contract number, user ID or password is wrong or the user is locked — one answer for all, by design. */
+            /** @description The API key is missing, unknown or revoked (`unauthorized`). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5695,7 +6302,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5704,7 +6311,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unknown, expired, used or out-of-step login ID (`login_expired`), unknown user (`not_found`), or no token (`otp_not_registered`). */
+            /** @description No such user at this bank, or the path names another bank than the key's (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5713,7 +6320,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `otp_already_used` (wait for the next code; not counted) or `password_not_managed`. */
+            /** @description A request with this `Idempotency-Key` is still being answered (`idempotency_key_in_use`): retry shortly to get its answer. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5722,8 +6329,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `otp_invalid` (with `attempts_left`) or `password_rejected` (with `violations`). */
-            422: {
+            /** @description A body larger than 64 KiB (`payload_too_large`); this operation takes none. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5731,8 +6338,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is locked (`otp_locked`) or suspended (`credential_suspended`). */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This `Idempotency-Key` was used with a different request (`idempotency_key_reused`); nothing was done. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5785,7 +6401,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The approval was created and the phone notified. */
+            /** @description The approval was created, any pending one of the user replaced, and the phone notified. */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -5794,7 +6410,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["PushApprovalCreatedDto"];
                 };
             };
-            /** @description The body is not valid (`bad_request`, `validation_failed`: the transaction, or a `display` text not 1 to 500 characters). */
+            /**
+             * @description The body is not valid JSON of this shape (`bad_request`), or the transaction breaks a rule or a `display` text is not 1 to 500 characters (`validation_failed`).
+             *     `bad_request` also answers a malformed `Idempotency-Key` header.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5812,7 +6431,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank does not use push approval (`push_disabled`); or the bank is suspended (`bank_suspended`). */
+            /**
+             * @description The bank does not use push approval (`push_disabled`).
+             *     The bank is suspended by the platform's operators (`bank_suspended`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5821,7 +6443,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such user for this key (`not_found`), or no registered token (`otp_not_registered`). */
+            /** @description No such user at this bank, or the path names another bank than the key's (`not_found`); the user has no live token (`otp_not_registered`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5830,7 +6452,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The registered token cannot receive push approvals: it has no device key (`push_unavailable`). */
+            /**
+             * @description The user's token has no device key, so it cannot receive approvals: it is not Mamori's own token (`push_unavailable`).
+             *     A request with this `Idempotency-Key` is still being answered (`idempotency_key_in_use`): retry shortly to get its answer.
+             */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5839,7 +6464,43 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is locked at this bank (`otp_locked`) or suspended on the platform (`credential_suspended`). */
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This `Idempotency-Key` was used with a different request (`idempotency_key_reused`); nothing was done. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is locked at this bank (`otp_locked`) or suspended on the whole platform (`credential_suspended`). */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -5886,13 +6547,22 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The approval. */
+            /** @description The approval as it is now, with the receipt once approved. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json; charset=utf-8": components["schemas"]["PushApprovalDto"];
+                };
+            };
+            /** @description A control character in the path or query (`bad_request`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The API key is missing, unknown or revoked (`unauthorized`). */
@@ -5904,7 +6574,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The bank is suspended by the platform's operators (`bank_suspended`); nothing was changed. */
+            /** @description The bank is suspended by the platform's operators (`bank_suspended`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5913,8 +6583,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such approval for this key (`not_found`). */
+            /** @description No such approval at this bank, or the path names another bank than the key's (`not_found`). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5969,7 +6648,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The pending approvals (possibly none). */
+            /** @description The credential's pending approvals at every bank (possibly none). */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5978,7 +6657,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["PendingApprovalsDto"];
                 };
             };
-            /** @description A malformed credential ID (`credential_id_malformed`) or `wait` (`bad_request`, `validation_failed`). */
+            /** @description `wait` is not a number, or a control character is in the path or query (`bad_request`); `wait` is more than 30 seconds (`validation_failed`); the credential ID is not a Mamori credential ID (`credential_id_malformed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5996,7 +6675,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such credential (`credential_unknown`). */
+            /** @description No token has this credential ID (`credential_unknown`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6007,6 +6686,15 @@ export interface operations {
             };
             /** @description The credential has no device key (`push_unavailable`). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6054,7 +6742,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The answer was recorded. */
+            /** @description The answer was recorded: the approval is `approved` or `denied`. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6063,7 +6751,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["AnsweredDto"];
                 };
             };
-            /** @description The body is not valid (`bad_request`, `validation_failed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6081,7 +6769,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such approval for this credential (`not_found`), or the token is no longer registered at the bank (`otp_not_registered`). */
+            /** @description No such approval for this credential (`not_found`), or the token is no longer registered at the bank: revoked, stopped, released or replaced (`otp_not_registered`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6090,7 +6778,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The approval was already answered or cancelled (`push_already_answered`). */
+            /** @description The approval was answered or cancelled already, or this is a replay (`push_already_answered`). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6108,7 +6796,34 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The answer is for another transaction (`push_transaction_mismatch`), or the number is wrong (`push_number_mismatch`; the approval is denied). */
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The answer is for another transaction (`push_transaction_mismatch`), or the number is wrong or missing (`push_number_mismatch`: the approval is denied and cannot be tried again). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6117,7 +6832,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is locked at the bank (`otp_locked`) or suspended on the platform (`credential_suspended`). */
+            /** @description The token is locked at the bank (`otp_locked`) or suspended on the whole platform (`credential_suspended`). */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -6163,7 +6878,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The new credential. */
+            /** @description The new credential, its secret shown this once. */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -6172,7 +6887,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ProvisionedDto"];
                 };
             };
-            /** @description The body is not valid (`bad_request`, `validation_failed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`), or the device key is not a 32-byte Ed25519 key in base64url (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6181,7 +6896,34 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many tokens provisioned from this address (`rate_limited`); retry after `Retry-After` seconds (the end of the hour's window). */
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many tokens provisioned from this address within the hour (`rate_limited`); retry after `Retry-After` seconds. */
             429: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -6231,7 +6973,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The banks. */
+            /** @description The banks the token is in use or locked at; the code is spent. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6240,7 +6982,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["CredentialBanksDto"];
                 };
             };
-            /** @description Malformed input (`bad_request`, `credential_id_malformed`, `otp_malformed`). Not counted. */
+            /** @description The body is not valid JSON of this shape (`bad_request`); the credential ID is not one, or a serial of no imported token (`credential_id_malformed`); the code is not 6 to 8 digits (`otp_malformed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6249,7 +6991,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The code was already used (`otp_already_used`); wait for the next code. Not counted. */
+            /** @description The code was used already (`otp_already_used`): wait for the next one. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6258,7 +7000,34 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The code is wrong, or no token has this credential ID (`otp_invalid`, the same answer for both). Not counted towards any lock: this route has no bank key, and a stranger must not be able to suspend a token. */
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The code is wrong, or no token has this Mamori credential ID (`otp_invalid`: one answer for both). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6276,7 +7045,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many listings from this address or for this credential (`rate_limited`); retry after `Retry-After` seconds (the end of the hour's window). */
+            /** @description Too many listings from this address or for this credential within the hour (`rate_limited`); retry after `Retry-After` seconds. */
             429: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -6328,6 +7097,24 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["Health"];
                 };
             };
+            /** @description A control character in the path or query (`bad_request`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getJwks: {
@@ -6348,7 +7135,25 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["JwkSet"];
                 };
             };
-            /** @description The database does not answer. */
+            /** @description A control character in the path or query (`bad_request`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database does not answer (`service_unavailable`); retry after `Retry-After` seconds. */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -6378,6 +7183,24 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["Readiness"];
                 };
             };
+            /** @description A control character in the path or query (`bad_request`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The database does not answer (`service_unavailable`); take the node out of rotation. */
             503: {
                 headers: {
@@ -6400,7 +7223,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The session. */
+            /** @description The session: the operator, its stage and its anti-forgery token. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6409,7 +7232,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["AdminSessionDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description A control character in the path or query (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6418,7 +7241,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6427,44 +7250,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6519,7 +7306,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["AdminSessionDto"];
                 };
             };
-            /** @description The body is not valid (`bad_request`, `validation_failed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6528,8 +7315,35 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `admin_login_failed`: the operator ID, password or code is wrong, or the operator is locked — one answer for all, by design. */
+            /** @description The login name, password or code is wrong, or the operator is locked (`admin_login_failed`). Five wrong passwords or codes in a row lock the operator. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6578,7 +7392,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description A control character in the path or query, or a body sent as JSON that is not JSON (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6587,7 +7401,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6596,7 +7410,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /** @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6605,8 +7419,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
-            404: {
+            /** @description A body larger than 64 KiB (`payload_too_large`); this operation takes none. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6614,26 +7428,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6678,7 +7474,10 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The session. */
+            /**
+             * @description The password is changed. The session now (`active` once the authenticator app is
+             *     enrolled too).
+             */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6687,7 +7486,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["AdminSessionDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6696,7 +7495,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`); or the current password is wrong or the operator is locked (`admin_login_failed`), counted like a sign-in. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6705,7 +7504,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /** @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6714,8 +7513,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
-            404: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6723,8 +7522,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6732,17 +7531,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The new password breaks the rules: at least 12 characters, letters and digits, printable ASCII, not the current one (`password_rejected`; `violations` lists each). */
             422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6792,7 +7591,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["TotpEnrollmentDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description A control character in the path or query, or a body sent as JSON that is not JSON (`bad_request`); an authenticator app is enrolled already (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6801,7 +7600,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6810,7 +7609,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The one-time password is not replaced yet (`admin_setup_required`): changeOwnPassword first.
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6819,8 +7621,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
-            404: {
+            /** @description A body larger than 64 KiB (`payload_too_large`); this operation takes none. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6828,26 +7630,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6892,7 +7676,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The session. */
+            /** @description The authenticator app is enrolled. The session now, `active`. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6901,7 +7685,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["AdminSessionDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`); the code is not 6 digits (`otp_malformed`); no enrollment was started, or an app is enrolled already (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6910,7 +7694,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`); or five wrong codes in a row (`admin_login_failed`): the operator is locked. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6919,7 +7703,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /** @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6928,8 +7712,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
-            404: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6937,8 +7721,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6946,17 +7730,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The code is wrong (`otp_invalid`), counted towards the operator's lock. */
             422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6997,7 +7781,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The operators. */
+            /** @description Every operator, by login name. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -7006,7 +7790,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["OperatorList"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description A control character in the path or query (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7015,7 +7799,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7024,7 +7808,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Only platform admins list operators (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7033,35 +7820,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7106,7 +7866,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Created. */
+            /** @description The operator is created; the one-time password is shown only now. */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -7115,7 +7875,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["CreatedOperatorDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`), or a field breaks a rule (`validation_failed`): the login name is not 3 to 40 of `a-z 0-9 . _ -`, the display name not 1 to 100 characters, the role and bank do not fit together, or there is no such bank. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7124,7 +7884,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7133,7 +7893,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Only platform admins create operators (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7142,16 +7906,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            /** @description An operator has this login name already (`operator_already_exists`). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7160,8 +7915,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7169,8 +7924,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7218,7 +7982,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The operator. */
+            /** @description The operator, unlocked. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -7227,7 +7991,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["OperatorDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`); the reason is not 1 to 500 characters, or the operator is not locked (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7236,7 +8000,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7245,7 +8009,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Only platform admins unlock operators (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7254,7 +8022,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No such operator (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7263,8 +8031,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7272,8 +8040,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7281,8 +8049,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7323,7 +8091,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The banks. */
+            /** @description The banks this operator may see. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -7332,7 +8100,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["BankList"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description A control character in the path or query (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7341,7 +8109,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7350,7 +8118,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /** @description The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7359,35 +8127,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7432,7 +8173,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Created. */
+            /** @description The bank is created, version 1 of its policy. */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -7441,7 +8182,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["BankDetailDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`); the ID is not 3 to 40 of `a-z 0-9 -` starting with a letter, the config has a problem (the first one, as `mamori tenants check` says it), or the reason is not 1 to 500 characters (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7450,7 +8191,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7459,7 +8200,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Only platform admins create banks (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7468,16 +8213,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            /** @description A bank has this ID already (`bank_already_exists`). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7486,8 +8222,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7495,8 +8231,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7540,7 +8285,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The bank. */
+            /** @description The bank: its summary, its config as TOML and its NIST flags. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -7549,7 +8294,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["BankDetailDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description A control character in the path or query (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7558,7 +8303,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7567,7 +8312,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /** @description The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7576,7 +8321,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No bank with this ID for this operator (`not_found`): a bank operator sees only their own. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7585,26 +8330,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7661,7 +8388,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["PolicyReviewDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7670,7 +8397,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7679,7 +8406,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Only platform admins review configs (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7688,7 +8419,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description The path's bank ID is not a bank ID (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7697,8 +8428,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7706,8 +8437,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7715,8 +8446,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7764,7 +8495,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The bank. */
+            /** @description The policy is saved as a new version. The bank now. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -7773,7 +8504,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["BankDetailDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`); the config has a problem (the first one, as `mamori tenants check` says it), the reason is not 1 to 500 characters, or the policy was saved meanwhile by someone else (`validation_failed`: reload it and edit again). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7782,7 +8513,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7791,7 +8522,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Only platform admins change policies (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7800,7 +8535,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No such bank (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7809,7 +8544,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            /** @description The bank is managed by its config file (`bank_file_managed`): put the reviewed TOML into the file instead. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7818,8 +8553,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7827,8 +8562,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7872,7 +8616,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The versions. */
+            /** @description The bank's policy versions, newest first. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -7881,7 +8625,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["PolicyVersionList"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description A control character in the path or query (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7890,7 +8634,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7899,7 +8643,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /** @description The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7908,7 +8652,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No bank with this ID for this operator (`not_found`): a bank operator sees only their own. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7917,26 +8661,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7984,7 +8710,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The bank. */
+            /** @description The bank is suspended: its API keys answer `bank_suspended`. The bank now. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -7993,7 +8719,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["BankDetailDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`); the reason is not 1 to 500 characters, or the bank is suspended already (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8002,7 +8728,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8011,7 +8737,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Only platform admins suspend banks (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8020,7 +8750,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No such bank (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8029,8 +8759,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8038,8 +8768,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8047,8 +8777,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8096,7 +8826,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The bank. */
+            /** @description The bank is resumed: its API keys work again. The bank now. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8105,7 +8835,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["BankDetailDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`); the reason is not 1 to 500 characters, or the bank is not suspended (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8114,7 +8844,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8123,7 +8853,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Only platform admins resume banks (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8132,7 +8866,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No such bank (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8141,8 +8875,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8150,8 +8884,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8159,8 +8893,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8204,7 +8938,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The keys. */
+            /** @description The bank's API keys, never the keys themselves. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8213,7 +8947,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ApiKeyList"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description A control character in the path or query (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8222,7 +8956,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8231,7 +8965,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Only platform admins see API keys (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8240,7 +8977,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description The path's bank ID is not a bank ID (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8249,26 +8986,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8325,7 +9044,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["CreatedApiKeyDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`); the label is longer than 100 characters, or there is no bank with this ID (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8334,7 +9053,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8343,7 +9062,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Only platform admins create API keys (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8352,7 +9075,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description The path's bank ID is not a bank ID (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8361,8 +9084,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8370,8 +9093,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8379,8 +9102,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8430,14 +9153,14 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Revoked. */
+            /** @description The key is revoked; it stops working at once. */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`); the reason is not 1 to 500 characters, or the key is revoked already (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8446,7 +9169,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8455,7 +9178,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Only platform admins revoke API keys (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8464,7 +9191,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description The bank has no key with this ID, or the path's bank ID is not one (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8473,8 +9200,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8482,8 +9209,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8491,8 +9218,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8536,7 +9263,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The figures. */
+            /** @description The bank's figures by hour and by day, and what is locked or pending now. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8545,7 +9272,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["FiguresDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description A control character in the path or query (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8554,7 +9281,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8563,7 +9290,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /** @description The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8572,7 +9299,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No bank with this ID for this operator (`not_found`): a bank operator sees only their own. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8581,26 +9308,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8655,7 +9364,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description A page. */
+            /** @description A page of the bank's customers, by Mamori ID. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8664,7 +9373,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["CustomerPage"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description `limit` is not 1 to 100, or a control character is in the path or query (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8673,7 +9382,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8682,7 +9391,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /** @description The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8691,7 +9400,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No bank with this ID for this operator (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8700,26 +9409,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8774,7 +9465,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["CustomerDetailDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description A control character in the path or query (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8783,7 +9474,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8792,7 +9483,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /** @description The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8801,7 +9492,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No bank with this ID for this operator, or no such user at the bank (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8810,26 +9501,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8879,7 +9552,10 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The customer's OTP status after the action. */
+            /**
+             * @description The token is unlocked and its failures at the bank cleared. The customer's OTP status
+             *     now.
+             */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8888,7 +9564,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["OtpStatusDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`), or the reason is not 1 to 500 characters (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8897,7 +9573,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8906,7 +9582,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Auditors only read (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8915,7 +9595,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No bank with this ID for this operator, or no such user at the bank (`not_found`); the user has no live token to unlock (`otp_not_registered`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -8924,8 +9604,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8933,8 +9613,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8942,7 +9622,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is suspended on the whole platform (`platform_operator_required`): lift the suspension on the credential's page instead. Nothing was changed. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -8993,7 +9682,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The customer's OTP status after the action. */
+            /** @description The token is revoked at the bank. The customer's OTP status now (`revoked`). */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -9002,7 +9691,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["OtpStatusDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`), or the reason is not 1 to 500 characters (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9011,7 +9700,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9020,7 +9709,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Auditors only read (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9029,7 +9722,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No bank with this ID for this operator, or no such user at the bank (`not_found`); the user has no live token to revoke (`otp_not_registered`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9038,8 +9731,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9047,8 +9740,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9056,8 +9749,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9107,14 +9800,14 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Done. */
+            /** @description The password lock is lifted and the failure count cleared. */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`), or the reason is not 1 to 500 characters (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9123,7 +9816,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9132,7 +9825,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Auditors only read (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9141,7 +9838,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No bank with this ID for this operator, or no such user at the bank (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9150,8 +9847,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9159,8 +9856,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9168,8 +9865,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9219,7 +9916,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The temporary password. */
+            /** @description The temporary password, shown only now; the password lock is lifted. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -9228,7 +9925,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["AdminTemporaryPasswordDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`), or the reason is not 1 to 500 characters (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9237,7 +9934,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9246,7 +9943,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Auditors only read (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9255,7 +9956,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No bank with this ID for this operator, or no such user at the bank (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9264,7 +9965,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            /** @description The bank keeps its customers' passwords itself (`password_not_managed`). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9273,8 +9974,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9282,8 +9983,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9342,7 +10052,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ResentMailDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`), or the reason is not 1 to 500 characters (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9351,7 +10061,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9360,7 +10070,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Auditors only read (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9369,7 +10083,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No bank with this ID for this operator, or no such user at the bank (`not_found`); no issue is waiting for activation (`otp_not_registered`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9378,8 +10092,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9387,8 +10101,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9396,8 +10110,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9447,14 +10161,14 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Done. */
+            /** @description The approval is cancelled; the bank hears of it by webhook. */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`), or the reason is not 1 to 500 characters (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9463,7 +10177,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9472,7 +10186,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Auditors only read (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9481,7 +10199,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No bank with this ID for this operator, or no such approval at the bank (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9490,7 +10208,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
+            /** @description The approval was answered, cancelled or expired already (`push_already_answered`). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9499,8 +10217,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9508,8 +10226,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9553,7 +10280,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The credential. */
+            /** @description The credential and its registrations at the banks this operator may see. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -9562,7 +10289,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["CredentialDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The credential ID is neither a Mamori credential ID nor a serial (`credential_id_malformed`), or a control character is in the path or query (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9571,7 +10298,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9580,7 +10307,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /** @description The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9589,7 +10316,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No such credential, or, for a bank's operator, none registered at their bank (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9598,26 +10325,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9665,7 +10374,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The credential. */
+            /** @description The suspension is lifted: the credential and its registrations now. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -9674,7 +10383,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["CredentialDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`); the reason is not 1 to 500 characters, or the credential is not suspended (`validation_failed`); the credential ID is neither a Mamori credential ID nor a serial (`credential_id_malformed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9683,7 +10392,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9692,7 +10401,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Only platform admins lift suspensions (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9701,7 +10414,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No such credential (`credential_unknown`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9710,8 +10423,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
+            /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9719,8 +10432,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9728,8 +10441,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9783,7 +10496,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["AdminTokenImport"];
                 };
             };
-            /** @description The body is not valid (`bad_request`), or the pre-shared key is not 32, 48 or 64 hex digits (`validation_failed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`), or the pre-shared key is not 32, 48 or 64 hex digits (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9792,7 +10505,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session (`admin_session_required`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9801,7 +10514,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not a platform admin (`forbidden`), setup not done (`admin_setup_required`), or the anti-forgery token is wrong (`csrf_token_invalid`). */
+            /**
+             * @description The `X-CSRF-Token` header is missing or is not this session's anti-forgery token (`csrf_token_invalid`).
+             *     The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Only platform admins import tokens (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9810,8 +10527,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The file is larger than an import takes (`payload_too_large`): split it. */
+            /** @description The body is larger than 16 MiB, or than 64 KiB without a session cookie (`payload_too_large`): split the file. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`): the `Content-Type` header is missing or names another type. Nothing was read. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9880,7 +10615,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description A page. */
+            /** @description A page of the trail's entries, newest first. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -9889,7 +10624,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["AdminAuditPage"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description `trail` is missing, `from` or `to` is not an RFC 3339 time, `limit` is not 1 to 200, or a control character is in the path or query (`bad_request`); `operation` or `outcome` is not one of theirs, or `cursor` is not a `next_cursor` of this API (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9898,7 +10633,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9907,7 +10642,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     The platform's trail is for operators who see every bank (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9916,7 +10654,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No bank with this `trail` ID for this operator (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9925,26 +10663,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9988,7 +10708,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The check's result. */
+            /** @description The trail's chain check: intact, or where it breaks. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -9997,7 +10717,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ChainDto"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description `trail` is missing, or a control character is in the path or query (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10006,7 +10726,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10015,7 +10735,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     The platform's trail is for operators who see every bank (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10024,7 +10747,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No bank with this `trail` ID for this operator (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10033,26 +10756,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10118,7 +10823,7 @@ export interface operations {
                     "text/csv; charset=utf-8": string;
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description `trail` is missing, `from` or `to` is not an RFC 3339 time, or a control character is in the path or query (`bad_request`); `operation` or `outcome` is not one of theirs (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10127,7 +10832,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10136,7 +10841,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     The platform's trail is for operators who see every bank (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10145,7 +10853,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No bank with this `trail` ID for this operator (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10154,26 +10862,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10239,7 +10929,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["AdminAuditEventDto"][];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description `trail` is missing, `from` or `to` is not an RFC 3339 time, or a control character is in the path or query (`bad_request`); `operation` or `outcome` is not one of theirs (`validation_failed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10248,7 +10938,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10257,7 +10947,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     The platform's trail is for operators who see every bank (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10266,7 +10959,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No bank with this `trail` ID for this operator (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10275,26 +10968,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10340,7 +11015,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The mails. */
+            /** @description The outbox's mails, newest first. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -10349,7 +11024,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["AdminOutbox"];
                 };
             };
-            /** @description The body or a parameter is not valid (`bad_request`, `validation_failed`, `otp_malformed`, `credential_id_malformed`). */
+            /** @description `limit` is not 1 to 200, or a control character is in the path or query (`bad_request`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -10358,7 +11033,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No admin session: not signed in, signed out, or 30 minutes idle (`admin_session_required`); or a wrong current password (`admin_login_failed`). */
+            /** @description No admin session (`admin_session_required`): not signed in, signed out, 30 minutes idle, or the operator was locked meanwhile. */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -10367,7 +11042,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The role does not allow it (`forbidden`), the first login's setup is not done (`admin_setup_required`), or the anti-forgery token is missing or wrong (`csrf_token_invalid`). */
+            /**
+             * @description The first login's setup is not finished: replace the one-time password, then enroll the authenticator app (`admin_setup_required`).
+             *     Every bank's outbox (no `bank_id`) is for operators who see every bank (`forbidden`).
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -10376,7 +11054,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such bank, user, credential, operator or approval for this operator (`not_found`, `otp_not_registered`); another bank's answer the same. */
+            /** @description No bank with this `bank_id` for this operator (`not_found`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10385,26 +11063,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `bank_already_exists`, `operator_already_exists`, `bank_file_managed` (change the bank's file instead), `push_already_answered`. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A new password breaks the rules (`password_rejected`, with `violations`), or a code is wrong (`otp_invalid`). */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The token is suspended on the whole platform: a bank's unlock cannot lift it (`platform_operator_required`); a platform admin lifts the suspension on the credential's page. */
-            423: {
+            /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -13,7 +13,11 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
 use crate::admin::{AdminSession, AdminTags, ReasonRequest, meta};
 use crate::context::RequestContext;
-use crate::errors::AdminProblem;
+use crate::errors::{
+    BankReadProblem, CreateBankApiKeyProblem, CreateBankProblem, ListBankApiKeysProblem,
+    ListBanksProblem, ResumeBankProblem, ReviewBankPolicyProblem, RevokeBankApiKeyProblem,
+    SuspendBankProblem, UpdateBankPolicyProblem,
+};
 use crate::state::AppState;
 use crate::strict::StrictString;
 use crate::timestamp::Timestamp;
@@ -378,21 +382,42 @@ impl From<Figures> for FiguresDto {
 
 #[derive(ApiResponse)]
 enum BankListResponse {
-    /// The banks.
+    /// The banks this operator may see.
     #[oai(status = 200)]
     Ok(Json<BankList>),
 }
 
 #[derive(ApiResponse)]
 enum BankResponse {
-    /// The bank.
+    /// The bank: its summary, its config as TOML and its NIST flags.
+    #[oai(status = 200)]
+    Ok(Json<BankDetailDto>),
+}
+
+#[derive(ApiResponse)]
+enum PolicySavedResponse {
+    /// The policy is saved as a new version. The bank now.
+    #[oai(status = 200)]
+    Ok(Json<BankDetailDto>),
+}
+
+#[derive(ApiResponse)]
+enum SuspendedResponse {
+    /// The bank is suspended: its API keys answer `bank_suspended`. The bank now.
+    #[oai(status = 200)]
+    Ok(Json<BankDetailDto>),
+}
+
+#[derive(ApiResponse)]
+enum ResumedResponse {
+    /// The bank is resumed: its API keys work again. The bank now.
     #[oai(status = 200)]
     Ok(Json<BankDetailDto>),
 }
 
 #[derive(ApiResponse)]
 enum BankCreatedResponse {
-    /// Created.
+    /// The bank is created, version 1 of its policy.
     #[oai(status = 201)]
     Created(Json<BankDetailDto>),
 }
@@ -406,14 +431,14 @@ enum ReviewResponse {
 
 #[derive(ApiResponse)]
 enum VersionsResponse {
-    /// The versions.
+    /// The bank's policy versions, newest first.
     #[oai(status = 200)]
     Ok(Json<PolicyVersionList>),
 }
 
 #[derive(ApiResponse)]
 enum ApiKeysResponse {
-    /// The keys.
+    /// The bank's API keys, never the keys themselves.
     #[oai(status = 200)]
     Ok(Json<ApiKeyList>),
 }
@@ -427,14 +452,14 @@ enum ApiKeyCreatedResponse {
 
 #[derive(ApiResponse)]
 enum RevokedResponse {
-    /// Revoked.
+    /// The key is revoked; it stops working at once.
     #[oai(status = 204)]
     NoContent,
 }
 
 #[derive(ApiResponse)]
 enum FiguresResponse {
-    /// The figures.
+    /// The bank's figures by hour and by day, and what is locked or pending now.
     #[oai(status = 200)]
     Ok(Json<FiguresDto>),
 }
@@ -449,7 +474,7 @@ impl AdminBanksApi {
         &self,
         ctx: RequestContext,
         session: AdminSession,
-    ) -> Result<BankListResponse, AdminProblem> {
+    ) -> Result<BankListResponse, ListBanksProblem> {
         self.state
             .services
             .bank_admin
@@ -460,7 +485,7 @@ impl AdminBanksApi {
                     items: banks.into_iter().map(BankSummaryDto::from).collect(),
                 }))
             })
-            .map_err(|e| AdminProblem::from_error(&e, &ctx))
+            .map_err(|e| ListBanksProblem::from_error(&e, &ctx))
     }
 
     /// Create a bank
@@ -474,7 +499,7 @@ impl AdminBanksApi {
         ctx: RequestContext,
         session: AdminSession,
         body: Json<CreateBankRequest>,
-    ) -> Result<BankCreatedResponse, AdminProblem> {
+    ) -> Result<BankCreatedResponse, CreateBankProblem> {
         self.state
             .services
             .bank_admin
@@ -487,7 +512,7 @@ impl AdminBanksApi {
             )
             .await
             .map(|d| BankCreatedResponse::Created(Json(BankDetailDto::of(d, &ctx))))
-            .map_err(|e| AdminProblem::from_error(&e, &ctx))
+            .map_err(|e| CreateBankProblem::from_error(&e, &ctx))
     }
 
     /// Get a bank
@@ -504,14 +529,14 @@ impl AdminBanksApi {
         session: AdminSession,
         /// The bank's ID.
         bank_id: Path<String>,
-    ) -> Result<BankResponse, AdminProblem> {
+    ) -> Result<BankResponse, BankReadProblem> {
         self.state
             .services
             .bank_admin
             .get_bank(&session.0, &bank_id)
             .await
             .map(|d| BankResponse::Ok(Json(BankDetailDto::of(d, &ctx))))
-            .map_err(|e| AdminProblem::from_error(&e, &ctx))
+            .map_err(|e| BankReadProblem::from_error(&e, &ctx))
     }
 
     /// Review a bank's config
@@ -531,14 +556,14 @@ impl AdminBanksApi {
         /// The bank's ID (a new one's, before creating it).
         bank_id: Path<String>,
         body: Json<ReviewRequest>,
-    ) -> Result<ReviewResponse, AdminProblem> {
+    ) -> Result<ReviewResponse, ReviewBankPolicyProblem> {
         self.state
             .services
             .bank_admin
             .review_policy(&session.0, &bank_id, &body.policy_toml)
             .await
             .map(|r| ReviewResponse::Ok(Json(PolicyReviewDto::of(r, &ctx))))
-            .map_err(|e| AdminProblem::from_error(&e, &ctx))
+            .map_err(|e| ReviewBankPolicyProblem::from_error(&e, &ctx))
     }
 
     /// Save a bank's policy
@@ -558,7 +583,7 @@ impl AdminBanksApi {
         /// The bank's ID.
         bank_id: Path<String>,
         body: Json<SavePolicyRequest>,
-    ) -> Result<BankResponse, AdminProblem> {
+    ) -> Result<PolicySavedResponse, UpdateBankPolicyProblem> {
         self.state
             .services
             .bank_admin
@@ -571,8 +596,8 @@ impl AdminBanksApi {
                 &body.reason,
             )
             .await
-            .map(|d| BankResponse::Ok(Json(BankDetailDto::of(d, &ctx))))
-            .map_err(|e| AdminProblem::from_error(&e, &ctx))
+            .map(|d| PolicySavedResponse::Ok(Json(BankDetailDto::of(d, &ctx))))
+            .map_err(|e| UpdateBankPolicyProblem::from_error(&e, &ctx))
     }
 
     /// List a bank's policy versions
@@ -589,7 +614,7 @@ impl AdminBanksApi {
         session: AdminSession,
         /// The bank's ID.
         bank_id: Path<String>,
-    ) -> Result<VersionsResponse, AdminProblem> {
+    ) -> Result<VersionsResponse, BankReadProblem> {
         self.state
             .services
             .bank_admin
@@ -600,7 +625,7 @@ impl AdminBanksApi {
                     items: v.into_iter().map(PolicyVersionDto::from).collect(),
                 }))
             })
-            .map_err(|e| AdminProblem::from_error(&e, &ctx))
+            .map_err(|e| BankReadProblem::from_error(&e, &ctx))
     }
 
     /// Suspend a bank
@@ -618,14 +643,14 @@ impl AdminBanksApi {
         /// The bank's ID.
         bank_id: Path<String>,
         body: Json<ReasonRequest>,
-    ) -> Result<BankResponse, AdminProblem> {
+    ) -> Result<SuspendedResponse, SuspendBankProblem> {
         self.state
             .services
             .bank_admin
             .set_suspended(&session.0, &meta(&ctx), &bank_id, true, &body.reason)
             .await
-            .map(|d| BankResponse::Ok(Json(BankDetailDto::of(d, &ctx))))
-            .map_err(|e| AdminProblem::from_error(&e, &ctx))
+            .map(|d| SuspendedResponse::Ok(Json(BankDetailDto::of(d, &ctx))))
+            .map_err(|e| SuspendBankProblem::from_error(&e, &ctx))
     }
 
     /// Resume a bank
@@ -643,14 +668,14 @@ impl AdminBanksApi {
         /// The bank's ID.
         bank_id: Path<String>,
         body: Json<ReasonRequest>,
-    ) -> Result<BankResponse, AdminProblem> {
+    ) -> Result<ResumedResponse, ResumeBankProblem> {
         self.state
             .services
             .bank_admin
             .set_suspended(&session.0, &meta(&ctx), &bank_id, false, &body.reason)
             .await
-            .map(|d| BankResponse::Ok(Json(BankDetailDto::of(d, &ctx))))
-            .map_err(|e| AdminProblem::from_error(&e, &ctx))
+            .map(|d| ResumedResponse::Ok(Json(BankDetailDto::of(d, &ctx))))
+            .map_err(|e| ResumeBankProblem::from_error(&e, &ctx))
     }
 
     /// List a bank's API keys
@@ -667,7 +692,7 @@ impl AdminBanksApi {
         session: AdminSession,
         /// The bank's ID.
         bank_id: Path<String>,
-    ) -> Result<ApiKeysResponse, AdminProblem> {
+    ) -> Result<ApiKeysResponse, ListBankApiKeysProblem> {
         self.state
             .services
             .bank_admin
@@ -678,7 +703,7 @@ impl AdminBanksApi {
                     items: keys.into_iter().map(ApiKeyDto::from).collect(),
                 }))
             })
-            .map_err(|e| AdminProblem::from_error(&e, &ctx))
+            .map_err(|e| ListBankApiKeysProblem::from_error(&e, &ctx))
     }
 
     /// Create an API key for a bank
@@ -696,7 +721,7 @@ impl AdminBanksApi {
         /// The bank's ID.
         bank_id: Path<String>,
         body: Json<CreateApiKeyRequest>,
-    ) -> Result<ApiKeyCreatedResponse, AdminProblem> {
+    ) -> Result<ApiKeyCreatedResponse, CreateBankApiKeyProblem> {
         self.state
             .services
             .bank_admin
@@ -708,7 +733,7 @@ impl AdminBanksApi {
                     key: k.key,
                 }))
             })
-            .map_err(|e| AdminProblem::from_error(&e, &ctx))
+            .map_err(|e| CreateBankApiKeyProblem::from_error(&e, &ctx))
     }
 
     /// Revoke a bank's API key
@@ -728,14 +753,14 @@ impl AdminBanksApi {
         /// The key's ID (`key_…`).
         key_id: Path<String>,
         body: Json<ReasonRequest>,
-    ) -> Result<RevokedResponse, AdminProblem> {
+    ) -> Result<RevokedResponse, RevokeBankApiKeyProblem> {
         self.state
             .services
             .bank_admin
             .revoke_api_key(&session.0, &meta(&ctx), &bank_id, &key_id, &body.reason)
             .await
             .map(|()| RevokedResponse::NoContent)
-            .map_err(|e| AdminProblem::from_error(&e, &ctx))
+            .map_err(|e| RevokeBankApiKeyProblem::from_error(&e, &ctx))
     }
 
     /// A bank's figures
@@ -754,13 +779,13 @@ impl AdminBanksApi {
         session: AdminSession,
         /// The bank's ID.
         bank_id: Path<String>,
-    ) -> Result<FiguresResponse, AdminProblem> {
+    ) -> Result<FiguresResponse, BankReadProblem> {
         self.state
             .services
             .trails
             .figures(&session.0, &bank_id)
             .await
             .map(|f| FiguresResponse::Ok(Json(f.into())))
-            .map_err(|e| AdminProblem::from_error(&e, &ctx))
+            .map_err(|e| BankReadProblem::from_error(&e, &ctx))
     }
 }

@@ -2,9 +2,7 @@
 //! the bank, and act with a reason; a credential's registrations and its platform suspension.
 
 use mamori_domain::{BindingState, IssueState};
-use mamori_service::{
-    CredentialView, CustomerDetail, CustomerRow, CustomerSearch, OtpStatus, ServiceError,
-};
+use mamori_service::{CredentialView, CustomerDetail, CustomerRow, CustomerSearch};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
@@ -13,7 +11,12 @@ use crate::admin::trails::AdminAuditEventDto;
 use crate::admin::{AdminSession, AdminTags, ReasonRequest, meta};
 use crate::bank::OtpStatusDto;
 use crate::context::RequestContext;
-use crate::errors::AdminProblem;
+use crate::errors::{
+    CancelCustomerPushApprovalProblem, GetCredentialProblem, GetCustomerProblem,
+    LiftCredentialSuspensionProblem, ResendActivationMailProblem, ResetCustomerPasswordProblem,
+    RevokeCustomerTokenProblem, SearchCustomersProblem, UnlockCustomerPasswordProblem,
+    UnlockCustomerTokenProblem,
+};
 use crate::login::NextStepDto;
 use crate::state::AppState;
 use crate::timestamp::Timestamp;
@@ -347,7 +350,7 @@ impl From<CredentialView> for CredentialDto {
 
 #[derive(ApiResponse)]
 enum CustomerPageResponse {
-    /// A page.
+    /// A page of the bank's customers, by Mamori ID.
     #[oai(status = 200)]
     Ok(Json<CustomerPage>),
 }
@@ -360,22 +363,37 @@ enum CustomerResponse {
 }
 
 #[derive(ApiResponse)]
-enum StatusResponse {
-    /// The customer's OTP status after the action.
+enum TokenUnlockedResponse {
+    /// The token is unlocked and its failures at the bank cleared. The customer's OTP status
+    /// now.
     #[oai(status = 200)]
     Ok(Json<OtpStatusDto>),
 }
 
 #[derive(ApiResponse)]
-enum DoneResponse {
-    /// Done.
+enum TokenRevokedResponse {
+    /// The token is revoked at the bank. The customer's OTP status now (`revoked`).
+    #[oai(status = 200)]
+    Ok(Json<OtpStatusDto>),
+}
+
+#[derive(ApiResponse)]
+enum PasswordUnlockedResponse {
+    /// The password lock is lifted and the failure count cleared.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+#[derive(ApiResponse)]
+enum ApprovalCancelledResponse {
+    /// The approval is cancelled; the bank hears of it by webhook.
     #[oai(status = 204)]
     NoContent,
 }
 
 #[derive(ApiResponse)]
 enum TemporaryPasswordResponse {
-    /// The temporary password.
+    /// The temporary password, shown only now; the password lock is lifted.
     #[oai(status = 200)]
     Ok(Json<AdminTemporaryPasswordDto>),
 }
@@ -389,22 +407,16 @@ enum ResentResponse {
 
 #[derive(ApiResponse)]
 enum CredentialResponse {
-    /// The credential.
+    /// The credential and its registrations at the banks this operator may see.
     #[oai(status = 200)]
     Ok(Json<CredentialDto>),
 }
 
-#[expect(
-    clippy::result_large_err,
-    reason = "the Err is the problem response the handler returns as is"
-)]
-fn status(
-    result: Result<OtpStatus, ServiceError>,
-    ctx: &RequestContext,
-) -> Result<StatusResponse, AdminProblem> {
-    result
-        .map(|s| StatusResponse::Ok(Json(s.into())))
-        .map_err(|e| AdminProblem::from_error(&e, ctx))
+#[derive(ApiResponse)]
+enum SuspensionLiftedResponse {
+    /// The suspension is lifted: the credential and its registrations now.
+    #[oai(status = 200)]
+    Ok(Json<CredentialDto>),
 }
 
 #[OpenApi(tag = "AdminTags::Admin")]
@@ -439,7 +451,7 @@ impl AdminCustomersApi {
             validator(minimum(value = "1"), maximum(value = "100"))
         )]
         limit: Query<u64>,
-    ) -> Result<CustomerPageResponse, AdminProblem> {
+    ) -> Result<CustomerPageResponse, SearchCustomersProblem> {
         let search = CustomerSearch {
             contract_number: contract_number.0,
             user_id: user_id.0,
@@ -459,7 +471,7 @@ impl AdminCustomersApi {
                     next_cursor,
                 }))
             })
-            .map_err(|e| AdminProblem::from_error(&e, &ctx))
+            .map_err(|e| SearchCustomersProblem::from_error(&e, &ctx))
     }
 
     /// A customer at a bank
@@ -480,14 +492,14 @@ impl AdminCustomersApi {
         bank_id: Path<String>,
         /// Mamori's user ID (`usr_…`).
         user_id: Path<String>,
-    ) -> Result<CustomerResponse, AdminProblem> {
+    ) -> Result<CustomerResponse, GetCustomerProblem> {
         self.state
             .services
             .customer_desk
             .detail(&session.0, &bank_id, &user_id)
             .await
             .map(|d| CustomerResponse::Ok(Json(d.into())))
-            .map_err(|e| AdminProblem::from_error(&e, &ctx))
+            .map_err(|e| GetCustomerProblem::from_error(&e, &ctx))
     }
 
     /// Unlock a customer's token (ロック解除)
@@ -509,13 +521,14 @@ impl AdminCustomersApi {
         /// Mamori's user ID.
         user_id: Path<String>,
         body: Json<ReasonRequest>,
-    ) -> Result<StatusResponse, AdminProblem> {
-        let desk = &self.state.services.customer_desk;
-        status(
-            desk.unlock_token(&session.0, &meta(&ctx), &bank_id, &user_id, &body.reason)
-                .await,
-            &ctx,
-        )
+    ) -> Result<TokenUnlockedResponse, UnlockCustomerTokenProblem> {
+        self.state
+            .services
+            .customer_desk
+            .unlock_token(&session.0, &meta(&ctx), &bank_id, &user_id, &body.reason)
+            .await
+            .map(|s| TokenUnlockedResponse::Ok(Json(s.into())))
+            .map_err(|e| UnlockCustomerTokenProblem::from_error(&e, &ctx))
     }
 
     /// Revoke a customer's token (失効)
@@ -535,13 +548,14 @@ impl AdminCustomersApi {
         /// Mamori's user ID.
         user_id: Path<String>,
         body: Json<ReasonRequest>,
-    ) -> Result<StatusResponse, AdminProblem> {
-        let desk = &self.state.services.customer_desk;
-        status(
-            desk.revoke_token(&session.0, &meta(&ctx), &bank_id, &user_id, &body.reason)
-                .await,
-            &ctx,
-        )
+    ) -> Result<TokenRevokedResponse, RevokeCustomerTokenProblem> {
+        self.state
+            .services
+            .customer_desk
+            .revoke_token(&session.0, &meta(&ctx), &bank_id, &user_id, &body.reason)
+            .await
+            .map(|s| TokenRevokedResponse::Ok(Json(s.into())))
+            .map_err(|e| RevokeCustomerTokenProblem::from_error(&e, &ctx))
     }
 
     /// Unlock a customer's login password
@@ -559,14 +573,14 @@ impl AdminCustomersApi {
         /// Mamori's user ID.
         user_id: Path<String>,
         body: Json<ReasonRequest>,
-    ) -> Result<DoneResponse, AdminProblem> {
+    ) -> Result<PasswordUnlockedResponse, UnlockCustomerPasswordProblem> {
         self.state
             .services
             .customer_desk
             .unlock_password(&session.0, &meta(&ctx), &bank_id, &user_id, &body.reason)
             .await
-            .map(|()| DoneResponse::NoContent)
-            .map_err(|e| AdminProblem::from_error(&e, &ctx))
+            .map(|()| PasswordUnlockedResponse::NoContent)
+            .map_err(|e| UnlockCustomerPasswordProblem::from_error(&e, &ctx))
     }
 
     /// Reset a customer's login password
@@ -586,7 +600,7 @@ impl AdminCustomersApi {
         /// Mamori's user ID.
         user_id: Path<String>,
         body: Json<ReasonRequest>,
-    ) -> Result<TemporaryPasswordResponse, AdminProblem> {
+    ) -> Result<TemporaryPasswordResponse, ResetCustomerPasswordProblem> {
         self.state
             .services
             .customer_desk
@@ -597,7 +611,7 @@ impl AdminCustomersApi {
                     temporary_password: p,
                 }))
             })
-            .map_err(|e| AdminProblem::from_error(&e, &ctx))
+            .map_err(|e| ResetCustomerPasswordProblem::from_error(&e, &ctx))
     }
 
     /// Send a customer's activation mail again (seed 003)
@@ -618,7 +632,7 @@ impl AdminCustomersApi {
         /// Mamori's user ID.
         user_id: Path<String>,
         body: Json<ReasonRequest>,
-    ) -> Result<ResentResponse, AdminProblem> {
+    ) -> Result<ResentResponse, ResendActivationMailProblem> {
         self.state
             .services
             .customer_desk
@@ -631,7 +645,7 @@ impl AdminCustomersApi {
                     expires_at: i.expires_at.into(),
                 }))
             })
-            .map_err(|e| AdminProblem::from_error(&e, &ctx))
+            .map_err(|e| ResendActivationMailProblem::from_error(&e, &ctx))
     }
 
     /// Cancel a pending push approval
@@ -652,7 +666,7 @@ impl AdminCustomersApi {
         /// The approval's ID (`pa_…`).
         approval_id: Path<String>,
         body: Json<ReasonRequest>,
-    ) -> Result<DoneResponse, AdminProblem> {
+    ) -> Result<ApprovalCancelledResponse, CancelCustomerPushApprovalProblem> {
         self.state
             .services
             .customer_desk
@@ -664,8 +678,8 @@ impl AdminCustomersApi {
                 &body.reason,
             )
             .await
-            .map(|_| DoneResponse::NoContent)
-            .map_err(|e| AdminProblem::from_error(&e, &ctx))
+            .map(|_| ApprovalCancelledResponse::NoContent)
+            .map_err(|e| CancelCustomerPushApprovalProblem::from_error(&e, &ctx))
     }
 
     /// A credential and its registrations
@@ -683,14 +697,14 @@ impl AdminCustomersApi {
         session: AdminSession,
         /// The credential ID.
         credential_id: Path<String>,
-    ) -> Result<CredentialResponse, AdminProblem> {
+    ) -> Result<CredentialResponse, GetCredentialProblem> {
         self.state
             .services
             .customer_desk
             .credential(&session.0, &credential_id)
             .await
             .map(|c| CredentialResponse::Ok(Json(c.into())))
-            .map_err(|e| AdminProblem::from_error(&e, &ctx))
+            .map_err(|e| GetCredentialProblem::from_error(&e, &ctx))
     }
 
     /// Lift a credential's platform-wide suspension
@@ -709,7 +723,7 @@ impl AdminCustomersApi {
         /// The credential ID.
         credential_id: Path<String>,
         body: Json<ReasonRequest>,
-    ) -> Result<CredentialResponse, AdminProblem> {
+    ) -> Result<SuspensionLiftedResponse, LiftCredentialSuspensionProblem> {
         let run = async {
             let caller = &session.0;
             caller.require_platform_admin()?;
@@ -730,8 +744,8 @@ impl AdminCustomersApi {
                 .await
         };
         run.await
-            .map(|c| CredentialResponse::Ok(Json(c.into())))
-            .map_err(|e| AdminProblem::from_error(&e, &ctx))
+            .map(|c| SuspensionLiftedResponse::Ok(Json(c.into())))
+            .map_err(|e| LiftCredentialSuspensionProblem::from_error(&e, &ctx))
     }
 }
 

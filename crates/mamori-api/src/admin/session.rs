@@ -10,7 +10,11 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
 use crate::admin::{AdminSession, AdminTags, ReasonRequest, SESSION_COOKIE, meta};
 use crate::context::RequestContext;
-use crate::errors::{AdminProblem, AdminSignInProblem};
+use crate::errors::{
+    ChangeOwnPasswordProblem, ConfirmTotpEnrollmentProblem, CreateAdminSessionProblem,
+    CreateOperatorProblem, DeleteAdminSessionProblem, GetAdminSessionProblem, ListOperatorsProblem,
+    StartTotpEnrollmentProblem, UnlockOperatorProblem,
+};
 use crate::state::AppState;
 use crate::strict::StrictString;
 use crate::timestamp::Timestamp;
@@ -224,7 +228,22 @@ enum SessionResponse {
 
 #[derive(ApiResponse)]
 enum CurrentSessionResponse {
-    /// The session.
+    /// The session: the operator, its stage and its anti-forgery token.
+    #[oai(status = 200)]
+    Ok(Json<AdminSessionDto>),
+}
+
+#[derive(ApiResponse)]
+enum OwnPasswordChangedResponse {
+    /// The password is changed. The session now (`active` once the authenticator app is
+    /// enrolled too).
+    #[oai(status = 200)]
+    Ok(Json<AdminSessionDto>),
+}
+
+#[derive(ApiResponse)]
+enum EnrolledResponse {
+    /// The authenticator app is enrolled. The session now, `active`.
     #[oai(status = 200)]
     Ok(Json<AdminSessionDto>),
 }
@@ -245,21 +264,21 @@ enum EnrollmentResponse {
 
 #[derive(ApiResponse)]
 enum OperatorListResponse {
-    /// The operators.
+    /// Every operator, by login name.
     #[oai(status = 200)]
     Ok(Json<OperatorList>),
 }
 
 #[derive(ApiResponse)]
 enum CreatedOperatorResponse {
-    /// Created.
+    /// The operator is created; the one-time password is shown only now.
     #[oai(status = 201)]
     Created(Json<CreatedOperatorDto>),
 }
 
 #[derive(ApiResponse)]
 enum OperatorResponse {
-    /// The operator.
+    /// The operator, unlocked.
     #[oai(status = 200)]
     Ok(Json<OperatorDto>),
 }
@@ -312,7 +331,7 @@ impl AdminSessionApi {
         ctx: RequestContext,
         req: &Request,
         body: Json<SignInRequest>,
-    ) -> Result<SessionResponse, AdminSignInProblem> {
+    ) -> Result<SessionResponse, CreateAdminSessionProblem> {
         let operators = &self.state.services.operators;
         let signed_in = operators
             .sign_in(
@@ -322,12 +341,12 @@ impl AdminSessionApi {
                 body.code.as_deref(),
             )
             .await
-            .map_err(|e| AdminSignInProblem::from_error(&e, &ctx))?;
+            .map_err(|e| CreateAdminSessionProblem::from_error(&e, &ctx))?;
         let cookie = session_cookie(req, &signed_in.session_token, None);
         self.session_dto(&signed_in.caller)
             .await
             .map(|dto| SessionResponse::Ok(Json(dto), cookie))
-            .map_err(|e| AdminSignInProblem::from_error(&e, &ctx))
+            .map_err(|e| CreateAdminSessionProblem::from_error(&e, &ctx))
     }
 
     /// The current admin session
@@ -343,11 +362,11 @@ impl AdminSessionApi {
         &self,
         ctx: RequestContext,
         session: AdminSession,
-    ) -> Result<CurrentSessionResponse, AdminProblem> {
+    ) -> Result<CurrentSessionResponse, GetAdminSessionProblem> {
         self.session_dto(&session.0)
             .await
             .map(|dto| CurrentSessionResponse::Ok(Json(dto)))
-            .map_err(|e| AdminProblem::from_error(&e, &ctx))
+            .map_err(|e| GetAdminSessionProblem::from_error(&e, &ctx))
     }
 
     /// Sign out of the admin console
@@ -363,14 +382,14 @@ impl AdminSessionApi {
         ctx: RequestContext,
         req: &Request,
         session: AdminSession,
-    ) -> Result<SignedOutResponse, AdminProblem> {
+    ) -> Result<SignedOutResponse, DeleteAdminSessionProblem> {
         self.state
             .services
             .operators
             .sign_out(&session.0, &meta(&ctx))
             .await
             .map(|()| SignedOutResponse::NoContent(session_cookie(req, "", Some(0))))
-            .map_err(|e| AdminProblem::from_error(&e, &ctx))
+            .map_err(|e| DeleteAdminSessionProblem::from_error(&e, &ctx))
     }
 
     /// Change one's own password
@@ -388,7 +407,7 @@ impl AdminSessionApi {
         ctx: RequestContext,
         session: AdminSession,
         body: Json<ChangeOwnPasswordRequest>,
-    ) -> Result<CurrentSessionResponse, AdminProblem> {
+    ) -> Result<OwnPasswordChangedResponse, ChangeOwnPasswordProblem> {
         let run = async {
             let operators = &self.state.services.operators;
             let caller = &session.0;
@@ -414,8 +433,8 @@ impl AdminSessionApi {
             self.session_dto(&caller).await
         };
         run.await
-            .map(|dto| CurrentSessionResponse::Ok(Json(dto)))
-            .map_err(|e| AdminProblem::from_error(&e, &ctx))
+            .map(|dto| OwnPasswordChangedResponse::Ok(Json(dto)))
+            .map_err(|e| ChangeOwnPasswordProblem::from_error(&e, &ctx))
     }
 
     /// Start enrolling the authenticator app
@@ -431,14 +450,14 @@ impl AdminSessionApi {
         &self,
         ctx: RequestContext,
         session: AdminSession,
-    ) -> Result<EnrollmentResponse, AdminProblem> {
+    ) -> Result<EnrollmentResponse, StartTotpEnrollmentProblem> {
         self.state
             .services
             .operators
             .begin_enrollment(&session.0)
             .await
             .map(|e| EnrollmentResponse::Ok(Json(e.into())))
-            .map_err(|e| AdminProblem::from_error(&e, &ctx))
+            .map_err(|e| StartTotpEnrollmentProblem::from_error(&e, &ctx))
     }
 
     /// Confirm the authenticator app
@@ -455,7 +474,7 @@ impl AdminSessionApi {
         ctx: RequestContext,
         session: AdminSession,
         body: Json<CodeRequest>,
-    ) -> Result<CurrentSessionResponse, AdminProblem> {
+    ) -> Result<EnrolledResponse, ConfirmTotpEnrollmentProblem> {
         let run = async {
             let caller = &session.0;
             self.state
@@ -470,8 +489,8 @@ impl AdminSessionApi {
             self.session_dto(&active).await
         };
         run.await
-            .map(|dto| CurrentSessionResponse::Ok(Json(dto)))
-            .map_err(|e| AdminProblem::from_error(&e, &ctx))
+            .map(|dto| EnrolledResponse::Ok(Json(dto)))
+            .map_err(|e| ConfirmTotpEnrollmentProblem::from_error(&e, &ctx))
     }
 
     /// List operators
@@ -486,7 +505,7 @@ impl AdminSessionApi {
         &self,
         ctx: RequestContext,
         session: AdminSession,
-    ) -> Result<OperatorListResponse, AdminProblem> {
+    ) -> Result<OperatorListResponse, ListOperatorsProblem> {
         self.state
             .services
             .operators
@@ -497,7 +516,7 @@ impl AdminSessionApi {
                     items: ops.into_iter().map(OperatorDto::from).collect(),
                 }))
             })
-            .map_err(|e| AdminProblem::from_error(&e, &ctx))
+            .map_err(|e| ListOperatorsProblem::from_error(&e, &ctx))
     }
 
     /// Create an operator
@@ -514,7 +533,7 @@ impl AdminSessionApi {
         ctx: RequestContext,
         session: AdminSession,
         body: Json<CreateOperatorRequest>,
-    ) -> Result<CreatedOperatorResponse, AdminProblem> {
+    ) -> Result<CreatedOperatorResponse, CreateOperatorProblem> {
         let body = body.0;
         self.state
             .services
@@ -536,7 +555,7 @@ impl AdminSessionApi {
                     one_time_password: created.one_time_password,
                 }))
             })
-            .map_err(|e| AdminProblem::from_error(&e, &ctx))
+            .map_err(|e| CreateOperatorProblem::from_error(&e, &ctx))
     }
 
     /// Unlock an operator
@@ -554,13 +573,13 @@ impl AdminSessionApi {
         /// The operator's ID (`opr_…`).
         operator_id: Path<String>,
         body: Json<ReasonRequest>,
-    ) -> Result<OperatorResponse, AdminProblem> {
+    ) -> Result<OperatorResponse, UnlockOperatorProblem> {
         self.state
             .services
             .operators
             .unlock(&session.0, &meta(&ctx), &operator_id, &body.reason)
             .await
             .map(|op| OperatorResponse::Ok(Json(op.into())))
-            .map_err(|e| AdminProblem::from_error(&e, &ctx))
+            .map_err(|e| UnlockOperatorProblem::from_error(&e, &ctx))
     }
 }

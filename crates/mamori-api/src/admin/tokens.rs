@@ -7,7 +7,7 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
 use crate::admin::{AdminSession, AdminTags, meta};
 use crate::context::RequestContext;
-use crate::errors::AdminImportProblem;
+use crate::errors::ImportTokensProblem;
 use crate::state::AppState;
 
 /// The largest request body of an import (the file travels inside JSON, a little larger than
@@ -138,7 +138,7 @@ impl AdminTokensApi {
         ctx: RequestContext,
         session: AdminSession,
         body: Json<AdminTokenImportRequest>,
-    ) -> Result<ImportResponse, AdminImportProblem> {
+    ) -> Result<ImportResponse, ImportTokensProblem> {
         let file = SeedFile {
             format: match body.format {
                 AdminSeedFormat::Pskc => SeedFormat::Pskc,
@@ -154,6 +154,6 @@ impl AdminTokensApi {
             .import_seed_file(&session.0, &meta(&ctx), &file)
             .await
             .map(|import| ImportResponse::Ok(Json(import.into())))
-            .map_err(|e| AdminImportProblem::from_error(&e, &ctx))
+            .map_err(|e| ImportTokensProblem::from_error(&e, &ctx))
     }
 }

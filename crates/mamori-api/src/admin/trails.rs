@@ -16,7 +16,10 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use crate::admin::{AdminSession, AdminTags};
 use crate::context::RequestContext;
-use crate::errors::AdminProblem;
+use crate::errors::{
+    AuditExportProblem, ListAdminAuditEventsProblem, ListAdminOutboxProblem,
+    VerifyAdminAuditChainProblem,
+};
 use crate::state::AppState;
 use crate::timestamp::Timestamp;
 
@@ -168,14 +171,14 @@ struct AdminOutbox {
 
 #[derive(ApiResponse)]
 enum AuditPageResponse {
-    /// A page.
+    /// A page of the trail's entries, newest first.
     #[oai(status = 200)]
     Ok(Json<AdminAuditPage>),
 }
 
 #[derive(ApiResponse)]
 enum ChainResponse {
-    /// The check's result.
+    /// The trail's chain check: intact, or where it breaks.
     #[oai(status = 200)]
     Ok(Json<ChainDto>),
 }
@@ -212,7 +215,7 @@ impl Payload for CsvText {
 
 #[derive(ApiResponse)]
 enum OutboxResponse {
-    /// The mails.
+    /// The outbox's mails, newest first.
     #[oai(status = 200)]
     Ok(Json<AdminOutbox>),
 }
@@ -435,7 +438,7 @@ impl AdminTrailsApi {
             validator(minimum(value = "1"), maximum(value = "200"))
         )]
         limit: Query<u64>,
-    ) -> Result<AuditPageResponse, AdminProblem> {
+    ) -> Result<AuditPageResponse, ListAdminAuditEventsProblem> {
         let run = async {
             let query = audit_query(
                 user_id.0,
@@ -469,7 +472,7 @@ impl AdminTrailsApi {
         };
         run.await
             .map(|p| AuditPageResponse::Ok(Json(p)))
-            .map_err(|e| AdminProblem::from_error(&e, &ctx))
+            .map_err(|e| ListAdminAuditEventsProblem::from_error(&e, &ctx))
     }
 
     /// Verify a trail's hash chain
@@ -487,7 +490,7 @@ impl AdminTrailsApi {
         session: AdminSession,
         /// A bank's ID, or `platform`.
         trail: Query<String>,
-    ) -> Result<ChainResponse, AdminProblem> {
+    ) -> Result<ChainResponse, VerifyAdminAuditChainProblem> {
         self.state
             .services
             .trails
@@ -509,7 +512,7 @@ impl AdminTrailsApi {
                     },
                 }))
             })
-            .map_err(|e| AdminProblem::from_error(&e, &ctx))
+            .map_err(|e| VerifyAdminAuditChainProblem::from_error(&e, &ctx))
     }
 
     /// Export a trail's audit entries as CSV
@@ -541,7 +544,7 @@ impl AdminTrailsApi {
         from: Query<Option<DateTime<Utc>>>,
         /// Only entries before this time.
         to: Query<Option<DateTime<Utc>>>,
-    ) -> Result<CsvExportResponse, AdminProblem> {
+    ) -> Result<CsvExportResponse, AuditExportProblem> {
         let filter = audit_query(
             user_id.0,
             credential_id.0,
@@ -558,7 +561,7 @@ impl AdminTrailsApi {
                     format!("attachment; filename=\"audit-{name}.csv\""),
                 )
             })
-            .map_err(|e| AdminProblem::from_error(&e, &ctx))
+            .map_err(|e| AuditExportProblem::from_error(&e, &ctx))
     }
 
     /// Export a trail's audit entries as JSON
@@ -589,7 +592,7 @@ impl AdminTrailsApi {
         from: Query<Option<DateTime<Utc>>>,
         /// Only entries before this time.
         to: Query<Option<DateTime<Utc>>>,
-    ) -> Result<JsonExportResponse, AdminProblem> {
+    ) -> Result<JsonExportResponse, AuditExportProblem> {
         let filter = audit_query(
             user_id.0,
             credential_id.0,
@@ -606,7 +609,7 @@ impl AdminTrailsApi {
                     format!("attachment; filename=\"audit-{name}.json\""),
                 )
             })
-            .map_err(|e| AdminProblem::from_error(&e, &ctx))
+            .map_err(|e| AuditExportProblem::from_error(&e, &ctx))
     }
 
     /// The outbox
@@ -630,7 +633,7 @@ impl AdminTrailsApi {
             validator(minimum(value = "1"), maximum(value = "200"))
         )]
         limit: Query<u64>,
-    ) -> Result<OutboxResponse, AdminProblem> {
+    ) -> Result<OutboxResponse, ListAdminOutboxProblem> {
         let run = async {
             let caller = &session.0;
             let bank = match bank_id.0.as_deref() {
@@ -652,7 +655,7 @@ impl AdminTrailsApi {
                     items: mails.into_iter().map(AdminOutboxMailDto::from).collect(),
                 }))
             })
-            .map_err(|e| AdminProblem::from_error(&e, &ctx))
+            .map_err(|e| ListAdminOutboxProblem::from_error(&e, &ctx))
     }
 }
 
