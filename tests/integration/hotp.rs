@@ -57,6 +57,13 @@ fn hotp_generator_matches_rfc_4226_vectors() {
 /// An app with jonan-shinkin allowing HOTP (`credential_kinds = ["totp", "hotp"]`, the rest as
 /// shipped) and an imported HOTP token at counter 0; returns its credential ID.
 async fn app_with_hotp_token(engine: TestEngine) -> (TestApp, String) {
+    let app = app_allowing_hotp(engine).await;
+    let credential_id = import_hotp(&app, 0).await.unwrap();
+    (app, credential_id)
+}
+
+/// An app with jonan-shinkin allowing HOTP, as [`app_with_hotp_token`], without a token.
+async fn app_allowing_hotp(engine: TestEngine) -> TestApp {
     let app = TestApp::new(engine).await;
     let mut configs = load_dir(&shipped_tenant_configs()).unwrap();
     let jonan = configs
@@ -75,9 +82,13 @@ async fn app_with_hotp_token(engine: TestEngine) -> (TestApp, String) {
         .apply_tenant_configs(&configs)
         .await
         .unwrap();
+    app
+}
+
+/// Imports an HOTP token with the RFC 4226 secret at `counter`.
+async fn import_hotp(app: &TestApp, counter: u64) -> Result<String, mamori_service::ServiceError> {
     let secret = Secret::from_bytes(SECRET).unwrap();
-    let credential_id = app
-        .state
+    app.state
         .services
         .provisioning
         .import_credential(
@@ -86,15 +97,13 @@ async fn app_with_hotp_token(engine: TestEngine) -> (TestApp, String) {
             &ImportedToken {
                 id: None,
                 kind: CredentialKind::Hotp,
-                counter: 0,
+                counter,
                 secret,
                 params: OtpParams::default(),
             },
         )
         .await
-        .unwrap()
-        .to_string();
-    (app, credential_id)
+        .map(|id| id.to_string())
 }
 
 /// A jonan user with the HOTP token registered with code(0).
@@ -215,3 +224,61 @@ async fn hotp_resync_far_ahead(engine: TestEngine) {
     );
 }
 on_both_engines!(hotp_resync_far_ahead);
+
+/// A counter at the edge of what the store holds (an i64) is refused cleanly: a token imported
+/// beyond it is refused rather than silently clamped, and at the last storable counter — whose
+/// successor cannot be stored — registration is `otp_invalid` and 同期ズレ補正 `resync_failed`,
+/// never a panic, a 500 or a wrapped counter that would make spent codes valid again. One
+/// counter below, the token registers; the counters past it stay out of reach, by a code or
+/// by a resync.
+async fn hotp_counter_at_the_edge_is_refused_cleanly(engine: TestEngine) {
+    let app = app_allowing_hotp(engine).await;
+    let beyond = import_hotp(&app, u64::MAX).await;
+    assert!(
+        matches!(beyond, Err(mamori_service::ServiceError::Invalid(ref m)) if m.contains("counter")),
+        "{beyond:?}"
+    );
+
+    let last = i64::MAX as u64;
+    let credential_id = import_hotp(&app, last).await.unwrap();
+    let jonan = app.bank("jonan-shinkin").await;
+    let user = jonan.create_user("9500009", None).await;
+    let reg = jonan
+        .post(
+            &format!("/users/{user}/credential"),
+            json!({ "credential_id": credential_id, "otp": code(last) }),
+        )
+        .await;
+    assert_eq!(
+        (reg.status, reg.code()),
+        (422, Some("otp_invalid")),
+        "{:?}",
+        reg.body
+    );
+
+    // One counter below the edge: registers, and then the last counter is out of reach.
+    let credential_id = import_hotp(&app, last - 1).await.unwrap();
+    let user = jonan.create_user("9500010", None).await;
+    let reg = jonan
+        .post(
+            &format!("/users/{user}/credential"),
+            json!({ "credential_id": credential_id, "otp": code(last - 1) }),
+        )
+        .await;
+    assert_eq!(reg.status, 201, "{:?}", reg.body);
+    let at_max = verify(&jonan, &user, last).await;
+    assert_eq!(
+        (at_max.status, at_max.code()),
+        (422, Some("otp_invalid")),
+        "{:?}",
+        at_max.body
+    );
+    let resync = jonan
+        .post(
+            &format!("/users/{user}/credential/resync"),
+            json!({ "otp1": code(last), "otp2": code(last + 1) }),
+        )
+        .await;
+    assert_eq!(resync.code(), Some("resync_failed"), "{:?}", resync.body);
+}
+on_both_engines!(hotp_counter_at_the_edge_is_refused_cleanly);

@@ -80,8 +80,8 @@ pub fn verify_totp_after(
 /// Finds the counter of an HOTP code among `next_counter ..= next_counter + look_ahead`
 /// (RFC 4226 §7.4's look-ahead window; counters before `next_counter` are spent).
 ///
-/// Returns the matched counter; the caller stores `matched + 1` as the next counter.
-/// `params.period` is ignored.
+/// Returns the matched counter; the caller stores `matched + 1` as the next counter, so a
+/// counter without a successor (`u64::MAX`) is never matched. `params.period` is ignored.
 #[must_use = "the code counts as verified only if this result is checked"]
 pub fn verify_hotp(
     secret: &Secret,
@@ -90,7 +90,8 @@ pub fn verify_hotp(
     next_counter: u64,
     look_ahead: u32,
 ) -> Option<u64> {
-    first_match(nearest_first(next_counter, 0, look_ahead), |counter| {
+    let with_successor = nearest_first(next_counter, 0, look_ahead).filter(has_successor);
+    first_match(with_successor, |counter| {
         hotp(secret, counter, params.algorithm, params.digits).ct_choice(code)
     })
 }
@@ -129,7 +130,8 @@ pub fn resync_totp(
 /// `code1 == HOTP(c)` and `code2 == HOTP(c + 1)`.
 ///
 /// Returns `c + 1`, **the counter of the second code**; the caller stores
-/// `returned + 1` as the next counter. The search only goes forward: counters before
+/// `returned + 1` as the next counter, so a second counter without a successor (`u64::MAX`)
+/// is never returned. The search only goes forward: counters before
 /// `next_counter` are spent, and accepting them would allow replays.
 /// `params.period` is ignored.
 #[must_use = "the code counts as verified only if this result is checked"]
@@ -142,10 +144,17 @@ pub fn resync_hotp(
     window: u32,
 ) -> Option<u64> {
     let code_at = |counter| hotp(secret, counter, params.algorithm, params.digits);
-    let second_counters = nearest_first(next_counter, 0, window).filter_map(|c| c.checked_add(1));
+    let second_counters = nearest_first(next_counter, 0, window)
+        .filter_map(|c| c.checked_add(1))
+        .filter(has_successor);
     first_match(second_counters, |second| {
         code_at(second - 1).ct_choice(code1) & code_at(second).ct_choice(code2)
     })
+}
+
+/// Whether an HOTP counter has a next counter for the caller to store.
+fn has_successor(counter: &u64) -> bool {
+    counter.checked_add(1).is_some()
 }
 
 /// Positions around `center`, nearest first and, of two equally near, the earlier
@@ -265,10 +274,43 @@ mod tests {
             resync_totp(&secret(), params, &c1, &at_max, u64::MAX, 3),
             Some(u64::MAX)
         );
-        let c2 = hotp(&secret(), u64::MAX, params.algorithm, params.digits);
+    }
+
+    /// The caller stores the counter after the one matched: `u64::MAX` has none, so it is
+    /// never matched (rather than matched and left to overflow in the caller's `+ 1`).
+    #[test]
+    fn an_hotp_counter_without_a_successor_is_never_matched() {
+        let params = OtpParams::default();
+        let code = |c| hotp(&secret(), c, params.algorithm, params.digits);
         assert_eq!(
-            verify_hotp(&secret(), params, &c2, u64::MAX - 1, 10),
-            Some(u64::MAX)
+            verify_hotp(&secret(), params, &code(u64::MAX), u64::MAX - 1, 10),
+            None
+        );
+        assert_eq!(
+            verify_hotp(&secret(), params, &code(u64::MAX - 1), u64::MAX - 1, 10),
+            Some(u64::MAX - 1)
+        );
+        assert_eq!(
+            resync_hotp(
+                &secret(),
+                params,
+                &code(u64::MAX - 1),
+                &code(u64::MAX),
+                u64::MAX - 5,
+                10
+            ),
+            None
+        );
+        assert_eq!(
+            resync_hotp(
+                &secret(),
+                params,
+                &code(u64::MAX - 2),
+                &code(u64::MAX - 1),
+                u64::MAX - 5,
+                10
+            ),
+            Some(u64::MAX - 1)
         );
     }
 

@@ -14,9 +14,11 @@ use mamori_store::Database;
 #[derive(Debug, clap::Args)]
 pub struct DatabaseArgs {
     /// Database URL: `sqlite://FILE?mode=rwc` (embedded default) or `postgres://…`.
+    // The URL may carry a password: help names the variable but never prints its value.
     #[arg(
         long,
         env = "MAMORI_DATABASE_URL",
+        hide_env_values = true,
         default_value = "sqlite://mamori.db?mode=rwc"
     )]
     pub database_url: String,

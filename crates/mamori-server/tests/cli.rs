@@ -94,6 +94,67 @@ fn serve_refuses_to_start_on_a_broken_config() {
     );
 }
 
+/// `--help` names the environment variables but never prints their values: a database or SMTP
+/// URL carries a password, and help output ends up in terminals, tickets and CI logs. Every
+/// subcommand's help is read, found by walking the help's own command lists.
+#[test]
+fn help_names_secret_env_vars_without_their_values() {
+    const PASSWORD: &str = "s3cretPa55word";
+    let database_url = format!("postgres://mamori:{PASSWORD}@db.internal:5432/mamori");
+    let smtp_url = format!("smtp://mailer:{PASSWORD}@relay.internal:587?tls=required");
+    let help = |path: &[String]| {
+        let out = MAMORI
+            .command()
+            .args(path)
+            .arg("--help")
+            .env("MAMORI_DATABASE_URL", &database_url)
+            .env("MAMORI_SMTP_URL", &smtp_url)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{path:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let mut pending: Vec<Vec<String>> = vec![Vec::new()];
+    let mut read = 0;
+    while let Some(path) = pending.pop() {
+        let text = help(&path);
+        read += 1;
+        assert!(
+            !text.contains(PASSWORD),
+            "`mamori {} --help` prints a password:\n{text}",
+            path.join(" ")
+        );
+        for sub in subcommands(&text) {
+            pending.push(path.iter().cloned().chain([sub]).collect());
+        }
+    }
+    assert!(read > 20, "only {read} help pages found");
+
+    let serve = help(&["serve".to_owned()]);
+    for name in ["MAMORI_DATABASE_URL", "MAMORI_SMTP_URL"] {
+        assert!(
+            serve.contains(&format!("[env: {name}")),
+            "{name} not documented:\n{serve}"
+        );
+    }
+    let migrate = help(&["migrate".to_owned()]);
+    assert!(migrate.contains("[env: MAMORI_DATABASE_URL"), "{migrate}");
+}
+
+/// The subcommands a help page lists under `Commands:` (without `help`).
+fn subcommands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|line| line.trim() != "Commands:")
+        .skip(1)
+        .take_while(|line| !line.trim().is_empty())
+        // Names start two spaces in; wrapped descriptions are indented further.
+        .filter(|line| line.starts_with("  ") && !line.starts_with("   "))
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_owned)
+        .collect()
+}
+
 /// The README's first command on a fresh machine: embedded SQLite in the working directory,
 /// the shipped tenant configs, API docs served; SIGTERM stops it cleanly.
 #[test]

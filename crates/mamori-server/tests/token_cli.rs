@@ -304,6 +304,71 @@ fn token_cli_approves_a_push() {
     );
 }
 
+/// Codes, activation passwords and approvals never cross a network in clear: plain `http://`
+/// is refused, before anything is sent, unless the server is this machine (127.0.0.0/8, ::1,
+/// localhost). That holds for a server named on the command line and for one stored in the
+/// token file.
+#[test]
+fn token_cli_refuses_plain_http_to_another_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token.json");
+    let refused = |out: &Output, server: &str| {
+        let text = stderr(out);
+        assert!(!out.status.success(), "{text}");
+        assert!(
+            text.contains(server)
+                && text.contains("refusing plain http://")
+                && text.contains("use https://"),
+            "{text}"
+        );
+        assert!(!text.contains("cannot reach"), "nothing is sent: {text}");
+    };
+    for server in [
+        "http://mamori.example:8080",
+        "http://10.0.0.5:8080",
+        "http://localhost.mamori.example",
+        "http://[2001:db8::1]:8080",
+    ] {
+        refused(
+            &token_with_file(&file, &["provision", "--server", server, "--lang", "en"]),
+            server,
+        );
+        refused(
+            &token_with_file(
+                &file,
+                &[
+                    "activate",
+                    "--server",
+                    server,
+                    "--service-id",
+                    BANK,
+                    "--user-id",
+                    "u_1",
+                    "--lang",
+                    "en",
+                ],
+            ),
+            server,
+        );
+    }
+    assert!(!file.exists(), "no credential kept");
+
+    // This machine over http is fine; the same token moved to another host over http is not.
+    let platform = Platform::start();
+    let out = platform.token(&["provision", "--server", &platform.server_url()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let local = platform.server_url();
+    let remote = local.replace("127.0.0.1", "mamori.example");
+    let text = std::fs::read_to_string(platform.token_file()).unwrap();
+    assert!(text.contains(&local), "{text}");
+    std::fs::write(platform.token_file(), text.replace(&local, &remote)).unwrap();
+    refused(&platform.token(&["banks", "--lang", "en"]), &remote);
+    refused(
+        &platform.token(&["approvals", "--once", "--wait", "0", "--lang", "en"]),
+        &remote,
+    );
+}
+
 /// No token file, a broken one or one others can read: a clear message and a failure exit,
 /// never a panic.
 #[test]

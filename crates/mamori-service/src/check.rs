@@ -77,10 +77,7 @@ impl CodeState<'_> {
                 let next = u64::try_from(self.hotp_next_counter).unwrap_or(0);
                 if let Some(counter) = verify_hotp(self.secret, self.params, code, next, look_ahead)
                 {
-                    return Decision::Spend {
-                        at: to_i64(counter),
-                        drift: None,
-                    };
+                    return spend_hotp(counter);
                 }
                 // The code just before the expected one is a resubmission, not a guess.
                 match next.checked_sub(1) {
@@ -120,10 +117,7 @@ impl CodeState<'_> {
             CredentialKind::Hotp => {
                 let next = u64::try_from(self.hotp_next_counter).unwrap_or(0);
                 match resync_hotp(self.secret, self.params, first, second, next, look_ahead) {
-                    Some(counter2) => Decision::Spend {
-                        at: to_i64(counter2),
-                        drift: None,
-                    },
+                    Some(counter2) => spend_hotp(counter2),
                     None => Decision::Wrong,
                 }
             }
@@ -157,10 +151,7 @@ impl CodeState<'_> {
             CredentialKind::Hotp => {
                 let next = u64::try_from(self.hotp_next_counter).unwrap_or(0);
                 match resync_hotp(self.secret, self.params, first, second, next, window) {
-                    Some(counter2) => Decision::Spend {
-                        at: to_i64(counter2),
-                        drift: None,
-                    },
+                    Some(counter2) => spend_hotp(counter2),
                     None => Decision::Wrong,
                 }
             }
@@ -198,6 +189,16 @@ impl Decision {
 
 fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// Spends HOTP counter `counter` — only if the store can hold it and the next counter after it
+/// (an i64). Beyond that it is a wrong code: saturating would spend another counter, and a
+/// wrapped next counter would make every spent code valid again.
+fn spend_hotp(counter: u64) -> Decision {
+    match i64::try_from(counter) {
+        Ok(at) if at.checked_add(1).is_some() => Decision::Spend { at, drift: None },
+        _ => Decision::Wrong,
+    }
 }
 
 #[cfg(test)]
@@ -319,6 +320,57 @@ mod tests {
         assert_eq!(
             st.check_pair(&code_at(&s, STEP), &code_at(&s, STEP - 1), NOW, 1, 0),
             Decision::Wrong
+        );
+    }
+
+    fn hotp_state(secret: &Secret, next: i64) -> CodeState<'_> {
+        CodeState {
+            kind: CredentialKind::Hotp,
+            hotp_next_counter: next,
+            ..state(secret, 0, None)
+        }
+    }
+
+    fn hotp_code(secret: &Secret, counter: u64) -> Code {
+        let params = OtpParams::default();
+        mamori_otp::hotp(secret, counter, params.algorithm, params.digits)
+    }
+
+    /// The stored next counter is an i64: a counter whose successor cannot be stored is never
+    /// accepted (spending it would overflow `counter + 1`, and a wrapped next counter would make
+    /// every spent code valid again). A code at the last storable counter, or beyond it within
+    /// the look-ahead, is wrong — never a spend of some other, saturated counter.
+    #[test]
+    fn an_hotp_counter_without_a_successor_is_refused() {
+        let s = secret();
+        let last = i64::MAX;
+        let at_max = hotp_code(&s, last as u64);
+        assert_eq!(
+            hotp_state(&s, last).check_one(&at_max, NOW, 1, 10),
+            Decision::Wrong
+        );
+        let beyond = hotp_code(&s, last as u64 + 2);
+        assert_eq!(
+            hotp_state(&s, last - 3).check_one(&beyond, NOW, 1, 10),
+            Decision::Wrong
+        );
+        let pair = (hotp_code(&s, last as u64 - 1), at_max);
+        assert_eq!(
+            hotp_state(&s, last - 5).check_resync(&pair.0, &pair.1, NOW, 10),
+            Decision::Wrong
+        );
+        assert_eq!(
+            hotp_state(&s, last - 5).check_pair(&pair.0, &pair.1, NOW, 1, 10),
+            Decision::Wrong
+        );
+        // One below the edge still works: its successor is i64::MAX.
+        let below = hotp_code(&s, last as u64 - 1);
+        assert_eq!(
+            hotp_state(&s, last - 1).check_one(&below, NOW, 1, 10),
+            Decision::Spend {
+                at: last - 1,
+                drift: None
+            }
         );
     }
 }

@@ -328,7 +328,14 @@ impl Provisioning {
             .map_err(ServiceError::internal)?;
         let next_counter = match token.kind {
             CredentialKind::Totp => 0,
-            CredentialKind::Hotp => i64::try_from(token.counter).unwrap_or(i64::MAX),
+            // Refused rather than clamped: a clamped counter is another token's counter.
+            CredentialKind::Hotp => i64::try_from(token.counter).map_err(|_| {
+                ServiceError::invalid(format!(
+                    "HOTP counter {} is beyond the largest counter Mamori stores ({})",
+                    token.counter,
+                    i64::MAX
+                ))
+            })?,
         };
         Ok(CredentialRow {
             id: id.to_owned(),

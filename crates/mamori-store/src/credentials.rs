@@ -145,18 +145,19 @@ pub async fn spend_totp_step<C: ConnectionTrait>(
     Ok(result.rows_affected == 1)
 }
 
-/// Spends HOTP counter `counter`: succeeds only if it is not below the next expected counter.
+/// Spends HOTP counter `counter`: succeeds only if it is not below the next expected counter
+/// and has a next counter to store (`i64::MAX` has none: nothing is spent).
 pub async fn spend_hotp_counter<C: ConnectionTrait>(
     conn: &C,
     credential_id: &str,
     counter: i64,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
+    let Some(next) = counter.checked_add(1) else {
+        return Ok(false);
+    };
     let result = credentials::Entity::update_many()
-        .col_expr(
-            credentials::Column::HotpNextCounter,
-            Expr::value(counter + 1),
-        )
+        .col_expr(credentials::Column::HotpNextCounter, Expr::value(next))
         .col_expr(credentials::Column::Failures, Expr::value(0))
         .col_expr(credentials::Column::UpdatedAt, Expr::value(now))
         .filter(credentials::Column::Id.eq(credential_id))

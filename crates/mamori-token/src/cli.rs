@@ -306,16 +306,6 @@ impl Ctx<'_> {
         self.clock.now().timestamp()
     }
 
-    fn warn_cleartext(&self, console: &mut Console<'_>, server: &str) -> std::io::Result<()> {
-        if client::is_cleartext_remote(server) {
-            writeln!(
-                console.err,
-                "warning: {server} is not https: codes and approvals would cross the network unencrypted"
-            )?;
-        }
-        Ok(())
-    }
-
     async fn provision(
         &self,
         console: &mut Console<'_>,
@@ -324,7 +314,6 @@ impl Ctx<'_> {
         show_secret: bool,
     ) -> Result<ExitCode, TokenError> {
         let server = client::normalise_server(server)?;
-        self.warn_cleartext(console, &server)?;
         // A broken file is reported before the server makes a credential nobody could keep.
         file::load_or_default(&self.path)?;
         let device = new_device_key()?;
@@ -371,7 +360,6 @@ impl Ctx<'_> {
         show_secret: bool,
     ) -> Result<ExitCode, TokenError> {
         let server = client::normalise_server(server)?;
-        self.warn_cleartext(console, &server)?;
         file::load_or_default(&self.path)?;
         let password = self.activation_password(console)?;
         let device = new_device_key()?;

@@ -85,6 +85,12 @@ pub enum ClientError {
     /// The server URL is not an http(s) URL.
     #[error("{0}: the server must be an http:// or https:// URL")]
     BadServer(String),
+    /// Plain http to a server that is not this machine.
+    #[error(
+        "{0}: refusing plain http:// to a server that is not this machine (codes, passwords and \
+         approvals would cross the network unencrypted); use https://"
+    )]
+    Cleartext(String),
 }
 
 impl ClientError {
@@ -335,11 +341,15 @@ impl Client {
     }
 }
 
-/// Checks and normalises a server URL given by the customer.
+/// Checks and normalises a server URL given by the customer (or stored in the token file):
+/// https, or plain http to this machine only.
 pub fn parse_server(server: &str) -> Result<Url, ClientError> {
     let url = Url::parse(server.trim()).map_err(|_| ClientError::BadServer(server.to_owned()))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(ClientError::BadServer(server.to_owned()));
+    }
+    if url.scheme() == "http" && !is_this_machine(&url) {
+        return Err(ClientError::Cleartext(server.to_owned()));
     }
     Ok(url)
 }
@@ -352,19 +362,15 @@ pub fn normalise_server(server: &str) -> Result<String, ClientError> {
         .to_owned())
 }
 
-/// Whether codes to this server would travel in clear over a network: plain http to a host
-/// that is not this machine.
-pub fn is_cleartext_remote(server: &str) -> bool {
-    let Ok(url) = parse_server(server) else {
-        return false;
-    };
-    let local = match url.host() {
+/// Whether the URL's host is this machine: `localhost`, 127.0.0.0/8 or ::1. A name that only
+/// looks local (`localhost.example`, `127.0.0.1.example`) is not.
+fn is_this_machine(url: &Url) -> bool {
+    match url.host() {
         Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
-    };
-    url.scheme() == "http" && !local
+    }
 }
 
 fn error_chain(err: &dyn std::error::Error) -> String {
@@ -400,10 +406,31 @@ mod tests {
         ] {
             assert!(normalise_server(bad).is_err(), "{bad}");
         }
-        assert!(!is_cleartext_remote("http://127.0.0.1:8080"));
-        assert!(!is_cleartext_remote("http://localhost:8080"));
-        assert!(!is_cleartext_remote("https://mamori.example"));
-        assert!(is_cleartext_remote("http://mamori.example"));
+        for local in [
+            "http://127.0.0.1:8080",
+            "http://127.8.9.10",
+            "http://localhost:8080",
+            "http://LocalHost",
+            "http://[::1]:8080",
+            "https://mamori.example",
+            "https://10.0.0.5",
+        ] {
+            assert!(normalise_server(local).is_ok(), "{local}");
+        }
+        for remote in [
+            "http://mamori.example",
+            "http://10.0.0.5:8080",
+            "http://0.0.0.0:8080",
+            "http://localhost.mamori.example",
+            "http://127.0.0.1.mamori.example",
+            "http://[2001:db8::1]",
+            "http://[::ffff:127.0.0.1]",
+        ] {
+            assert!(
+                matches!(normalise_server(remote), Err(ClientError::Cleartext(_))),
+                "{remote}"
+            );
+        }
     }
 
     #[test]

@@ -49,7 +49,8 @@ pub struct Args {
 struct MailArgs {
     /// SMTP server for outbox mails, e.g. `smtp://relay:25`, `smtp://user:pass@relay:587?tls=required`
     /// or `smtps://relay:465`. Without it mails stay in the outbox (`mamori outbox`).
-    #[arg(long, env = "MAMORI_SMTP_URL")]
+    // The URL may carry a password: help names the variable but never prints its value.
+    #[arg(long, env = "MAMORI_SMTP_URL", hide_env_values = true)]
     smtp_url: Option<String>,
     /// The sender of outbox mails.
     #[arg(
