@@ -15,6 +15,7 @@ pub mod middleware;
 pub mod problem;
 mod push;
 mod self_issue;
+mod shape;
 mod spec;
 mod state;
 mod strict;
