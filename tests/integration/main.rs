@@ -18,6 +18,7 @@ mod credential_banks;
 mod guess_budget;
 mod health;
 mod hotp;
+mod input_shapes;
 mod isolation;
 mod login;
 mod migrations;
