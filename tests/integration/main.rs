@@ -19,6 +19,7 @@ mod guess_budget;
 mod health;
 mod hotp;
 mod idempotency;
+mod input_shapes;
 mod isolation;
 mod login;
 mod media_type;

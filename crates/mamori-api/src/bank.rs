@@ -18,8 +18,8 @@ use crate::errors::{
     RevokeCredentialProblem, UnlockCredentialProblem, UserReadProblem, VerifyAuditChainProblem,
     problem_of,
 };
+use crate::shape::{self, BankId};
 use crate::state::AppState;
-use crate::strict::StrictString;
 use crate::timestamp::Timestamp;
 
 #[derive(Tags)]
@@ -118,19 +118,23 @@ pub(crate) fn meta(ctx: &RequestContext) -> RequestMeta {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 struct CreateUserRequest {
-    /// 契約者番号 / 契約者ID: the contract number (1–32 letters, digits, `-`, `_`, `.`;
-    /// full-width characters are converted).
-    contract_number: StrictString,
-    /// 利用者ID: the user ID under the contract, for corporate IB. Omit for personal IB.
-    user_id: Option<StrictString>,
-    /// A name for the bank's own support desk (at most 100 characters).
+    /// 契約者番号 / 契約者ID: the contract number, stored as 1–32 half-width letters, digits,
+    /// `-`, `_` and `.`. Spaces around it are trimmed and full-width letters and digits
+    /// (`ＡＢ１２`) are converted to half-width; a full-width `－`, `＿` or `．` is refused.
+    /// Otherwise `validation_failed`.
+    contract_number: shape::ContractNumber,
+    /// 利用者ID: the user ID under the contract, for corporate IB, read like the contract
+    /// number. Omit it (or send it empty) for personal IB.
+    user_id: Option<shape::UserCode>,
+    /// A name for the bank's own support desk: at most 100 characters once the spaces around
+    /// it are trimmed (so no `maxLength`: the spaces may make it longer).
     #[oai(default)]
     display_name: String,
     /// The temporary login password (仮ログインパスワード) from the customer's application, at
     /// banks whose passwords Mamori keeps. It must follow the bank's password rules; the first
     /// login must change it where the policy says so.
     #[oai(write_only)]
-    initial_password: Option<StrictString>,
+    initial_password: Option<shape::Password>,
 }
 
 /// A contract user.
@@ -174,48 +178,51 @@ impl From<User> for UserDto {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 struct RegisterCredentialRequest {
-    /// クレデンシャルID (トークンID), e.g. `MAMO00001234`. Case, full-width characters, spaces
-    /// and hyphens are normalised; the check digit catches typos before any code is tried.
-    credential_id: StrictString,
-    /// The code shown by the token (OTP1 at banks that register with two codes). A string:
-    /// leading zeros matter.
-    otp: StrictString,
+    /// クレデンシャルID (トークンID), e.g. `MAMO00001234`: 4 letters and 8 digits, the last a
+    /// check digit that catches typos before any code is tried (`credential_id_malformed`), or
+    /// the serial of an imported hardware token (4 to 32 letters and digits). Blanks and
+    /// hyphens (also `ー`) are removed, full-width letters and digits converted, letters
+    /// upper-cased.
+    credential_id: shape::CredentialName,
+    /// The code shown by the token (OTP1 at banks that register with two codes): 6 to 8 digits
+    /// as a string (leading zeros matter); full-width digits and blanks are accepted.
+    otp: shape::Otp,
     /// The next code (OTP2), required at banks whose policy registers with two consecutive
     /// codes, refused otherwise.
-    otp2: Option<StrictString>,
+    otp2: Option<shape::Otp>,
 }
 
 /// A code to check.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 struct OtpRequest {
-    /// The code shown by the token (6–8 digits as a string; full-width digits and spaces are
-    /// accepted).
-    otp: StrictString,
+    /// The code shown by the token: 6 to 8 digits as a string (leading zeros matter);
+    /// full-width digits and blanks (`123 456`) are accepted. Otherwise `otp_malformed`.
+    otp: shape::Otp,
 }
 
 /// 同期ズレ補正: two consecutive codes.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 struct ResyncRequest {
-    /// The code shown first (OTP1).
-    otp1: StrictString,
+    /// The code shown first (OTP1), read like `verifyOtp`'s.
+    otp1: shape::Otp,
     /// The code shown next (OTP2).
-    otp2: StrictString,
+    otp2: shape::Otp,
 }
 
 /// 機種変更: the old token's code, then the new token.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 struct ChangeDeviceRequest {
-    /// A current code of the token being replaced.
-    old_otp: StrictString,
-    /// The new token's credential ID.
-    new_credential_id: StrictString,
+    /// A current code of the token being replaced, read like `verifyOtp`'s.
+    old_otp: shape::Otp,
+    /// The new token's credential ID, read like `registerCredential`'s.
+    new_credential_id: shape::CredentialName,
     /// A code of the new token (OTP1 at two-code banks).
-    new_otp: StrictString,
+    new_otp: shape::Otp,
     /// The next code of the new token, at two-code banks.
-    new_otp2: Option<StrictString>,
+    new_otp2: Option<shape::Otp>,
 }
 
 /// A user's OTP status (ワンタイムパスワード登録状況).
@@ -487,8 +494,11 @@ fn accepted(a: mamori_service::Accepted) -> Json<OtpAcceptedDto> {
     })
 }
 
-fn codes(first: StrictString, second: Option<StrictString>) -> Vec<String> {
-    std::iter::once(first).chain(second).map(|c| c.0).collect()
+fn codes(first: shape::Otp, second: Option<shape::Otp>) -> Vec<String> {
+    std::iter::once(first)
+        .chain(second)
+        .map(shape::Otp::into_inner)
+        .collect()
 }
 
 #[OpenApi(tag = "ApiTags::Bank")]
@@ -509,7 +519,7 @@ impl BankApi {
         key: BankKey,
         /// The bank's ID, e.g. `johoku-shinkin`.
         #[oai(name = "bank_id")]
-        _bank_id: Path<String>,
+        _bank_id: Path<BankId>,
         body: Json<CreateUserRequest>,
     ) -> Result<CreateUserResponse, CreateUserProblem> {
         let caller = &key.0;
@@ -546,7 +556,7 @@ impl BankApi {
         key: BankKey,
         /// The bank's ID.
         #[oai(name = "bank_id")]
-        _bank_id: Path<String>,
+        _bank_id: Path<BankId>,
         /// Mamori's user ID (`usr_…`).
         user: Path<String>,
     ) -> Result<UserResponse, UserReadProblem> {
@@ -574,11 +584,12 @@ impl BankApi {
         key: BankKey,
         /// The bank's ID.
         #[oai(name = "bank_id")]
-        _bank_id: Path<String>,
-        /// 契約者番号.
-        contract_number: Query<String>,
+        _bank_id: Path<BankId>,
+        /// 契約者番号, read as createUser reads it (spaces trimmed, full-width letters and
+        /// digits converted).
+        contract_number: Query<shape::ContractNumber>,
         /// 利用者ID, if the bank uses them.
-        user_id: Query<Option<String>>,
+        user_id: Query<Option<shape::UserCode>>,
     ) -> Result<FoundUserResponse, FindUserProblem> {
         let caller = &key.0;
         self.state
@@ -613,7 +624,7 @@ impl BankApi {
         key: BankKey,
         /// The bank's ID.
         #[oai(name = "bank_id")]
-        _bank_id: Path<String>,
+        _bank_id: Path<BankId>,
         /// Mamori's user ID.
         user: Path<String>,
         body: Json<RegisterCredentialRequest>,
@@ -655,7 +666,7 @@ impl BankApi {
         key: BankKey,
         /// The bank's ID.
         #[oai(name = "bank_id")]
-        _bank_id: Path<String>,
+        _bank_id: Path<BankId>,
         /// Mamori's user ID.
         user: Path<String>,
         body: Json<OtpRequest>,
@@ -688,7 +699,7 @@ impl BankApi {
         key: BankKey,
         /// The bank's ID.
         #[oai(name = "bank_id")]
-        _bank_id: Path<String>,
+        _bank_id: Path<BankId>,
         /// Mamori's user ID.
         user: Path<String>,
         body: Json<ResyncRequest>,
@@ -718,7 +729,7 @@ impl BankApi {
         key: BankKey,
         /// The bank's ID.
         #[oai(name = "bank_id")]
-        _bank_id: Path<String>,
+        _bank_id: Path<BankId>,
         /// Mamori's user ID.
         user: Path<String>,
         body: Json<OtpRequest>,
@@ -751,7 +762,7 @@ impl BankApi {
         key: BankKey,
         /// The bank's ID.
         #[oai(name = "bank_id")]
-        _bank_id: Path<String>,
+        _bank_id: Path<BankId>,
         /// Mamori's user ID.
         user: Path<String>,
         body: Json<ChangeDeviceRequest>,
@@ -789,7 +800,7 @@ impl BankApi {
         key: BankKey,
         /// The bank's ID.
         #[oai(name = "bank_id")]
-        _bank_id: Path<String>,
+        _bank_id: Path<BankId>,
         /// Mamori's user ID.
         user: Path<String>,
     ) -> Result<RevokedResponse, RevokeCredentialProblem> {
@@ -820,7 +831,7 @@ impl BankApi {
         key: BankKey,
         /// The bank's ID.
         #[oai(name = "bank_id")]
-        _bank_id: Path<String>,
+        _bank_id: Path<BankId>,
         /// Mamori's user ID.
         user: Path<String>,
     ) -> Result<UnlockedResponse, UnlockCredentialProblem> {
@@ -852,7 +863,7 @@ impl BankApi {
         key: BankKey,
         /// The bank's ID.
         #[oai(name = "bank_id")]
-        _bank_id: Path<String>,
+        _bank_id: Path<BankId>,
         /// Mamori's user ID.
         user: Path<String>,
     ) -> Result<OtpStatusResponse, UserReadProblem> {
@@ -881,7 +892,7 @@ impl BankApi {
         key: BankKey,
         /// The bank's ID.
         #[oai(name = "bank_id")]
-        _bank_id: Path<String>,
+        _bank_id: Path<BankId>,
         /// Entries per page, 1–200.
         #[oai(
             default = "default_limit",
@@ -912,7 +923,7 @@ impl BankApi {
         key: BankKey,
         /// The bank's ID.
         #[oai(name = "bank_id")]
-        _bank_id: Path<String>,
+        _bank_id: Path<BankId>,
     ) -> Result<AuditChainResponse, VerifyAuditChainProblem> {
         let caller = &key.0;
         self.state

@@ -16,6 +16,7 @@ pub mod middleware;
 pub mod problem;
 mod push;
 mod self_issue;
+mod shape;
 mod spec;
 mod state;
 mod strict;

@@ -1,12 +1,16 @@
 //! The contract login for banks that hand their whole login to Mamori: password under the
 //! bank's policy, then the OTP; password changes; the support desk's reset and unlock.
 
+use std::borrow::Cow;
+
 use mamori_domain::LoginStep;
 use mamori_domain::policy::TransactionKind;
 use mamori_domain::transaction::{Payee, Transaction};
 use mamori_service::{LoginStarted, ServiceError};
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
+use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult, Type};
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
 
 use crate::bank::{BankKey, meta};
@@ -15,6 +19,7 @@ use crate::errors::{
     ChangePasswordProblem, CompleteLoginProblem, ResetPasswordProblem, StartLoginProblem,
     UnlockUserProblem, VerifyTransactionOtpProblem,
 };
+use crate::shape::{self, BankId, Text};
 use crate::state::AppState;
 use crate::strict::StrictString;
 use crate::timestamp::Timestamp;
@@ -42,38 +47,122 @@ impl LoginApi {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 struct StartLoginRequest {
-    /// 契約者番号 / 契約者ID.
-    contract_number: StrictString,
+    /// 契約者番号 / 契約者ID, read as createUser reads it (spaces trimmed, full-width
+    /// letters and digits converted).
+    contract_number: shape::ContractNumber,
     /// 利用者ID, at banks that use them.
-    user_id: Option<StrictString>,
-    /// The login password (case-sensitive).
+    user_id: Option<shape::UserCode>,
+    /// The login password, exactly as set (case-sensitive; nothing is trimmed or converted).
     #[oai(write_only)]
-    password: StrictString,
+    password: shape::Password,
 }
 
 /// The OTP that completes a login.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 struct CompleteLoginRequest {
-    /// The code shown by the token.
-    otp: StrictString,
+    /// The code shown by the token, read like `verifyOtp`'s.
+    otp: shape::Otp,
 }
 
-/// A new login password, proven either by a login at step `password_change_required` or by
-/// the current password (a logged-in user).
+/// changePassword's body as it is read: one object, so that sending both `login_id` and
+/// `current_password`, or neither, is the service's `validation_failed` as it always was (a
+/// parsed `oneOf` would answer `bad_request`). The spec shows [`ChangePasswordRequest`].
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct ChangePasswordRequest {
+struct ChangePasswordFields {
+    /// The new password.
+    new_password: shape::Password,
+    /// A login at step `password_change_required`.
+    login_id: Option<StrictString>,
+    /// Or the current password.
+    current_password: Option<shape::Password>,
+}
+
+/// A new login password inside a login at step `password_change_required`.
+#[derive(Debug, Object)]
+#[expect(
+    dead_code,
+    reason = "only the spec shows it: the body is read as ChangePasswordFields"
+)]
+struct PasswordChangeInLogin {
     /// The new password; it must follow the bank's rules and differ from the current one and
     /// the bank's `history` before it.
     #[oai(write_only)]
-    new_password: StrictString,
+    new_password: shape::Password,
     /// The login ID of this user's login at step `password_change_required`.
-    login_id: Option<StrictString>,
-    /// The current password, for a logged-in user changing it (checked and counted like a
-    /// login).
+    login_id: String,
+}
+
+/// A new login password for a logged-in user, proven by the current one.
+#[derive(Debug, Object)]
+#[expect(
+    dead_code,
+    reason = "only the spec shows it: the body is read as ChangePasswordFields"
+)]
+struct PasswordChangeWithCurrent {
+    /// The new password; it must follow the bank's rules and differ from the current one and
+    /// the bank's `history` before it.
     #[oai(write_only)]
-    current_password: Option<StrictString>,
+    new_password: shape::Password,
+    /// The current password (checked and counted like a login).
+    #[oai(write_only)]
+    current_password: shape::Password,
+}
+
+/// changePassword's body: exactly one of the two shapes, so banks' generated clients make a
+/// caller choose. Parsed as [`ChangePasswordFields`]; only the schema is the `oneOf`.
+#[derive(Debug)]
+struct ChangePasswordRequest(ChangePasswordFields);
+
+impl Type for ChangePasswordRequest {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "ChangePasswordRequest".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Reference(Self::name().into_owned())
+    }
+
+    fn register(registry: &mut Registry) {
+        registry.create_schema::<Self, _>(Self::name().into_owned(), |registry| {
+            PasswordChangeInLogin::register(registry);
+            PasswordChangeWithCurrent::register(registry);
+            MetaSchema {
+                description: Some(
+                    "A new login password, proven either by a login at step \
+                     `password_change_required` (`login_id`) or by the current password of a \
+                     logged-in user (`current_password`): exactly one of the two. Both or \
+                     neither is `validation_failed`.",
+                ),
+                one_of: vec![
+                    PasswordChangeInLogin::schema_ref(),
+                    PasswordChangeWithCurrent::schema_ref(),
+                ],
+                ..MetaSchema::ANY
+            }
+        });
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl ParseFromJSON for ChangePasswordRequest {
+    fn parse_from_json(value: Option<serde_json::Value>) -> ParseResult<Self> {
+        ChangePasswordFields::parse_from_json(value)
+            .map(Self)
+            .map_err(ParseError::propagate)
+    }
 }
 
 /// What the IB must ask the customer for next.
@@ -214,14 +303,15 @@ impl From<TransactionKind> for TransactionKindDto {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub(crate) struct PayeeDto {
-    /// 金融機関コード.
-    bank_code: StrictString,
-    /// 支店コード.
-    branch_code: StrictString,
-    /// 口座番号.
-    account_number: StrictString,
-    /// 受取人名, as the bank shows it.
-    account_name: StrictString,
+    /// 金融機関コード: 1 to 16 characters, none of them control, bidi or zero-width
+    /// characters (which would change what the customer's phone shows).
+    bank_code: shape::PayeeCode,
+    /// 支店コード: 1 to 16 characters, like `bank_code`.
+    branch_code: shape::PayeeCode,
+    /// 口座番号: 1 to 32 characters, like `bank_code`.
+    account_number: shape::AccountNumber,
+    /// 受取人名, as the bank shows it: 1 to 100 characters, like `bank_code`.
+    account_name: shape::AccountName,
 }
 
 /// The transaction being authorised. Its canonical form (keys sorted, no whitespace, every
@@ -232,10 +322,12 @@ pub(crate) struct PayeeDto {
 pub(crate) struct TransactionDto {
     /// What it is.
     kind: TransactionKindDto,
-    /// The amount as a decimal string, e.g. `"150000"`.
-    amount: StrictString,
-    /// ISO 4217 currency; `JPY` when omitted.
-    currency: Option<StrictString>,
+    /// The amount as a decimal string of half-width digits, e.g. `"150000"` or `"1500.50"`:
+    /// up to 18 digits, optionally a point and up to 18 more. No sign, no separators, no
+    /// exponent, nothing converted.
+    amount: shape::Amount,
+    /// ISO 4217 currency, three capital letters; `JPY` when omitted.
+    currency: Option<shape::Currency>,
     /// The payee, for transfers and payments.
     payee: Option<PayeeDto>,
 }
@@ -260,13 +352,13 @@ impl From<Transaction> for TransactionDto {
     fn from(t: Transaction) -> Self {
         Self {
             kind: t.kind.into(),
-            amount: StrictString(t.amount),
-            currency: Some(StrictString(t.currency)),
+            amount: Text::new(t.amount),
+            currency: Some(Text::new(t.currency)),
             payee: t.payee.map(|p| PayeeDto {
-                bank_code: StrictString(p.bank_code),
-                branch_code: StrictString(p.branch_code),
-                account_number: StrictString(p.account_number),
-                account_name: StrictString(p.account_name),
+                bank_code: Text::new(p.bank_code),
+                branch_code: Text::new(p.branch_code),
+                account_number: Text::new(p.account_number),
+                account_name: Text::new(p.account_name),
             }),
         }
     }
@@ -276,8 +368,8 @@ impl From<Transaction> for TransactionDto {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 struct TransactionOtpRequest {
-    /// The code shown by the token.
-    otp: StrictString,
+    /// The code shown by the token, read like `verifyOtp`'s.
+    otp: shape::Otp,
     /// The transaction.
     transaction: TransactionDto,
 }
@@ -362,7 +454,7 @@ impl LoginApi {
         key: BankKey,
         /// The bank's ID.
         #[oai(name = "bank_id")]
-        _bank_id: Path<String>,
+        _bank_id: Path<BankId>,
         body: Json<StartLoginRequest>,
     ) -> Result<StepResponse, StartLoginProblem> {
         let caller = &key.0;
@@ -400,7 +492,7 @@ impl LoginApi {
         key: BankKey,
         /// The bank's ID.
         #[oai(name = "bank_id")]
-        _bank_id: Path<String>,
+        _bank_id: Path<BankId>,
         /// The login ID from startLogin.
         login_id: Path<String>,
         body: Json<CompleteLoginRequest>,
@@ -442,13 +534,13 @@ impl LoginApi {
         key: BankKey,
         /// The bank's ID.
         #[oai(name = "bank_id")]
-        _bank_id: Path<String>,
+        _bank_id: Path<BankId>,
         /// Mamori's user ID.
         user: Path<String>,
         body: Json<ChangePasswordRequest>,
     ) -> Result<PasswordChangedResponse, ChangePasswordProblem> {
         let caller = &key.0;
-        let body = body.0;
+        let body = body.0.0;
         let services = &self.state.services;
         match (body.login_id, body.current_password) {
             (Some(login_id), None) => {
@@ -494,7 +586,7 @@ impl LoginApi {
         key: BankKey,
         /// The bank's ID.
         #[oai(name = "bank_id")]
-        _bank_id: Path<String>,
+        _bank_id: Path<BankId>,
         /// Mamori's user ID.
         user: Path<String>,
         body: Json<TransactionOtpRequest>,
@@ -533,7 +625,7 @@ impl LoginApi {
         key: BankKey,
         /// The bank's ID.
         #[oai(name = "bank_id")]
-        _bank_id: Path<String>,
+        _bank_id: Path<BankId>,
         /// Mamori's user ID.
         user: Path<String>,
     ) -> Result<TemporaryPasswordResponse, ResetPasswordProblem> {
@@ -565,7 +657,7 @@ impl LoginApi {
         key: BankKey,
         /// The bank's ID.
         #[oai(name = "bank_id")]
-        _bank_id: Path<String>,
+        _bank_id: Path<BankId>,
         /// Mamori's user ID.
         user: Path<String>,
     ) -> Result<UnlockedResponse, UnlockUserProblem> {

@@ -18,6 +18,7 @@ use crate::errors::{
     ListPendingApprovalsProblem,
 };
 use crate::login::TransactionDto;
+use crate::shape::{self, BankId, WaitSeconds};
 use crate::state::AppState;
 use crate::strict::StrictString;
 use crate::timestamp::Timestamp;
@@ -40,12 +41,21 @@ impl PushApi {
 
 /// A text in Japanese and English.
 #[derive(Debug, Object)]
-#[oai(deny_unknown_fields)]
 struct LocalizedText {
     /// Japanese.
-    ja: StrictString,
+    ja: String,
     /// English.
-    en: StrictString,
+    en: String,
+}
+
+/// What the phone shows, in Japanese and English.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+struct DisplayTexts {
+    /// Japanese: 1 to 500 characters, not only spaces.
+    ja: shape::DisplayText,
+    /// English: 1 to 500 characters, not only spaces.
+    en: shape::DisplayText,
 }
 
 /// What the bank asks the customer to approve.
@@ -56,7 +66,7 @@ struct CreatePushApprovalRequest {
     /// device signs and what the receipt carries.
     transaction: TransactionDto,
     /// What the phone shows (e.g. 「振込 150,000円 ｼﾞｮｳﾅﾝ ﾀﾛｳ」), 1 to 500 characters each.
-    display: LocalizedText,
+    display: DisplayTexts,
     /// Make the customer pick, on the phone, the two-digit `number` the IB screen shows (so an
     /// approval cannot be given blindly). The bank's policy `push.number_challenge = true`
     /// forces it on.
@@ -159,7 +169,7 @@ struct PendingApprovalDto {
     /// SHA-256 (hex) of the canonical transaction: sign exactly this in the answer.
     transaction_hash: String,
     /// What to show the customer.
-    display: LocalizedText,
+    display: DisplayTexts,
     /// The customer must pick the number shown on the IB screen (0–99 choices on the phone);
     /// the number itself is never sent to the device.
     number_challenge: bool,
@@ -175,14 +185,14 @@ impl From<PendingApproval> for PendingApprovalDto {
             approval_id: p.approval_id,
             bank_id: p.bank_id,
             bank_name: LocalizedText {
-                ja: StrictString(p.bank_name_ja),
-                en: StrictString(p.bank_name_en),
+                ja: p.bank_name_ja,
+                en: p.bank_name_en,
             },
             transaction: p.transaction.into(),
             transaction_hash: p.transaction_hash,
-            display: LocalizedText {
-                ja: StrictString(p.display_ja),
-                en: StrictString(p.display_en),
+            display: DisplayTexts {
+                ja: p.display_ja.into(),
+                en: p.display_en.into(),
             },
             number_challenge: p.number_challenge,
             created_at: p.created_at.into(),
@@ -221,19 +231,24 @@ impl From<DecisionDto> for PushDecision {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 struct AnswerRequest {
-    /// The credential whose device answers (the approval's credential).
-    credential_id: StrictString,
+    /// The credential whose device answers (the approval's credential), read like
+    /// `registerCredential`'s but only a Mamori ID (no serial: imported tokens have no device
+    /// key).
+    credential_id: shape::CredentialId,
     /// `approve` (承認) or `deny` (拒否).
     decision: DecisionDto,
-    /// With a number challenge: the number the customer picked (needed to approve).
+    /// With a number challenge: the number the customer picked (needed to approve), the two
+    /// digits exactly as the IB screen shows them. A wrong or malformed number denies the
+    /// approval (`push_number_mismatch`), so it has no pattern: a client must not refuse to
+    /// send it.
     number: Option<StrictString>,
-    /// The `transaction_hash` the device showed.
-    transaction_hash: StrictString,
+    /// The `transaction_hash` the device showed, exactly (64 lowercase hex digits).
+    transaction_hash: shape::Sha256Hex,
     /// Unix seconds when the device signed; at most 5 minutes from the server's clock.
     signed_at: i64,
     /// Ed25519 by the device key, base64url without padding, over the UTF-8 text
     /// `mamori-push-answer-v1\n<approval_id>\n<bank_id>\n<transaction_hash>\n<decision>\n<number or empty>\n<signed_at>`.
-    signature: StrictString,
+    signature: shape::Signature,
 }
 
 /// The recorded answer.
@@ -300,7 +315,7 @@ impl PushApi {
         key: BankKey,
         /// The bank's ID.
         #[oai(name = "bank_id")]
-        _bank_id: Path<String>,
+        _bank_id: Path<BankId>,
         /// Mamori's user ID.
         user: Path<String>,
         body: Json<CreatePushApprovalRequest>,
@@ -346,7 +361,7 @@ impl PushApi {
         key: BankKey,
         /// The bank's ID.
         #[oai(name = "bank_id")]
-        _bank_id: Path<String>,
+        _bank_id: Path<BankId>,
         /// The approval's ID (`pa_…`).
         approval_id: Path<String>,
     ) -> Result<ApprovalResponse, GetPushApprovalProblem> {
@@ -380,10 +395,11 @@ impl PushApi {
     async fn list_pending_approvals(
         &self,
         ctx: RequestContext,
-        /// The credential ID.
-        credential_id: Path<String>,
+        /// The credential ID, read like `registerCredential`'s but only a Mamori ID.
+        credential_id: Path<shape::CredentialId>,
         /// Seconds to wait for an approval when none is pending (0–30; 0 answers at once).
-        wait: Query<Option<u32>>,
+        /// More is `validation_failed`.
+        wait: Query<Option<WaitSeconds>>,
         /// Unix seconds when the device signed the request.
         #[oai(name = "Mamori-Device-Time")]
         device_time: Header<Option<String>>,
@@ -396,7 +412,7 @@ impl PushApi {
             .0
             .as_deref()
             .and_then(|t| t.trim().parse::<i64>().ok());
-        let wait = wait.0.unwrap_or(0);
+        let wait = wait.0.map_or(0, |w| w.0);
         let pending = if wait > MAX_WAIT_SECONDS {
             Err(mamori_service::ServiceError::invalid(format!(
                 "wait: 0 to {MAX_WAIT_SECONDS} seconds"

@@ -14,6 +14,7 @@ use crate::errors::{
     ActivateTokenProblem, IssueTokenProblem, ListOutboxMailsProblem, ReleaseOtpUseProblem,
     StartOtpUseProblem,
 };
+use crate::shape::{self, BankId};
 use crate::state::AppState;
 use crate::strict::StrictString;
 use crate::timestamp::Timestamp;
@@ -46,12 +47,15 @@ impl SelfIssueApi {
 #[oai(deny_unknown_fields)]
 struct IssueTokenRequest {
     /// 携帯メールアドレス: the customer's mobile mail address; the activation mail goes there.
+    /// At most 254 characters once the spaces around it are trimmed; anything a mail server
+    /// could not deliver to is `validation_failed`.
     mail_address: StrictString,
-    /// 利用開始パスワード chosen by the customer (8–32 half-width characters mixing letters and
-    /// digits). The app asks for it at activation; it is stored only as an argon2id hash and
-    /// never mailed. The IB checks its 確認パスワード itself.
+    /// 利用開始パスワード chosen by the customer: 8 to 32 half-width printable characters
+    /// (no spaces) with at least one letter and one digit; full-width characters are refused,
+    /// not converted (`validation_failed`). The app asks for it at activation; it is stored only
+    /// as an argon2id hash and never mailed. The IB checks its 確認パスワード itself.
     #[oai(write_only)]
-    activation_password: StrictString,
+    activation_password: shape::ActivationPassword,
 }
 
 /// A token issued by mail.
@@ -72,16 +76,18 @@ struct TokenIssueDto {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 struct ActivateTokenRequest {
-    /// サービスID: the bank's ID, from the mail.
-    service_id: StrictString,
-    /// ユーザID: the 10-digit user ID from the mail (not the bank's user ID).
-    user_id: StrictString,
-    /// 利用開始パスワード: the password the customer chose at the bank.
+    /// サービスID: the bank's ID, from the mail (spaces around it trimmed).
+    service_id: shape::ServiceId,
+    /// ユーザID: the 10-digit user ID from the mail (not the bank's user ID; spaces around it
+    /// trimmed).
+    user_id: shape::ActivationUserId,
+    /// 利用開始パスワード: the password the customer chose at the bank, exactly.
     #[oai(write_only)]
-    activation_password: StrictString,
+    activation_password: shape::ActivationPassword,
     /// Mamori's own token: the Ed25519 public key of the device (32 bytes, base64url without
-    /// padding), registered with the credential for push approval. Optional.
-    device_public_key: Option<StrictString>,
+    /// padding: 43 characters; spaces around it trimmed), registered with the credential for
+    /// push approval. Optional; a malformed key is `validation_failed`.
+    device_public_key: Option<shape::DeviceKey>,
 }
 
 /// The activated token's credential. The secret is shown this once and never again.
@@ -109,8 +115,8 @@ struct ActivatedDto {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 struct StartOtpUseRequest {
-    /// The code the token shows now (a string: leading zeros matter).
-    otp: StrictString,
+    /// The code the token shows now, read like `verifyOtp`'s (a string: leading zeros matter).
+    otp: shape::Otp,
 }
 
 /// One mail in the bank's outbox.
@@ -214,7 +220,7 @@ impl SelfIssueApi {
         key: BankKey,
         /// The bank's ID, e.g. `kitashin`.
         #[oai(name = "bank_id")]
-        _bank_id: Path<String>,
+        _bank_id: Path<BankId>,
         /// Mamori's user ID (`usr_…`).
         user: Path<String>,
         body: Json<IssueTokenRequest>,
@@ -327,7 +333,7 @@ impl SelfIssueApi {
         key: BankKey,
         /// The bank's ID.
         #[oai(name = "bank_id")]
-        _bank_id: Path<String>,
+        _bank_id: Path<BankId>,
         /// Mamori's user ID.
         user: Path<String>,
         body: Json<StartOtpUseRequest>,
@@ -360,7 +366,7 @@ impl SelfIssueApi {
         key: BankKey,
         /// The bank's ID.
         #[oai(name = "bank_id")]
-        _bank_id: Path<String>,
+        _bank_id: Path<BankId>,
         /// Mamori's user ID.
         user: Path<String>,
     ) -> Result<ReleasedResponse, ReleaseOtpUseProblem> {
@@ -391,7 +397,7 @@ impl SelfIssueApi {
         key: BankKey,
         /// The bank's ID.
         #[oai(name = "bank_id")]
-        _bank_id: Path<String>,
+        _bank_id: Path<BankId>,
         /// Mails to return, 1–200.
         #[oai(
             default = "default_limit",

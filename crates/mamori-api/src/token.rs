@@ -10,8 +10,8 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
 use crate::bank::meta;
 use crate::context::RequestContext;
 use crate::errors::{ListCredentialBanksProblem, ProvisionCredentialProblem};
+use crate::shape;
 use crate::state::AppState;
-use crate::strict::StrictString;
 use crate::timestamp::Timestamp;
 
 #[derive(Tags)]
@@ -38,9 +38,10 @@ impl TokenApi {
 #[oai(deny_unknown_fields)]
 struct ProvisionRequest {
     /// Mamori's own token: the Ed25519 public key of the device (32 bytes, base64url without
-    /// padding). Registered with the credential, once and for good; push approvals must be
+    /// padding: 43 characters; spaces around it trimmed; a malformed key is
+    /// `validation_failed`). Registered with the credential, once and for good; push approvals must be
     /// signed with its private half. Omit it for any other RFC 6238 app.
-    device_public_key: Option<StrictString>,
+    device_public_key: Option<shape::DeviceKey>,
 }
 
 /// A new soft credential. The secret is shown this once and never again.
@@ -74,9 +75,9 @@ enum ProvisionResponse {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 struct CredentialBanksRequest {
-    /// The code the token shows now (6–8 digits as a string; full-width digits and spaces are
-    /// accepted). Its time step is spent: it cannot be used again, here or at any bank.
-    otp: StrictString,
+    /// The code the token shows now: 6 to 8 digits as a string; full-width digits and blanks
+    /// are accepted. Its time step is spent: it cannot be used again, here or at any bank.
+    otp: shape::Otp,
 }
 
 /// A bank's name in both languages.
@@ -201,8 +202,9 @@ impl TokenApi {
     async fn list_credential_banks(
         &self,
         ctx: RequestContext,
-        /// The token's credential ID (クレデンシャルID).
-        credential_id: Path<String>,
+        /// The token's credential ID (クレデンシャルID) or an imported token's serial, read like
+        /// `registerCredential`'s.
+        credential_id: Path<shape::CredentialName>,
         body: Json<CredentialBanksRequest>,
     ) -> Result<CredentialBanksResponse, ListCredentialBanksProblem> {
         let listed = self

@@ -19,6 +19,7 @@ use crate::error::ServiceError;
 use crate::otp::BankOtp;
 use crate::passwords::{FailureNote, Passwords};
 use crate::receipts::Receipts;
+use crate::users::identifier_key;
 
 /// How long a login ID lives.
 pub const LOGIN_TTL_MINUTES: i64 = 5;
@@ -87,8 +88,8 @@ impl Login {
         let found = users::find_user_by_contract(
             core.db(),
             caller.tenant_id.as_str(),
-            contract_number.trim(),
-            user_code.unwrap_or("").trim(),
+            &identifier_key(contract_number),
+            &identifier_key(user_code.unwrap_or("")),
         )
         .await?;
         let entry = AuditEntry::bank(caller, meta, Operation::StartLogin, now);

@@ -163,8 +163,8 @@ impl Users {
         let row = users::find_user_by_contract(
             self.core.db(),
             caller.tenant_id.as_str(),
-            contract_number.trim(),
-            user_code.unwrap_or("").trim(),
+            &identifier_key(contract_number),
+            &identifier_key(user_code.unwrap_or("")),
         )
         .await?
         .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))?;
@@ -175,7 +175,7 @@ impl Users {
 /// Contract numbers and user IDs: printable ASCII after folding full-width characters and
 /// trimming, 1–32 characters, so a customer's typing habit never creates a second identity.
 fn clean_identifier(raw: &str, field: &str) -> Result<String, ServiceError> {
-    let folded: String = raw.trim().chars().map(mamori_otp::fold_width).collect();
+    let folded = identifier_key(raw);
     let ok = (1..=32).contains(&folded.len())
         && folded
             .bytes()
@@ -186,5 +186,32 @@ fn clean_identifier(raw: &str, field: &str) -> Result<String, ServiceError> {
         Err(ServiceError::invalid(format!(
             "{field}: 1 to 32 letters, digits, '-', '_' or '.'"
         )))
+    }
+}
+
+/// A contract number or user ID as a lookup reads it: trimmed and full-width folded exactly as
+/// [`clean_identifier`] stores it, so `ＡＢ１２` finds the user created as `AB12`. Never refused:
+/// what is no identifier simply matches no user.
+pub(crate) fn identifier_key(raw: &str) -> String {
+    raw.trim().chars().map(mamori_otp::fold_width).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups_read_identifiers_as_they_are_stored() {
+        for typed in ["AB-12.x_9", " ＡＢ-１２.ｘ_９\u{3000}"] {
+            assert_eq!(identifier_key(typed), "AB-12.x_9");
+            assert_eq!(
+                clean_identifier(typed, "contract_number").ok().as_deref(),
+                Some("AB-12.x_9")
+            );
+        }
+        // Full-width punctuation is not folded, so it is no identifier.
+        assert!(clean_identifier("AB－12", "contract_number").is_err());
+        assert!(clean_identifier(" ", "contract_number").is_err());
+        assert!(clean_identifier(&"9".repeat(33), "contract_number").is_err());
     }
 }

@@ -1458,15 +1458,19 @@ export interface components {
          * @description 初期設定: what the customer types into the token app.
          */
         ActivateTokenRequest: {
-            /** @description サービスID: the bank's ID, from the mail. */
+            /** @description サービスID: the bank's ID, from the mail (spaces around it trimmed). */
             service_id: string;
-            /** @description ユーザID: the 10-digit user ID from the mail (not the bank's user ID). */
+            /**
+             * @description ユーザID: the 10-digit user ID from the mail (not the bank's user ID; spaces around it
+             *     trimmed).
+             */
             user_id: string;
-            /** @description 利用開始パスワード: the password the customer chose at the bank. */
+            /** @description 利用開始パスワード: the password the customer chose at the bank, exactly. */
             activation_password: string;
             /**
              * @description Mamori's own token: the Ed25519 public key of the device (32 bytes, base64url without
-             *     padding), registered with the credential for push approval. Optional.
+             *     padding: 43 characters; spaces around it trimmed), registered with the credential for
+             *     push approval. Optional; a malformed key is `validation_failed`.
              */
             device_public_key?: string;
         };
@@ -1695,13 +1699,22 @@ export interface components {
          * @description The device's signed answer.
          */
         AnswerRequest: {
-            /** @description The credential whose device answers (the approval's credential). */
+            /**
+             * @description The credential whose device answers (the approval's credential), read like
+             *     `registerCredential`'s but only a Mamori ID (no serial: imported tokens have no device
+             *     key).
+             */
             credential_id: string;
             /** @description `approve` (承認) or `deny` (拒否). */
             decision: components["schemas"]["DecisionDto"];
-            /** @description With a number challenge: the number the customer picked (needed to approve). */
+            /**
+             * @description With a number challenge: the number the customer picked (needed to approve), the two
+             *     digits exactly as the IB screen shows them. A wrong or malformed number denies the
+             *     approval (`push_number_mismatch`), so it has no pattern: a client must not refuse to
+             *     send it.
+             */
             number?: string;
-            /** @description The `transaction_hash` the device showed. */
+            /** @description The `transaction_hash` the device showed, exactly (64 lowercase hex digits). */
             transaction_hash: string;
             /**
              * Format: int64
@@ -1967,9 +1980,9 @@ export interface components {
          * @description 機種変更: the old token's code, then the new token.
          */
         ChangeDeviceRequest: {
-            /** @description A current code of the token being replaced. */
+            /** @description A current code of the token being replaced, read like `verifyOtp`'s. */
             old_otp: string;
-            /** @description The new token's credential ID. */
+            /** @description The new token's credential ID, read like `registerCredential`'s. */
             new_credential_id: string;
             /** @description A code of the new token (OTP1 at two-code banks). */
             new_otp: string;
@@ -1986,25 +1999,8 @@ export interface components {
             /** @description At least 12 characters, letters and digits, printable ASCII. */
             new_password: string;
         };
-        /**
-         * ChangePasswordRequest
-         * @description A new login password, proven either by a login at step `password_change_required` or by
-         *     the current password (a logged-in user).
-         */
-        ChangePasswordRequest: {
-            /**
-             * @description The new password; it must follow the bank's rules and differ from the current one and
-             *     the bank's `history` before it.
-             */
-            new_password: string;
-            /** @description The login ID of this user's login at step `password_change_required`. */
-            login_id?: string;
-            /**
-             * @description The current password, for a logged-in user changing it (checked and counted like a
-             *     login).
-             */
-            current_password?: string;
-        };
+        /** @description A new login password, proven either by a login at step `password_change_required` (`login_id`) or by the current password of a logged-in user (`current_password`): exactly one of the two. Both or neither is `validation_failed`. */
+        ChangePasswordRequest: components["schemas"]["PasswordChangeInLogin"] | components["schemas"]["PasswordChangeWithCurrent"];
         /**
          * CodeRequest
          * @description A code of the authenticator app being enrolled.
@@ -2018,7 +2014,7 @@ export interface components {
          * @description The OTP that completes a login.
          */
         CompleteLoginRequest: {
-            /** @description The code shown by the token. */
+            /** @description The code shown by the token, read like `verifyOtp`'s. */
             otp: string;
         };
         /**
@@ -2081,7 +2077,7 @@ export interface components {
              */
             transaction: components["schemas"]["TransactionDto"];
             /** @description What the phone shows (e.g. 「振込 150,000円 ｼﾞｮｳﾅﾝ ﾀﾛｳ」), 1 to 500 characters each. */
-            display: components["schemas"]["LocalizedText"];
+            display: components["schemas"]["DisplayTexts"];
             /**
              * @description Make the customer pick, on the phone, the two-digit `number` the IB screen shows (so an
              *     approval cannot be given blindly). The bank's policy `push.number_challenge = true`
@@ -2095,14 +2091,20 @@ export interface components {
          */
         CreateUserRequest: {
             /**
-             * @description 契約者番号 / 契約者ID: the contract number (1–32 letters, digits, `-`, `_`, `.`;
-             *     full-width characters are converted).
+             * @description 契約者番号 / 契約者ID: the contract number, stored as 1–32 half-width letters, digits,
+             *     `-`, `_` and `.`. Spaces around it are trimmed and full-width letters and digits
+             *     (`ＡＢ１２`) are converted to half-width; a full-width `－`, `＿` or `．` is refused.
+             *     Otherwise `validation_failed`.
              */
             contract_number: string;
-            /** @description 利用者ID: the user ID under the contract, for corporate IB. Omit for personal IB. */
+            /**
+             * @description 利用者ID: the user ID under the contract, for corporate IB, read like the contract
+             *     number. Omit it (or send it empty) for personal IB.
+             */
             user_id?: string;
             /**
-             * @description A name for the bank's own support desk (at most 100 characters).
+             * @description A name for the bank's own support desk: at most 100 characters once the spaces around
+             *     it are trimmed (so no `maxLength`: the spaces may make it longer).
              * @default
              */
             display_name: string;
@@ -2169,8 +2171,8 @@ export interface components {
          */
         CredentialBanksRequest: {
             /**
-             * @description The code the token shows now (6–8 digits as a string; full-width digits and spaces are
-             *     accepted). Its time step is spent: it cannot be used again, here or at any bank.
+             * @description The code the token shows now: 6 to 8 digits as a string; full-width digits and blanks
+             *     are accepted. Its time step is spent: it cannot be used again, here or at any bank.
              */
             otp: string;
         };
@@ -2284,6 +2286,16 @@ export interface components {
          */
         DecisionDto: "approve" | "deny";
         /**
+         * DisplayTexts
+         * @description What the phone shows, in Japanese and English.
+         */
+        DisplayTexts: {
+            /** @description Japanese: 1 to 500 characters, not only spaces. */
+            ja: string;
+            /** @description English: 1 to 500 characters, not only spaces. */
+            en: string;
+        };
+        /**
          * @description Stable error code. Codes are never renamed or reused; new codes may be added.
          *
          *     - `bad_request` (400): The request could not be read. Check the JSON body and parameters.
@@ -2382,12 +2394,17 @@ export interface components {
          * @description トークン発行: where to send the activation details, and the password the customer chose.
          */
         IssueTokenRequest: {
-            /** @description 携帯メールアドレス: the customer's mobile mail address; the activation mail goes there. */
+            /**
+             * @description 携帯メールアドレス: the customer's mobile mail address; the activation mail goes there.
+             *     At most 254 characters once the spaces around it are trimmed; anything a mail server
+             *     could not deliver to is `validation_failed`.
+             */
             mail_address: string;
             /**
-             * @description 利用開始パスワード chosen by the customer (8–32 half-width characters mixing letters and
-             *     digits). The app asks for it at activation; it is stored only as an argon2id hash and
-             *     never mailed. The IB checks its 確認パスワード itself.
+             * @description 利用開始パスワード chosen by the customer: 8 to 32 half-width printable characters
+             *     (no spaces) with at least one letter and one digit; full-width characters are refused,
+             *     not converted (`validation_failed`). The app asks for it at activation; it is stored only
+             *     as an argon2id hash and never mailed. The IB checks its 確認パスワード itself.
              */
             activation_password: string;
         };
@@ -2598,8 +2615,8 @@ export interface components {
          */
         OtpRequest: {
             /**
-             * @description The code shown by the token (6–8 digits as a string; full-width digits and spaces are
-             *     accepted).
+             * @description The code shown by the token: 6 to 8 digits as a string (leading zeros matter);
+             *     full-width digits and blanks (`123 456`) are accepted. Otherwise `otp_malformed`.
              */
             otp: string;
         };
@@ -2673,17 +2690,46 @@ export interface components {
             sent_at?: string;
         };
         /**
+         * PasswordChangeInLogin
+         * @description A new login password inside a login at step `password_change_required`.
+         */
+        PasswordChangeInLogin: {
+            /**
+             * @description The new password; it must follow the bank's rules and differ from the current one and
+             *     the bank's `history` before it.
+             */
+            new_password: string;
+            /** @description The login ID of this user's login at step `password_change_required`. */
+            login_id: string;
+        };
+        /**
+         * PasswordChangeWithCurrent
+         * @description A new login password for a logged-in user, proven by the current one.
+         */
+        PasswordChangeWithCurrent: {
+            /**
+             * @description The new password; it must follow the bank's rules and differ from the current one and
+             *     the bank's `history` before it.
+             */
+            new_password: string;
+            /** @description The current password (checked and counted like a login). */
+            current_password: string;
+        };
+        /**
          * PayeeDto
          * @description The payee of a transfer or payment.
          */
         PayeeDto: {
-            /** @description 金融機関コード. */
+            /**
+             * @description 金融機関コード: 1 to 16 characters, none of them control, bidi or zero-width
+             *     characters (which would change what the customer's phone shows).
+             */
             bank_code: string;
-            /** @description 支店コード. */
+            /** @description 支店コード: 1 to 16 characters, like `bank_code`. */
             branch_code: string;
-            /** @description 口座番号. */
+            /** @description 口座番号: 1 to 32 characters, like `bank_code`. */
             account_number: string;
-            /** @description 受取人名, as the bank shows it. */
+            /** @description 受取人名, as the bank shows it: 1 to 100 characters, like `bank_code`. */
             account_name: string;
         };
         /**
@@ -2702,7 +2748,7 @@ export interface components {
             /** @description SHA-256 (hex) of the canonical transaction: sign exactly this in the answer. */
             transaction_hash: string;
             /** @description What to show the customer. */
-            display: components["schemas"]["LocalizedText"];
+            display: components["schemas"]["DisplayTexts"];
             /**
              * @description The customer must pick the number shown on the IB screen (0–99 choices on the phone);
              *     the number itself is never sent to the device.
@@ -2810,7 +2856,8 @@ export interface components {
         ProvisionRequest: {
             /**
              * @description Mamori's own token: the Ed25519 public key of the device (32 bytes, base64url without
-             *     padding). Registered with the credential, once and for good; push approvals must be
+             *     padding: 43 characters; spaces around it trimmed; a malformed key is
+             *     `validation_failed`). Registered with the credential, once and for good; push approvals must be
              *     signed with its private half. Omit it for any other RFC 6238 app.
              */
             device_public_key?: string;
@@ -2923,13 +2970,16 @@ export interface components {
          */
         RegisterCredentialRequest: {
             /**
-             * @description クレデンシャルID (トークンID), e.g. `MAMO00001234`. Case, full-width characters, spaces
-             *     and hyphens are normalised; the check digit catches typos before any code is tried.
+             * @description クレデンシャルID (トークンID), e.g. `MAMO00001234`: 4 letters and 8 digits, the last a
+             *     check digit that catches typos before any code is tried (`credential_id_malformed`), or
+             *     the serial of an imported hardware token (4 to 32 letters and digits). Blanks and
+             *     hyphens (also `ー`) are removed, full-width letters and digits converted, letters
+             *     upper-cased.
              */
             credential_id: string;
             /**
-             * @description The code shown by the token (OTP1 at banks that register with two codes). A string:
-             *     leading zeros matter.
+             * @description The code shown by the token (OTP1 at banks that register with two codes): 6 to 8 digits
+             *     as a string (leading zeros matter); full-width digits and blanks are accepted.
              */
             otp: string;
             /**
@@ -2985,7 +3035,7 @@ export interface components {
          * @description 同期ズレ補正: two consecutive codes.
          */
         ResyncRequest: {
-            /** @description The code shown first (OTP1). */
+            /** @description The code shown first (OTP1), read like `verifyOtp`'s. */
             otp1: string;
             /** @description The code shown next (OTP2). */
             otp2: string;
@@ -3040,11 +3090,14 @@ export interface components {
          * @description ログイン: contract number (+ user ID) and login password.
          */
         StartLoginRequest: {
-            /** @description 契約者番号 / 契約者ID. */
+            /**
+             * @description 契約者番号 / 契約者ID, read as createUser reads it (spaces trimmed, full-width
+             *     letters and digits converted).
+             */
             contract_number: string;
             /** @description 利用者ID, at banks that use them. */
             user_id?: string;
-            /** @description The login password (case-sensitive). */
+            /** @description The login password, exactly as set (case-sensitive; nothing is trimmed or converted). */
             password: string;
         };
         /**
@@ -3052,7 +3105,7 @@ export interface components {
          * @description 利用開始: a code from the activated token.
          */
         StartOtpUseRequest: {
-            /** @description The code the token shows now (a string: leading zeros matter). */
+            /** @description The code the token shows now, read like `verifyOtp`'s (a string: leading zeros matter). */
             otp: string;
         };
         /**
@@ -3161,9 +3214,13 @@ export interface components {
         TransactionDto: {
             /** @description What it is. */
             kind: components["schemas"]["TransactionKindDto"];
-            /** @description The amount as a decimal string, e.g. `"150000"`. */
+            /**
+             * @description The amount as a decimal string of half-width digits, e.g. `"150000"` or `"1500.50"`:
+             *     up to 18 digits, optionally a point and up to 18 more. No sign, no separators, no
+             *     exponent, nothing converted.
+             */
             amount: string;
-            /** @description ISO 4217 currency; `JPY` when omitted. */
+            /** @description ISO 4217 currency, three capital letters; `JPY` when omitted. */
             currency?: string;
             /** @description The payee, for transfers and payments. */
             payee?: components["schemas"]["PayeeDto"];
@@ -3178,7 +3235,7 @@ export interface components {
          * @description A code plus the transaction it authorises.
          */
         TransactionOtpRequest: {
-            /** @description The code shown by the token. */
+            /** @description The code shown by the token, read like `verifyOtp`'s. */
             otp: string;
             /** @description The transaction. */
             transaction: components["schemas"]["TransactionDto"];
@@ -3241,7 +3298,10 @@ export interface operations {
     findUser: {
         parameters: {
             query: {
-                /** @description 契約者番号. */
+                /**
+                 * @description 契約者番号, read as createUser reads it (spaces trimmed, full-width letters and
+                 *     digits converted).
+                 */
                 contract_number: string;
                 /** @description 利用者ID, if the bank uses them. */
                 user_id?: string;
@@ -6628,7 +6688,10 @@ export interface operations {
     listPendingApprovals: {
         parameters: {
             query?: {
-                /** @description Seconds to wait for an approval when none is pending (0–30; 0 answers at once). */
+                /**
+                 * @description Seconds to wait for an approval when none is pending (0–30; 0 answers at once).
+                 *     More is `validation_failed`.
+                 */
                 wait?: number;
             };
             header?: {
@@ -6641,7 +6704,7 @@ export interface operations {
                 "Mamori-Device-Signature"?: string;
             };
             path: {
-                /** @description The credential ID. */
+                /** @description The credential ID, read like `registerCredential`'s but only a Mamori ID. */
                 credential_id: string;
             };
             cookie?: never;
@@ -6962,7 +7025,10 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The token's credential ID (クレデンシャルID). */
+                /**
+                 * @description The token's credential ID (クレデンシャルID) or an imported token's serial, read like
+                 *     `registerCredential`'s.
+                 */
                 credential_id: string;
             };
             cookie?: never;

@@ -136,6 +136,36 @@ mod tests {
         assert_eq!(problem.status, 422);
     }
 
+    /// The spec's constraints become checking newtypes in a bank's Rust client: what Mamori
+    /// accepts (full-width, spaces, hyphens) passes, what it refuses does not, and
+    /// changePassword's body is one of its two shapes.
+    #[test]
+    fn constrained_fields_check_what_the_server_checks() {
+        use types::{
+            ChangePasswordRequest, CreateUserRequestContractNumber, OtpRequestOtp,
+            PasswordChangeWithCurrent, RegisterCredentialRequestCredentialId, TransactionDtoAmount,
+        };
+        assert!(CreateUserRequestContractNumber::try_from(" ＡＢ-１２.x_9\u{3000}").is_ok());
+        assert!(CreateUserRequestContractNumber::try_from("").is_err());
+        assert!(CreateUserRequestContractNumber::try_from("AB－12").is_err());
+        assert!(OtpRequestOtp::try_from("１２３\u{3000}４５６").is_ok());
+        assert!(OtpRequestOtp::try_from("12345").is_err());
+        assert!(RegisterCredentialRequestCredentialId::try_from("ｍａｍｏ-0000 1234").is_ok());
+        assert!(RegisterCredentialRequestCredentialId::try_from("MAM").is_err());
+        assert!(TransactionDtoAmount::try_from("1500.50").is_ok());
+        assert!(TransactionDtoAmount::try_from("１５００").is_err());
+
+        let body: ChangePasswordRequest = PasswordChangeWithCurrent {
+            current_password: "temp1234".parse().unwrap(),
+            new_password: "Winter2026".parse().unwrap(),
+        }
+        .into();
+        assert_eq!(
+            serde_json::to_value(&body).unwrap(),
+            json!({ "current_password": "temp1234", "new_password": "Winter2026" })
+        );
+    }
+
     #[test]
     fn a_client_is_made_from_a_base_url() {
         use super::ClientInfo;
