@@ -121,8 +121,10 @@ struct PushApprovalDto {
     /// When the phone answered.
     #[oai(skip_serializing_if_is_none)]
     answered_at: Option<Timestamp>,
-    /// Only when approved: the signed receipt, a JWT like verifyTransactionOtp's with
-    /// `amr: ["push"]`, `txn_kind` and `txn_hash`; verify it with `/.well-known/jwks.json`.
+    /// Only when approved, until five minutes after the answer: the signed receipt, a JWT like
+    /// verifyTransactionOtp's with `amr: ["push"]`, `txn_kind`, `txn_hash` and `approval_id`,
+    /// its `iat` and `auth_time` the answer time and its `jti` the approval's ID, so every
+    /// read gives the same receipt; verify it with `/.well-known/jwks.json`.
     #[oai(skip_serializing_if_is_none)]
     receipt: Option<String>,
 }

@@ -2309,7 +2309,8 @@ export interface components {
          *     - `credential_kind_not_allowed` (422): This kind of token cannot be used at this bank.
          *     - `resync_failed` (422): Sync drift correction failed. Enter two consecutive codes from your token.
          *     - `user_already_exists` (409): A user with this contract number already exists.
-         *     - `idempotency_key_reused` (409): This Idempotency-Key was already used for a different request.
+         *     - `idempotency_key_reused` (422): This Idempotency-Key was already used for a different request.
+         *     - `idempotency_key_in_use` (409): A request with this Idempotency-Key is still in progress. Retry shortly.
          *     - `login_failed` (401): The contract number, user ID or password is incorrect, or the user is locked.
          *     - `login_expired` (404): The login has expired or was already used. Please log in again.
          *     - `password_rejected` (422): The new password does not meet the password rules.
@@ -2339,7 +2340,7 @@ export interface components {
          *     - `import_invalid` (422): The file cannot be imported; nothing was imported. Please correct each listed line.
          * @enum {string}
          */
-        ErrorCode: "bad_request" | "validation_failed" | "unsupported_media_type" | "payload_too_large" | "uri_too_long" | "unauthorized" | "not_found" | "method_not_allowed" | "rate_limited" | "service_unavailable" | "internal_error" | "otp_malformed" | "otp_invalid" | "otp_already_used" | "otp_locked" | "otp_not_registered" | "credential_id_malformed" | "credential_unknown" | "credential_suspended" | "platform_operator_required" | "credential_already_registered" | "credential_kind_not_allowed" | "resync_failed" | "user_already_exists" | "idempotency_key_reused" | "login_failed" | "login_expired" | "password_rejected" | "password_not_managed" | "self_issue_disabled" | "activation_failed" | "activation_locked" | "activation_expired" | "token_not_activated" | "push_disabled" | "push_unavailable" | "push_approval_expired" | "push_already_answered" | "device_signature_invalid" | "push_transaction_mismatch" | "push_number_mismatch" | "admin_login_failed" | "admin_session_required" | "admin_setup_required" | "forbidden" | "csrf_token_invalid" | "bank_suspended" | "bank_file_managed" | "bank_already_exists" | "operator_already_exists" | "policy_invalid" | "import_invalid";
+        ErrorCode: "bad_request" | "validation_failed" | "unsupported_media_type" | "payload_too_large" | "uri_too_long" | "unauthorized" | "not_found" | "method_not_allowed" | "rate_limited" | "service_unavailable" | "internal_error" | "otp_malformed" | "otp_invalid" | "otp_already_used" | "otp_locked" | "otp_not_registered" | "credential_id_malformed" | "credential_unknown" | "credential_suspended" | "platform_operator_required" | "credential_already_registered" | "credential_kind_not_allowed" | "resync_failed" | "user_already_exists" | "idempotency_key_reused" | "idempotency_key_in_use" | "login_failed" | "login_expired" | "password_rejected" | "password_not_managed" | "self_issue_disabled" | "activation_failed" | "activation_locked" | "activation_expired" | "token_not_activated" | "push_disabled" | "push_unavailable" | "push_approval_expired" | "push_already_answered" | "device_signature_invalid" | "push_transaction_mismatch" | "push_number_mismatch" | "admin_login_failed" | "admin_session_required" | "admin_setup_required" | "forbidden" | "csrf_token_invalid" | "bank_suspended" | "bank_file_managed" | "bank_already_exists" | "operator_already_exists" | "policy_invalid" | "import_invalid";
         /**
          * FiguresDto
          * @description A bank's figures.
@@ -2891,8 +2892,10 @@ export interface components {
              */
             answered_at?: string;
             /**
-             * @description Only when approved: the signed receipt, a JWT like verifyTransactionOtp's with
-             *     `amr: ["push"]`, `txn_kind` and `txn_hash`; verify it with `/.well-known/jwks.json`.
+             * @description Only when approved, until five minutes after the answer: the signed receipt, a JWT like
+             *     verifyTransactionOtp's with `amr: ["push"]`, `txn_kind`, `txn_hash` and `approval_id`,
+             *     its `iat` and `auth_time` the answer time and its `jti` the approval's ID, so every
+             *     read gives the same receipt; verify it with `/.well-known/jwks.json`.
              */
             receipt?: string;
         };
