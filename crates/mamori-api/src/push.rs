@@ -330,8 +330,9 @@ impl PushApi {
 
     /// Get a push approval and, once approved, its receipt
     ///
-    /// The state of an approval of this bank: `pending`, `approved` (with a signed receipt),
-    /// `denied`, `expired` (no answer in time) or `cancelled` (replaced by a newer one).
+    /// The state of an approval of this bank: `pending`, `approved` (with a signed receipt,
+    /// the same on every read, until five minutes after the answer; none after that), `denied`,
+    /// `expired` (no answer in time) or `cancelled` (replaced by a newer one).
     /// Errors: `not_found` (404) for an unknown approval or another bank's.
     #[oai(
         path = "/v1/banks/:bank_id/push-approvals/:approval_id",

@@ -568,8 +568,9 @@ export interface paths {
         };
         /**
          * Get a push approval and, once approved, its receipt
-         * @description The state of an approval of this bank: `pending`, `approved` (with a signed receipt),
-         *     `denied`, `expired` (no answer in time) or `cancelled` (replaced by a newer one).
+         * @description The state of an approval of this bank: `pending`, `approved` (with a signed receipt,
+         *     the same on every read, until five minutes after the answer; none after that), `denied`,
+         *     `expired` (no answer in time) or `cancelled` (replaced by a newer one).
          *     Errors: `not_found` (404) for an unknown approval or another bank's.
          */
         get: operations["getPushApproval"];
