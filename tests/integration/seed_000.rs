@@ -203,6 +203,56 @@ async fn seed_000_approve_completes_the_transfer(engine: TestEngine) {
 }
 on_both_engines!(seed_000_approve_completes_the_transfer);
 
+/// The claims of a receipt (not verified: the signature is checked elsewhere).
+fn receipt_claims(receipt: &str) -> Value {
+    let payload = receipt.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &data_encoding::BASE64URL_NOPAD
+            .decode(payload.as_bytes())
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// A push receipt belongs to the approval, not to the read: it names the approval, its times
+/// come from the answer, so every read gives the same receipt, and once the answer is older than
+/// the receipt's lifetime no read gives one — a late read cannot mint a fresh one.
+async fn seed_000_receipt_is_bound_to_the_answer(engine: TestEngine) {
+    let app = TestApp::new(engine).await;
+    let (bank, user, device) = customer(&app, "9000009").await;
+    let approval_id = create_ok(&bank, &user, "150000").await;
+    let shown = the_pending(&app, &device).await;
+    let body = device.answer_body(&decide(&app, &shown, PushDecision::Approve, None));
+    let answered = answer(&app, &approval_id, body).await;
+    assert_eq!(answered.status, 200, "{:?}", answered.body);
+    let answered_at = app.now_unix();
+
+    app.advance(Duration::seconds(60));
+    let first = get(&bank, &approval_id).await;
+    assert_eq!(first.body["status"], "approved", "{:?}", first.body);
+    let receipt = first.body["receipt"].as_str().unwrap().to_owned();
+    let claims = receipt_claims(&receipt);
+    assert_eq!(claims["approval_id"], approval_id.as_str(), "{claims}");
+    assert_eq!(claims["auth_time"], answered_at, "{claims}");
+    assert_eq!(claims["iat"], answered_at, "{claims}");
+    assert_eq!(claims["exp"], answered_at + 300, "{claims}");
+
+    app.advance(Duration::seconds(180));
+    let second = get(&bank, &approval_id).await;
+    assert_eq!(
+        second.body["receipt"].as_str(),
+        Some(receipt.as_str()),
+        "a second read gives the same receipt"
+    );
+
+    // At answer + 300 s the receipt has expired: the state stays, no new receipt is minted.
+    app.advance(Duration::seconds(60));
+    let late = get(&bank, &approval_id).await;
+    assert_eq!(late.body["status"], "approved", "{:?}", late.body);
+    assert!(late.body.get("receipt").is_none(), "{:?}", late.body);
+}
+on_both_engines!(seed_000_receipt_is_bound_to_the_answer);
+
 /// 「拒否を選択した場合…振込依頼を取消します」: a denial cancels the transfer; no receipt.
 async fn seed_000_deny_cancels(engine: TestEngine) {
     let app = TestApp::new(engine).await;

@@ -134,8 +134,10 @@ struct PushApprovalDto {
     /// When the phone answered.
     #[oai(skip_serializing_if_is_none)]
     answered_at: Option<Timestamp>,
-    /// Only when approved: the signed receipt, a JWT like verifyTransactionOtp's with
-    /// `amr: ["push"]`, `txn_kind` and `txn_hash`; verify it with `/.well-known/jwks.json`.
+    /// Only when approved, until five minutes after the answer: the signed receipt, a JWT like
+    /// verifyTransactionOtp's with `amr: ["push"]`, `txn_kind`, `txn_hash` and `approval_id`,
+    /// its `iat` and `auth_time` the answer time and its `jti` the approval's ID, so every
+    /// read gives the same receipt; verify it with `/.well-known/jwks.json`.
     #[oai(skip_serializing_if_is_none)]
     receipt: Option<String>,
 }
@@ -346,8 +348,9 @@ impl PushApi {
 
     /// Get a push approval and, once approved, its receipt
     ///
-    /// The state of an approval of this bank: `pending`, `approved` (with a signed receipt),
-    /// `denied`, `expired` (no answer in time) or `cancelled` (replaced by a newer one).
+    /// The state of an approval of this bank: `pending`, `approved` (with a signed receipt,
+    /// the same on every read, until five minutes after the answer; none after that), `denied`,
+    /// `expired` (no answer in time) or `cancelled` (replaced by a newer one).
     /// Errors: `not_found` (404) for an unknown approval or another bank's.
     #[oai(
         path = "/v1/banks/:bank_id/push-approvals/:approval_id",

@@ -132,7 +132,8 @@ pub struct PushApprovalView {
     pub expires_at: DateTime<Utc>,
     /// When the device answered.
     pub answered_at: Option<DateTime<Utc>>,
-    /// A signed receipt (JWT, `amr: ["push"]`), only when approved.
+    /// A signed receipt (JWT, `amr: ["push"]`), only when approved and until it expires
+    /// (five minutes after the answer).
     pub receipt: Option<String>,
 }
 
@@ -493,7 +494,8 @@ impl Push {
         )
     }
 
-    /// getPushApproval: an approval of the caller's bank, with a receipt once approved.
+    /// getPushApproval: an approval of the caller's bank, with its receipt once approved (the
+    /// same on every read, until it expires).
     pub async fn get_push_approval(
         &self,
         caller: &BankCaller,
@@ -513,12 +515,10 @@ impl Push {
                         row.id
                     ))
                 })?;
-            let auth_time = row.answered_at.unwrap_or(row.updated_at);
-            Some(
-                self.receipts
-                    .transaction_receipt(caller, &row.user_id, &["push"], auth_time, &transaction)
-                    .await?,
-            )
+            let answered_at = row.answered_at.unwrap_or(row.updated_at);
+            self.receipts
+                .push_receipt(caller, &row.user_id, &row.id, answered_at, &transaction)
+                .await?
         } else {
             None
         };

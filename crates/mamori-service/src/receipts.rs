@@ -47,6 +47,19 @@ struct Claims<'a> {
     txn_kind: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     txn_hash: Option<&'a str>,
+    /// Push receipts: the approval the receipt is of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    approval_id: Option<&'a str>,
+}
+
+/// When a receipt was issued and what makes it unique.
+struct Issue<'a> {
+    /// `iat`; `exp` is [`RECEIPT_TTL_SECONDS`] later.
+    at: DateTime<Utc>,
+    /// `jti`.
+    id: String,
+    /// `approval_id`, for a push receipt.
+    approval_id: Option<&'a str>,
 }
 
 impl Receipts {
@@ -68,7 +81,8 @@ impl Receipts {
         amr: &[&str],
         auth_time: DateTime<Utc>,
     ) -> Result<String, ServiceError> {
-        self.sign_receipt(caller, user_id, amr, auth_time, None)
+        let issue = self.fresh_issue();
+        self.sign_receipt(caller, user_id, amr, auth_time, None, issue)
             .await
     }
 
@@ -81,8 +95,45 @@ impl Receipts {
         auth_time: DateTime<Utc>,
         transaction: &Transaction,
     ) -> Result<String, ServiceError> {
-        self.sign_receipt(caller, user_id, amr, auth_time, Some(transaction))
+        let issue = self.fresh_issue();
+        self.sign_receipt(caller, user_id, amr, auth_time, Some(transaction), issue)
             .await
+    }
+
+    /// The receipt of an approved push approval, bound to the approval and its answer: its
+    /// `approval_id`, `jti` the approval's ID, `iat` and `auth_time` the answer time, `exp`
+    /// [`RECEIPT_TTL_SECONDS`] after the answer. Every read gives the same receipt (Ed25519 is
+    /// deterministic) until it expires; after that, none, so a late read cannot mint a fresh
+    /// one.
+    pub(crate) async fn push_receipt(
+        &self,
+        caller: &BankCaller,
+        user_id: &str,
+        approval_id: &str,
+        answered_at: DateTime<Utc>,
+        transaction: &Transaction,
+    ) -> Result<Option<String>, ServiceError> {
+        if self.core.now() >= answered_at + Duration::seconds(RECEIPT_TTL_SECONDS) {
+            return Ok(None);
+        }
+        let issue = Issue {
+            at: answered_at,
+            id: approval_id.to_owned(),
+            approval_id: Some(approval_id),
+        };
+        let amr = ["push"];
+        self.sign_receipt(caller, user_id, &amr, answered_at, Some(transaction), issue)
+            .await
+            .map(Some)
+    }
+
+    /// A receipt issued now, with a new `jti`.
+    fn fresh_issue(&self) -> Issue<'static> {
+        Issue {
+            at: self.core.now(),
+            id: uuid::Uuid::new_v4().to_string(),
+            approval_id: None,
+        }
     }
 
     async fn sign_receipt(
@@ -92,9 +143,10 @@ impl Receipts {
         amr: &[&str],
         auth_time: DateTime<Utc>,
         transaction: Option<&Transaction>,
+        issue: Issue<'_>,
     ) -> Result<String, ServiceError> {
         let key = self.signing_key().await?;
-        let now = self.core.now().timestamp();
+        let issued_at = issue.at.timestamp();
         let hash = transaction.map(Transaction::hash);
         let claims = Claims {
             iss: ISSUER,
@@ -102,11 +154,12 @@ impl Receipts {
             sub: user_id,
             amr,
             auth_time: auth_time.timestamp(),
-            iat: now,
-            exp: now + RECEIPT_TTL_SECONDS,
-            jti: uuid::Uuid::new_v4().to_string(),
+            iat: issued_at,
+            exp: issued_at + RECEIPT_TTL_SECONDS,
+            jti: issue.id,
             txn_kind: transaction.map(|t| t.kind.as_str()),
             txn_hash: hash.as_deref(),
+            approval_id: issue.approval_id,
         };
         key.sign(&claims).map_err(ServiceError::internal)
     }

@@ -569,8 +569,9 @@ export interface paths {
         };
         /**
          * Get a push approval and, once approved, its receipt
-         * @description The state of an approval of this bank: `pending`, `approved` (with a signed receipt),
-         *     `denied`, `expired` (no answer in time) or `cancelled` (replaced by a newer one).
+         * @description The state of an approval of this bank: `pending`, `approved` (with a signed receipt,
+         *     the same on every read, until five minutes after the answer; none after that), `denied`,
+         *     `expired` (no answer in time) or `cancelled` (replaced by a newer one).
          *     Errors: `not_found` (404) for an unknown approval or another bank's.
          */
         get: operations["getPushApproval"];
@@ -2940,8 +2941,10 @@ export interface components {
              */
             answered_at?: string;
             /**
-             * @description Only when approved: the signed receipt, a JWT like verifyTransactionOtp's with
-             *     `amr: ["push"]`, `txn_kind` and `txn_hash`; verify it with `/.well-known/jwks.json`.
+             * @description Only when approved, until five minutes after the answer: the signed receipt, a JWT like
+             *     verifyTransactionOtp's with `amr: ["push"]`, `txn_kind`, `txn_hash` and `approval_id`,
+             *     its `iat` and `auth_time` the answer time and its `jti` the approval's ID, so every
+             *     read gives the same receipt; verify it with `/.well-known/jwks.json`.
              */
             receipt?: string;
         };
