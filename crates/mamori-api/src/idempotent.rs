@@ -127,15 +127,20 @@ impl<E: Endpoint> Endpoint for IdempotentEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
+        // Most requests carry no key: they pass with two look-ups and nothing copied.
+        let keyed =
+            req.headers().contains_key(HEADER) && applies(req.method().as_str(), req.uri().path());
+        if !keyed {
+            return self.inner.call(req).await.map(IntoResponse::into_response);
+        }
         let path = req.uri().path().to_owned();
         // A key that is not even text (bytes beyond ASCII) is as malformed as a bad text one.
         let raw_key = req
             .headers()
             .get(HEADER)
-            .map(|value| value.to_str().unwrap_or_default().to_owned());
-        let (true, Some(raw_key)) = (applies(req.method().as_str(), &path), raw_key) else {
-            return self.inner.call(req).await.map(IntoResponse::into_response);
-        };
+            .map(|value| value.to_str().unwrap_or_default())
+            .unwrap_or_default()
+            .to_owned();
         let ctx = RequestContext::of(&req);
         let Some(key) = IdempotencyKey::parse(&raw_key) else {
             let detail = format!(
