@@ -19,7 +19,7 @@ use sea_orm::{
 
 use crate::audit::NewAuditEvent;
 use crate::error::StoreError;
-use crate::reach::Reachability;
+use crate::reach::{Attempt, Reachability};
 
 /// Told of each audit entry once the unit of work that appended it has committed, e.g. to count
 /// it in the process's metrics. Never told of an entry that was rolled back.
@@ -36,6 +36,10 @@ pub enum Engine {
     /// Production: shared by several stateless nodes.
     Postgres,
 }
+
+/// How long a background probe of an unreachable database may wait: it is never a caller's
+/// request, but a shorter wait finds the database sooner once it is back.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A connection pool to Mamori's database.
 #[derive(Debug, Clone)]
@@ -123,8 +127,21 @@ impl Database {
         &self,
         statement: impl std::future::Future<Output = Result<T, DbErr>>,
     ) -> Result<T, DbErr> {
-        if !self.reach.may_try(Instant::now()) {
-            return Err(Reachability::known_down());
+        match self.reach.attempt(Instant::now()) {
+            Attempt::Go => {}
+            Attempt::Refuse => return Err(Reachability::known_down()),
+            Attempt::RefuseAndProbe => {
+                let (conn, reach) = (self.conn.clone(), self.reach.clone());
+                tokio::spawn(async move {
+                    let ping = conn.execute_unprepared("SELECT 1");
+                    let result = match tokio::time::timeout(PROBE_TIMEOUT, ping).await {
+                        Ok(result) => result.map(|_| ()),
+                        Err(_) => Err(Reachability::known_down()),
+                    };
+                    reach.probed(&result, Instant::now());
+                });
+                return Err(Reachability::known_down());
+            }
         }
         let result = statement.await;
         self.reach.observe(&result, Instant::now());

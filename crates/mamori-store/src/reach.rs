@@ -1,6 +1,6 @@
 //! Whether the database answers: once a statement finds it unreachable, later ones answer at
-//! once instead of each waiting out the pool's acquire timeout (5 s), and one probe at a time
-//! finds out when it is back.
+//! once instead of each waiting out the pool's acquire timeout (5 s), and one probe at a time,
+//! in the background, finds out when it is back: no request is ever the one that waits.
 //!
 //! A bank's IB server with a 3-second timeout would otherwise see every request time out while
 //! the database is away, instead of a 503 with `Retry-After` it can act on.
@@ -28,28 +28,51 @@ pub(crate) struct Reachability {
 struct State {
     /// When the database was last found unreachable; `None` while it answers.
     down_since: Option<Instant>,
-    /// When the last try while down started (a probe), if any.
+    /// When the last probe while down started, if any.
     last_probe: Option<Instant>,
+    /// Whether a probe is out now.
+    probing: bool,
+}
+
+/// What a statement does now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Attempt {
+    /// The database answers: go.
+    Go,
+    /// It is away: answer at once.
+    Refuse,
+    /// It is away: answer at once, and start the one probe (it is due).
+    RefuseAndProbe,
 }
 
 impl Reachability {
-    /// Whether a statement may go to the database now: always while it is up; while it is
-    /// down, one caller per [`PROBE_EVERY`] (the probe) and no one else.
-    pub(crate) fn may_try(&self, now: Instant) -> bool {
+    /// What a statement may do now: go while the database is up; while it is down, answer at
+    /// once, and once per [`PROBE_EVERY`] (with no probe out) start a probe beside it.
+    pub(crate) fn attempt(&self, now: Instant) -> Attempt {
         if !self.down.load(Ordering::Acquire) {
-            return true;
+            return Attempt::Go;
         }
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if state.down_since.is_none() {
-            return true;
+            return Attempt::Go;
         }
-        let due = state
-            .last_probe
-            .is_none_or(|last| now.duration_since(last) >= PROBE_EVERY);
-        if due {
-            state.last_probe = Some(now);
+        let due = !state.probing
+            && state
+                .last_probe
+                .is_none_or(|last| now.duration_since(last) >= PROBE_EVERY);
+        if !due {
+            return Attempt::Refuse;
         }
-        due
+        state.last_probe = Some(now);
+        state.probing = true;
+        Attempt::RefuseAndProbe
+    }
+
+    /// Learns from a probe's result, and lets the next one start.
+    pub(crate) fn probed<T>(&self, result: &Result<T, DbErr>, now: Instant) {
+        self.observe(result, now);
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.probing = false;
     }
 
     /// Learns from a statement's result.
@@ -111,25 +134,24 @@ mod tests {
     }
 
     #[test]
-    fn while_down_one_probe_per_interval_tries_and_a_success_ends_it() {
+    fn while_down_every_statement_answers_at_once_and_one_probe_at_a_time_looks() {
         let reach = Reachability::default();
         let t0 = Instant::now();
-        assert!(reach.may_try(t0));
+        let at = |ms| t0 + Duration::from_millis(ms);
+        assert_eq!(reach.attempt(t0), Attempt::Go);
         reach.observe(&down(), t0);
-        // Everyone else answers at once…
-        assert!(!reach.may_try(t0 + Duration::from_millis(10)));
-        assert!(!reach.may_try(t0 + Duration::from_millis(200)));
-        // …until a probe is due; then only that one caller tries.
-        let probe = t0 + Duration::from_millis(260);
-        assert!(reach.may_try(probe));
-        assert!(!reach.may_try(probe + Duration::from_millis(1)));
-        reach.observe(&down(), probe + Duration::from_millis(5));
-        assert!(!reach.may_try(probe + Duration::from_millis(100)));
-        let next = probe + Duration::from_millis(300);
-        assert!(reach.may_try(next));
-        reach.observe(&Ok(()), next);
-        assert!(reach.may_try(next + Duration::from_millis(1)));
-        assert!(reach.may_try(next + Duration::from_millis(2)));
+        assert_eq!(reach.attempt(at(10)), Attempt::Refuse);
+        assert_eq!(reach.attempt(at(200)), Attempt::Refuse);
+        // A probe is due: the statement still answers at once, and starts the probe.
+        assert_eq!(reach.attempt(at(260)), Attempt::RefuseAndProbe);
+        // While it is out (it may wait the pool's 5 s), no second probe starts.
+        assert_eq!(reach.attempt(at(600)), Attempt::Refuse);
+        assert_eq!(reach.attempt(at(5000)), Attempt::Refuse);
+        reach.probed(&down(), at(5260));
+        assert_eq!(reach.attempt(at(5300)), Attempt::RefuseAndProbe);
+        reach.probed(&Ok(()), at(5310));
+        assert_eq!(reach.attempt(at(5311)), Attempt::Go);
+        assert_eq!(reach.attempt(at(5312)), Attempt::Go);
     }
 
     #[test]
@@ -137,6 +159,6 @@ mod tests {
         let reach = Reachability::default();
         let t0 = Instant::now();
         reach.observe::<()>(&Err(DbErr::Custom("syntax".into())), t0);
-        assert!(reach.may_try(t0));
+        assert_eq!(reach.attempt(t0), Attempt::Go);
     }
 }
