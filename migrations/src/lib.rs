@@ -16,6 +16,7 @@ mod m20261122_000005_customer_token;
 mod m20261201_000006_operators;
 mod m20261201_000007_bindings_by_user;
 mod m20261201_000008_idempotency_keys;
+mod m20261201_000009_audit_pending;
 
 /// The list of all migrations, oldest first.
 #[derive(Debug)]
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_operators::Migration),
             Box::new(m20261201_000007_bindings_by_user::Migration),
             Box::new(m20261201_000008_idempotency_keys::Migration),
+            Box::new(m20261201_000009_audit_pending::Migration),
         ]
     }
 }

@@ -312,3 +312,157 @@ async fn deleted_newest_entry_breaks_the_chain(engine: TestEngine) {
     assert_eq!(check["broken_at_seq"].as_i64(), Some(newest), "{check}");
 }
 on_both_engines!(deleted_newest_entry_breaks_the_chain);
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    let conn = app.db.connection();
+    let row = conn
+        .query_one_raw(sea_orm::Statement::from_string(
+            conn.get_database_backend(),
+            sql.to_owned(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "n").unwrap()
+}
+
+/// Code checks never wait on the bank's chain: their entries wait in `audit_pending` while two
+/// nodes' sealers link them concurrently with the checks. Afterwards every request is in the
+/// chain exactly once, nothing waits, and the chain verifies with no gap.
+async fn checks_and_two_sealers_at_once_leave_one_whole_chain(engine: TestEngine) {
+    let app = std::sync::Arc::new(TestApp::new(engine).await);
+    let bank = app.bank("jonan-shinkin").await;
+    let mut users = Vec::new();
+    for i in 0..4 {
+        let token = app.provision().await;
+        let user = bank.create_user(&format!("930000{i}"), None).await;
+        let reg = bank
+            .post(
+                &format!("/users/{user}/credential"),
+                json!({ "credential_id": token.credential_id, "otp": token.code_at(app.now_unix()) }),
+            )
+            .await;
+        assert_eq!(reg.status, 201, "{:?}", reg.body);
+        users.push((user, token));
+    }
+    app.next_step();
+    // Nothing linked yet: a check's entry never touches the chain head.
+    let pending = count(&app, "SELECT COUNT(*) AS n FROM audit_pending").await;
+    assert!(pending >= 8, "setup entries wait to be sealed: {pending}");
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut sealers = Vec::new();
+    for services in [
+        app.state.services.clone(),
+        app.another_node().state.services.clone(),
+    ] {
+        let stop = stop.clone();
+        sealers.push(tokio::spawn(async move {
+            let mut sealed = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                sealed += services.audit.seal_all().await.unwrap().entries;
+                tokio::task::yield_now().await;
+            }
+            sealed
+        }));
+    }
+    let mut tasks = Vec::new();
+    for round in 0..4 {
+        for (i, (user, token)) in users.iter().enumerate() {
+            let code = if round == 0 {
+                token.code_at(app.now_unix())
+            } else {
+                "000000".to_owned()
+            };
+            let (app, path, key) = (
+                app.clone(),
+                format!("/v1/banks/{}/users/{user}/otp/verify", bank.id),
+                bank.key.clone(),
+            );
+            let request_id = format!("storm-{round}-{i}");
+            tasks.push(tokio::spawn(async move {
+                let answer = app
+                    .call_with_headers(
+                        "POST",
+                        &path,
+                        Some(&key),
+                        &[("x-request-id", request_id)],
+                        Some(json!({ "otp": code })),
+                    )
+                    .await;
+                assert!(
+                    [200, 422, 409].contains(&answer.status),
+                    "{}: {:?}",
+                    answer.status,
+                    answer.body
+                );
+            }));
+        }
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut sealed_by_sealers = 0;
+    for sealer in sealers {
+        sealed_by_sealers += sealer.await.unwrap();
+    }
+    let entries = all_entries(&bank).await;
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) AS n FROM audit_pending").await,
+        0,
+        "a read seals what waits"
+    );
+    for round in 0..4 {
+        for i in 0..users.len() {
+            let id = format!("storm-{round}-{i}");
+            let n = entries.iter().filter(|e| e["request_id"] == id).count();
+            assert_eq!(n, 1, "{id} is in the chain once");
+        }
+    }
+    let total = count(
+        &app,
+        "SELECT COUNT(*) AS n FROM audit_events WHERE tenant_id = 'jonan-shinkin'",
+    )
+    .await;
+    assert_eq!(total as usize, entries.len());
+    assert!(sealed_by_sealers > 0, "the sealers ran beside the checks");
+    let check = chain(&bank).await;
+    assert_eq!(check["intact"], true, "{check}");
+    assert_eq!(check["entries"].as_u64(), Some(total as u64), "{check}");
+}
+on_both_engines!(checks_and_two_sealers_at_once_leave_one_whole_chain);
+
+/// An entry whose transaction took its id early but committed after a later entry was sealed
+/// (PostgreSQL hands out ids before commit) is sealed by the next run all the same: the sealer
+/// takes whatever waits, never "everything after the last id".
+async fn an_entry_committed_late_is_sealed_all_the_same(engine: TestEngine) {
+    let app = TestApp::new(engine).await;
+    let bank = app.bank("jonan-shinkin").await;
+    let insert = |id: i64, request: &str| {
+        format!(
+            "INSERT INTO audit_pending (id, tenant_id, occurred_at, actor, operation, outcome, \
+             request_id) VALUES ({id}, 'jonan-shinkin', '2026-12-01 00:00:00+00:00', 'system', \
+             'verifyOtp', 'success', '{request}')"
+        )
+    };
+    execute(&app, &insert(1_000_000, "later-id")).await;
+    assert_eq!(chain(&bank).await["intact"], true);
+    execute(&app, &insert(999_999, "earlier-id-committed-later")).await;
+    let entries = all_entries(&bank).await;
+    let later = entry_of(&entries, "later-id")["seq"].as_i64().unwrap();
+    let earlier = entry_of(&entries, "earlier-id-committed-later")["seq"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        earlier,
+        later + 1,
+        "sealed in commit order, after the other"
+    );
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) AS n FROM audit_pending").await,
+        0
+    );
+    assert_eq!(chain(&bank).await["intact"], true);
+}
+on_both_engines!(an_entry_committed_late_is_sealed_all_the_same);

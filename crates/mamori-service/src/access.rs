@@ -1,6 +1,8 @@
 //! Banks' API keys: created by an operator (`mamori api-keys create`), shown once, stored
 //! hashed, checked on every bank request.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use mamori_crypto::{ApiKey, ApiKeyHash};
 use mamori_domain::{ErrorCode, TenantId};
@@ -92,7 +94,10 @@ impl Access {
 
     /// Revokes a key by id or prefix; returns whether one was revoked.
     pub async fn revoke_api_key(&self, id_or_prefix: &str) -> Result<bool, ServiceError> {
-        Ok(api_keys::revoke_api_key(self.core.db(), id_or_prefix, self.core.now()).await?)
+        let revoked =
+            api_keys::revoke_api_key(self.core.db(), id_or_prefix, self.core.now()).await?;
+        self.core.forget_banks();
+        Ok(revoked)
     }
 
     /// A bank's keys.
@@ -124,10 +129,22 @@ impl Access {
     ) -> Result<BankCaller, ServiceError> {
         let unauthorized = || ServiceError::rejected(ErrorCode::Unauthorized);
         let key = ApiKey::parse(bearer.trim()).map_err(|_| unauthorized())?;
-        let (row, bank_suspended) =
-            api_keys::find_active_api_key_with_bank(self.core.db(), key.prefix())
-                .await?
-                .ok_or_else(unauthorized)?;
+        let found = match self.core.caches.bank_keys.get(key.prefix()) {
+            Some(found) => found,
+            None => {
+                let found = Arc::new(
+                    api_keys::find_active_api_key_with_bank(self.core.db(), key.prefix())
+                        .await?
+                        .ok_or_else(unauthorized)?,
+                );
+                self.core
+                    .caches
+                    .bank_keys
+                    .insert(key.prefix().to_owned(), found.clone());
+                found
+            }
+        };
+        let (row, bank_suspended) = (&found.0, found.1);
         if !key.matches(&ApiKeyHash(row.key_hash.clone())) {
             return Err(unauthorized());
         }
@@ -139,7 +156,7 @@ impl Access {
         }
         self.note_use(&row.id);
         let tenant_id = TenantId::parse(&row.tenant_id).map_err(ServiceError::internal)?;
-        Ok(BankCaller::with_api_key(tenant_id, row.id))
+        Ok(BankCaller::with_api_key(tenant_id, row.id.clone()))
     }
 
     /// Records a key's last use for the console, at most once a minute per key and node, in

@@ -3,9 +3,14 @@
 use chrono::{DateTime, Utc};
 use mamori_domain::{AuditOutcome, Operation, TenantId};
 use mamori_store::audit::{self, AuditEvent, ChainCheck};
+use mamori_store::sealer::{self, Sealed};
 
 use crate::core::{BankCaller, Core};
 use crate::error::ServiceError;
+
+/// How often `mamori serve` links waiting audit entries into their chains: the longest an
+/// entry waits while the database is reachable (plus one run).
+pub const SEAL_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// The largest page of audit events.
 pub const MAX_AUDIT_PAGE: u64 = 200;
@@ -103,6 +108,7 @@ impl AuditTrail {
         before: Option<i64>,
         limit: u64,
     ) -> Result<Vec<AuditRecord>, ServiceError> {
+        self.core.seal_audit(caller.tenant_id.as_str()).await?;
         Ok(audit::list_audit_events(
             self.core.db(),
             caller.tenant_id.as_str(),
@@ -115,11 +121,18 @@ impl AuditTrail {
         .collect())
     }
 
+    /// Links every bank's waiting entries into their chains (`mamori serve` runs this every
+    /// [`SEAL_EVERY`]); returns how many it linked and when the oldest of them happened.
+    pub async fn seal_all(&self) -> Result<Sealed, ServiceError> {
+        Ok(sealer::seal_all(self.core.db()).await?)
+    }
+
     /// Recomputes a bank's audit hash chain.
     pub async fn verify_audit_chain(
         &self,
         tenant_id: &TenantId,
     ) -> Result<ChainStatus, ServiceError> {
+        self.core.seal_audit(tenant_id.as_str()).await?;
         Ok(
             audit::verify_audit_chain(self.core.db(), tenant_id.as_str())
                 .await?

@@ -47,7 +47,7 @@ pub use admin::operators::{
     CreatedOperator, FIRST_ADMIN, NewOperator, OperatorView, Operators, SignedIn, TotpEnrollment,
 };
 pub use admin::trail::{AuditFilter, Bucket, Figures, Trails};
-pub use audit_trail::{AuditRecord, AuditTrail, ChainStatus, MAX_AUDIT_PAGE};
+pub use audit_trail::{AuditRecord, AuditTrail, ChainStatus, MAX_AUDIT_PAGE, SEAL_EVERY};
 pub use core::codes::PLATFORM_GUESS_BUDGET;
 pub use core::counting::{CountedEvent, EventCounter};
 pub use core::{Actor, BankCaller, Limits, RequestMeta};

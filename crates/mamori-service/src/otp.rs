@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use mamori_domain::{BindingState, ErrorCode, Operation};
-use mamori_store::{bindings, credentials};
+use mamori_store::{bindings, checks};
 use serde_json::json;
 
 use crate::check::Decision;
@@ -176,21 +176,17 @@ impl BankOtp {
             facts,
         } = check;
         let core = &self.core;
-        let user = core.bank_user(caller, user_id).await?;
+        // The policy comes from this node's cache; user, binding and credential in one read.
         let policy = core.policy(caller).await?;
+        let target = checks::find_check_target(core.db(), caller.tenant_id.as_str(), user_id)
+            .await?
+            .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))?;
         let now = core.now();
-        let entry = AuditEntry::bank(caller, meta, operation, now).user(&user.id);
-        let Some(binding) =
-            bindings::find_live_binding(core.db(), &user.tenant_id, &user.id).await?
-        else {
+        let entry = AuditEntry::bank(caller, meta, operation, now).user(&target.user.id);
+        let Some((binding, credential)) = target.registered else {
             return core
                 .refuse(entry, ServiceError::rejected(ErrorCode::OtpNotRegistered))
                 .await;
-        };
-        let Some(credential) =
-            credentials::find_credential(core.db(), &binding.credential_id).await?
-        else {
-            return Err(ServiceError::internal("binding without credential"));
         };
         let entry = entry.credential(&credential.id);
         let raw: Vec<String> = match input {
@@ -230,6 +226,44 @@ impl BankOtp {
             ),
             _ => Decision::Wrong,
         };
+        let learned = |decision: Decision| match decision {
+            Decision::Spend {
+                drift: Some(drift), ..
+            } => Some(json!({ "drift_steps": drift })),
+            _ => None,
+        };
+        // A replayed code changes nothing: while the binding (as read) still has attempts, it
+        // is refused with one insert of its audit entry.
+        if decision == Decision::AlreadyUsed && binding.failures < codes::lock_limit(&policy) {
+            return core
+                .refuse(entry, ServiceError::rejected(ErrorCode::OtpAlreadyUsed))
+                .await;
+        }
+        // The common case, a fresh code at an active binding that changes no state, is accepted
+        // in one statement where the engine allows it; any other case, or a condition that no
+        // longer held, is settled in a unit of work below, which names the refusal.
+        if let (Decision::Spend { at, drift }, None) = (decision, then) {
+            let acceptance = checks::Acceptance {
+                binding_id: &binding.id,
+                limit: codes::lock_limit(&policy),
+                credential_id: &credential.id,
+                kind: credential.kind,
+                at,
+                drift,
+                now,
+            };
+            let event = entry
+                .clone()
+                .details_opt(learned(decision))
+                .details_opt(facts.clone())
+                .into_event();
+            if checks::accept_at_once(core.db(), &acceptance, event).await? {
+                return Ok(Accepted {
+                    credential_id: credential.id,
+                    accepted_at: now,
+                });
+            }
+        }
 
         let tx = core.write().await?;
         let checked = match codes::settle(
@@ -268,13 +302,8 @@ impl BankOtp {
             }
             rejected => rejected,
         };
-        let learned = match (decision, &checked) {
-            (
-                Decision::Spend {
-                    drift: Some(drift), ..
-                },
-                Checked::Accepted,
-            ) => Some(json!({ "drift_steps": drift })),
+        let learned = match checked {
+            Checked::Accepted => learned(decision),
             _ => None,
         };
         entry

@@ -622,7 +622,10 @@ impl Push {
             if !names.contains_key(&row.tenant_id) {
                 let tenant = TenantId::parse(&row.tenant_id).map_err(ServiceError::internal)?;
                 let config = self.core.config(&tenant).await?;
-                names.insert(row.tenant_id.clone(), (config.name_ja, config.name_en));
+                names.insert(
+                    row.tenant_id.clone(),
+                    (config.name_ja.clone(), config.name_en.clone()),
+                );
             }
             let (bank_name_ja, bank_name_en) = names[&row.tenant_id].clone();
             let transaction =

@@ -24,11 +24,13 @@ impl Tenants {
         &self,
         configs: &[TenantConfig],
     ) -> Result<Vec<AppliedTenant>, ServiceError> {
-        Ok(self
+        let applied = self
             .core
             .db()
             .apply_tenant_configs(configs, self.core.now())
-            .await?)
+            .await?;
+        self.core.forget_banks();
+        Ok(applied)
     }
 
     /// All banks.

@@ -1,18 +1,24 @@
 //! The audit trail: every attempt and state change, appended in the same transaction as the
-//! change it records, linked per tenant into a SHA-256 hash chain so a deleted or edited entry
-//! is detectable.
+//! change it records, and linked per tenant into a SHA-256 hash chain so a deleted or edited
+//! entry is detectable.
+//!
+//! Appending and linking are two steps. A decision inserts its entry into `audit_pending` in
+//! its own transaction (no shared row is touched, so one bank's checks never queue behind each
+//! other); the sealer ([`crate::sealer::seal`]) then moves waiting entries into `audit_events` in one unit of
+//! work that holds the bank's chain head, giving each the next sequence number and a hash over
+//! its predecessor's. `mamori serve` seals every few hundred milliseconds, and every read of a
+//! trail seals first, so a reader never misses a committed entry.
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use data_encoding::HEXLOWER;
 use mamori_domain::{AuditOutcome, Operation};
-use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
 };
 use sha2::{Digest, Sha256};
 
-use crate::entities::{audit_events, audit_heads};
+use crate::entities::{audit_events, audit_heads, audit_pending};
 use crate::error::StoreError;
 
 /// The hash a chain starts from.
@@ -111,8 +117,7 @@ pub enum ChainCheck {
     },
 }
 
-/// Appends `event` at `now` inside the caller's transaction. Call it last in the transaction:
-/// it locks the tenant's chain head until commit.
+/// Appends `event` at `now` inside the caller's transaction (see [`append_all`]).
 pub async fn append<C: ConnectionTrait>(
     conn: &C,
     event: NewAuditEvent,
@@ -121,98 +126,31 @@ pub async fn append<C: ConnectionTrait>(
     append_all(conn, vec![event], now).await
 }
 
-/// Appends `events`, all of one tenant's chain, in order at `now`, with one move of the chain
-/// head for all of them (a batch such as a token import would otherwise hold the head for a
-/// round trip per entry). Call it last in the transaction, as [`append`].
+/// Appends `events` at `now` inside the caller's transaction: they commit or vanish with the
+/// change they record. They wait in `audit_pending` until [`crate::sealer::seal`] links them into their
+/// chain, so no two transactions of a bank ever wait on each other for its chain head.
 pub async fn append_all<C: ConnectionTrait>(
     conn: &C,
     events: Vec<NewAuditEvent>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let Some(tenant_id) = events.first().map(|e| e.tenant_id.clone()) else {
-        return Ok(());
-    };
-    if events.iter().any(|e| e.tenant_id != tenant_id) {
-        return Err(StoreError::Corrupt(
-            "one batch of audit entries spans two chains".into(),
-        ));
-    }
-    let count = i64::try_from(events.len())
-        .map_err(|_| StoreError::Corrupt("audit batch too large".into()))?;
-    // Microseconds: what both engines store, so the hash recomputes from stored values.
-    let occurred_at = now
-        .duration_trunc(TimeDelta::microseconds(1))
-        .unwrap_or(now);
-    audit_heads::Entity::insert(audit_heads::ActiveModel {
-        tenant_id: Set(tenant_id.clone()),
-        seq: Set(0),
-        hash: Set(GENESIS_HASH.to_owned()),
-    })
-    .on_conflict_do_nothing_on([audit_heads::Column::TenantId])
-    .exec(conn)
-    .await?;
-    // The increment takes the row lock; the read after it sees our own write, with the hash
-    // still that of the last entry before ours.
-    audit_heads::Entity::update_many()
-        .col_expr(
-            audit_heads::Column::Seq,
-            Expr::col(audit_heads::Column::Seq).add(count),
-        )
-        .filter(audit_heads::Column::TenantId.eq(tenant_id.clone()))
-        .exec(conn)
-        .await?;
-    let head = audit_heads::Entity::find_by_id(tenant_id.clone())
-        .one(conn)
-        .await?
-        .ok_or_else(|| StoreError::Corrupt("audit head vanished".into()))?;
-    let mut prev_hash = head.hash;
-    let mut rows = Vec::with_capacity(events.len());
-    for (seq, event) in (head.seq - count + 1..).zip(events) {
-        let mut row = audit_events::Model {
-            id: 0,
-            tenant_id: tenant_id.clone(),
-            seq,
-            occurred_at,
-            actor: event.actor,
-            operation: event.operation,
-            outcome: event.outcome,
-            error_code: event.error_code,
-            user_id: event.user_id,
-            credential_id: event.credential_id,
-            request_id: event.request_id,
-            client_addr: event.client_addr,
-            details: event.details.as_ref().map(serde_json::Value::to_string),
-            prev_hash: prev_hash.clone(),
-            hash: String::new(),
-        };
-        row.hash = entry_hash(&row);
-        prev_hash = row.hash.clone();
-        rows.push(row);
-    }
-    audit_heads::Entity::update_many()
-        .col_expr(audit_heads::Column::Hash, Expr::value(prev_hash))
-        .filter(audit_heads::Column::TenantId.eq(tenant_id))
-        .exec(conn)
-        .await?;
-    // 14 values a row: 500 rows stay far below either engine's limit on bound parameters.
-    for chunk in rows.chunks(500) {
-        audit_events::Entity::insert_many(chunk.iter().cloned().map(|row| {
-            audit_events::ActiveModel {
+    let occurred_at = stored_time(now);
+    // 12 values a row: 500 rows stay far below either engine's limit on bound parameters.
+    for chunk in events.chunks(500) {
+        audit_pending::Entity::insert_many(chunk.iter().cloned().map(|event| {
+            audit_pending::ActiveModel {
                 id: sea_orm::ActiveValue::NotSet,
-                tenant_id: Set(row.tenant_id),
-                seq: Set(row.seq),
-                occurred_at: Set(row.occurred_at),
-                actor: Set(row.actor),
-                operation: Set(row.operation),
-                outcome: Set(row.outcome),
-                error_code: Set(row.error_code),
-                user_id: Set(row.user_id),
-                credential_id: Set(row.credential_id),
-                request_id: Set(row.request_id),
-                client_addr: Set(row.client_addr),
-                details: Set(row.details),
-                prev_hash: Set(row.prev_hash),
-                hash: Set(row.hash),
+                tenant_id: Set(event.tenant_id),
+                occurred_at: Set(occurred_at),
+                actor: Set(event.actor),
+                operation: Set(event.operation),
+                outcome: Set(event.outcome),
+                error_code: Set(event.error_code),
+                user_id: Set(event.user_id),
+                credential_id: Set(event.credential_id),
+                request_id: Set(event.request_id),
+                client_addr: Set(event.client_addr),
+                details: Set(event.details.as_ref().map(serde_json::Value::to_string)),
             }
         }))
         .exec_without_returning(conn)
@@ -221,9 +159,15 @@ pub async fn append_all<C: ConnectionTrait>(
     Ok(())
 }
 
+/// `now` to the microsecond: what both engines store, so a hash recomputes from stored values.
+pub(crate) fn stored_time(now: DateTime<Utc>) -> DateTime<Utc> {
+    now.duration_trunc(TimeDelta::microseconds(1))
+        .unwrap_or(now)
+}
+
 /// SHA-256 over the previous hash and every field of the entry, each length-prefixed so no
 /// two different entries serialise alike.
-fn entry_hash(row: &audit_events::Model) -> String {
+pub(crate) fn entry_hash(row: &audit_events::Model) -> String {
     let occurred = row
         .occurred_at
         .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);

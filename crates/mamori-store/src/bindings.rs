@@ -83,14 +83,14 @@ pub async fn find_latest_binding<C: ConnectionTrait>(
 
 /// Reserves one attempt on an active binding before its code is checked: `failures + 1`, only
 /// while the binding is active and under `limit`. Once `limit` attempts are reserved without a
-/// success no further code is even checked. Returns whether the attempt was granted.
+/// success no further code is even checked. Returns the count with this attempt, if granted.
 pub async fn reserve_attempt<C: ConnectionTrait>(
     conn: &C,
     binding_id: &str,
     limit: i32,
     now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    let result = bindings::Entity::update_many()
+) -> Result<Option<i32>, StoreError> {
+    let reserved = bindings::Entity::update_many()
         .col_expr(
             bindings::Column::Failures,
             Expr::col(bindings::Column::Failures).add(1),
@@ -99,9 +99,9 @@ pub async fn reserve_attempt<C: ConnectionTrait>(
         .filter(bindings::Column::Id.eq(binding_id))
         .filter(bindings::Column::State.eq(BindingState::Active))
         .filter(bindings::Column::Failures.lt(limit))
-        .exec(conn)
+        .exec_with_returning(conn)
         .await?;
-    Ok(result.rows_affected == 1)
+    Ok(reserved.first().map(|binding| binding.failures))
 }
 
 /// Gives a reserved attempt back (the code was not wrong, e.g. already used).
@@ -135,18 +135,6 @@ pub async fn record_success<C: ConnectionTrait>(
         .exec(conn)
         .await?;
     Ok(())
-}
-
-/// The binding's current failure count (read inside the transaction that reserved).
-pub async fn binding_failures<C: ConnectionTrait>(
-    conn: &C,
-    binding_id: &str,
-) -> Result<i32, StoreError> {
-    bindings::Entity::find_by_id(binding_id.to_owned())
-        .one(conn)
-        .await?
-        .map(|b| b.failures)
-        .ok_or_else(|| StoreError::Corrupt(format!("binding {binding_id} vanished")))
 }
 
 /// Moves a binding from one of `from` states to `to`; returns whether it moved. With

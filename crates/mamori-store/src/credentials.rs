@@ -176,7 +176,7 @@ pub async fn count_credential_failure<C: ConnectionTrait>(
     budget: i32,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    credentials::Entity::update_many()
+    let counted = credentials::Entity::update_many()
         .col_expr(
             credentials::Column::Failures,
             Expr::col(credentials::Column::Failures).add(1),
@@ -184,8 +184,11 @@ pub async fn count_credential_failure<C: ConnectionTrait>(
         .col_expr(credentials::Column::UpdatedAt, Expr::value(now))
         .filter(credentials::Column::Id.eq(credential_id))
         .filter(credentials::Column::SuspendedAt.is_null())
-        .exec(conn)
+        .exec_with_returning(conn)
         .await?;
+    if counted.first().is_none_or(|c| c.failures < budget) {
+        return Ok(false);
+    }
     let suspended = credentials::Entity::update_many()
         .col_expr(credentials::Column::SuspendedAt, Expr::value(now))
         .filter(credentials::Column::Id.eq(credential_id))

@@ -180,6 +180,29 @@ impl Database {
     }
 }
 
+impl Database {
+    /// Tells the observer of `events`, durable now.
+    pub(crate) fn tell_observer(&self, events: &[NewAuditEvent]) {
+        if let Some(observer) = &self.observer {
+            for event in events {
+                observer.committed(event);
+            }
+        }
+    }
+
+    /// Appends `events` on their own, in one autocommit statement (a refusal that changed
+    /// nothing else needs no transaction), then tells the observer of them.
+    pub async fn append_audit_alone(
+        &self,
+        events: Vec<NewAuditEvent>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        crate::audit::append_all(self, events.clone(), now).await?;
+        self.tell_observer(&events);
+        Ok(())
+    }
+}
+
 /// One unit of work: a write transaction. Commit it with [`WriteTx::commit`]; dropping it
 /// rolls it back.
 #[derive(Debug)]

@@ -8,6 +8,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod bindings;
+pub mod checks;
 pub mod console;
 pub mod credentials;
 mod db;
@@ -22,6 +23,7 @@ pub mod outbox;
 pub mod passwords;
 pub mod push;
 mod reach;
+pub mod sealer;
 pub mod signing_keys;
 pub mod stats;
 pub mod tenants;

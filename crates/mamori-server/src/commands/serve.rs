@@ -9,7 +9,7 @@ use mamori_api::AppState;
 use mamori_api::metrics::Metrics;
 use mamori_domain::SystemClock;
 use mamori_service::mail::SmtpMailer;
-use mamori_service::{Idempotency, Outbox, Services, Trails};
+use mamori_service::{AuditTrail, Idempotency, Outbox, SEAL_EVERY, Services, Trails};
 use mamori_store::TenantChange;
 use poem::Server;
 use poem::listener::TcpListener;
@@ -127,8 +127,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             AdminUi::url(&listen),
         ));
     }
+    spawn_audit_sealer(services.audit.clone());
     spawn_figures_sweep(services.trails.clone());
     spawn_idempotency_sweep(services.idempotency.clone());
+    let audit = services.audit.clone();
 
     let state = AppState { services, metrics };
     let app = mamori_api::app_with_admin_ui(state, AdminUi);
@@ -140,6 +142,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     Server::new(listener)
         .run_with_graceful_shutdown(app, shutdown_signal(), Some(Duration::from_secs(30)))
         .await?;
+    // What this node's last requests audited is linked now rather than by the next node.
+    if let Err(err) = audit.seal_all().await {
+        tracing::warn!(error = %err, "audit entries left for the next sealer");
+    }
     tracing::info!("Mamori stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -156,6 +162,25 @@ fn spawn_mail_sweep(outbox: Outbox) {
                 Ok(0) => {}
                 Ok(sent) => tracing::info!(sent, "outbox sweep delivered mails"),
                 Err(err) => tracing::warn!(error = %err, "outbox sweep failed; retrying later"),
+            }
+        }
+    });
+}
+
+/// Links waiting audit entries into their banks' chains every [`SEAL_EVERY`]. Every node runs
+/// it; two nodes sealing one bank queue on its chain head, and the second finds nothing left.
+fn spawn_audit_sealer(audit: AuditTrail) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(SEAL_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match audit.seal_all().await {
+                Ok(sealed) if sealed.entries > 0 => {
+                    tracing::trace!(entries = sealed.entries, "audit entries sealed")
+                }
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "audit sealing failed; retrying"),
             }
         }
     });

@@ -238,6 +238,7 @@ impl BankAdmin {
                 .await?;
         }
         tx.commit().await?;
+        self.core.forget_banks();
         self.get_bank(caller, bank.as_str()).await
     }
 
@@ -286,6 +287,7 @@ impl BankAdmin {
         .append(&tx)
         .await?;
         tx.commit().await?;
+        self.core.forget_banks();
         self.get_bank(caller, bank.as_str()).await
     }
 
@@ -340,6 +342,7 @@ impl BankAdmin {
                 .await?;
         }
         tx.commit().await?;
+        self.core.forget_banks();
         self.get_bank(caller, bank.as_str()).await
     }
 
@@ -416,6 +419,7 @@ impl BankAdmin {
         .append(&tx)
         .await?;
         tx.commit().await?;
+        self.core.forget_banks();
         Ok(())
     }
 }

@@ -222,6 +222,7 @@ impl CustomerDesk {
                 mail_address: issue.mail_address,
                 expires_at: issue.expires_at,
             });
+        self.core.seal_audit(bank.as_str()).await?;
         let recent_audit = console::audit_page(
             db,
             bank.as_str(),

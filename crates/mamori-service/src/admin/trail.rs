@@ -100,6 +100,7 @@ impl Trails {
         limit: u64,
     ) -> Result<Vec<AuditRecord>, ServiceError> {
         let tenant = trail_of(caller, trail)?;
+        self.core.seal_audit(&tenant).await?;
         Ok(console::audit_page(
             self.core.db(),
             &tenant,
@@ -120,6 +121,7 @@ impl Trails {
         trail: &str,
     ) -> Result<ChainStatus, ServiceError> {
         let tenant = trail_of(caller, trail)?;
+        self.core.seal_audit(&tenant).await?;
         Ok(audit::verify_audit_chain(self.core.db(), &tenant)
             .await?
             .into())
@@ -185,6 +187,7 @@ impl Trails {
     /// Counts a bank's new trail entries into its hourly figures. Returns how many entries
     /// were counted; 0 when another node counted them first.
     pub async fn roll_up(&self, bank: &TenantId) -> Result<u64, ServiceError> {
+        self.core.seal_audit(bank.as_str()).await?;
         let db = self.core.db();
         let from = stats::cursor(db, bank.as_str()).await?;
         let entries = stats::entries_after(db, bank.as_str(), from, ROLLUP_BATCH).await?;

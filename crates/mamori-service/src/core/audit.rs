@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use mamori_domain::{AuditOutcome, ErrorCode, Operation};
 use mamori_store::WriteTx;
 use mamori_store::audit::{NewAuditEvent, PLATFORM_TENANT};
+use mamori_store::sealer;
 use serde_json::Value;
 
 use crate::core::{Actor, BankCaller, Core, RequestMeta};
@@ -160,6 +161,11 @@ impl AuditEntry {
         }
     }
 
+    /// The entry as the store takes it (its time is the store's to truncate).
+    pub(crate) fn into_event(self) -> NewAuditEvent {
+        self.event
+    }
+
     /// Appends the entry inside `tx`, after the unit's other writes (it locks the trail's head
     /// until commit).
     pub(crate) async fn append(self, tx: &WriteTx) -> Result<(), ServiceError> {
@@ -180,11 +186,22 @@ pub(crate) async fn append_all(tx: &WriteTx, entries: Vec<AuditEntry>) -> Result
 }
 
 impl Core {
-    /// Appends `entry` in a unit of its own (a refusal that changed nothing else).
+    /// Links `tenant`'s waiting entries into its chain, so a read of the trail after this sees
+    /// every entry committed before it.
+    pub(crate) async fn seal_audit(&self, tenant: &str) -> Result<(), ServiceError> {
+        while sealer::seal(self.db(), tenant, sealer::SEAL_BATCH)
+            .await?
+            .entries
+            == sealer::SEAL_BATCH
+        {}
+        Ok(())
+    }
+
+    /// Appends `entry` on its own (a refusal that changed nothing else): one statement.
     pub(crate) async fn record_alone(&self, entry: AuditEntry) -> Result<(), ServiceError> {
-        let tx = self.write().await?;
-        entry.append(&tx).await?;
-        tx.commit().await?;
+        self.db()
+            .append_audit_alone(vec![entry.event], entry.at)
+            .await?;
         Ok(())
     }
 

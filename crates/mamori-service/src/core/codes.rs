@@ -180,10 +180,10 @@ pub(crate) async fn settle(
     limit: i32,
     now: DateTime<Utc>,
 ) -> Result<Checked, ServiceError> {
-    if !bindings::reserve_attempt(tx, &binding.id, limit, now).await? {
+    let Some(failures) = bindings::reserve_attempt(tx, &binding.id, limit, now).await? else {
         tracing::debug!(binding.id = %binding.id, "no attempt left: code not checked");
         return Ok(Checked::Rejected(ServiceError::locked()));
-    }
+    };
     // The decision names a step and drift, never the code itself.
     tracing::debug!(
         tenant.id = %binding.tenant_id,
@@ -208,21 +208,21 @@ pub(crate) async fn settle(
             bindings::release_attempt(tx, &binding.id).await?;
             already_used()
         }
-        Decision::Wrong => count_failure(tx, binding, &credential.id, limit, now).await?,
+        Decision::Wrong => count_failure(tx, binding, failures, &credential.id, limit, now).await?,
     })
 }
 
-/// Counts a wrong code on this bank's binding (already reserved) and platform-wide — the
-/// binding's user is one the credential is registered to — and locks the binding at the bank's
-/// limit. Returns what the check did.
+/// Counts a wrong code on this bank's binding (already reserved: `failures` counts it) and
+/// platform-wide — the binding's user is one the credential is registered to — and locks the
+/// binding at the bank's limit. Returns what the check did.
 async fn count_failure(
     tx: &WriteTx,
     binding: &BindingRow,
+    failures: i32,
     credential_id: &str,
     limit: i32,
     now: DateTime<Utc>,
 ) -> Result<Checked, ServiceError> {
-    let failures = bindings::binding_failures(tx, &binding.id).await?;
     let outcome = FailureOutcome::of(
         u32::try_from(failures).unwrap_or(0),
         u32::try_from(limit).unwrap_or(0),

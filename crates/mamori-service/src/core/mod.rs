@@ -17,6 +17,7 @@ use mamori_domain::policy::TenantPolicy;
 use mamori_domain::tenant_config::TenantConfig;
 use mamori_domain::{Clock, ErrorCode, RateLimit, TenantId};
 use mamori_otp::Secret;
+use mamori_store::api_keys::ApiKeyRow;
 use mamori_store::credentials::CredentialRow;
 use mamori_store::users::{self, UserRow};
 use mamori_store::{Database, WriteTx, limits};
@@ -113,6 +114,51 @@ impl Default for Limits {
     }
 }
 
+/// How long a node trusts what it read of a bank's config or API key. Another node's change
+/// (a key revoked, a policy tightened) reaches this one within this time; this node's own
+/// changes are forgotten at once. A short TTL rather than LISTEN/NOTIFY: it needs nothing from
+/// the engine (SQLite has no notifications), cannot miss a message while a connection is
+/// down, and costs one read per bank and key every few seconds.
+pub const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// What a node keeps of the database between requests: only what cannot decide a security
+/// question alone. Used steps, failures, locks and revocations of tokens are always read and
+/// decided in the database.
+#[derive(Debug)]
+pub(crate) struct Caches {
+    /// A bank's config (names and policy), by bank ID.
+    configs: moka::sync::Cache<TenantId, Arc<TenantConfig>>,
+    /// An unrevoked API key by its public prefix, with whether its bank is suspended.
+    pub(crate) bank_keys: moka::sync::Cache<String, Arc<(ApiKeyRow, bool)>>,
+}
+
+impl Default for Caches {
+    fn default() -> Self {
+        Self {
+            configs: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(CACHE_TTL)
+                .build(),
+            bank_keys: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(CACHE_TTL)
+                .build(),
+        }
+    }
+}
+
+/// A bank's policy as this node holds it (shared, never copied per request).
+#[derive(Debug, Clone)]
+pub(crate) struct BankPolicy(Arc<TenantConfig>);
+
+impl std::ops::Deref for BankPolicy {
+    type Target = TenantPolicy;
+
+    fn deref(&self) -> &TenantPolicy {
+        &self.0.policy
+    }
+}
+
 /// What every area shares.
 #[derive(Debug, Clone)]
 pub(crate) struct Core {
@@ -120,6 +166,7 @@ pub(crate) struct Core {
     clock: Arc<dyn Clock>,
     keyring: Arc<Keyring>,
     pub(crate) limits: Limits,
+    pub(crate) caches: Arc<Caches>,
 }
 
 impl Core {
@@ -134,6 +181,7 @@ impl Core {
             clock,
             keyring: Arc::new(keyring),
             limits,
+            caches: Arc::default(),
         }
     }
 
@@ -166,17 +214,35 @@ impl Core {
             .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))
     }
 
-    /// A bank's config (names and policy).
-    pub(crate) async fn config(&self, tenant: &TenantId) -> Result<TenantConfig, ServiceError> {
-        self.db
-            .find_tenant_config(tenant)
-            .await?
-            .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))
+    /// A bank's config (names and policy), from this node's cache when read within
+    /// [`CACHE_TTL`].
+    pub(crate) async fn config(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Arc<TenantConfig>, ServiceError> {
+        if let Some(config) = self.caches.configs.get(tenant) {
+            return Ok(config);
+        }
+        let config = Arc::new(
+            self.db
+                .find_tenant_config(tenant)
+                .await?
+                .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))?,
+        );
+        self.caches.configs.insert(tenant.clone(), config.clone());
+        Ok(config)
     }
 
     /// The caller's bank's policy.
-    pub(crate) async fn policy(&self, caller: &BankCaller) -> Result<TenantPolicy, ServiceError> {
-        Ok(self.config(&caller.tenant_id).await?.policy)
+    pub(crate) async fn policy(&self, caller: &BankCaller) -> Result<BankPolicy, ServiceError> {
+        Ok(BankPolicy(self.config(&caller.tenant_id).await?))
+    }
+
+    /// Forgets what this node cached of banks and their keys, after a change to one has
+    /// committed (other nodes see it within [`CACHE_TTL`]).
+    pub(crate) fn forget_banks(&self) {
+        self.caches.configs.invalidate_all();
+        self.caches.bank_keys.invalidate_all();
     }
 
     /// A credential's secret, opened with the master keys (the credential ID is the AAD).

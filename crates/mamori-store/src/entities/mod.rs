@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod audit_events;
 pub mod audit_heads;
+pub mod audit_pending;
 pub mod bindings;
 pub mod counters;
 pub mod credentials;

@@ -1,0 +1,213 @@
+//! The one read a code check starts with: the bank's user, their live binding and its
+//! credential, brought together in a single round trip.
+
+use chrono::{DateTime, Utc};
+use mamori_domain::{BindingState, CredentialKind};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, Query, SelectStatement};
+use sea_orm::{
+    ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, Iterable, Statement, Value,
+};
+
+use crate::audit::{self, NewAuditEvent};
+use crate::db::{Database, Engine};
+
+use crate::bindings::{BindingRow, LIVE};
+use crate::credentials::CredentialRow;
+use crate::entities::{bindings, credentials, users};
+use crate::error::StoreError;
+use crate::users::UserRow;
+
+/// What a code check reads before it decides.
+#[derive(Debug, Clone)]
+pub struct CheckTarget {
+    /// The bank's user.
+    pub user: UserRow,
+    /// Their live (active or locked) binding at this bank, with its credential.
+    pub registered: Option<(BindingRow, CredentialRow)>,
+}
+
+/// The user `user_id` of `tenant_id` with their live binding and its credential, in one query.
+/// `None`: no such user at this bank.
+pub async fn find_check_target<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+    user_id: &str,
+) -> Result<Option<CheckTarget>, StoreError> {
+    let (u, b, c) = (Alias::new("u"), Alias::new("b"), Alias::new("c"));
+    let mut query = Query::select();
+    prefixed_columns::<users::Entity>(&mut query, &u, "u_");
+    prefixed_columns::<bindings::Entity>(&mut query, &b, "b_");
+    prefixed_columns::<credentials::Entity>(&mut query, &c, "c_");
+    query
+        .from_as(users::Entity, u.clone())
+        .join_as(
+            JoinType::LeftJoin,
+            bindings::Entity,
+            b.clone(),
+            Expr::col((b.clone(), bindings::Column::TenantId))
+                .equals((u.clone(), users::Column::TenantId))
+                .and(
+                    Expr::col((b.clone(), bindings::Column::UserId))
+                        .equals((u.clone(), users::Column::Id)),
+                )
+                .and(Expr::col((b.clone(), bindings::Column::State)).is_in(LIVE)),
+        )
+        .join_as(
+            JoinType::LeftJoin,
+            credentials::Entity,
+            c.clone(),
+            Expr::col((c.clone(), credentials::Column::Id))
+                .equals((b.clone(), bindings::Column::CredentialId)),
+        )
+        .and_where(Expr::col((u.clone(), users::Column::TenantId)).eq(tenant_id))
+        .and_where(Expr::col((u, users::Column::Id)).eq(user_id))
+        .limit(1);
+    let statement = conn.get_database_backend().build(&query);
+    let Some(row) = conn.query_one_raw(statement).await? else {
+        return Ok(None);
+    };
+    let user = UserRow::from_query_result(&row, "u_")?;
+    let binding = BindingRow::from_query_result_optional(&row, "b_")?;
+    let credential = CredentialRow::from_query_result_optional(&row, "c_")?;
+    let registered = match (binding, credential) {
+        (Some(binding), Some(credential)) => Some((binding, credential)),
+        (None, _) => None,
+        (Some(binding), None) => {
+            return Err(StoreError::Corrupt(format!(
+                "binding {} without its credential",
+                binding.id
+            )));
+        }
+    };
+    Ok(Some(CheckTarget { user, registered }))
+}
+
+/// Selects every column of `E` from `table` as `<prefix><column>`, as sea-orm's own
+/// multi-entity selects do, so each model reads back with `from_query_result(row, prefix)`.
+fn prefixed_columns<E: EntityTrait>(query: &mut SelectStatement, table: &Alias, prefix: &str) {
+    use sea_orm::IdenStatic;
+    for column in E::Column::iter() {
+        query.expr_as(
+            Expr::col((table.clone(), column)),
+            Alias::new(format!("{prefix}{}", column.as_str())),
+        );
+    }
+}
+
+/// A code check's acceptance: the step or counter to spend on the credential, the binding whose
+/// count starts again, and the audit entry that records it.
+#[derive(Debug, Clone)]
+pub struct Acceptance<'a> {
+    /// The user's live binding at this bank.
+    pub binding_id: &'a str,
+    /// The bank's lock threshold: a binding with this many failures reserved checks nothing.
+    pub limit: i32,
+    /// The credential that produced the code.
+    pub credential_id: &'a str,
+    /// Time or event based.
+    pub kind: CredentialKind,
+    /// The TOTP step or HOTP counter to spend.
+    pub at: i64,
+    /// The drift learned (resync).
+    pub drift: Option<i64>,
+    /// When.
+    pub now: DateTime<Utc>,
+}
+
+/// PostgreSQL: accepts a code in ONE statement, so the common case of a check holds its rows
+/// for one round trip instead of a transaction's five. Under the binding's row lock (taken
+/// first, as the transaction path's reservation does) and only while it is active and under
+/// the limit, it spends the step (conditional on it being newer than the last spent, on a
+/// credential not suspended), starts the binding's count again, and inserts the audit entry —
+/// all of it or nothing. Returns `false` when any condition failed: nothing was written, and
+/// the caller settles the check on the transaction path, which names the refusal exactly.
+/// Always `false` on SQLite, whose single writer gains nothing from it.
+pub async fn accept_at_once(
+    db: &Database,
+    acceptance: &Acceptance<'_>,
+    event: NewAuditEvent,
+) -> Result<bool, StoreError> {
+    if db.engine() != Engine::Postgres {
+        return Ok(false);
+    }
+    let Acceptance {
+        binding_id,
+        limit,
+        credential_id,
+        kind,
+        at,
+        drift,
+        now,
+    } = *acceptance;
+    let (spend, unspent, value) = match kind {
+        CredentialKind::Totp => (
+            "last_used_step = $4",
+            "(last_used_step IS NULL OR last_used_step < $4)",
+            at,
+        ),
+        CredentialKind::Hotp => {
+            let Some(next) = at.checked_add(1) else {
+                return Ok(false);
+            };
+            // The counter is spent when the next one expected is not beyond it.
+            ("hotp_next_counter = $4", "hotp_next_counter < $4", next)
+        }
+    };
+    let sql = format!(
+        "WITH b AS (
+            SELECT id FROM bindings
+            WHERE id = $1 AND state = '{active}' AND failures < $2
+            FOR UPDATE
+        ), s AS (
+            UPDATE credentials
+            SET {spend}, drift_steps = COALESCE($5, drift_steps), failures = 0, updated_at = $3
+            WHERE id = $6 AND suspended_at IS NULL AND {unspent} AND EXISTS (SELECT 1 FROM b)
+            RETURNING id
+        ), r AS (
+            UPDATE bindings SET failures = 0, last_success_at = $3, updated_at = $3
+            WHERE id IN (SELECT id FROM b) AND EXISTS (SELECT 1 FROM s)
+            RETURNING id
+        )
+        INSERT INTO audit_pending (tenant_id, occurred_at, actor, operation, outcome, error_code,
+            user_id, credential_id, request_id, client_addr, details)
+        SELECT $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17
+        WHERE EXISTS (SELECT 1 FROM r)",
+        active = BindingState::Active.as_str(),
+    );
+    let occurred_at = audit::stored_time(now);
+    let values: Vec<Value> = vec![
+        binding_id.into(),
+        limit.into(),
+        now.into(),
+        value.into(),
+        drift.into(),
+        credential_id.into(),
+        event.tenant_id.clone().into(),
+        occurred_at.into(),
+        event.actor.clone().into(),
+        event.operation.as_str().into(),
+        event.outcome.as_str().into(),
+        event.error_code.clone().into(),
+        event.user_id.clone().into(),
+        event.credential_id.clone().into(),
+        event.request_id.clone().into(),
+        event.client_addr.clone().into(),
+        event
+            .details
+            .as_ref()
+            .map(serde_json::Value::to_string)
+            .into(),
+    ];
+    let result = db
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            values,
+        ))
+        .await?;
+    let accepted = result.rows_affected() == 1;
+    if accepted {
+        db.tell_observer(std::slice::from_ref(&event));
+    }
+    Ok(accepted)
+}
