@@ -317,6 +317,14 @@ impl Server {
         logs
     }
 
+    /// `kill -9`: the process gets no chance to finish anything. Returns what it logged.
+    pub fn kill(mut self) -> String {
+        self.child.kill().expect("SIGKILL the server");
+        let _ = self.child.wait();
+        self.join_drain();
+        self.logs()
+    }
+
     fn wait_exit(&mut self) -> Option<ExitStatus> {
         let deadline = Instant::now() + STOP_TIMEOUT;
         loop {
