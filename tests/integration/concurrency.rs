@@ -228,3 +228,62 @@ async fn a_new_rate_limit_window_admits_exactly_its_limit(engine: TestEngine) {
     }
 }
 on_both_engines!(a_new_rate_limit_window_admits_exactly_its_limit);
+
+/// SQLite's group commit: 40 logins at once, each a unit of work, share fewer `COMMIT`s than
+/// units (units that queue while one runs join its transaction), and every one of them is
+/// durable and exact: 40 successes, 40 audit entries, each user's step spent once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_logins_at_once_share_commits_and_stay_exact() {
+    let app = Arc::new(TestApp::new(TestEngine::Sqlite).await);
+    let bank = app.bank("jonan-shinkin").await;
+    let mut users = Vec::new();
+    for i in 0..40 {
+        if i % 15 == 14 {
+            // Past the keyless routes' hourly limit per client.
+            app.advance(chrono::Duration::hours(1));
+        }
+        let token = app.provision().await;
+        let user = bank.create_user(&format!("61{i:05}"), None).await;
+        let reg = bank
+            .post(
+                &format!("/users/{user}/credential"),
+                json!({ "credential_id": token.credential_id, "otp": token.code_at(app.now_unix()) }),
+            )
+            .await;
+        assert_eq!(reg.status, 201, "{:?}", reg.body);
+        users.push((user, token));
+    }
+    app.next_step();
+    let before = app.db.group_commits().expect("SQLite commits in groups");
+    let mut tasks = Vec::new();
+    for (user, token) in &users {
+        let (app, path, key, code) = (
+            app.clone(),
+            format!("/v1/banks/{}/users/{user}/otp/verify", bank.id),
+            bank.key.clone(),
+            token.code_at(app.now_unix()),
+        );
+        tasks.push(tokio::spawn(async move {
+            app.call("POST", &path, Some(&key), Some(json!({ "otp": code })))
+                .await
+                .status
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 200);
+    }
+    let after = app.db.group_commits().unwrap();
+    let units = after.units - before.units;
+    let commits = after.commits - before.commits;
+    assert!(units >= 40, "{units} units for 40 logins");
+    assert!(
+        commits < units,
+        "{units} units in {commits} commits: none shared a COMMIT"
+    );
+    let logins = count(
+        &app,
+        "SELECT COUNT(*) AS n FROM audit_pending WHERE operation = 'verifyOtp' AND outcome = 'success'",
+    )
+    .await;
+    assert_eq!(logins, 40);
+}

@@ -19,6 +19,7 @@ use sea_orm::{
 
 use crate::audit::NewAuditEvent;
 use crate::error::StoreError;
+use crate::group::{GroupCommits, Slot, Writer};
 use crate::reach::{Attempt, Reachability};
 
 /// Told of each audit entry once the unit of work that appended it has committed, e.g. to count
@@ -47,6 +48,8 @@ pub struct Database {
     conn: DatabaseConnection,
     observer: Option<Arc<dyn AuditObserver>>,
     reach: Arc<Reachability>,
+    /// SQLite: the one writer every write goes through, committing in groups.
+    writer: Option<Arc<Writer>>,
 }
 
 impl Database {
@@ -77,20 +80,26 @@ impl Database {
         let conn = sea_orm::Database::connect(options)
             .await
             .map_err(StoreError::Unavailable)?;
-        Ok(Self {
-            conn,
-            observer: None,
-            reach: Arc::default(),
-        })
+        Ok(Self::from_connection(conn))
     }
 
     /// Wraps an existing connection (tests).
     pub fn from_connection(conn: DatabaseConnection) -> Self {
+        let writer = match conn.get_database_backend() {
+            DbBackend::Sqlite => Some(Arc::default()),
+            _ => None,
+        };
         Self {
             conn,
             observer: None,
             reach: Arc::default(),
+            writer,
         }
+    }
+
+    /// SQLite: how many units of work the writer committed, in how many `COMMIT`s.
+    pub fn group_commits(&self) -> Option<GroupCommits> {
+        self.writer.as_ref().map(|writer| writer.stats())
     }
 
     /// The engine behind this pool.
@@ -165,18 +174,44 @@ impl Database {
     /// back when dropped. On SQLite it takes the write lock at BEGIN (`IMMEDIATE`), so two
     /// transactions never both read and then fail to upgrade; on PostgreSQL the conditional
     /// writes take row locks.
+    ///
+    /// On SQLite the unit is a savepoint in the writer's group transaction (see
+    /// [`crate::group`]): units that queue while one runs share its `COMMIT`, and
+    /// [`WriteTx::commit`] returns once that is durable.
     pub async fn write(&self) -> Result<WriteTx, StoreError> {
-        let txn = self
-            .guarded(self.conn.begin_with_options(TransactionOptions {
-                sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
-                ..TransactionOptions::default()
-            }))
-            .await?;
+        let begin = async || -> Result<DatabaseTransaction, StoreError> {
+            Ok(self
+                .guarded(self.conn.begin_with_options(TransactionOptions {
+                    sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+                    ..TransactionOptions::default()
+                }))
+                .await?)
+        };
+        let (txn, slot) = match &self.writer {
+            Some(writer) => {
+                let (txn, slot) = writer.join(begin).await?;
+                (txn, Some(slot))
+            }
+            None => (begin().await?, None),
+        };
         Ok(WriteTx {
             txn,
+            slot,
             observer: self.observer.clone(),
             audited: Mutex::new(Vec::new()),
         })
+    }
+
+    /// SQLite: runs one write statement as a unit of its own, so it joins a group instead of
+    /// waiting for SQLite's write lock beside the writer.
+    async fn write_alone<T>(
+        &self,
+        statement: impl AsyncFnOnce(&WriteTx) -> Result<T, DbErr>,
+    ) -> Result<T, DbErr> {
+        let tx = self.write().await.map_err(into_db_err)?;
+        let result = statement(&tx).await?;
+        tx.commit().await.map_err(into_db_err)?;
+        Ok(result)
     }
 }
 
@@ -207,7 +242,11 @@ impl Database {
 /// rolls it back.
 #[derive(Debug)]
 pub struct WriteTx {
+    // Declared before `slot`: dropped first, so an abandoned unit's savepoint is rolled back
+    // before the writer passes to the next unit.
     txn: DatabaseTransaction,
+    /// SQLite: this unit's place in the writer's group.
+    slot: Option<Slot>,
     observer: Option<Arc<dyn AuditObserver>>,
     /// The audit entries appended, for the observer once they are durable.
     audited: Mutex<Vec<NewAuditEvent>>,
@@ -218,6 +257,9 @@ impl WriteTx {
     /// entries.
     pub async fn commit(self) -> Result<(), StoreError> {
         self.txn.commit().await?;
+        if let Some(slot) = self.slot {
+            slot.finish().await?;
+        }
         if let Some(observer) = self.observer {
             let audited = self.audited.into_inner().unwrap_or_else(|p| p.into_inner());
             for event in &audited {
@@ -254,13 +296,31 @@ impl WriteTx {
     pub(crate) async fn savepoint(&self) -> Result<WriteTx, StoreError> {
         Ok(WriteTx {
             txn: self.txn.begin().await?,
+            slot: None,
             observer: None,
             audited: Mutex::new(Vec::new()),
         })
     }
 }
 
-/// Delegates to the pool, so repository functions take a `&Database` for reads.
+/// Whether a statement may write (anything but a plain `SELECT`): on SQLite it goes through
+/// the writer.
+fn writes(sql: &str) -> bool {
+    let head = sql.trim_start();
+    !head
+        .get(..6)
+        .is_some_and(|word| word.eq_ignore_ascii_case("SELECT"))
+}
+
+fn into_db_err(err: StoreError) -> DbErr {
+    match err {
+        StoreError::Unavailable(err) | StoreError::Conflict(err) | StoreError::Refused(err) => err,
+        StoreError::Corrupt(why) => DbErr::Custom(why),
+    }
+}
+
+/// Delegates to the pool, so repository functions take a `&Database` for reads; on SQLite a
+/// statement that writes runs as a unit of its own through the writer.
 #[async_trait::async_trait]
 impl ConnectionTrait for Database {
     fn get_database_backend(&self) -> DbBackend {
@@ -268,18 +328,38 @@ impl ConnectionTrait for Database {
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        if self.writer.is_some() && writes(&stmt.sql) {
+            return self
+                .write_alone(async |tx| tx.execute_raw(stmt).await)
+                .await;
+        }
         self.guarded(self.conn.execute_raw(stmt)).await
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        if self.writer.is_some() && writes(sql) {
+            return self
+                .write_alone(async |tx| tx.execute_unprepared(sql).await)
+                .await;
+        }
         self.guarded(self.conn.execute_unprepared(sql)).await
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        if self.writer.is_some() && writes(&stmt.sql) {
+            return self
+                .write_alone(async |tx| tx.query_one_raw(stmt).await)
+                .await;
+        }
         self.guarded(self.conn.query_one_raw(stmt)).await
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        if self.writer.is_some() && writes(&stmt.sql) {
+            return self
+                .write_alone(async |tx| tx.query_all_raw(stmt).await)
+                .await;
+        }
         self.guarded(self.conn.query_all_raw(stmt)).await
     }
 

@@ -15,6 +15,7 @@ mod db;
 pub mod devices;
 pub mod entities;
 mod error;
+mod group;
 pub mod idempotency;
 pub mod issues;
 pub mod limits;
@@ -31,4 +32,5 @@ pub mod users;
 
 pub use db::{AuditObserver, Database, Engine, WriteTx};
 pub use error::StoreError;
+pub use group::GroupCommits;
 pub use tenants::{AppliedTenant, PolicyVersion, TenantChange, TenantRecord};
