@@ -13,6 +13,7 @@ mod admin_tokens;
 mod architecture;
 mod audit;
 mod bad_input;
+mod client_address;
 mod concurrency;
 mod credential_banks;
 mod guess_budget;
