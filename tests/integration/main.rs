@@ -22,6 +22,7 @@ mod hotp;
 mod idempotency;
 mod input_shapes;
 mod isolation;
+mod keyless;
 mod login;
 mod media_type;
 mod migrations;

@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use mamori_crypto::DevicePublicKey;
-use mamori_domain::policy::{RegistrationMode, SelfIssuePolicy, TenantPolicy};
+use mamori_domain::policy::{RegistrationMode, TenantPolicy};
 use mamori_domain::self_issue::{ActivationMailFacts, activation_mail, check_activation_password};
 use mamori_domain::tenant_config::TenantConfig;
 use mamori_domain::{BindingState, ErrorCode, FailureOutcome, IssueState, Operation, TenantId};
@@ -20,6 +20,7 @@ use serde_json::json;
 use crate::core::audit::AuditEntry;
 use crate::core::{BankCaller, Core, RequestMeta};
 use crate::error::ServiceError;
+use crate::keyless::{self, Route};
 use crate::mail::is_mail_address;
 use crate::outbox::Outbox;
 use crate::passwords::Passwords;
@@ -185,8 +186,14 @@ impl SelfIssue {
     }
 
     /// activateToken (初期設定): the app proves the service ID, the user ID from the mail and the
-    /// activation password, and gets its credential. An unknown service or user and a wrong
-    /// password answer alike, after the same argon2 work.
+    /// activation password, and gets its credential.
+    ///
+    /// Every failure — an unknown service or user ID, a wrong password, an issue that expired,
+    /// was activated already, was replaced, or is locked after the bank's
+    /// `activation_max_attempts` wrong passwords — is the same `activation_failed`, without an
+    /// attempt count and after the same single argon2 verification (against a dummy hash where
+    /// there is no live issue): a stranger learns nothing, not even whether a user ID exists.
+    /// The audit trail keeps the real reason. Failures are limited per client address.
     pub async fn activate_token(
         &self,
         meta: &RequestMeta,
@@ -196,101 +203,108 @@ impl SelfIssue {
         device_key: Option<&DevicePublicKey>,
     ) -> Result<ActivatedToken, ServiceError> {
         let core = &self.core;
-        let now = core.now();
-        if !core
-            .take_slot(
-                &format!("activate:{}", meta.client()),
-                core.limits.keyless_per_client,
-                now,
-            )
-            .await?
-        {
-            return Err(ServiceError::rate_limited(
-                core.limits.keyless_per_client,
-                now,
-            ));
+        let slot = keyless::reserve_failure(core, Route::Activate, meta).await?;
+        let attempt = Attempt {
+            meta,
+            activation_user_id: activation_user_id.trim(),
+            password: activation_password,
+            device_key,
+            now: core.now(),
+        };
+        match self.try_activate(service_id, &attempt).await? {
+            Some(activated) => {
+                slot.forgive(core).await?;
+                Ok(activated)
+            }
+            None => Err(ServiceError::rejected(ErrorCode::ActivationFailed)),
         }
+    }
+
+    /// The activation, or `None` (audited with the real reason) when it failed.
+    async fn try_activate(
+        &self,
+        service_id: &str,
+        attempt: &Attempt<'_>,
+    ) -> Result<Option<ActivatedToken>, ServiceError> {
+        let core = &self.core;
+        let (meta, now) = (attempt.meta, attempt.now);
         let tenant = TenantId::parse(service_id.trim()).ok();
         let config = match &tenant {
             Some(tenant) => core.db().find_tenant_config(tenant).await?,
             None => None,
         };
-        // An unknown service or user answers like a first wrong password at that bank.
-        let max_attempts = config.as_ref().map_or_else(
-            || SelfIssuePolicy::default().activation_max_attempts.get(),
-            |c| c.policy.self_issue.activation_max_attempts.get(),
-        );
-        let failed = || ServiceError::Rejected {
-            code: ErrorCode::ActivationFailed,
-            attempts_left: Some(max_attempts.saturating_sub(1)),
-        };
         let (Some(tenant), Some(config)) = (tenant, config) else {
-            self.passwords.verify_dummy(activation_password);
-            return Err(failed());
+            let entry = AuditEntry::platform_token(meta, Operation::ActivateToken, now);
+            return self
+                .refuse_activation(entry, attempt, "unknown_service")
+                .await;
         };
+        let tenant = &tenant;
         if !config.policy.self_issue.enabled {
-            self.passwords.verify_dummy(activation_password);
-            return Err(failed());
+            let entry = activation_entry(tenant, meta, None, now);
+            return self
+                .refuse_activation(entry, attempt, "self_issue_disabled")
+                .await;
         }
         let db = core.db();
         let Some(issue) =
-            issues::find_by_activation_user(db, tenant.as_str(), activation_user_id.trim()).await?
+            issues::find_by_activation_user(db, tenant.as_str(), attempt.activation_user_id)
+                .await?
         else {
-            self.passwords.verify_dummy(activation_password);
-            return core
-                .refuse(activation_entry(&tenant, meta, None, now), failed())
-                .await;
+            let entry = activation_entry(tenant, meta, None, now);
+            return self.refuse_activation(entry, attempt, "unknown_user").await;
         };
-        let (tenant, issue) = (&tenant, &issue);
-        let refuse = |code| {
-            core.refuse::<ActivatedToken>(
+        let issue = &issue;
+        let refuse = |why| {
+            self.refuse_activation(
                 activation_entry(tenant, meta, Some(issue), now),
-                ServiceError::rejected(code),
+                attempt,
+                why,
             )
         };
-        match issue.state {
-            IssueState::Issued => {}
-            IssueState::Invalidated => return refuse(ErrorCode::ActivationLocked).await,
-            _ => return refuse(ErrorCode::ActivationExpired).await,
+        if issue.state != IssueState::Issued {
+            return refuse(issue.state.as_str()).await;
         }
         if issue.expires_at <= now {
             issues::expire_issue(db, &issue.id, now).await?;
-            return refuse(ErrorCode::ActivationExpired).await;
+            return refuse(IssueState::Expired.as_str()).await;
         }
         let max = i32::try_from(config.policy.self_issue.activation_max_attempts.get())
             .unwrap_or(i32::MAX);
         // Reserve first: no password is ever checked beyond the bank's limit, however many
         // requests run at once.
         if !issues::reserve_activation_attempt(db, &issue.id, max, now).await? {
-            let state = issues::find_issue(db, &issue.id)
-                .await?
-                .map(|row| row.state);
-            return refuse(match state {
-                Some(IssueState::Issued | IssueState::Invalidated) => ErrorCode::ActivationLocked,
-                _ => ErrorCode::ActivationExpired,
-            })
-            .await;
+            return refuse("no_attempts_left").await;
         }
         if !self
             .passwords
-            .verify(activation_password, &issue.password_hash)
+            .verify(attempt.password, &issue.password_hash)
         {
-            return self.activation_failed(tenant, meta, issue, max, now).await;
+            self.activation_failed(tenant, meta, issue, max, now)
+                .await?;
+            return Ok(None);
         }
 
         let txn = core.write().await?;
         // Claim first, then make the credential in the same transaction: only the one request
-        // that moves the issue out of `issued` ever creates a credential.
+        // that moves the issue out of `issued` ever creates a credential. The password was
+        // checked already: a lost race is refused without a second argon2.
         if !issues::claim_activation(&txn, &issue.id, now).await? {
             drop(txn);
-            return refuse(ErrorCode::ActivationExpired).await;
+            core.record_alone(
+                activation_entry(tenant, meta, Some(issue), now)
+                    .failed_with(ErrorCode::ActivationFailed)
+                    .details(json!({ "why": "activated_meanwhile" })),
+            )
+            .await?;
+            return Ok(None);
         }
         let provisioned = self
             .provisioning
             .new_soft_credential_in(
                 &txn,
                 AuditEntry::platform_token(meta, Operation::ActivateToken, now),
-                device_key,
+                attempt.device_key,
             )
             .await?;
         issues::attach_credential(&txn, &issue.id, &provisioned.credential_id).await?;
@@ -305,14 +319,33 @@ impl SelfIssue {
             credential.id = %provisioned.credential_id,
             "issued token activated"
         );
-        Ok(ActivatedToken {
+        Ok(Some(ActivatedToken {
             service_id: tenant.to_string(),
             provisioned,
-        })
+        }))
+    }
+
+    /// Refuses an activation that has no live issue to check the password against: the same
+    /// argon2 work as a real check (against a dummy hash), then `entry` audited with `why`.
+    async fn refuse_activation(
+        &self,
+        entry: AuditEntry,
+        attempt: &Attempt<'_>,
+        why: &str,
+    ) -> Result<Option<ActivatedToken>, ServiceError> {
+        self.passwords.verify_dummy(attempt.password);
+        self.core
+            .record_alone(
+                entry
+                    .failed_with(ErrorCode::ActivationFailed)
+                    .details(json!({ "why": why })),
+            )
+            .await?;
+        Ok(None)
     }
 
     /// A wrong activation password (its attempt already reserved): invalidate the issue at the
-    /// bank's limit, and say how many tries remain.
+    /// bank's limit, audited with what remains (the customer is told nothing of it).
     async fn activation_failed(
         &self,
         tenant: &TenantId,
@@ -320,7 +353,7 @@ impl SelfIssue {
         issue: &TokenIssueRow,
         max: i32,
         now: DateTime<Utc>,
-    ) -> Result<ActivatedToken, ServiceError> {
+    ) -> Result<(), ServiceError> {
         let txn = self.core.write().await?;
         issues::invalidate_if_at_limit(&txn, &issue.id, max, now).await?;
         let failures = issues::find_issue(&txn, &issue.id)
@@ -330,20 +363,16 @@ impl SelfIssue {
             u32::try_from(failures).unwrap_or(0),
             u32::try_from(max).unwrap_or(0),
         );
-        let err = ServiceError::Rejected {
-            code: if outcome.locks {
-                ErrorCode::ActivationLocked
-            } else {
-                ErrorCode::ActivationFailed
-            },
-            attempts_left: Some(outcome.attempts_left),
-        };
         activation_entry(tenant, meta, Some(issue), now)
-            .failed(&err)
+            .failed_with(ErrorCode::ActivationFailed)
+            .details(json!({
+                "why": if outcome.locks { "wrong_password_locked" } else { "wrong_password" },
+                "attempts_left": outcome.attempts_left,
+            }))
             .append(&txn)
             .await?;
         txn.commit().await?;
-        Err(err)
+        Ok(())
     }
 
     /// startOtpUse (利用開始): the first code of the activated token registers it, exactly like
@@ -541,6 +570,15 @@ impl SelfIssue {
             )
             .await
     }
+}
+
+/// What the token app sent to activateToken.
+struct Attempt<'a> {
+    meta: &'a RequestMeta,
+    activation_user_id: &'a str,
+    password: &'a str,
+    device_key: Option<&'a DevicePublicKey>,
+    now: DateTime<Utc>,
 }
 
 /// An activation's entry in the bank's audit trail; the actor is the customer's token.
