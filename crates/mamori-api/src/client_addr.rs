@@ -140,6 +140,26 @@ impl TrustedProxies {
     }
 }
 
+impl FromStr for TrustedProxies {
+    type Err = String;
+
+    /// A list separated by commas (spaces around entries allowed); empty trusts no proxy.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        text.split(',')
+            .filter(|entry| !entry.trim().is_empty())
+            .map(Network::from_str)
+            .collect::<Result<Vec<_>, _>>()
+            .map(Self)
+    }
+}
+
+impl fmt::Display for TrustedProxies {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        f.write_str(&list.join(","))
+    }
+}
+
 /// A request's client as Mamori counts it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Client {
@@ -337,6 +357,18 @@ mod tests {
         ] {
             assert!(bad.parse::<Network>().is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_list_of_proxies_parses_and_may_be_empty() {
+        let list: TrustedProxies = " 10.0.0.0/8, 2001:db8::1 ,".parse().unwrap();
+        assert_eq!(list.to_string(), "10.0.0.0/8,2001:db8::1/128");
+        assert!(list.trusts(ip("10.9.8.7")) && !list.trusts(ip("11.0.0.1")));
+        assert!("".parse::<TrustedProxies>().unwrap().is_empty());
+        let bad = "10.0.0.0/8,10.0.0.0/33"
+            .parse::<TrustedProxies>()
+            .unwrap_err();
+        assert!(bad.contains("10.0.0.0/33"), "{bad}");
     }
 
     #[test]

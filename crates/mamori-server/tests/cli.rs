@@ -225,6 +225,11 @@ fn serve_behind_trusted_proxies_limits_each_forwarded_client() {
     );
     untrusting.stop();
 
+    // An empty setting (a deployment template's default) trusts no proxy.
+    let empty = MAMORI.serve().env("MAMORI_TRUSTED_PROXIES", "").start();
+    let logs = empty.stop();
+    assert!(logs.contains("no trusted proxies"), "{logs}");
+
     let dir = tempfile::tempdir().unwrap();
     let out = MAMORI
         .command()

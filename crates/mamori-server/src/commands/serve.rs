@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mamori_api::AppState;
-use mamori_api::client_addr::{Network, TrustedProxies};
+use mamori_api::client_addr::TrustedProxies;
 use mamori_api::metrics::Metrics;
 use mamori_domain::SystemClock;
 use mamori_service::mail::SmtpMailer;
@@ -40,15 +40,10 @@ pub struct Args {
     /// read from `Forwarded` (RFC 7239 `for=`) or `X-Forwarded-For`: from the right, skipping
     /// these proxies; an unreadable header from them counts the proxy itself as the client.
     /// Rate limits and audit entries use that client (an IPv6 client's limits by its /64).
-    /// Default: none, the TCP peer is the client — behind a proxy, every client would then
-    /// share the proxy's limits.
-    #[arg(
-        long,
-        env = "MAMORI_TRUSTED_PROXIES",
-        value_delimiter = ',',
-        value_name = "IP[/PREFIX],..."
-    )]
-    trusted_proxies: Vec<Network>,
+    /// Default (or empty): none, the TCP peer is the client — behind a proxy, every client
+    /// would then share the proxy's limits.
+    #[arg(long, env = "MAMORI_TRUSTED_PROXIES", value_name = "IP[/PREFIX],...")]
+    trusted_proxies: Option<TrustedProxies>,
     #[command(flatten)]
     database: DatabaseArgs,
     #[command(flatten)]
@@ -146,13 +141,13 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     spawn_figures_sweep(services.trails.clone());
     spawn_idempotency_sweep(services.idempotency.clone());
 
+    let trusted_proxies = trusted_proxies.unwrap_or_default();
     if trusted_proxies.is_empty() {
         tracing::info!("no trusted proxies: every client is its TCP peer");
     } else {
-        let list: Vec<String> = trusted_proxies.iter().map(ToString::to_string).collect();
-        tracing::info!(trusted_proxies = %list.join(","), "clients behind these proxies are read from Forwarded / X-Forwarded-For");
+        tracing::info!(%trusted_proxies, "clients behind these proxies are read from Forwarded / X-Forwarded-For");
     }
-    let state = AppState::new(services, metrics).trusting(TrustedProxies::new(trusted_proxies));
+    let state = AppState::new(services, metrics).trusting(trusted_proxies);
     let app = mamori_api::app_with_admin_ui(state, AdminUi);
     let listener = TcpListener::bind(listen.clone());
     tracing::info!(
