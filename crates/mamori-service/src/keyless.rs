@@ -10,6 +10,7 @@
 
 use chrono::{DateTime, Utc};
 use mamori_domain::RateLimit;
+use mamori_store::{WriteTx, limits};
 
 use crate::core::{Core, RequestMeta};
 use crate::error::ServiceError;
@@ -59,6 +60,22 @@ pub(crate) async fn reserve_failure(
     let (limit, at) = (core.limits.keyless_failures_per_client, core.now());
     let key = format!("{}:{}", route.key_prefix(), meta.client());
     if !core.take_slot(&key, limit, at).await? {
+        return Err(ServiceError::rate_limited(limit, at));
+    }
+    Ok(FailureSlot { key, limit, at })
+}
+
+/// [`reserve_failure`] inside the caller's unit of work, so a route that must write something
+/// else before its check commits once. The slot counts only if `tx` commits.
+pub(crate) async fn take_failure_slot(
+    tx: &WriteTx,
+    core: &Core,
+    route: Route,
+    meta: &RequestMeta,
+) -> Result<FailureSlot, ServiceError> {
+    let (limit, at) = (core.limits.keyless_failures_per_client, core.now());
+    let key = format!("{}:{}", route.key_prefix(), meta.client());
+    if !limits::take_slot(tx, &key, limit, at).await? {
         return Err(ServiceError::rate_limited(limit, at));
     }
     Ok(FailureSlot { key, limit, at })

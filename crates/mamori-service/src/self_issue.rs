@@ -191,9 +191,11 @@ impl SelfIssue {
     /// Every failure — an unknown service or user ID, a wrong password, an issue that expired,
     /// was activated already, was replaced, or is locked after the bank's
     /// `activation_max_attempts` wrong passwords — is the same `activation_failed`, without an
-    /// attempt count and after the same single argon2 verification (against a dummy hash where
-    /// there is no live issue): a stranger learns nothing, not even whether a user ID exists.
-    /// The audit trail keeps the real reason. Failures are limited per client address.
+    /// attempt count and after the same work: one unit of work before the password (the
+    /// client's failure slot, and the issue's attempt when it is live), one argon2
+    /// verification (against a dummy hash when there is no live issue), one audited unit
+    /// after. A stranger learns nothing, not even whether a user ID exists; the audit trail
+    /// keeps the real reason. Failures are limited per client.
     pub async fn activate_token(
         &self,
         meta: &RequestMeta,
@@ -203,15 +205,47 @@ impl SelfIssue {
         device_key: Option<&DevicePublicKey>,
     ) -> Result<ActivatedToken, ServiceError> {
         let core = &self.core;
-        let slot = keyless::reserve_failure(core, Route::Activate, meta).await?;
+        let now = core.now();
+        let target = self
+            .activation_target(service_id, activation_user_id.trim())
+            .await?;
+
+        // Before any password is checked, in one unit of work: the client's failure slot and,
+        // for a live issue, its attempt (so no password is ever checked beyond the bank's
+        // limit, however many requests run at once). An issue whose time ran out moves to
+        // `expired` here.
+        let tx = core.write().await?;
+        let slot = keyless::take_failure_slot(&tx, core, Route::Activate, meta).await?;
+        let live = match &target {
+            Target::Issue { issue, max, .. } if issue.state == IssueState::Issued => {
+                if issue.expires_at > now {
+                    issues::reserve_activation_attempt(&tx, &issue.id, *max, now).await?
+                } else {
+                    issues::expire_issue(&tx, &issue.id, now).await?;
+                    false
+                }
+            }
+            _ => false,
+        };
+        tx.commit().await?;
+
         let attempt = Attempt {
             meta,
-            activation_user_id: activation_user_id.trim(),
             password: activation_password,
             device_key,
-            now: core.now(),
+            now,
         };
-        match self.try_activate(service_id, &attempt).await? {
+        let activated = match target {
+            Target::Issue { tenant, issue, max } if live => {
+                self.activate_live(&tenant, &issue, max, &attempt).await?
+            }
+            target => {
+                self.passwords.verify_dummy(activation_password);
+                core.record_alone(target.refusal(meta, now)).await?;
+                None
+            }
+        };
+        match activated {
             Some(activated) => {
                 slot.forgive(core).await?;
                 Ok(activated)
@@ -220,62 +254,43 @@ impl SelfIssue {
         }
     }
 
-    /// The activation, or `None` (audited with the real reason) when it failed.
-    async fn try_activate(
+    /// What an activation names: reads only.
+    async fn activation_target(
         &self,
         service_id: &str,
+        activation_user_id: &str,
+    ) -> Result<Target, ServiceError> {
+        let db = self.core.db();
+        let Some(tenant) = TenantId::parse(service_id.trim()).ok() else {
+            return Ok(Target::NoBank);
+        };
+        let Some(config) = db.find_tenant_config(&tenant).await? else {
+            return Ok(Target::NoBank);
+        };
+        if !config.policy.self_issue.enabled {
+            return Ok(Target::NoSelfIssue(tenant));
+        }
+        let Some(issue) =
+            issues::find_by_activation_user(db, tenant.as_str(), activation_user_id).await?
+        else {
+            return Ok(Target::NoIssue(tenant));
+        };
+        let max = i32::try_from(config.policy.self_issue.activation_max_attempts.get())
+            .unwrap_or(i32::MAX);
+        Ok(Target::Issue { tenant, issue, max })
+    }
+
+    /// The password check of a live issue whose attempt is reserved: the credential, or `None`
+    /// (audited) when the password is wrong or a concurrent activation won.
+    async fn activate_live(
+        &self,
+        tenant: &TenantId,
+        issue: &TokenIssueRow,
+        max: i32,
         attempt: &Attempt<'_>,
     ) -> Result<Option<ActivatedToken>, ServiceError> {
         let core = &self.core;
         let (meta, now) = (attempt.meta, attempt.now);
-        let tenant = TenantId::parse(service_id.trim()).ok();
-        let config = match &tenant {
-            Some(tenant) => core.db().find_tenant_config(tenant).await?,
-            None => None,
-        };
-        let (Some(tenant), Some(config)) = (tenant, config) else {
-            let entry = AuditEntry::platform_token(meta, Operation::ActivateToken, now);
-            return self
-                .refuse_activation(entry, attempt, "unknown_service")
-                .await;
-        };
-        let tenant = &tenant;
-        if !config.policy.self_issue.enabled {
-            let entry = activation_entry(tenant, meta, None, now);
-            return self
-                .refuse_activation(entry, attempt, "self_issue_disabled")
-                .await;
-        }
-        let db = core.db();
-        let Some(issue) =
-            issues::find_by_activation_user(db, tenant.as_str(), attempt.activation_user_id)
-                .await?
-        else {
-            let entry = activation_entry(tenant, meta, None, now);
-            return self.refuse_activation(entry, attempt, "unknown_user").await;
-        };
-        let issue = &issue;
-        let refuse = |why| {
-            self.refuse_activation(
-                activation_entry(tenant, meta, Some(issue), now),
-                attempt,
-                why,
-            )
-        };
-        if issue.state != IssueState::Issued {
-            return refuse(issue.state.as_str()).await;
-        }
-        if issue.expires_at <= now {
-            issues::expire_issue(db, &issue.id, now).await?;
-            return refuse(IssueState::Expired.as_str()).await;
-        }
-        let max = i32::try_from(config.policy.self_issue.activation_max_attempts.get())
-            .unwrap_or(i32::MAX);
-        // Reserve first: no password is ever checked beyond the bank's limit, however many
-        // requests run at once.
-        if !issues::reserve_activation_attempt(db, &issue.id, max, now).await? {
-            return refuse("no_attempts_left").await;
-        }
         if !self
             .passwords
             .verify(attempt.password, &issue.password_hash)
@@ -287,8 +302,7 @@ impl SelfIssue {
 
         let txn = core.write().await?;
         // Claim first, then make the credential in the same transaction: only the one request
-        // that moves the issue out of `issued` ever creates a credential. The password was
-        // checked already: a lost race is refused without a second argon2.
+        // that moves the issue out of `issued` ever creates a credential.
         if !issues::claim_activation(&txn, &issue.id, now).await? {
             drop(txn);
             core.record_alone(
@@ -323,25 +337,6 @@ impl SelfIssue {
             service_id: tenant.to_string(),
             provisioned,
         }))
-    }
-
-    /// Refuses an activation that has no live issue to check the password against: the same
-    /// argon2 work as a real check (against a dummy hash), then `entry` audited with `why`.
-    async fn refuse_activation(
-        &self,
-        entry: AuditEntry,
-        attempt: &Attempt<'_>,
-        why: &str,
-    ) -> Result<Option<ActivatedToken>, ServiceError> {
-        self.passwords.verify_dummy(attempt.password);
-        self.core
-            .record_alone(
-                entry
-                    .failed_with(ErrorCode::ActivationFailed)
-                    .details(json!({ "why": why })),
-            )
-            .await?;
-        Ok(None)
     }
 
     /// A wrong activation password (its attempt already reserved): invalidate the issue at the
@@ -575,10 +570,55 @@ impl SelfIssue {
 /// What the token app sent to activateToken.
 struct Attempt<'a> {
     meta: &'a RequestMeta,
-    activation_user_id: &'a str,
     password: &'a str,
     device_key: Option<&'a DevicePublicKey>,
     now: DateTime<Utc>,
+}
+
+/// What an activation names.
+enum Target {
+    /// No bank with this service ID.
+    NoBank,
+    /// A bank that does not issue tokens by mail.
+    NoSelfIssue(TenantId),
+    /// No issue with this user ID at the bank.
+    NoIssue(TenantId),
+    /// An issue, in whatever state.
+    Issue {
+        tenant: TenantId,
+        issue: TokenIssueRow,
+        /// The bank's `activation_max_attempts`.
+        max: i32,
+    },
+}
+
+impl Target {
+    /// The audit entry of an activation refused without a password check, with the reason.
+    fn refusal(&self, meta: &RequestMeta, now: DateTime<Utc>) -> AuditEntry {
+        let (entry, why) = match self {
+            Self::NoBank => (
+                AuditEntry::platform_token(meta, Operation::ActivateToken, now),
+                "unknown_service",
+            ),
+            Self::NoSelfIssue(tenant) => (
+                activation_entry(tenant, meta, None, now),
+                "self_issue_disabled",
+            ),
+            Self::NoIssue(tenant) => (activation_entry(tenant, meta, None, now), "unknown_user"),
+            Self::Issue { tenant, issue, .. } => (
+                activation_entry(tenant, meta, Some(issue), now),
+                match issue.state {
+                    // Its time ran out, or its attempts did (a concurrent try took the last).
+                    IssueState::Issued if issue.expires_at <= now => IssueState::Expired.as_str(),
+                    IssueState::Issued => "no_attempts_left",
+                    state => state.as_str(),
+                },
+            ),
+        };
+        entry
+            .failed_with(ErrorCode::ActivationFailed)
+            .details(json!({ "why": why }))
+    }
 }
 
 /// An activation's entry in the bank's audit trail; the actor is the customer's token.
