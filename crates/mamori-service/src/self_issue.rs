@@ -277,7 +277,11 @@ impl SelfIssue {
         };
         let max = i32::try_from(config.policy.self_issue.activation_max_attempts.get())
             .unwrap_or(i32::MAX);
-        Ok(Target::Issue { tenant, issue, max })
+        Ok(Target::Issue {
+            tenant,
+            issue: Box::new(issue),
+            max,
+        })
     }
 
     /// The password check of a live issue whose attempt is reserved: the credential, or `None`
@@ -586,7 +590,7 @@ enum Target {
     /// An issue, in whatever state.
     Issue {
         tenant: TenantId,
-        issue: TokenIssueRow,
+        issue: Box<TokenIssueRow>,
         /// The bank's `activation_max_attempts`.
         max: i32,
     },
@@ -606,7 +610,7 @@ impl Target {
             ),
             Self::NoIssue(tenant) => (activation_entry(tenant, meta, None, now), "unknown_user"),
             Self::Issue { tenant, issue, .. } => (
-                activation_entry(tenant, meta, Some(issue), now),
+                activation_entry(tenant, meta, Some(issue.as_ref()), now),
                 match issue.state {
                     // Its time ran out, or its attempts did (a concurrent try took the last).
                     IssueState::Issued if issue.expires_at <= now => IssueState::Expired.as_str(),
