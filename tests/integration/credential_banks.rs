@@ -1,6 +1,6 @@
 //! listCredentialBanks: the customer's own token asks where it is registered. Nothing is shown
 //! without a fresh code of the token; the code is spent on the whole platform and a wrong one
-//! counts towards the platform-wide suspension, never towards a bank's lock.
+//! counts towards no lock or suspension, only towards the client's quota of failures.
 
 use mamori_service::PLATFORM_GUESS_BUDGET;
 use mamori_store::entities::credentials;
@@ -173,7 +173,7 @@ async fn wrong_codes_list_nothing_and_cannot_suspend_the_token(engine: TestEngin
     assert_eq!(
         limited.map(|a| a.code().map(str::to_owned)),
         Some(Some("rate_limited".to_owned())),
-        "guessing one credential is limited"
+        "a client's guesses are limited"
     );
     assert_eq!(platform_failures().await, 0);
     assert_eq!(jonan.status(&user).await["credential_suspended"], false);
@@ -238,7 +238,7 @@ async fn bad_input_is_refused_without_counting(engine: TestEngine) {
     let bad_id = app
         .call(
             "POST",
-            "/v1/token/credentials/MAMO1234567X/banks",
+            "/v1/token/credentials/AB1/banks",
             None,
             Some(json!({ "otp": "123456" })),
         )
@@ -247,8 +247,8 @@ async fn bad_input_is_refused_without_counting(engine: TestEngine) {
         (bad_id.status, bad_id.code()),
         (400, Some("credential_id_malformed"))
     );
-    // A well-formed ID with a wrong check digit is malformed; an unissued one answers like a
-    // wrong code, so the route tells no stranger which IDs exist.
+    // What is not even the shape of an ID is malformed; an unissued ID (or a serial never
+    // imported) answers like a wrong code, so the route tells no stranger which IDs exist.
     let unknown_id = (0..10)
         .map(|d| format!("MAMO{:07}{d}", 1))
         .find(|id| mamori_otp::CredentialId::parse(id).is_ok())

@@ -411,8 +411,8 @@ async fn seed_000_forged_answers_change_nothing(engine: TestEngine) {
         (
             "another credential",
             attacker.answer_body(&real),
-            404,
-            "not_found",
+            403,
+            "device_signature_invalid",
         ),
     ];
     for (what, body, http, code) in forgeries {
@@ -431,7 +431,12 @@ async fn seed_000_forged_answers_change_nothing(engine: TestEngine) {
         device.answer_body(&real),
     )
     .await;
-    assert_eq!(unknown.code(), Some("not_found"), "{:?}", unknown.body);
+    assert_eq!(
+        unknown.code(),
+        Some("device_signature_invalid"),
+        "{:?}",
+        unknown.body
+    );
 
     let approved = answer(&app, &approval_id, device.answer_body(&real)).await;
     assert_eq!(approved.status, 200, "{:?}", approved.body);
@@ -930,8 +935,8 @@ async fn seed_000_listing_needs_a_fresh_device_signature(engine: TestEngine) {
         .await;
     assert_eq!(
         (unavailable.status, unavailable.code()),
-        (409, Some("push_unavailable")),
-        "{:?}",
+        (403, Some("device_signature_invalid")),
+        "a token without a device key answers like a wrong signature: {:?}",
         unavailable.body
     );
     let too_long = list(&app, &device, "?wait=31").await;

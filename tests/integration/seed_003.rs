@@ -204,9 +204,10 @@ async fn without_smtp_the_mail_waits_in_the_outbox(engine: TestEngine) {
 }
 on_both_engines!(without_smtp_the_mail_waits_in_the_outbox);
 
-/// Five wrong activation passwords (the bank's limit) invalidate the issue: the first four say
-/// how many tries remain (4, 3, 2, 1), the fifth is `activation_locked`, and the right password
-/// afterwards is refused too. The status reads 未登録: the bank must issue again.
+/// Five wrong activation passwords (the bank's limit) invalidate the issue: the right password
+/// afterwards is refused too, and the status reads 未登録: the bank must issue again. Every
+/// refusal is the same `activation_failed` without an attempt count (see `keyless.rs`); the
+/// bank's audit trail says what happened.
 async fn five_wrong_activation_passwords_lock_the_issue(engine: TestEngine) {
     let app = TestApp::new(engine).await;
     let bank = app.bank(BANK).await;
@@ -215,7 +216,7 @@ async fn five_wrong_activation_passwords_lock_the_issue(engine: TestEngine) {
     let max = self_issue_policy().activation_max_attempts.get();
     assert_eq!(max, 5);
 
-    for left in (1..max).rev() {
+    for _ in 0..max {
         let wrong = activate(&app, &user_id, "wrong2026").await;
         assert_eq!(
             (wrong.status, wrong.code()),
@@ -223,28 +224,45 @@ async fn five_wrong_activation_passwords_lock_the_issue(engine: TestEngine) {
             "{:?}",
             wrong.body
         );
-        assert_eq!(wrong.body["attempts_left"], left, "{:?}", wrong.body);
+        assert!(
+            wrong.body.get("attempts_left").is_none(),
+            "{:?}",
+            wrong.body
+        );
     }
-    let last = activate(&app, &user_id, "wrong2026").await;
-    assert_eq!(
-        (last.status, last.code()),
-        (423, Some("activation_locked")),
-        "{:?}",
-        last.body
-    );
     let right = activate(&app, &user_id, PASSWORD).await;
-    assert_eq!(right.code(), Some("activation_locked"), "{:?}", right.body);
+    assert_eq!(
+        (right.status, right.code()),
+        (422, Some("activation_failed")),
+        "{:?}",
+        right.body
+    );
     assert_eq!(bank.status(&user).await["status"], "none");
 
-    // An unknown user ID answers like a first wrong password.
-    let unknown = activate(&app, "0000000000", PASSWORD).await;
+    let trail = bank.get("/audit-events?limit=20").await;
+    let whys: Vec<String> = trail.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["operation"] == "activateToken")
+        .map(|e| {
+            let details: Value = serde_json::from_str(e["details"].as_str().unwrap()).unwrap();
+            details["why"].as_str().unwrap_or_default().to_owned()
+        })
+        .collect();
     assert_eq!(
-        unknown.code(),
-        Some("activation_failed"),
-        "{:?}",
-        unknown.body
+        whys,
+        [
+            "invalidated",
+            "wrong_password_locked",
+            "wrong_password",
+            "wrong_password",
+            "wrong_password",
+            "wrong_password"
+        ],
+        "newest first: {:?}",
+        trail.body
     );
-    assert_eq!(unknown.body["attempts_left"], max - 1);
 }
 on_both_engines!(five_wrong_activation_passwords_lock_the_issue);
 
@@ -263,15 +281,15 @@ async fn an_issue_not_activated_in_time_expires(engine: TestEngine) {
     let late = activate(&app, &user_id, PASSWORD).await;
     assert_eq!(
         (late.status, late.code()),
-        (410, Some("activation_expired")),
+        (422, Some("activation_failed")),
         "{:?}",
         late.body
     );
 }
 on_both_engines!(an_issue_not_activated_in_time_expires);
 
-/// An issue activates once: a second activation with the right password is
-/// `activation_expired`, and five correct activations at once make exactly one credential.
+/// An issue activates once: a second activation with the right password is refused
+/// (`activation_failed`), and five correct activations at once make exactly one credential.
 async fn an_issue_activates_once_even_when_tried_at_once(engine: TestEngine) {
     let app = Arc::new(TestApp::new(engine).await);
     let bank = app.bank(BANK).await;
@@ -282,7 +300,7 @@ async fn an_issue_activates_once_even_when_tried_at_once(engine: TestEngine) {
     let again = activate(&app, &user_id, PASSWORD).await;
     assert_eq!(
         (again.status, again.code()),
-        (410, Some("activation_expired")),
+        (422, Some("activation_failed")),
         "{:?}",
         again.body
     );
@@ -313,7 +331,7 @@ async fn an_issue_activates_once_even_when_tried_at_once(engine: TestEngine) {
     assert!(
         answers
             .iter()
-            .all(|a| a.0 == 201 || *a == (410, Some("activation_expired".to_owned()))),
+            .all(|a| a.0 == 201 || *a == (422, Some("activation_failed".to_owned()))),
         "{answers:?}"
     );
     let credentials_after = credentials::Entity::find()
@@ -342,7 +360,7 @@ async fn a_reissue_cancels_the_old_issue(engine: TestEngine) {
     );
 
     let old = activate(&app, &old_id, PASSWORD).await;
-    assert_eq!(old.code(), Some("activation_expired"), "{:?}", old.body);
+    assert_eq!(old.code(), Some("activation_failed"), "{:?}", old.body);
     assert_eq!(activate(&app, &new_id, PASSWORD).await.status, 201);
 
     let racer = bank.create_user("3000008", None).await;

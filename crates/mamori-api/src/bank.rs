@@ -109,6 +109,7 @@ pub(crate) fn meta(ctx: &RequestContext) -> RequestMeta {
     RequestMeta {
         request_id: Some(ctx.request_id.clone()),
         client_addr: ctx.client_addr.clone(),
+        client_key: ctx.client_key.clone(),
     }
 }
 

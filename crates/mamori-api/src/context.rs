@@ -1,8 +1,10 @@
 //! Per-request context: the request ID every log line and response carries, the caller's
-//! language, and the client address for the audit trail.
+//! language, and the client's address for the audit trail and rate limits.
 
 use mamori_domain::error_code::Lang;
 use poem::{FromRequest, Request, RequestBody};
+
+use crate::client_addr::{self, Client};
 
 /// The request's ID: the caller's `X-Request-Id` when it is a sane token, else a new UUID.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,8 +35,11 @@ pub struct RequestContext {
     pub request_id: String,
     /// The language for human-readable messages, from `Accept-Language`.
     pub lang: Lang,
-    /// The client's address, for the audit trail and rate limits.
+    /// The client's address, for the audit trail: the TCP peer, or the address a trusted proxy
+    /// reported (see [`crate::client_addr`]).
     pub client_addr: Option<String>,
+    /// The same client as rate limits count it (an IPv6 client by its /64).
+    pub client_key: Option<String>,
 }
 
 impl RequestContext {
@@ -44,14 +49,17 @@ impl RequestContext {
             .data::<RequestId>()
             .map(|id| id.0.clone())
             .unwrap_or_else(|| RequestId::from_header(None).0);
-        let client_addr = req
-            .remote_addr()
-            .as_socket_addr()
-            .map(|addr| addr.ip().to_string());
+        // The edge resolved the client; a request that did not pass it has only its peer.
+        let client = req.data::<Client>().map(|c| c.addr).or_else(|| {
+            req.remote_addr()
+                .as_socket_addr()
+                .map(|addr| addr.ip().to_canonical())
+        });
         Self {
             request_id,
             lang: Lang::from_accept_language(req.header("accept-language")),
-            client_addr,
+            client_addr: client.map(|addr| addr.to_string()),
+            client_key: client.map(client_addr::limit_key),
         }
     }
 }

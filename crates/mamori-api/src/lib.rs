@@ -5,6 +5,7 @@
 mod admin;
 mod allow;
 mod bank;
+pub mod client_addr;
 pub mod context;
 mod errors;
 mod health;
@@ -121,7 +122,7 @@ pub fn app(state: AppState) -> impl Endpoint<Output = poem::Response> {
     let spec_text = spec::for_generators(&api.spec());
     let spec = get(SpecEndpoint(std::sync::Arc::from(spec_text)));
     let docs = api.swagger_ui();
-    let edge = middleware::Edge::new(state.metrics.clone(), allow);
+    let edge = middleware::Edge::new(state.metrics.clone(), allow, state.trusted_proxies.clone());
     Route::new()
         .nest("/", api)
         .at("/openapi.json", spec)
@@ -147,7 +148,7 @@ pub fn app_with_admin_ui(
 ) -> impl Endpoint<Output = poem::Response> {
     // The console is static files: every path under it is read-only.
     let allow = allow::AllowTable::default().with_prefix(ADMIN_UI_PATH, vec!["GET"]);
-    let edge = middleware::Edge::new(state.metrics.clone(), allow);
+    let edge = middleware::Edge::new(state.metrics.clone(), allow, state.trusted_proxies.clone());
     Route::new()
         .nest_no_strip(ADMIN_UI_PATH, admin_ui.with(edge))
         .nest("/", app(state))

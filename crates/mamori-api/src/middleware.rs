@@ -1,5 +1,6 @@
-//! The edge every request passes: request ID and tracing span, body limit and strict JSON,
-//! uniform problem bodies for every error, metrics.
+//! The edge every request passes: request ID and tracing span, the client's address (behind
+//! trusted proxies), body limit and strict JSON, uniform problem bodies for every error,
+//! metrics.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,6 +13,7 @@ use poem_openapi::OperationId;
 use tracing::Instrument;
 
 use crate::allow::AllowTable;
+use crate::client_addr::{TrustedProxies, Via};
 use crate::context::RequestId;
 use crate::json_guard::{Text, check_json, first_control};
 use crate::metrics::Metrics;
@@ -32,15 +34,17 @@ pub const MAX_TARGET_BYTES: usize = 4 * 1024;
 pub struct Edge {
     metrics: Arc<Metrics>,
     allow: Arc<AllowTable>,
+    proxies: Arc<TrustedProxies>,
 }
 
 impl Edge {
-    /// Creates the edge, recording into `metrics` and naming the methods of `allow`'s routes
-    /// in a 405.
-    pub fn new(metrics: Arc<Metrics>, allow: AllowTable) -> Self {
+    /// Creates the edge, recording into `metrics`, naming the methods of `allow`'s routes in a
+    /// 405, and believing the forwarding headers of `proxies` only.
+    pub fn new(metrics: Arc<Metrics>, allow: AllowTable, proxies: Arc<TrustedProxies>) -> Self {
         Self {
             metrics,
             allow: Arc::new(allow),
+            proxies,
         }
     }
 }
@@ -53,6 +57,7 @@ impl<E: Endpoint> Middleware<E> for Edge {
             inner,
             metrics: self.metrics.clone(),
             allow: self.allow.clone(),
+            proxies: self.proxies.clone(),
         }
     }
 }
@@ -63,6 +68,7 @@ pub struct EdgeEndpoint<E> {
     inner: E,
     metrics: Arc<Metrics>,
     allow: Arc<AllowTable>,
+    proxies: Arc<TrustedProxies>,
 }
 
 impl<E: Endpoint> Endpoint for EdgeEndpoint<E> {
@@ -81,6 +87,7 @@ impl<E: Endpoint> Endpoint for EdgeEndpoint<E> {
         );
 
         async move {
+            resolve_client(&mut req, &self.proxies);
             let mut resp = match guard_body(&mut req).await {
                 Err(problem) => problem,
                 Ok(()) => {
@@ -120,6 +127,38 @@ impl<E: Endpoint> Endpoint for EdgeEndpoint<E> {
         .instrument(span)
         .await
     }
+}
+
+/// Puts the request's [`crate::client_addr::Client`] in its data: the TCP peer, or what a
+/// trusted proxy says the client is. A request with no socket peer has no client.
+fn resolve_client(req: &mut Request, proxies: &TrustedProxies) {
+    let Some(peer) = req.remote_addr().as_socket_addr().map(|addr| addr.ip()) else {
+        return;
+    };
+    let lines = |name: &str| -> Vec<String> {
+        req.headers()
+            .get_all(name)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect()
+    };
+    let client = if proxies.is_empty() {
+        crate::client_addr::Client {
+            addr: peer.to_canonical(),
+            via: Via::Peer,
+        }
+    } else {
+        let (forwarded, xff) = (lines("forwarded"), lines("x-forwarded-for"));
+        let forwarded: Vec<&str> = forwarded.iter().map(String::as_str).collect();
+        let xff: Vec<&str> = xff.iter().map(String::as_str).collect();
+        proxies.client(peer, &forwarded, &xff)
+    };
+    if client.via == Via::Unreadable {
+        tracing::debug!(
+            "a trusted proxy sent an unreadable Forwarded / X-Forwarded-For; the proxy itself is the client"
+        );
+    }
+    req.set_data(client);
 }
 
 /// Refuses control characters in the path and query, then reads a request body once, within

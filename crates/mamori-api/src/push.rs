@@ -386,9 +386,11 @@ impl PushApi {
     /// `Mamori-Device-Signature`. With `wait` (1–30 s) and nothing pending, the answer waits
     /// until an approval arrives or the time is up (long poll). The challenge number is never
     /// included. Errors: `credential_id_malformed`, `validation_failed` (400);
-    /// `device_signature_invalid` (403: missing or wrong signature, another key, or a time
-    /// more than 5 minutes off); `credential_unknown` (404); `push_unavailable` (409: the
-    /// credential has no device key).
+    /// `device_signature_invalid` (403: a missing or wrong signature, another key, a time more
+    /// than 5 minutes off, no token with this ID, or a token without a device key — one answer
+    /// for all, so the route tells a stranger nothing about a credential); `rate_limited` (429:
+    /// too many failed listings from this client within the hour; a signed listing does not
+    /// count).
     #[oai(
         path = "/v1/token/credentials/:credential_id/approvals",
         method = "get",
@@ -425,6 +427,7 @@ impl PushApi {
                 .services
                 .push
                 .list_pending_approvals(
+                    &meta(&ctx),
                     &credential_id,
                     signed_at,
                     device_signature.0.as_deref(),
@@ -445,8 +448,10 @@ impl PushApi {
     ///
     /// The device's answer, signed with its key over the approval, the bank, the transaction
     /// hash, the decision, the number and the time (see `signature`). Checked in this order,
-    /// each refusal changing nothing: `not_found` (404: unknown approval, or not this
-    /// credential's); `device_signature_invalid` (403); `push_transaction_mismatch` (422: the
+    /// each refusal changing nothing: `device_signature_invalid` (403: an unknown approval, not
+    /// this credential's, a credential without a device key, or a wrong or stale signature —
+    /// one answer for all; `rate_limited` (429) after too many of them from this client within
+    /// the hour); then, for the device holding the key, `push_transaction_mismatch` (422: the
     /// hash is not the approval's transaction); `push_approval_expired` (410);
     /// `push_already_answered` (409: answered, cancelled, or a replay);
     /// `otp_not_registered` (404: the token was revoked, stopped or replaced at the bank),

@@ -252,12 +252,14 @@ impl SelfIssueApi {
     ///
     /// The token app sends the service ID and user ID from the mail and the activation password;
     /// the answer is a new credential, exactly like `provisionCredential`, bound to the issue.
-    /// Single use: once activated, the issue answers `activation_expired`. Errors:
-    /// `validation_failed` (a malformed device key) — 400; `activation_expired` (expired,
-    /// already activated, or replaced by a reissue) — 410; `activation_failed` with
-    /// `attempts_left` (wrong service ID, user ID or password: one answer for all) — 422;
-    /// `activation_locked` (too many wrong passwords; the bank must issue again) — 423;
-    /// `rate_limited` — 429.
+    /// Single use. Errors: `validation_failed` (a malformed device key) — 400;
+    /// `activation_failed` — 422, one answer for every failure: a wrong service ID, user ID or
+    /// password, or an issue that expired, was activated already, was replaced by a reissue,
+    /// or is locked after the bank's `activation_max_attempts` wrong passwords. It carries no
+    /// attempt count and takes the same time whichever it is, so it tells a stranger nothing,
+    /// not even whether a user ID exists; the bank's audit trail records the real reason.
+    /// `rate_limited` — 429, after too many failed activations from this client within the
+    /// hour (a successful one does not count).
     #[oai(
         path = "/v1/token/activations",
         method = "post",

@@ -1,5 +1,5 @@
 //! The token-facing API: what an authenticator app (or `mamori token`) calls. No bank key;
-//! abuse is bounded per client address.
+//! abuse is bounded per client, and failures tell a stranger nothing about a credential.
 
 use mamori_crypto::DevicePublicKey;
 use mamori_service::ServiceError;
@@ -136,8 +136,9 @@ impl TokenApi {
     /// Creates a credential (ID, 160-bit secret) and returns it with an `otpauth://` URI and a
     /// QR code for any RFC 6238 authenticator app. The secret is returned this once; Mamori
     /// stores it only encrypted. Send `{}`, or `{"device_public_key": …}` from Mamori's own
-    /// token to enable push approval. Limited per client address: `rate_limited` (429); a
-    /// malformed key is `validation_failed` (400).
+    /// token to enable push approval. Limited per client (its address; behind the operator's
+    /// trusted proxies, the address they report; an IPv6 client by its /64): `rate_limited`
+    /// (429); a malformed key is `validation_failed` (400).
     #[oai(
         path = "/v1/token/credentials",
         method = "post",
@@ -188,12 +189,14 @@ impl TokenApi {
     /// the bank's names. Shown only after a fresh code of the token, which is checked with the
     /// platform's rules (one step either side of the token's learned clock) and spent on the
     /// whole platform, so the same code cannot then log in anywhere. No bank key: no bank can
-    /// see another bank's registrations. Errors: `credential_id_malformed`, `otp_malformed`
-    /// (400); `otp_already_used` (409); `otp_invalid` (422: a wrong code, or no token with this
-    /// ID — one answer for both); `credential_suspended` (423); `rate_limited` (429, per client
-    /// address and per credential). Nothing here counts towards a lock or the platform-wide
-    /// suspension: without a bank key, a stranger must not be able to suspend a customer's
-    /// token by knowing its ID.
+    /// see another bank's registrations. Errors: `credential_id_malformed` (not 4 to 32
+    /// letters and digits), `otp_malformed` (not 6 to 8 digits) (400); `otp_already_used`
+    /// (409); `otp_invalid` (422: a wrong code, or no token with this ID or serial — one
+    /// answer for both); `credential_suspended` (423, only with a right code); `rate_limited`
+    /// (429: too many failed listings from this client within the hour; a successful listing
+    /// does not count). Nothing here counts towards a lock, the platform-wide suspension or
+    /// any quota of the credential: without a bank key, a stranger must not be able to
+    /// suspend a customer's token, or use up its listings, by knowing its ID.
     #[oai(
         path = "/v1/token/credentials/:credential_id/banks",
         method = "post",

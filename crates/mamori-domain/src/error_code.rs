@@ -79,11 +79,16 @@ pub enum ErrorCode {
     PasswordNotManaged,
     /// This bank does not issue tokens by mail (`self_issue.enabled = false`).
     SelfIssueDisabled,
-    /// The service ID, user ID or activation password is wrong. Counted; `attempts_left` says how many tries remain.
+    /// The activation failed: the service ID, user ID or activation password is wrong, or the
+    /// issued token expired, was already activated, was replaced by a newer issue, or is locked
+    /// after too many wrong passwords. One answer for all, without an attempt count, so it tells
+    /// a stranger nothing; the bank's audit trail records which.
     ActivationFailed,
-    /// Too many wrong activation passwords: the issued token is invalidated; the bank must issue a new one.
+    /// Too many wrong activation passwords: the issued token is invalidated; the bank must issue
+    /// a new one. No longer answered: activateToken says `activation_failed` instead.
     ActivationLocked,
-    /// The issued token expired, was already activated, or was replaced by a newer issue.
+    /// The issued token expired, was already activated, or was replaced by a newer issue. No
+    /// longer answered: activateToken says `activation_failed` instead.
     ActivationExpired,
     /// The bank issued a token but the customer's app has not activated it yet.
     TokenNotActivated,
@@ -95,7 +100,9 @@ pub enum ErrorCode {
     PushApprovalExpired,
     /// The approval was already answered or replaced by a newer one. Nothing was changed.
     PushAlreadyAnswered,
-    /// The device's signature is missing, malformed, not by this credential's device key, or its time is more than 5 minutes off. Nothing was changed.
+    /// The device's signature is missing, malformed, not by this credential's device key, or
+    /// its time is more than 5 minutes off; on the token routes also an unknown credential or
+    /// approval, or a credential without a device key (one answer for all). Nothing was changed.
     DeviceSignatureInvalid,
     /// The answer was signed over another transaction than this approval's. Nothing was changed.
     PushTransactionMismatch,
@@ -374,7 +381,7 @@ impl ErrorCode {
             Self::PasswordNotManaged => "This bank does not manage login passwords with Mamori.",
             Self::SelfIssueDisabled => "This bank does not issue tokens by mail.",
             Self::ActivationFailed => {
-                "The service ID, user ID or activation password is incorrect."
+                "The token could not be set up: the service ID, user ID or activation password is incorrect, or this token issue can no longer be used (it expired, was already set up, was replaced by a newer mail, or was locked after too many incorrect passwords). Check the details in the mail; if it still fails, please ask your bank to issue the token again."
             }
             Self::ActivationLocked => {
                 "Too many incorrect activation passwords. Please ask your bank to issue a new token."
@@ -393,7 +400,9 @@ impl ErrorCode {
             Self::PushAlreadyAnswered => {
                 "This approval request has already been answered or cancelled."
             }
-            Self::DeviceSignatureInvalid => "The device signature could not be verified.",
+            Self::DeviceSignatureInvalid => {
+                "The device signature could not be verified: this token is not registered with this device's key, or the device's clock is more than 5 minutes off."
+            }
             Self::PushTransactionMismatch => {
                 "The answer does not match the transaction to approve."
             }
@@ -496,7 +505,7 @@ impl ErrorCode {
                 "当金融機関ではメールによるトークン発行をご利用いただけません。"
             }
             Self::ActivationFailed => {
-                "サービスID・ユーザID・利用開始パスワードのいずれかが正しくありません。"
+                "初期設定できませんでした。サービスID・ユーザID・利用開始パスワードのいずれかが正しくないか、このトークン発行はもう利用できません（有効期限切れ、初期設定済み、新しいメールによる再発行、または利用開始パスワードの誤りが規定回数に達したため）。メールの内容をご確認のうえ、解決しない場合はお取引店で再発行の手続きをしてください。"
             }
             Self::ActivationLocked => {
                 "利用開始パスワードを規定回数以上誤って入力したため、発行されたトークンは無効になりました。お取引店で再発行の手続きをしてください。"
@@ -511,7 +520,9 @@ impl ErrorCode {
             Self::PushUnavailable => "登録されているトークンはプッシュ通知認証に対応していません。",
             Self::PushApprovalExpired => "承認の有効期限が切れたため、取引は取り消されました。",
             Self::PushAlreadyAnswered => "この承認依頼はすでに回答済みか、取り消されています。",
-            Self::DeviceSignatureInvalid => "端末の署名を確認できませんでした。",
+            Self::DeviceSignatureInvalid => {
+                "端末の署名を確認できませんでした。このトークンがこの端末の鍵で登録されていないか、端末の時刻が5分以上ずれています。"
+            }
             Self::PushTransactionMismatch => "回答が承認対象の取引内容と一致しません。",
             Self::PushNumberMismatch => {
                 "選択された番号がインターネットバンキング画面の番号と一致しないため、取引は取り消されました。"

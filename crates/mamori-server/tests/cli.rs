@@ -179,6 +179,69 @@ fn serve_on_embedded_sqlite_then_sigterm() {
     assert!(logs.contains("Mamori stopped"), "graceful shutdown: {logs}");
 }
 
+/// Behind a load balancer (`--trusted-proxies`; here the test itself, on 127.0.0.1) every
+/// client named in `X-Forwarded-For` has its own limits, over real TCP. Without the proxy in
+/// the list the header is ignored, and a list that is not addresses refuses to start.
+#[test]
+fn serve_behind_trusted_proxies_limits_each_forwarded_client() {
+    let provision = |port: u16, client: &str| {
+        http_request(
+            port,
+            "POST",
+            "/v1/token/credentials",
+            &[("X-Forwarded-For", client)],
+            Some(&json!({})),
+        )
+        .status
+    };
+    let trusting = MAMORI
+        .serve()
+        .env("MAMORI_TRUSTED_PROXIES", "127.0.0.0/8,::1")
+        .start();
+    let port = trusting.port();
+    for n in 0..20 {
+        assert_eq!(provision(port, "203.0.113.1"), 201, "token {n}");
+    }
+    assert_eq!(provision(port, "203.0.113.1"), 429);
+    assert_eq!(provision(port, "198.51.100.7, 203.0.113.2"), 201);
+    let logs = trusting.stop();
+    assert!(
+        logs.contains("trusted_proxies=127.0.0.0/8,::1/128"),
+        "the proxies are named at start: {logs}"
+    );
+
+    let untrusting = MAMORI
+        .serve()
+        .args(["--trusted-proxies", "10.0.0.0/8"])
+        .start();
+    let port = untrusting.port();
+    for n in 0..20 {
+        assert_eq!(provision(port, &format!("203.0.113.{n}")), 201, "token {n}");
+    }
+    assert_eq!(
+        provision(port, "203.0.113.99"),
+        429,
+        "a header from a peer not in the list is not believed"
+    );
+    untrusting.stop();
+
+    // An empty setting (a deployment template's default) trusts no proxy.
+    let empty = MAMORI.serve().env("MAMORI_TRUSTED_PROXIES", "").start();
+    let logs = empty.stop();
+    assert!(logs.contains("no trusted proxies"), "{logs}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = MAMORI
+        .command()
+        .current_dir(dir.path())
+        .args(["serve", "--trusted-proxies", "10.0.0.0/8,10.0.0.0/33"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("10.0.0.0/33"), "{stderr}");
+}
+
 /// The same binary on an empty PostgreSQL database migrates and serves.
 #[tokio::test(flavor = "multi_thread")]
 async fn migrate_and_serve_on_postgres() {

@@ -5,14 +5,16 @@
 //! no bank here): the OTP defaults' window and the step spent platform-wide. A wrong code is NOT
 //! counted against the platform-wide guess budget: this route needs no bank key, so anyone who
 //! knows a credential ID (customers type them into bank sites) could otherwise suspend the
-//! token at every bank. Guessing is bounded instead by a limit per credential as well as per
-//! address, and an unknown credential answers exactly like a wrong code. Every decision goes
-//! into the platform's audit trail, never a bank's.
+//! token at every bank. For the same reason nothing is limited per credential (a stranger could
+//! empty the owner's quota): guessing is bounded by each client's quota of failures
+//! ([`crate::keyless`]), and an unknown credential — an unissued Mamori ID or a serial never
+//! imported — answers exactly like a wrong code. Every decision goes into the platform's audit
+//! trail, never a bank's.
 
 use chrono::{DateTime, Utc};
 use mamori_domain::policy::OtpPolicy;
 use mamori_domain::{BindingState, ErrorCode, Operation};
-use mamori_otp::TypedCredentialId;
+use mamori_otp::{Digits, TypedCredentialId, normalize_code};
 use mamori_store::credentials::{self, CredentialRow};
 use mamori_store::{WriteTx, bindings};
 use serde_json::json;
@@ -22,6 +24,7 @@ use crate::core::audit::AuditEntry;
 use crate::core::codes::{code_state, parse_codes, spend, unix};
 use crate::core::{Core, RequestMeta};
 use crate::error::ServiceError;
+use crate::keyless::{self, Route};
 
 /// Where a token is registered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,9 +62,9 @@ impl TokenBanks {
     }
 
     /// The live registrations (in use or locked) of a credential at every bank, after a fresh
-    /// code of that credential: rate-limited per client address and per credential; the code's
-    /// step is spent on the whole platform; a wrong code or an unknown credential is
-    /// `otp_invalid` and counts nowhere else.
+    /// code of that credential; the code's step is spent on the whole platform. A wrong code
+    /// and an unknown credential are the same `otp_invalid` and count nowhere but in this
+    /// client's quota of failures; so does a suspended credential unless the code is right.
     pub async fn list_credential_banks(
         &self,
         meta: &RequestMeta,
@@ -69,49 +72,44 @@ impl TokenBanks {
         code: &str,
     ) -> Result<CredentialBanks, ServiceError> {
         let core = &self.core;
-        let now = core.now();
-        let limit = core.limits.keyless_per_client;
-        if !core
-            .take_slot(&format!("banks:{}", meta.client()), limit, now)
-            .await?
-        {
-            return Err(ServiceError::rate_limited(limit, now));
+        let slot = keyless::reserve_failure(core, Route::CredentialBanks, meta).await?;
+        let listed = self.list(meta, credential_id, code).await?;
+        if listed.is_ok() {
+            slot.forgive(core).await?;
         }
+        listed
+    }
+
+    /// The listing, or the refusal (audited).
+    async fn list(
+        &self,
+        meta: &RequestMeta,
+        credential_id: &str,
+        code: &str,
+    ) -> Result<Result<CredentialBanks, ServiceError>, ServiceError> {
+        let core = &self.core;
+        let now = core.now();
         let entry = AuditEntry::platform_token(meta, Operation::ListCredentialBanks, now);
-        let refuse = |entry: AuditEntry, code| core.refuse(entry, ServiceError::rejected(code));
+        let refuse = |entry, code| self.refuse(entry, code);
+        // The shapes first: a rule anyone can check alone tells nobody anything.
         let Ok(name) = TypedCredentialId::parse(credential_id) else {
             return refuse(entry, ErrorCode::CredentialIdMalformed).await;
         };
+        if !is_code_shaped(code) {
+            return refuse(entry, ErrorCode::OtpMalformed).await;
+        }
         let id = name.as_str();
-        // 20 tries per hour per credential: guessing one of the ~3 valid codes out of 10^6
-        // would take thousands of hours from any number of addresses.
-        if !core
-            .take_slot(&format!("banks-credential:{id}"), limit, now)
-            .await?
-        {
-            return Err(ServiceError::rate_limited(limit, now));
-        }
-        let Some(credential) = credentials::find_credential(core.db(), id).await? else {
-            // Whether a Mamori ID was issued stays hidden; what is neither a Mamori ID nor an
-            // imported serial is malformed, as before tokens were imported.
-            return match name {
-                TypedCredentialId::Issued(_) => refuse(entry.credential(id), ErrorCode::OtpInvalid),
-                TypedCredentialId::Serial { .. } => refuse(entry, ErrorCode::CredentialIdMalformed),
-            }
-            .await;
-        };
         let entry = entry.credential(id);
-        let codes = match parse_codes(&[code.to_owned()], &credential) {
-            Ok(codes) => codes,
-            Err(err) => return refuse(entry, err.code()).await,
+        // Whether a Mamori ID was issued or a serial imported stays hidden: no token is a wrong
+        // code.
+        let Some(credential) = credentials::find_credential(core.db(), id).await? else {
+            return refuse(entry, ErrorCode::OtpInvalid).await;
         };
-        if credential.suspended_at.is_some() {
-            return refuse(entry, ErrorCode::CredentialSuspended).await;
-        }
         let secret = core.open_secret(&credential)?;
         let platform = OtpPolicy::default();
-        let decision = match codes.as_slice() {
-            [one] => code_state(&credential, &secret)?.check_one(
+        // A code of another length than the token's is just a wrong code.
+        let decision = match parse_codes(&[code.to_owned()], &credential).as_deref() {
+            Ok([one]) => code_state(&credential, &secret)?.check_one(
                 one,
                 unix(now),
                 platform.window.get(),
@@ -119,6 +117,14 @@ impl TokenBanks {
             ),
             _ => Decision::Wrong,
         };
+        if credential.suspended_at.is_some() {
+            // Only the one holding the token learns that it is suspended.
+            let code = match decision {
+                Decision::Wrong => ErrorCode::OtpInvalid,
+                _ => ErrorCode::CredentialSuspended,
+            };
+            return refuse(entry, code).await;
+        }
 
         let tx = core.write().await?;
         let listed = match decide(&tx, &credential, decision, now).await? {
@@ -132,21 +138,41 @@ impl TokenBanks {
         .append(&tx)
         .await?;
         tx.commit().await?;
-        let banks = listed?
-            .into_iter()
-            .map(|r| CredentialBank {
-                locked: r.binding.state == BindingState::Locked,
-                bank_id: r.binding.tenant_id,
-                bank_name_ja: r.bank_name_ja,
-                bank_name_en: r.bank_name_en,
-                registered_at: r.binding.created_at,
-            })
-            .collect();
-        Ok(CredentialBanks {
+        Ok(listed.map(|banks| CredentialBanks {
             credential_id: credential.id,
-            banks,
-        })
+            banks: banks
+                .into_iter()
+                .map(|r| CredentialBank {
+                    locked: r.binding.state == BindingState::Locked,
+                    bank_id: r.binding.tenant_id,
+                    bank_name_ja: r.bank_name_ja,
+                    bank_name_en: r.bank_name_en,
+                    registered_at: r.binding.created_at,
+                })
+                .collect(),
+        }))
     }
+}
+
+impl TokenBanks {
+    /// Audits a refusal (alone) and returns it.
+    async fn refuse(
+        &self,
+        entry: AuditEntry,
+        code: ErrorCode,
+    ) -> Result<Result<CredentialBanks, ServiceError>, ServiceError> {
+        let err = ServiceError::rejected(code);
+        self.core.record_alone(entry.failed(&err)).await?;
+        Ok(Err(err))
+    }
+}
+
+/// Whether `code` is a code of some token: 6 to 8 digits once blanks are removed and
+/// full-width digits folded.
+fn is_code_shaped(code: &str) -> bool {
+    (Digits::MIN..=Digits::MAX)
+        .filter_map(|d| Digits::new(d).ok())
+        .any(|digits| normalize_code(code, digits).is_ok())
 }
 
 /// Within `tx`: spends the code's step (conditional on it being newer than the last spent one,

@@ -13,6 +13,7 @@ mod core;
 mod credential_banks;
 mod error;
 mod idempotency;
+mod keyless;
 mod login;
 pub mod mail;
 mod otp;

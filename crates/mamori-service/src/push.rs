@@ -8,11 +8,11 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
-use mamori_crypto::DevicePublicKey;
+use mamori_crypto::{DeviceKeyPair, DevicePublicKey};
 use mamori_domain::push::{
     ApprovalState, PushDecision, SignedAnswer, listing_message, raises_bombing_alert,
     signed_recently, unapproved_streak,
@@ -29,6 +29,7 @@ use tokio::sync::broadcast;
 use crate::core::audit::AuditEntry;
 use crate::core::{BankCaller, Core, RequestMeta};
 use crate::error::ServiceError;
+use crate::keyless::{self, Route};
 use crate::receipts::Receipts;
 use crate::webhooks::Webhooks;
 
@@ -537,8 +538,14 @@ impl Push {
     /// listPendingApprovals: the pending approvals of a credential at every bank, for the
     /// device holding its key. With `wait_seconds` > 0 and nothing pending, waits up to that
     /// many (real) seconds for one to be created.
+    ///
+    /// An unknown credential, one without a device key, and a missing, wrong or stale
+    /// signature are the same `device_signature_invalid`, after the same signature check
+    /// (against a throwaway key where there is none), and count in the client's quota of
+    /// failures; a signed listing gives its slot back.
     pub async fn list_pending_approvals(
         &self,
+        meta: &RequestMeta,
         credential_id: &str,
         signed_at: Option<i64>,
         signature: Option<&str>,
@@ -549,24 +556,19 @@ impl Push {
                 "wait: 0 to {MAX_WAIT_SECONDS} seconds"
             )));
         }
+        let slot = keyless::reserve_failure(&self.core, Route::PendingApprovals, meta).await?;
         let id = CredentialId::parse(credential_id)
             .map_err(|_| ServiceError::rejected(ErrorCode::CredentialIdMalformed))?;
-        if credentials::find_credential(self.core.db(), id.as_str())
-            .await?
-            .is_none()
-        {
-            return Err(ServiceError::rejected(ErrorCode::CredentialUnknown));
-        }
-        let key = self
-            .device_key(id.as_str())
-            .await?
-            .ok_or_else(|| ServiceError::rejected(ErrorCode::PushUnavailable))?;
         let signed = match (signed_at, signature) {
             (Some(at), Some(signature)) => {
-                signed_recently(at, self.core.now().timestamp())
-                    && key
-                        .verify(&listing_message(id.as_str(), at), signature)
-                        .unwrap_or(false)
+                let stored = devices::find_device_key(self.core.db(), id.as_str()).await?;
+                let verified = device_signed(
+                    stored.as_deref(),
+                    &listing_message(id.as_str(), at),
+                    signature,
+                )
+                .map_err(|e| ServiceError::internal(format!("device key of {id}: {e}")))?;
+                signed_recently(at, self.core.now().timestamp()) && verified
             }
             _ => false,
         };
@@ -574,6 +576,7 @@ impl Push {
             tracing::debug!(credential.id = %id, "listing refused: device signature");
             return Err(ServiceError::rejected(ErrorCode::DeviceSignatureInvalid));
         }
+        slot.forgive(&self.core).await?;
 
         // Subscribed before the first look, so a create between the look and the wait still
         // wakes us.
@@ -660,13 +663,11 @@ impl Push {
         answer: PushAnswer,
     ) -> Result<PushAnswered, ServiceError> {
         let db = self.core.db();
-        let row = store::find_approval(db, approval_id)
-            .await?
-            .filter(|row| {
-                CredentialId::parse(&answer.credential_id)
-                    .is_ok_and(|id| id.as_str() == row.credential_id)
-            })
-            .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))?;
+        let slot = keyless::reserve_failure(&self.core, Route::AnswerApproval, meta).await?;
+        let row = store::find_approval(db, approval_id).await?.filter(|row| {
+            CredentialId::parse(&answer.credential_id)
+                .is_ok_and(|id| id.as_str() == row.credential_id)
+        });
         let now = self.core.now();
         let refuse = |row: &PushApprovalRow, code: ErrorCode| {
             self.refuse_answer(
@@ -677,10 +678,25 @@ impl Push {
                 now,
             )
         };
-
+        // An unknown approval, another credential's, a credential without a device key and a
+        // wrong signature are one answer after the same work: a stranger learns nothing.
+        let Some(row) = row else {
+            let _ = devices::find_device_key(db, &answer.credential_id).await?;
+            let _ = device_signed(None, approval_id.as_bytes(), &answer.signature);
+            let entry = AuditEntry::platform_token(meta, Operation::AnswerPushApproval, now);
+            return self
+                .core
+                .refuse(
+                    entry,
+                    ServiceError::rejected(ErrorCode::DeviceSignatureInvalid),
+                )
+                .await;
+        };
         if !self.answer_is_signed(&row, &answer, now).await? {
             return refuse(&row, ErrorCode::DeviceSignatureInvalid).await;
         }
+        // The device holding the key answers: what follows is its business, not a stranger's.
+        slot.forgive(&self.core).await?;
         if answer.transaction_hash != row.transaction_hash {
             return refuse(&row, ErrorCode::PushTransactionMismatch).await;
         }
@@ -784,9 +800,7 @@ impl Push {
         answer: &PushAnswer,
         now: DateTime<Utc>,
     ) -> Result<bool, ServiceError> {
-        let Some(key) = self.device_key(&row.credential_id).await? else {
-            return Ok(false);
-        };
+        let stored = devices::find_device_key(self.core.db(), &row.credential_id).await?;
         let message = SignedAnswer {
             approval_id: &row.id,
             tenant_id: &row.tenant_id,
@@ -796,22 +810,11 @@ impl Push {
             signed_at: answer.signed_at,
         }
         .message();
-        Ok(signed_recently(answer.signed_at, now.timestamp())
-            && key.verify(&message, &answer.signature).unwrap_or(false))
-    }
-
-    async fn device_key(
-        &self,
-        credential_id: &str,
-    ) -> Result<Option<DevicePublicKey>, ServiceError> {
-        devices::find_device_key(self.core.db(), credential_id)
-            .await?
-            .map(|text| {
-                DevicePublicKey::parse(&text).map_err(|e| {
-                    ServiceError::internal(format!("device key of {credential_id}: {e}"))
-                })
-            })
-            .transpose()
+        let verified =
+            device_signed(stored.as_deref(), &message, &answer.signature).map_err(|e| {
+                ServiceError::internal(format!("device key of {}: {e}", row.credential_id))
+            })?;
+        Ok(signed_recently(answer.signed_at, now.timestamp()) && verified)
     }
 
     /// Audits a refused answer in the approval's bank trail, in its own transaction.
@@ -901,6 +904,32 @@ impl Push {
     /// Tells the bank (webhook) that an approval reached a final state. Never blocks.
     fn announce(&self, ended: Ended) {
         self.webhooks.deliver(ended.row, ended.state, ended.at);
+    }
+}
+
+/// Whether `signature` is the stored device key's over `message`. Without a stored key, the
+/// same work is done against a throwaway key and the answer is `false`; a stored key that
+/// cannot be read is an error.
+fn device_signed(
+    stored: Option<&str>,
+    message: &[u8],
+    signature: &str,
+) -> Result<bool, mamori_crypto::DeviceKeyError> {
+    static THROWAWAY: LazyLock<Option<String>> = LazyLock::new(|| {
+        DeviceKeyPair::generate()
+            .ok()
+            .map(|pair| pair.public().to_base64())
+    });
+    match stored {
+        Some(text) => Ok(DevicePublicKey::parse(text)?
+            .verify(message, signature)
+            .unwrap_or(false)),
+        None => {
+            if let Some(Ok(key)) = THROWAWAY.as_deref().map(DevicePublicKey::parse) {
+                let _ = key.verify(message, signature);
+            }
+            Ok(false)
+        }
     }
 }
 

@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use mamori_crypto::DevicePublicKey;
-use mamori_domain::policy::{RegistrationMode, SelfIssuePolicy, TenantPolicy};
+use mamori_domain::policy::{RegistrationMode, TenantPolicy};
 use mamori_domain::self_issue::{ActivationMailFacts, activation_mail, check_activation_password};
 use mamori_domain::tenant_config::TenantConfig;
 use mamori_domain::{BindingState, ErrorCode, FailureOutcome, IssueState, Operation, TenantId};
@@ -20,6 +20,7 @@ use serde_json::json;
 use crate::core::audit::AuditEntry;
 use crate::core::{BankCaller, Core, RequestMeta};
 use crate::error::ServiceError;
+use crate::keyless::{self, Route};
 use crate::mail::is_mail_address;
 use crate::outbox::Outbox;
 use crate::passwords::Passwords;
@@ -185,8 +186,16 @@ impl SelfIssue {
     }
 
     /// activateToken (初期設定): the app proves the service ID, the user ID from the mail and the
-    /// activation password, and gets its credential. An unknown service or user and a wrong
-    /// password answer alike, after the same argon2 work.
+    /// activation password, and gets its credential.
+    ///
+    /// Every failure — an unknown service or user ID, a wrong password, an issue that expired,
+    /// was activated already, was replaced, or is locked after the bank's
+    /// `activation_max_attempts` wrong passwords — is the same `activation_failed`, without an
+    /// attempt count and after the same work: one unit of work before the password (the
+    /// client's failure slot, and the issue's attempt when it is live), one argon2
+    /// verification (against a dummy hash when there is no live issue), one audited unit
+    /// after. A stranger learns nothing, not even whether a user ID exists; the audit trail
+    /// keeps the real reason. Failures are limited per client.
     pub async fn activate_token(
         &self,
         meta: &RequestMeta,
@@ -197,85 +206,102 @@ impl SelfIssue {
     ) -> Result<ActivatedToken, ServiceError> {
         let core = &self.core;
         let now = core.now();
-        if !core
-            .take_slot(
-                &format!("activate:{}", meta.client()),
-                core.limits.keyless_per_client,
-                now,
-            )
-            .await?
-        {
-            return Err(ServiceError::rate_limited(
-                core.limits.keyless_per_client,
-                now,
-            ));
+        let target = self
+            .activation_target(service_id, activation_user_id.trim())
+            .await?;
+
+        // Before any password is checked, in one unit of work: the client's failure slot and,
+        // for a live issue, its attempt (so no password is ever checked beyond the bank's
+        // limit, however many requests run at once). An issue whose time ran out moves to
+        // `expired` here.
+        let tx = core.write().await?;
+        let slot = keyless::take_failure_slot(&tx, core, Route::Activate, meta).await?;
+        let live = match &target {
+            Target::Issue { issue, max, .. } if issue.state == IssueState::Issued => {
+                if issue.expires_at > now {
+                    issues::reserve_activation_attempt(&tx, &issue.id, *max, now).await?
+                } else {
+                    issues::expire_issue(&tx, &issue.id, now).await?;
+                    false
+                }
+            }
+            _ => false,
+        };
+        tx.commit().await?;
+
+        let attempt = Attempt {
+            meta,
+            password: activation_password,
+            device_key,
+            now,
+        };
+        let activated = match target {
+            Target::Issue { tenant, issue, max } if live => {
+                self.activate_live(&tenant, &issue, max, &attempt).await?
+            }
+            target => {
+                self.passwords.verify_dummy(activation_password);
+                core.record_alone(target.refusal(meta, now)).await?;
+                None
+            }
+        };
+        match activated {
+            Some(activated) => {
+                slot.forgive(core).await?;
+                Ok(activated)
+            }
+            None => Err(ServiceError::rejected(ErrorCode::ActivationFailed)),
         }
-        let tenant = TenantId::parse(service_id.trim()).ok();
-        let config = match &tenant {
-            Some(tenant) => core.db().find_tenant_config(tenant).await?,
-            None => None,
+    }
+
+    /// What an activation names: reads only.
+    async fn activation_target(
+        &self,
+        service_id: &str,
+        activation_user_id: &str,
+    ) -> Result<Target, ServiceError> {
+        let db = self.core.db();
+        let Some(tenant) = TenantId::parse(service_id.trim()).ok() else {
+            return Ok(Target::NoBank);
         };
-        // An unknown service or user answers like a first wrong password at that bank.
-        let max_attempts = config.as_ref().map_or_else(
-            || SelfIssuePolicy::default().activation_max_attempts.get(),
-            |c| c.policy.self_issue.activation_max_attempts.get(),
-        );
-        let failed = || ServiceError::Rejected {
-            code: ErrorCode::ActivationFailed,
-            attempts_left: Some(max_attempts.saturating_sub(1)),
-        };
-        let (Some(tenant), Some(config)) = (tenant, config) else {
-            self.passwords.verify_dummy(activation_password);
-            return Err(failed());
+        let Some(config) = db.find_tenant_config(&tenant).await? else {
+            return Ok(Target::NoBank);
         };
         if !config.policy.self_issue.enabled {
-            self.passwords.verify_dummy(activation_password);
-            return Err(failed());
+            return Ok(Target::NoSelfIssue(tenant));
         }
-        let db = core.db();
         let Some(issue) =
-            issues::find_by_activation_user(db, tenant.as_str(), activation_user_id.trim()).await?
+            issues::find_by_activation_user(db, tenant.as_str(), activation_user_id).await?
         else {
-            self.passwords.verify_dummy(activation_password);
-            return core
-                .refuse(activation_entry(&tenant, meta, None, now), failed())
-                .await;
+            return Ok(Target::NoIssue(tenant));
         };
-        let (tenant, issue) = (&tenant, &issue);
-        let refuse = |code| {
-            core.refuse::<ActivatedToken>(
-                activation_entry(tenant, meta, Some(issue), now),
-                ServiceError::rejected(code),
-            )
-        };
-        match issue.state {
-            IssueState::Issued => {}
-            IssueState::Invalidated => return refuse(ErrorCode::ActivationLocked).await,
-            _ => return refuse(ErrorCode::ActivationExpired).await,
-        }
-        if issue.expires_at <= now {
-            issues::expire_issue(db, &issue.id, now).await?;
-            return refuse(ErrorCode::ActivationExpired).await;
-        }
         let max = i32::try_from(config.policy.self_issue.activation_max_attempts.get())
             .unwrap_or(i32::MAX);
-        // Reserve first: no password is ever checked beyond the bank's limit, however many
-        // requests run at once.
-        if !issues::reserve_activation_attempt(db, &issue.id, max, now).await? {
-            let state = issues::find_issue(db, &issue.id)
-                .await?
-                .map(|row| row.state);
-            return refuse(match state {
-                Some(IssueState::Issued | IssueState::Invalidated) => ErrorCode::ActivationLocked,
-                _ => ErrorCode::ActivationExpired,
-            })
-            .await;
-        }
+        Ok(Target::Issue {
+            tenant,
+            issue: Box::new(issue),
+            max,
+        })
+    }
+
+    /// The password check of a live issue whose attempt is reserved: the credential, or `None`
+    /// (audited) when the password is wrong or a concurrent activation won.
+    async fn activate_live(
+        &self,
+        tenant: &TenantId,
+        issue: &TokenIssueRow,
+        max: i32,
+        attempt: &Attempt<'_>,
+    ) -> Result<Option<ActivatedToken>, ServiceError> {
+        let core = &self.core;
+        let (meta, now) = (attempt.meta, attempt.now);
         if !self
             .passwords
-            .verify(activation_password, &issue.password_hash)
+            .verify(attempt.password, &issue.password_hash)
         {
-            return self.activation_failed(tenant, meta, issue, max, now).await;
+            self.activation_failed(tenant, meta, issue, max, now)
+                .await?;
+            return Ok(None);
         }
 
         let txn = core.write().await?;
@@ -283,14 +309,20 @@ impl SelfIssue {
         // that moves the issue out of `issued` ever creates a credential.
         if !issues::claim_activation(&txn, &issue.id, now).await? {
             drop(txn);
-            return refuse(ErrorCode::ActivationExpired).await;
+            core.record_alone(
+                activation_entry(tenant, meta, Some(issue), now)
+                    .failed_with(ErrorCode::ActivationFailed)
+                    .details(json!({ "why": "activated_meanwhile" })),
+            )
+            .await?;
+            return Ok(None);
         }
         let provisioned = self
             .provisioning
             .new_soft_credential_in(
                 &txn,
                 AuditEntry::platform_token(meta, Operation::ActivateToken, now),
-                device_key,
+                attempt.device_key,
             )
             .await?;
         issues::attach_credential(&txn, &issue.id, &provisioned.credential_id).await?;
@@ -305,14 +337,14 @@ impl SelfIssue {
             credential.id = %provisioned.credential_id,
             "issued token activated"
         );
-        Ok(ActivatedToken {
+        Ok(Some(ActivatedToken {
             service_id: tenant.to_string(),
             provisioned,
-        })
+        }))
     }
 
     /// A wrong activation password (its attempt already reserved): invalidate the issue at the
-    /// bank's limit, and say how many tries remain.
+    /// bank's limit, audited with what remains (the customer is told nothing of it).
     async fn activation_failed(
         &self,
         tenant: &TenantId,
@@ -320,7 +352,7 @@ impl SelfIssue {
         issue: &TokenIssueRow,
         max: i32,
         now: DateTime<Utc>,
-    ) -> Result<ActivatedToken, ServiceError> {
+    ) -> Result<(), ServiceError> {
         let txn = self.core.write().await?;
         issues::invalidate_if_at_limit(&txn, &issue.id, max, now).await?;
         let failures = issues::find_issue(&txn, &issue.id)
@@ -330,20 +362,16 @@ impl SelfIssue {
             u32::try_from(failures).unwrap_or(0),
             u32::try_from(max).unwrap_or(0),
         );
-        let err = ServiceError::Rejected {
-            code: if outcome.locks {
-                ErrorCode::ActivationLocked
-            } else {
-                ErrorCode::ActivationFailed
-            },
-            attempts_left: Some(outcome.attempts_left),
-        };
         activation_entry(tenant, meta, Some(issue), now)
-            .failed(&err)
+            .failed_with(ErrorCode::ActivationFailed)
+            .details(json!({
+                "why": if outcome.locks { "wrong_password_locked" } else { "wrong_password" },
+                "attempts_left": outcome.attempts_left,
+            }))
             .append(&txn)
             .await?;
         txn.commit().await?;
-        Err(err)
+        Ok(())
     }
 
     /// startOtpUse (利用開始): the first code of the activated token registers it, exactly like
@@ -540,6 +568,60 @@ impl SelfIssue {
                 ServiceError::rejected(ErrorCode::SelfIssueDisabled),
             )
             .await
+    }
+}
+
+/// What the token app sent to activateToken.
+struct Attempt<'a> {
+    meta: &'a RequestMeta,
+    password: &'a str,
+    device_key: Option<&'a DevicePublicKey>,
+    now: DateTime<Utc>,
+}
+
+/// What an activation names.
+enum Target {
+    /// No bank with this service ID.
+    NoBank,
+    /// A bank that does not issue tokens by mail.
+    NoSelfIssue(TenantId),
+    /// No issue with this user ID at the bank.
+    NoIssue(TenantId),
+    /// An issue, in whatever state.
+    Issue {
+        tenant: TenantId,
+        issue: Box<TokenIssueRow>,
+        /// The bank's `activation_max_attempts`.
+        max: i32,
+    },
+}
+
+impl Target {
+    /// The audit entry of an activation refused without a password check, with the reason.
+    fn refusal(&self, meta: &RequestMeta, now: DateTime<Utc>) -> AuditEntry {
+        let (entry, why) = match self {
+            Self::NoBank => (
+                AuditEntry::platform_token(meta, Operation::ActivateToken, now),
+                "unknown_service",
+            ),
+            Self::NoSelfIssue(tenant) => (
+                activation_entry(tenant, meta, None, now),
+                "self_issue_disabled",
+            ),
+            Self::NoIssue(tenant) => (activation_entry(tenant, meta, None, now), "unknown_user"),
+            Self::Issue { tenant, issue, .. } => (
+                activation_entry(tenant, meta, Some(issue.as_ref()), now),
+                match issue.state {
+                    // Its time ran out, or its attempts did (a concurrent try took the last).
+                    IssueState::Issued if issue.expires_at <= now => IssueState::Expired.as_str(),
+                    IssueState::Issued => "no_attempts_left",
+                    state => state.as_str(),
+                },
+            ),
+        };
+        entry
+            .failed_with(ErrorCode::ActivationFailed)
+            .details(json!({ "why": why }))
     }
 }
 

@@ -149,9 +149,11 @@ impl ServicesBuilder {
         self
     }
 
-    /// How many keyless token requests one client address may make per window.
+    /// How many tokens one client may provision, and how many failed requests it may make on
+    /// each other keyless token route, per window.
     pub fn keyless_limit(mut self, limit: RateLimit) -> Self {
         self.limits.keyless_per_client = limit;
+        self.limits.keyless_failures_per_client = limit;
         self
     }
 

@@ -11,15 +11,20 @@ use mamori_domain::{Clock, FixedClock, TenantId};
 use mamori_service::mail::SmtpMailer;
 use mamori_service::{Services, ServicesBuilder};
 use mamori_store::Database;
-use poem::EndpointExt;
 use poem::endpoint::BoxEndpoint;
 use poem::test::TestClient;
+use poem::{Endpoint, EndpointExt};
 use serde_json::Value;
 
 use crate::db::{TestDb, TestEngine};
 use crate::device::TestDevice;
 use crate::smtp::SmtpSink;
 use crate::token::TestToken;
+
+/// The request header [`TestApp::call_from`] names the TCP peer in. The testkit turns it into
+/// the request's peer address (as a listener would) and removes it before the application sees
+/// the request; without it a request has no peer address at all.
+pub const PEER_HEADER: &str = "x-testkit-peer";
 
 /// A test's application.
 pub struct TestApp {
@@ -196,22 +201,37 @@ impl TestApp {
         let clock = Arc::new(FixedClock::new(test_epoch()));
         let master_key = MasterKey::generate().expect("random key");
         let state = state_of(&db, &clock, &master_key, configure);
-        let endpoint = mamori_api::app(state.clone()).boxed();
         Self {
             test_db,
             db,
             clock,
+            client: client_of(&state),
             state,
-            client: TestClient::new(endpoint),
             master_key,
         }
+    }
+
+    /// The same application behind these proxies (`--trusted-proxies`: addresses or networks):
+    /// a request from one of them (see [`TestApp::call_from`]) has its client read from
+    /// `Forwarded` / `X-Forwarded-For`.
+    pub fn trusting(mut self, proxies: &[&str]) -> Self {
+        let networks = proxies
+            .iter()
+            .map(|p| p.parse().expect("a trusted proxy address or network"))
+            .collect();
+        self.state = self
+            .state
+            .clone()
+            .trusting(mamori_api::client_addr::TrustedProxies::new(networks));
+        self.client = client_of(&self.state);
+        self
     }
 
     /// Another node over the same database, master key and clock.
     pub fn another_node(&self) -> Node {
         let state = state_of(&self.db, &self.clock, &self.master_key, |s| s);
         Node {
-            client: TestClient::new(mamori_api::app(state.clone()).boxed()),
+            client: client_of(&state),
             state,
         }
     }
@@ -265,6 +285,21 @@ impl TestApp {
         body: Option<Value>,
     ) -> Answer {
         send(&self.client, method, path, key, headers, body).await
+    }
+
+    /// Sends a request whose TCP peer is `peer` (an IP address), with extra headers (e.g.
+    /// `X-Forwarded-For`), no key and an optional JSON body.
+    pub async fn call_from(
+        &self,
+        peer: &str,
+        method: &str,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Option<Value>,
+    ) -> Answer {
+        let mut with_peer = vec![(PEER_HEADER, peer.to_owned())];
+        with_peer.extend(headers.iter().cloned());
+        send(&self.client, method, path, None, &with_peer, body).await
     }
 
     /// Provisions a token through the Token API and returns it with an independent generator.
@@ -369,6 +404,50 @@ impl Bank<'_> {
     }
 }
 
+/// An in-process client for the application of `state`, whose requests get the peer address
+/// named in [`PEER_HEADER`].
+fn client_of(state: &AppState) -> TestClient<BoxEndpoint<'static, poem::Response>> {
+    TestClient::new(WithPeer(mamori_api::app(state.clone())).boxed())
+}
+
+/// An endpoint whose requests arrive from the peer named in [`PEER_HEADER`].
+struct WithPeer<E>(E);
+
+impl<E: Endpoint> Endpoint for WithPeer<E> {
+    type Output = E::Output;
+
+    async fn call(&self, req: poem::Request) -> poem::Result<Self::Output> {
+        self.0.call(with_peer_address(req)).await
+    }
+}
+
+/// The request as a listener would have accepted it from the peer its [`PEER_HEADER`] names
+/// (the header removed); unchanged without the header.
+fn with_peer_address(req: poem::Request) -> poem::Request {
+    let Some(peer) = req.header(PEER_HEADER).map(str::to_owned) else {
+        return req;
+    };
+    let ip: std::net::IpAddr = peer.parse().expect("the peer is an IP address");
+    let (parts, body) = req.into_parts();
+    let mut head = poem::http::Request::builder()
+        .method(parts.method)
+        .uri(parts.uri)
+        .version(parts.version)
+        .body(())
+        .expect("a request head");
+    *head.headers_mut() = parts.headers;
+    head.headers_mut().remove(PEER_HEADER);
+    *head.extensions_mut() = parts.extensions;
+    let (head, ()) = head.into_parts();
+    let parts = poem::RequestParts::from((
+        head,
+        poem::web::LocalAddr::default(),
+        poem::web::RemoteAddr(poem::Addr::from(std::net::SocketAddr::new(ip, 40_000))),
+        poem::http::uri::Scheme::HTTP,
+    ));
+    poem::Request::from_parts(parts, body)
+}
+
 fn state_of(
     db: &Database,
     clock: &Arc<FixedClock>,
@@ -377,9 +456,9 @@ fn state_of(
 ) -> AppState {
     let keyring = Keyring::new(master_key.clone(), []);
     let metrics = Arc::new(Metrics::new());
-    AppState {
+    AppState::new(
         // argon2 at its cheapest: tests check the rules, not the cost.
-        services: configure(
+        configure(
             Services::builder(db.clone(), clock.clone(), keyring)
                 .password_hashing(
                     mamori_crypto::PasswordHashing::new(1024, 1, 1).expect("argon2 params"),
@@ -388,7 +467,7 @@ fn state_of(
         )
         .build(),
         metrics,
-    }
+    )
 }
 
 async fn send(

@@ -16,7 +16,9 @@ mod smtp;
 mod token;
 
 pub use admin::{Admin, OPERATOR_PASSWORD};
-pub use app::{Answer, Bank, Node, TestApp, repo_root, shipped_tenant_configs, test_epoch};
+pub use app::{
+    Answer, Bank, Node, PEER_HEADER, TestApp, repo_root, shipped_tenant_configs, test_epoch,
+};
 pub use db::{TestDb, TestEngine};
 pub use device::{Answer as DeviceAnswer, TestDevice};
 pub use process::{HttpResponse, Mamori, ServeBuilder, Server, free_port, http_get, http_request};

@@ -7,19 +7,21 @@
 //!   "otpauth_uri", "qr_svg", "algorithm", "digits", "period"}` (provisionCredential)
 //! - `POST /v1/token/activations` `{"service_id", "user_id", "activation_password",
 //!   "device_public_key"}` → 201 `{"service_id", "credential_id", "secret", "otpauth_uri",
-//!   "qr_svg", "algorithm", "digits", "period"}`; `activation_failed` (with `attempts_left`),
-//!   `activation_locked`, `activation_expired`, `rate_limited`, `validation_failed`
+//!   "qr_svg", "algorithm", "digits", "period"}`; `activation_failed` (every failure: wrong
+//!   details, or an issue expired, used, replaced or locked), `rate_limited`,
+//!   `validation_failed`
 //! - `POST /v1/token/credentials/:credential_id/banks` `{"otp"}` → 200 `{"credential_id",
 //!   "banks": [{"bank_id", "bank_name": {"ja", "en"}, "status": "in_use"|"locked",
 //!   "registered_at"}]}` (listCredentialBanks)
 //! - `GET /v1/token/credentials/:credential_id/approvals?wait=N` with `Mamori-Device-Time`
 //!   (Unix seconds) and `Mamori-Device-Signature` (Ed25519 over
 //!   [`mamori_domain::push::listing_message`], base64url) → 200 `{"approvals": [...]}` (see
-//!   [`crate::approval::Approval`])
+//!   [`crate::approval::Approval`]); `device_signature_invalid` (also for an unknown credential
+//!   or one without a device key), `rate_limited`
 //! - `POST /v1/token/approvals/:approval_id/answer` [`crate::approval::AnswerRequest`] → 200
-//!   `{"approval_id", "status": "approved"|"denied"}`; `push_approval_expired`,
-//!   `push_already_answered`, `device_signature_invalid`, `push_transaction_mismatch`,
-//!   `push_number_mismatch`, `push_unavailable`
+//!   `{"approval_id", "status": "approved"|"denied"}`; `device_signature_invalid` (also for an
+//!   unknown approval), `push_approval_expired`, `push_already_answered`,
+//!   `push_transaction_mismatch`, `push_number_mismatch`, `rate_limited`
 
 use std::fmt;
 use std::time::Duration;

@@ -323,12 +323,14 @@ export interface paths {
          * Activate an issued token (初期設定)
          * @description The token app sends the service ID and user ID from the mail and the activation password;
          *     the answer is a new credential, exactly like `provisionCredential`, bound to the issue.
-         *     Single use: once activated, the issue answers `activation_expired`. Errors:
-         *     `validation_failed` (a malformed device key) — 400; `activation_expired` (expired,
-         *     already activated, or replaced by a reissue) — 410; `activation_failed` with
-         *     `attempts_left` (wrong service ID, user ID or password: one answer for all) — 422;
-         *     `activation_locked` (too many wrong passwords; the bank must issue again) — 423;
-         *     `rate_limited` — 429.
+         *     Single use. Errors: `validation_failed` (a malformed device key) — 400;
+         *     `activation_failed` — 422, one answer for every failure: a wrong service ID, user ID or
+         *     password, or an issue that expired, was activated already, was replaced by a reissue,
+         *     or is locked after the bank's `activation_max_attempts` wrong passwords. It carries no
+         *     attempt count and takes the same time whichever it is, so it tells a stranger nothing,
+         *     not even whether a user ID exists; the bank's audit trail records the real reason.
+         *     `rate_limited` — 429, after too many failed activations from this client within the
+         *     hour (a successful one does not count).
          */
         post: operations["activateToken"];
         delete?: never;
@@ -598,9 +600,11 @@ export interface paths {
          *     `Mamori-Device-Signature`. With `wait` (1–30 s) and nothing pending, the answer waits
          *     until an approval arrives or the time is up (long poll). The challenge number is never
          *     included. Errors: `credential_id_malformed`, `validation_failed` (400);
-         *     `device_signature_invalid` (403: missing or wrong signature, another key, or a time
-         *     more than 5 minutes off); `credential_unknown` (404); `push_unavailable` (409: the
-         *     credential has no device key).
+         *     `device_signature_invalid` (403: a missing or wrong signature, another key, a time more
+         *     than 5 minutes off, no token with this ID, or a token without a device key — one answer
+         *     for all, so the route tells a stranger nothing about a credential); `rate_limited` (429:
+         *     too many failed listings from this client within the hour; a signed listing does not
+         *     count).
          */
         get: operations["listPendingApprovals"];
         put?: never;
@@ -624,8 +628,10 @@ export interface paths {
          * Approve or deny a transaction on the device (承認 / 拒否)
          * @description The device's answer, signed with its key over the approval, the bank, the transaction
          *     hash, the decision, the number and the time (see `signature`). Checked in this order,
-         *     each refusal changing nothing: `not_found` (404: unknown approval, or not this
-         *     credential's); `device_signature_invalid` (403); `push_transaction_mismatch` (422: the
+         *     each refusal changing nothing: `device_signature_invalid` (403: an unknown approval, not
+         *     this credential's, a credential without a device key, or a wrong or stale signature —
+         *     one answer for all; `rate_limited` (429) after too many of them from this client within
+         *     the hour); then, for the device holding the key, `push_transaction_mismatch` (422: the
          *     hash is not the approval's transaction); `push_approval_expired` (410);
          *     `push_already_answered` (409: answered, cancelled, or a replay);
          *     `otp_not_registered` (404: the token was revoked, stopped or replaced at the bank),
@@ -654,8 +660,9 @@ export interface paths {
          * @description Creates a credential (ID, 160-bit secret) and returns it with an `otpauth://` URI and a
          *     QR code for any RFC 6238 authenticator app. The secret is returned this once; Mamori
          *     stores it only encrypted. Send `{}`, or `{"device_public_key": …}` from Mamori's own
-         *     token to enable push approval. Limited per client address: `rate_limited` (429); a
-         *     malformed key is `validation_failed` (400).
+         *     token to enable push approval. Limited per client (its address; behind the operator's
+         *     trusted proxies, the address they report; an IPv6 client by its /64): `rate_limited`
+         *     (429); a malformed key is `validation_failed` (400).
          */
         post: operations["provisionCredential"];
         delete?: never;
@@ -679,12 +686,14 @@ export interface paths {
          *     the bank's names. Shown only after a fresh code of the token, which is checked with the
          *     platform's rules (one step either side of the token's learned clock) and spent on the
          *     whole platform, so the same code cannot then log in anywhere. No bank key: no bank can
-         *     see another bank's registrations. Errors: `credential_id_malformed`, `otp_malformed`
-         *     (400); `otp_already_used` (409); `otp_invalid` (422: a wrong code, or no token with this
-         *     ID — one answer for both); `credential_suspended` (423); `rate_limited` (429, per client
-         *     address and per credential). Nothing here counts towards a lock or the platform-wide
-         *     suspension: without a bank key, a stranger must not be able to suspend a customer's
-         *     token by knowing its ID.
+         *     see another bank's registrations. Errors: `credential_id_malformed` (not 4 to 32
+         *     letters and digits), `otp_malformed` (not 6 to 8 digits) (400); `otp_already_used`
+         *     (409); `otp_invalid` (422: a wrong code, or no token with this ID or serial — one
+         *     answer for both); `credential_suspended` (423, only with a right code); `rate_limited`
+         *     (429: too many failed listings from this client within the hour; a successful listing
+         *     does not count). Nothing here counts towards a lock, the platform-wide suspension or
+         *     any quota of the credential: without a bank key, a stranger must not be able to
+         *     suspend a customer's token, or use up its listings, by knowing its ID.
          */
         post: operations["listCredentialBanks"];
         delete?: never;
@@ -2330,7 +2339,7 @@ export interface components {
          *     - `password_rejected` (422): The new password does not meet the password rules.
          *     - `password_not_managed` (409): This bank does not manage login passwords with Mamori.
          *     - `self_issue_disabled` (403): This bank does not issue tokens by mail.
-         *     - `activation_failed` (422): The service ID, user ID or activation password is incorrect.
+         *     - `activation_failed` (422): The token could not be set up: the service ID, user ID or activation password is incorrect, or this token issue can no longer be used (it expired, was already set up, was replaced by a newer mail, or was locked after too many incorrect passwords). Check the details in the mail; if it still fails, please ask your bank to issue the token again.
          *     - `activation_locked` (423): Too many incorrect activation passwords. Please ask your bank to issue a new token.
          *     - `activation_expired` (410): This token issue has expired or has already been used. Please ask your bank to issue a new token.
          *     - `token_not_activated` (409): The issued token has not been set up in the app yet. Please complete the initial setup first.
@@ -2338,7 +2347,7 @@ export interface components {
          *     - `push_unavailable` (409): The registered token cannot receive push approvals.
          *     - `push_approval_expired` (410): The approval request has expired and the transaction was cancelled.
          *     - `push_already_answered` (409): This approval request has already been answered or cancelled.
-         *     - `device_signature_invalid` (403): The device signature could not be verified.
+         *     - `device_signature_invalid` (403): The device signature could not be verified: this token is not registered with this device's key, or the device's clock is more than 5 minutes off.
          *     - `push_transaction_mismatch` (422): The answer does not match the transaction to approve.
          *     - `push_number_mismatch` (422): The number does not match the one shown on the bank's screen. The transaction was cancelled.
          *     - `admin_login_failed` (401): The operator ID, password or security code is wrong, or the account is locked.
@@ -5135,15 +5144,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The issue expired, was activated already, or was replaced by a reissue (`activation_expired`): the bank must issue again. */
-            410: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
             /** @description The body is larger than 64 KiB (`payload_too_large`); refused before it is read. */
             413: {
                 headers: {
@@ -5171,7 +5171,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The service ID, user ID or activation password is wrong (`activation_failed`); `attempts_left` says how many tries remain. */
+            /** @description The service ID, user ID or activation password is wrong, or the issue expired, was activated already, was replaced by a reissue, or is locked after too many wrong passwords (`activation_failed`: one answer for all, without an attempt count). The customer checks the mail; otherwise the bank issues again. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5180,16 +5180,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many wrong activation passwords (`activation_locked`): the bank must issue again. */
-            423: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Too many activations from this address within the hour (`rate_limited`); retry after `Retry-After` seconds. */
+            /** @description Too many failed activations from this client within the hour (`rate_limited`); retry after `Retry-After` seconds. A successful activation does not count. */
             429: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -6732,26 +6723,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The device signature is missing or wrong, by another key, or its time is more than 5 minutes off (`device_signature_invalid`). */
+            /** @description The device signature is missing or wrong, by another key, or its time is more than 5 minutes off; or no token has this credential ID, or it has no device key (`device_signature_invalid`: one answer for all). */
             403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description No token has this credential ID (`credential_unknown`). */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The credential has no device key (`push_unavailable`). */
-            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6762,6 +6735,16 @@ export interface operations {
             /** @description The path and query are longer than 4 KiB (`uri_too_long`). */
             414: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many failed listings from this client within the hour (`rate_limited`); retry after `Retry-After` seconds. Signed listings do not count. */
+            429: {
+                headers: {
+                    "RETRY-AFTER": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6826,7 +6809,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The signature is not the credential's device key over this answer, or its time is more than 5 minutes off (`device_signature_invalid`). */
+            /** @description The signature is not the credential's device key over this answer, or its time is more than 5 minutes off; or there is no such approval for this credential, or the credential has no device key (`device_signature_invalid`: one answer for all). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6835,7 +6818,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such approval for this credential (`not_found`), or the token is no longer registered at the bank: revoked, stopped, released or replaced (`otp_not_registered`). */
+            /** @description The token is no longer registered at the bank: revoked, stopped, released or replaced (`otp_not_registered`). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6901,6 +6884,16 @@ export interface operations {
             /** @description The token is locked at the bank (`otp_locked`) or suspended on the whole platform (`credential_suspended`). */
             423: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many answers refused for their signature from this client within the hour (`rate_limited`); retry after `Retry-After` seconds. Answers with a valid signature do not count. */
+            429: {
+                headers: {
+                    "RETRY-AFTER": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7051,7 +7044,7 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["CredentialBanksDto"];
                 };
             };
-            /** @description The body is not valid JSON of this shape (`bad_request`); the credential ID is not one, or a serial of no imported token (`credential_id_malformed`); the code is not 6 to 8 digits (`otp_malformed`). */
+            /** @description The body is not valid JSON of this shape (`bad_request`); the credential ID is not 4 to 32 letters and digits (`credential_id_malformed`); the code is not 6 to 8 digits (`otp_malformed`). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7096,7 +7089,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The code is wrong, or no token has this Mamori credential ID (`otp_invalid`: one answer for both). */
+            /** @description The code is wrong, or no token has this credential ID or serial (`otp_invalid`: one answer for both). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7105,7 +7098,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is suspended on the whole platform (`credential_suspended`). */
+            /** @description The token is suspended on the whole platform (`credential_suspended`); said only when the code is right. */
             423: {
                 headers: {
                     [name: string]: unknown;
@@ -7114,7 +7107,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many listings from this address or for this credential within the hour (`rate_limited`); retry after `Retry-After` seconds. */
+            /** @description Too many failed listings from this client within the hour (`rate_limited`); retry after `Retry-After` seconds. Successful listings do not count. */
             429: {
                 headers: {
                     "RETRY-AFTER": number;

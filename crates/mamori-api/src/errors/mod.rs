@@ -277,6 +277,7 @@ mod tests {
             request_id: "req-1".into(),
             lang: Lang::En,
             client_addr: None,
+            client_key: None,
         }
     }
 

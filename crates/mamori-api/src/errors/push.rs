@@ -36,10 +36,9 @@ problem_family! {
     /// Problems of listPendingApprovals.
     ListPendingApprovalsProblem {
         BadRequest = 400, "`wait` is not a number, or a control character is in the path or query (`bad_request`); `wait` is more than 30 seconds (`validation_failed`); the credential ID is not a Mamori credential ID (`credential_id_malformed`).";
-        Forbidden = 403, "The device signature is missing or wrong, by another key, or its time is more than 5 minutes off (`device_signature_invalid`).";
-        NotFound = 404, "No token has this credential ID (`credential_unknown`).";
-        Conflict = 409, "The credential has no device key (`push_unavailable`).";
+        Forbidden = 403, "The device signature is missing or wrong, by another key, or its time is more than 5 minutes off; or no token has this credential ID, or it has no device key (`device_signature_invalid`: one answer for all).";
         @read;
+        @limited "Too many failed listings from this client within the hour (`rate_limited`); retry after `Retry-After` seconds. Signed listings do not count.";
     }
 }
 
@@ -48,12 +47,13 @@ problem_family! {
     /// `push_number_mismatch`, which denies it.
     AnswerPushApprovalProblem {
         BadRequest = 400, "The body is not valid JSON of this shape (`bad_request`).";
-        Forbidden = 403, "The signature is not the credential's device key over this answer, or its time is more than 5 minutes off (`device_signature_invalid`).";
-        NotFound = 404, "No such approval for this credential (`not_found`), or the token is no longer registered at the bank: revoked, stopped, released or replaced (`otp_not_registered`).";
+        Forbidden = 403, "The signature is not the credential's device key over this answer, or its time is more than 5 minutes off; or there is no such approval for this credential, or the credential has no device key (`device_signature_invalid`: one answer for all).";
+        NotFound = 404, "The token is no longer registered at the bank: revoked, stopped, released or replaced (`otp_not_registered`).";
         Conflict = 409, "The approval was answered or cancelled already, or this is a replay (`push_already_answered`).";
         Gone = 410, "No answer came in time; the transaction is cancelled (`push_approval_expired`).";
         @json_body;
         Unprocessable = 422, "The answer is for another transaction (`push_transaction_mismatch`), or the number is wrong or missing (`push_number_mismatch`: the approval is denied and cannot be tried again).";
         Locked = 423, "The token is locked at the bank (`otp_locked`) or suspended on the whole platform (`credential_suspended`).";
+        @limited "Too many answers refused for their signature from this client within the hour (`rate_limited`); retry after `Retry-After` seconds. Answers with a valid signature do not count.";
     }
 }

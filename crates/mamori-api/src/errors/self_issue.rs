@@ -20,15 +20,12 @@ problem_family! {
 }
 
 problem_family! {
-    /// Problems of activateToken. An unknown service ID or user ID and a wrong password are one
-    /// answer, `activation_failed`, by design.
+    /// Problems of activateToken. Every failure is one answer, `activation_failed`, by design.
     ActivateTokenProblem {
         BadRequest = 400, "The body is not valid JSON of this shape (`bad_request`), or the device key is not a 32-byte Ed25519 key in base64url (`validation_failed`).";
-        Gone = 410, "The issue expired, was activated already, or was replaced by a reissue (`activation_expired`): the bank must issue again.";
         @json_body;
-        Unprocessable = 422, "The service ID, user ID or activation password is wrong (`activation_failed`); `attempts_left` says how many tries remain.";
-        Locked = 423, "Too many wrong activation passwords (`activation_locked`): the bank must issue again.";
-        @limited "Too many activations from this address within the hour (`rate_limited`); retry after `Retry-After` seconds.";
+        Unprocessable = 422, "The service ID, user ID or activation password is wrong, or the issue expired, was activated already, was replaced by a reissue, or is locked after too many wrong passwords (`activation_failed`: one answer for all, without an attempt count). The customer checks the mail; otherwise the bank issues again.";
+        @limited "Too many failed activations from this client within the hour (`rate_limited`); retry after `Retry-After` seconds. A successful activation does not count.";
     }
 }
 

@@ -1,5 +1,5 @@
 //! The problems of the token operations without a bank key (`token.rs`): what a customer's
-//! token app calls, limited per client address.
+//! token app calls, limited per client.
 
 use crate::errors::problem_family;
 
@@ -13,14 +13,15 @@ problem_family! {
 }
 
 problem_family! {
-    /// Problems of listCredentialBanks. Nothing here counts towards a lock: without a bank
-    /// key, a stranger must not be able to suspend a token by knowing its ID.
+    /// Problems of listCredentialBanks. Nothing here counts towards a lock or a quota of the
+    /// credential: without a bank key, a stranger must not be able to suspend a token, or use
+    /// up its listings, by knowing its ID.
     ListCredentialBanksProblem {
-        BadRequest = 400, "The body is not valid JSON of this shape (`bad_request`); the credential ID is not one, or a serial of no imported token (`credential_id_malformed`); the code is not 6 to 8 digits (`otp_malformed`).";
+        BadRequest = 400, "The body is not valid JSON of this shape (`bad_request`); the credential ID is not 4 to 32 letters and digits (`credential_id_malformed`); the code is not 6 to 8 digits (`otp_malformed`).";
         Conflict = 409, "The code was used already (`otp_already_used`): wait for the next one.";
         @json_body;
-        Unprocessable = 422, "The code is wrong, or no token has this Mamori credential ID (`otp_invalid`: one answer for both).";
-        Locked = 423, "The token is suspended on the whole platform (`credential_suspended`).";
-        @limited "Too many listings from this address or for this credential within the hour (`rate_limited`); retry after `Retry-After` seconds.";
+        Unprocessable = 422, "The code is wrong, or no token has this credential ID or serial (`otp_invalid`: one answer for both).";
+        Locked = 423, "The token is suspended on the whole platform (`credential_suspended`); said only when the code is right.";
+        @limited "Too many failed listings from this client within the hour (`rate_limited`); retry after `Retry-After` seconds. Successful listings do not count.";
     }
 }

@@ -16,10 +16,10 @@ use crate::common::ephemeral_keyring;
 pub async fn run() -> anyhow::Result<ExitCode> {
     // The spec is generated from the code; the services behind it are never called.
     let db = Database::connect("sqlite::memory:").await?;
-    let state = AppState {
-        services: Services::builder(db, Arc::new(SystemClock), ephemeral_keyring()?).build(),
-        metrics: Arc::new(Metrics::new()),
-    };
+    let state = AppState::new(
+        Services::builder(db, Arc::new(SystemClock), ephemeral_keyring()?).build(),
+        Arc::new(Metrics::new()),
+    );
     std::io::stdout().write_all(mamori_api::spec_json(state).as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }

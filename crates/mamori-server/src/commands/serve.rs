@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mamori_api::AppState;
+use mamori_api::client_addr::TrustedProxies;
 use mamori_api::metrics::Metrics;
 use mamori_domain::SystemClock;
 use mamori_service::mail::SmtpMailer;
@@ -34,6 +35,15 @@ pub struct Args {
     /// Address to listen on.
     #[arg(long, env = "MAMORI_LISTEN", default_value = "127.0.0.1:8080")]
     listen: String,
+    /// Load balancers or reverse proxies in front of Mamori, as IP addresses or networks
+    /// (`10.0.0.0/8,2001:db8::1`). Only a request whose TCP peer is one of them has its client
+    /// read from `Forwarded` (RFC 7239 `for=`) or `X-Forwarded-For`: from the right, skipping
+    /// these proxies; an unreadable header from them counts the proxy itself as the client.
+    /// Rate limits and audit entries use that client (an IPv6 client's limits by its /64).
+    /// Default (or empty): none, the TCP peer is the client — behind a proxy, every client
+    /// would then share the proxy's limits.
+    #[arg(long, env = "MAMORI_TRUSTED_PROXIES", value_name = "IP[/PREFIX],...")]
+    trusted_proxies: Option<TrustedProxies>,
     #[command(flatten)]
     database: DatabaseArgs,
     #[command(flatten)]
@@ -68,6 +78,7 @@ struct MailArgs {
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let Args {
         listen,
+        trusted_proxies,
         database,
         tenants,
         keys,
@@ -132,7 +143,13 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     spawn_idempotency_sweep(services.idempotency.clone());
     let audit = services.audit.clone();
 
-    let state = AppState { services, metrics };
+    let trusted_proxies = trusted_proxies.unwrap_or_default();
+    if trusted_proxies.is_empty() {
+        tracing::info!("no trusted proxies: every client is its TCP peer");
+    } else {
+        tracing::info!(%trusted_proxies, "clients behind these proxies are read from Forwarded / X-Forwarded-For");
+    }
+    let state = AppState::new(services, metrics).trusting(trusted_proxies);
     let app = mamori_api::app_with_admin_ui(state, AdminUi);
     let listener = TcpListener::bind(listen.clone());
     tracing::info!(

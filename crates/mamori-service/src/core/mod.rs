@@ -74,23 +74,34 @@ impl BankCaller {
 pub struct RequestMeta {
     /// The request's ID.
     pub request_id: Option<String>,
-    /// The client's address.
+    /// The client's address (for the audit trail).
     pub client_addr: Option<String>,
+    /// The client as rate limits count it (an IPv6 client by its /64); the address when unset.
+    pub client_key: Option<String>,
 }
 
 impl RequestMeta {
-    /// The client's address as a rate-limit key part.
+    /// The client as a rate-limit key part.
     pub(crate) fn client(&self) -> &str {
-        self.client_addr.as_deref().unwrap_or("unknown")
+        self.client_key
+            .as_deref()
+            .or(self.client_addr.as_deref())
+            .unwrap_or("unknown")
     }
 }
 
 /// The rate limits of the routes that have them, shared by every node through the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Keyless token routes (provisionCredential, activateToken, listCredentialBanks), per
-    /// client address; listCredentialBanks also per credential.
+    /// provisionCredential per client: every request counts, since each one makes a
+    /// credential.
     pub keyless_per_client: RateLimit,
+    /// Failed requests per client on each of the other keyless token routes (activateToken,
+    /// listCredentialBanks, listPendingApprovals, answerPushApproval): a slot is reserved before
+    /// anything is checked and given back when the request succeeds, so a customer's own reads
+    /// never use the quota up. Nothing keyless is limited per credential: without a key, a
+    /// per-credential quota of failures is one a stranger who knows the ID can empty.
+    pub keyless_failures_per_client: RateLimit,
     /// Registration attempts (registerCredential, changeDevice's new token, startOtpUse) per
     /// bank user, each reserved before its code is checked: a wrong code at registration is
     /// paid for by the user who typed it, never by the credential's owner.
@@ -105,6 +116,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             keyless_per_client: RateLimit::per_hour(20),
+            keyless_failures_per_client: RateLimit::per_hour(20),
             registration_per_user: RateLimit::per_hour(10),
             registration_failures_per_client: RateLimit {
                 max: 1000,
