@@ -85,6 +85,7 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_bucket(engine: TestEngin
 
     // The audit trail records the client, not the load balancer.
     let credential = fresh.body["credential_id"].as_str().unwrap();
+    app.state.services.audit.seal_all().await.unwrap();
     let entry = audit_events::Entity::find()
         .filter(audit_events::Column::CredentialId.eq(credential))
         .order_by_desc(audit_events::Column::Id)
@@ -157,6 +158,7 @@ async fn ipv6_clients_share_a_bucket_per_64(engine: TestEngine) {
     // The next /64 is another client, and the audit keeps the full address.
     let next = provision(&app, LB, &forwarded_for("2001:db8:1:3::1")).await;
     assert_eq!(next.status, 201, "{:?}", next.body);
+    app.state.services.audit.seal_all().await.unwrap();
     let entry = audit_events::Entity::find()
         .filter(audit_events::Column::CredentialId.eq(next.body["credential_id"].as_str().unwrap()))
         .one(app.db.connection())
