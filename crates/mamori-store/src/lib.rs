@@ -22,6 +22,7 @@ pub mod outbox;
 pub mod passwords;
 pub mod push;
 mod reach;
+pub mod seed;
 pub mod signing_keys;
 pub mod stats;
 pub mod tenants;
