@@ -76,7 +76,10 @@ pub async fn sqlite_commit_rate(dir: &Path, duration: Duration) -> anyhow::Resul
 
 /// A scratch directory inside `dir`, removed when dropped.
 fn tempfile_in(dir: &Path) -> anyhow::Result<ScratchDir> {
-    let path = dir.join(format!(".mamori-commit-rate-{}", uuid::Uuid::new_v4().simple()));
+    let path = dir.join(format!(
+        ".mamori-commit-rate-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
     std::fs::create_dir_all(&path).with_context(|| format!("cannot create {}", path.display()))?;
     Ok(ScratchDir(path))
 }

@@ -206,7 +206,10 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<Report> {
         tokio::task::spawn_blocking(move || secrets::read(&path, banks_limit, users_limit))
             .await??;
     if seeded.users.is_empty() {
-        bail!("{}: no users of the chosen banks", options.secrets.display());
+        bail!(
+            "{}: no users of the chosen banks",
+            options.secrets.display()
+        );
     }
     let banks: Vec<SeededBank> = seeded
         .banks
@@ -243,9 +246,9 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<Report> {
     for _ in 0..options.concurrency {
         let shared = shared.clone();
         let (mix, max) = (options.mix, options.max_requests);
-        workers.push(tokio::spawn(
-            async move { worker(&shared, mix, deadline, max).await },
-        ));
+        workers.push(tokio::spawn(async move {
+            worker(&shared, mix, deadline, max).await
+        }));
     }
     let mut tally = Tally::default();
     for worker in workers {
@@ -265,28 +268,44 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<Report> {
     Ok(Report::new(settings, elapsed, tally))
 }
 
-/// One fresh code per bank, each of which must be accepted.
+/// One fresh code per bank, each of which must be accepted. A user whose current step was
+/// spent before (an earlier run) is skipped for the next one, a few times.
 async fn setup_check(shared: &Shared) -> anyhow::Result<()> {
+    const TRIES: usize = 5;
     for bank in 0..shared.banks.len() {
-        let first = {
+        let candidates: Vec<usize> = {
             let pool = shared.pool();
-            (0..pool.len()).find(|&u| pool.bank_of(u) == bank)
+            (0..pool.len())
+                .filter(|&u| pool.bank_of(u) == bank)
+                .take(TRIES)
+                .collect()
         };
-        let Some(user) = first else {
-            bail!("setup check: no user of bank {}", shared.banks[bank].id);
-        };
-        let taken = shared.pool().take_fresh_for(user, now_ms());
-        let job =
-            taken.context("setup check: the first user's current step is spent; wait a minute")?;
-        let (status, body) = send(shared, &job).await;
-        let answer = classify(&job, status, &body);
-        shared.pool().settle(&job, answer.1);
-        if status != 200 {
-            bail!(
-                "setup check: a fresh code of {} at {} was answered {status}: {}",
+        let name = &shared.banks[bank].id;
+        let mut refused = None;
+        let mut accepted = false;
+        for user in candidates {
+            let taken = shared.pool().take_fresh_for(user, now_ms());
+            let Some(job) = taken else { continue };
+            let (status, body) = send(shared, &job).await;
+            let (_, answer) = classify(&job, status, &body);
+            shared.pool().settle(&job, answer);
+            if status == 200 {
+                accepted = true;
+                break;
+            }
+            refused = Some(format!(
+                "a fresh code of {} at {name} was answered {status}: {}",
                 shared.user_ids[user],
-                shared.banks[bank].id,
                 shorten(&body)
+            ));
+            if status != 409 {
+                break;
+            }
+        }
+        if !accepted {
+            bail!(
+                "setup check: {}",
+                refused.unwrap_or_else(|| format!("no user of {name} has a fresh step now"))
             );
         }
     }

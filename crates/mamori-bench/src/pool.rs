@@ -245,9 +245,9 @@ impl Pool {
             return None;
         }
         let steps = self.steps(state.bank, now_ms);
-        let step = state
-            .last_spent
-            .map_or(steps.lowest_fresh, |last| (last + 1).max(steps.lowest_fresh));
+        let step = state.last_spent.map_or(steps.lowest_fresh, |last| {
+            (last + 1).max(steps.lowest_fresh)
+        });
         (step <= steps.highest_fresh).then_some(step)
     }
 
@@ -293,14 +293,19 @@ impl Pool {
                 break;
             }
         }
-        let found = self.accepted.iter().rev().take(SCAN).find(|(user, code, step)| {
-            let state = &self.users[*user];
-            let window = self.steps(state.bank, now_ms).window;
-            !state.busy
-                && !state.retired
-                && *step >= self.steps(state.bank, now_ms).lowest_accepted
-                && !self.matches_other_step(*user, code, *step, 2 * window + 2)
-        })?;
+        let found = self
+            .accepted
+            .iter()
+            .rev()
+            .take(SCAN)
+            .find(|(user, code, step)| {
+                let state = &self.users[*user];
+                let window = self.steps(state.bank, now_ms).window;
+                !state.busy
+                    && !state.retired
+                    && *step >= self.steps(state.bank, now_ms).lowest_accepted
+                    && !self.matches_other_step(*user, code, *step, 2 * window + 2)
+            })?;
         let (user, code, step) = found.clone();
         Some(Job {
             user,
@@ -441,8 +446,14 @@ mod tests {
         let a = pool.take(Kind::Correct, NOW).unwrap();
         let b = pool.take(Kind::Correct, NOW).unwrap();
         assert_ne!(a.user, b.user);
-        assert!(pool.take(Kind::Replay, NOW).is_none(), "nothing accepted yet");
-        assert!(pool.take(Kind::Wrong, NOW).is_none(), "no user with a known count");
+        assert!(
+            pool.take(Kind::Replay, NOW).is_none(),
+            "nothing accepted yet"
+        );
+        assert!(
+            pool.take(Kind::Wrong, NOW).is_none(),
+            "no user with a known count"
+        );
         pool.settle(&a, Answer::Expected);
         let replay = pool.take(Kind::Replay, NOW).unwrap();
         assert_eq!((replay.user, &replay.code), (a.user, &a.code));
@@ -463,7 +474,10 @@ mod tests {
             pool.settle(&job, Answer::Expected);
             wrongs += 1;
         }
-        assert_eq!(wrongs, 8, "threshold 10: at most 8 wrong codes between successes");
+        assert_eq!(
+            wrongs, 8,
+            "threshold 10: at most 8 wrong codes between successes"
+        );
         let next = pool.take(Kind::Correct, NOW + 30_000).unwrap();
         pool.settle(&next, Answer::Expected);
         assert!(pool.take(Kind::Wrong, NOW + 30_000).is_some());

@@ -315,7 +315,11 @@ impl Report {
             let _ = writeln!(out, "not sent: {reason} {count}");
         }
         if self.unexpected > 0 {
-            let _ = writeln!(out, "ERRORS: {} unexpected answer(s); first:", self.unexpected);
+            let _ = writeln!(
+                out,
+                "ERRORS: {} unexpected answer(s); first:",
+                self.unexpected
+            );
             for u in &self.unexpected_examples {
                 let _ = writeln!(
                     out,
@@ -354,8 +358,18 @@ mod tests {
     fn answers_other_than_the_expected_are_flagged() {
         let mut tally = Tally::default();
         tally.answer(Kind::Correct, 200, None, Duration::from_millis(1));
-        tally.answer(Kind::Replay, 409, Some("otp_already_used".into()), Duration::from_millis(1));
-        tally.answer(Kind::Correct, 409, Some("otp_already_used".into()), Duration::from_millis(1));
+        tally.answer(
+            Kind::Replay,
+            409,
+            Some("otp_already_used".into()),
+            Duration::from_millis(1),
+        );
+        tally.answer(
+            Kind::Correct,
+            409,
+            Some("otp_already_used".into()),
+            Duration::from_millis(1),
+        );
         let settings = Settings {
             url: "http://127.0.0.1:1".into(),
             concurrency: 1,

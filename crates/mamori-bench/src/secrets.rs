@@ -101,10 +101,9 @@ impl SecretsWriter {
 
     /// Flushes, syncs and renames the file to its final name.
     pub fn finish(self) -> anyhow::Result<PathBuf> {
-        let file = self
-            .out
-            .into_inner()
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {}", self.partial.display(), e.error()))?;
+        let file = self.out.into_inner().map_err(|e| {
+            anyhow::anyhow!("cannot write {}: {}", self.partial.display(), e.error())
+        })?;
         file.sync_all()?;
         std::fs::rename(&self.partial, &self.path)
             .with_context(|| format!("cannot rename to {}", self.path.display()))?;
@@ -169,9 +168,9 @@ pub fn read(path: &Path, banks: Option<usize>, users: Option<usize>) -> anyhow::
             if !seeded.users.is_empty() {
                 bail!("{name}:{at}: a bank line after the users");
             }
-            seeded.banks.push(
-                parse_bank(rest).with_context(|| format!("{name}:{at}: bad bank line"))?,
-            );
+            seeded
+                .banks
+                .push(parse_bank(rest).with_context(|| format!("{name}:{at}: bad bank line"))?);
             continue;
         }
         if seeded.users.len() >= want_users {
@@ -191,8 +190,8 @@ pub fn read(path: &Path, banks: Option<usize>, users: Option<usize>) -> anyhow::
         if banks.is_some_and(|limit| bank >= limit) {
             continue;
         }
-        let secret = Secret::from_base32(secret)
-            .map_err(|e| anyhow::anyhow!("{name}:{at}: secret: {e}"))?;
+        let secret =
+            Secret::from_base32(secret).map_err(|e| anyhow::anyhow!("{name}:{at}: secret: {e}"))?;
         seeded.users.push(SeededUser {
             bank,
             user_id: user_id.to_owned(),
@@ -288,7 +287,11 @@ mod tests {
         assert_eq!(all.users[3].secret.as_bytes(), secrets[3].as_bytes());
 
         let first_bank = read(&path, Some(1), Some(2)).unwrap();
-        let ids: Vec<_> = first_bank.users.iter().map(|u| u.user_id.as_str()).collect();
+        let ids: Vec<_> = first_bank
+            .users
+            .iter()
+            .map(|u| u.user_id.as_str())
+            .collect();
         assert_eq!(ids, ["usr_0", "usr_2"]);
         assert!(read(&path, Some(3), None).is_err());
     }

@@ -185,7 +185,8 @@ pub async fn seed(
     let mut seeded_banks = Vec::with_capacity(ids.len());
     let mut events = Vec::with_capacity(ids.len());
     let per_bank = |index: u64| {
-        plan.users / u64::from(plan.tenants) + u64::from(index < plan.users % u64::from(plan.tenants))
+        plan.users / u64::from(plan.tenants)
+            + u64::from(index < plan.users % u64::from(plan.tenants))
     };
     for (index, id) in ids.iter().enumerate() {
         let number = index + 1;
@@ -255,7 +256,10 @@ pub async fn seed(
     )
     .await
     .context("cannot create the banks")?;
-    tx.append_audit(events, now).await?;
+    // A batch of audit entries belongs to one chain: one bank's.
+    for event in events {
+        tx.append_audit(vec![event], now).await?;
+    }
     tx.commit().await?;
     tracing::info!(banks = ids.len(), "banks and API keys created");
 

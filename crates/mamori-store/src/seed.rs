@@ -15,9 +15,7 @@ use sea_orm::{
 };
 
 use crate::db::WriteTx;
-use crate::entities::{
-    api_keys, bindings, credentials, tenant_policy_versions, tenants, users,
-};
+use crate::entities::{api_keys, bindings, credentials, tenant_policy_versions, tenants, users};
 use crate::error::StoreError;
 
 pub use crate::entities::api_keys::Model as SeedApiKey;
@@ -64,7 +62,10 @@ pub async fn banks_with_prefix<C: ConnectionTrait>(
         .all(conn)
         .await?;
     // `starts_with` is a LIKE: keep only the literal matches.
-    Ok(ids.into_iter().filter(|id| id.starts_with(prefix)).collect())
+    Ok(ids
+        .into_iter()
+        .filter(|id| id.starts_with(prefix))
+        .collect())
 }
 
 /// How many credentials have an ID starting with `prefix` (four letters, e.g. `BNCH`).
