@@ -13,8 +13,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    api_keys, audit, credentials, keys, migrate, openapi, operators, outbox, serve, tenants, token,
-    webhooks,
+    api_keys, audit, bench, credentials, keys, migrate, openapi, operators, outbox, seed, serve,
+    tenants, token, webhooks,
 };
 use crate::logging::LogFormat;
 
@@ -74,6 +74,13 @@ enum Command {
     Openapi,
     /// Print the mails in the outbox, newest first (without SMTP, the outbox is the mailbox).
     Outbox(outbox::Args),
+    /// Fill a database with benchmark banks and users (bulk inserts, token secrets sealed with
+    /// the master key) and write their API keys and secrets to a file for `mamori bench`.
+    Seed(seed::Args),
+    /// Measure verifyOtp on a server on this machine with the users of `mamori seed`
+    /// (requests/s, latency percentiles, answers by kind); `limit-sqlite` measures the commit
+    /// rate a SQLite figure is a ratio of.
+    Bench(bench::Args),
     /// The customer's soft token (Mamori's reference token app): codes, the banks it is
     /// registered at, push approvals.
     Token(mamori_token::TokenArgs),
@@ -112,5 +119,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Openapi => openapi::run().await,
         Command::Outbox(args) => outbox::run(args).await,
         Command::Token(args) => token::run(args).await,
+        Command::Seed(args) => seed::run(args).await,
+        Command::Bench(args) => bench::run(args).await,
     }
 }

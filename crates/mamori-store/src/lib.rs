@@ -25,6 +25,7 @@ pub mod passwords;
 pub mod push;
 mod reach;
 pub mod sealer;
+pub mod seed;
 pub mod signing_keys;
 pub mod stats;
 pub mod tenants;
