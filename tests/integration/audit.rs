@@ -313,19 +313,6 @@ async fn deleted_newest_entry_breaks_the_chain(engine: TestEngine) {
 }
 on_both_engines!(deleted_newest_entry_breaks_the_chain);
 
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    let conn = app.db.connection();
-    let row = conn
-        .query_one_raw(sea_orm::Statement::from_string(
-            conn.get_database_backend(),
-            sql.to_owned(),
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get::<i64>("", "n").unwrap()
-}
-
 /// Code checks never wait on the bank's chain: their entries wait in `audit_pending` while two
 /// nodes' sealers link them concurrently with the checks. Afterwards every request is in the
 /// chain exactly once, nothing waits, and the chain verifies with no gap.
@@ -347,7 +334,7 @@ async fn checks_and_two_sealers_at_once_leave_one_whole_chain(engine: TestEngine
     }
     app.next_step();
     // Nothing linked yet: a check's entry never touches the chain head.
-    let pending = count(&app, "SELECT COUNT(*) AS n FROM audit_pending").await;
+    let pending = app.count("SELECT COUNT(*) AS n FROM audit_pending").await;
     assert!(pending >= 8, "setup entries wait to be sealed: {pending}");
 
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -409,7 +396,7 @@ async fn checks_and_two_sealers_at_once_leave_one_whole_chain(engine: TestEngine
     }
     let entries = all_entries(&bank).await;
     assert_eq!(
-        count(&app, "SELECT COUNT(*) AS n FROM audit_pending").await,
+        app.count("SELECT COUNT(*) AS n FROM audit_pending").await,
         0,
         "a read seals what waits"
     );
@@ -420,11 +407,9 @@ async fn checks_and_two_sealers_at_once_leave_one_whole_chain(engine: TestEngine
             assert_eq!(n, 1, "{id} is in the chain once");
         }
     }
-    let total = count(
-        &app,
-        "SELECT COUNT(*) AS n FROM audit_events WHERE tenant_id = 'jonan-shinkin'",
-    )
-    .await;
+    let total = app
+        .count("SELECT COUNT(*) AS n FROM audit_events WHERE tenant_id = 'jonan-shinkin'")
+        .await;
     assert_eq!(total as usize, entries.len());
     assert!(sealed_by_sealers > 0, "the sealers ran beside the checks");
     let check = chain(&bank).await;
@@ -460,7 +445,7 @@ async fn an_entry_committed_late_is_sealed_all_the_same(engine: TestEngine) {
         "sealed in commit order, after the other"
     );
     assert_eq!(
-        count(&app, "SELECT COUNT(*) AS n FROM audit_pending").await,
+        app.count("SELECT COUNT(*) AS n FROM audit_pending").await,
         0
     );
     assert_eq!(chain(&bank).await["intact"], true);

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use mamori_testkit::{TestApp, TestEngine, on_both_engines};
-use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
 /// Sends `n` copies of one request at once; returns the status/code of each answer.
@@ -32,19 +31,6 @@ async fn storm(
         *tally.entry((answer.status, code)).or_insert(0) += 1;
     }
     tally
-}
-
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    let conn = app.db.connection();
-    let row = conn
-        .query_one_raw(Statement::from_string(
-            conn.get_database_backend(),
-            sql.to_owned(),
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get::<i64>("", "n").unwrap()
 }
 
 /// The same correct code sent 20 times at once — to four registrations of one token at two
@@ -144,14 +130,12 @@ async fn fifty_wrong_codes_at_once_count_exactly_the_limit(engine: TestEngine) {
         (Some("locked"), Some(10)),
         "{status}"
     );
-    let checked = count(
-        &app,
-        &format!(
+    let checked = app
+        .count(&format!(
             "SELECT CAST(failures AS BIGINT) AS n FROM credentials WHERE id = '{}'",
             token.credential_id
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(checked, 10, "exactly 10 codes were checked");
 }
 on_both_engines!(fifty_wrong_codes_at_once_count_exactly_the_limit);
@@ -182,11 +166,11 @@ async fn ten_parallel_registrations_make_one_binding(engine: TestEngine) {
         .map(|(_, n)| n)
         .sum();
     assert_eq!(refused, 9, "{tally:?}");
-    let bindings = count(
-        &app,
-        &format!("SELECT COUNT(*) AS n FROM bindings WHERE user_id = '{user}'"),
-    )
-    .await;
+    let bindings = app
+        .count(&format!(
+            "SELECT COUNT(*) AS n FROM bindings WHERE user_id = '{user}'"
+        ))
+        .await;
     assert_eq!(bindings, 1);
 }
 on_both_engines!(ten_parallel_registrations_make_one_binding);
@@ -280,8 +264,7 @@ async fn sqlite_logins_at_once_share_commits_and_stay_exact() {
         commits < units,
         "{units} units in {commits} commits: none shared a COMMIT"
     );
-    let logins = count(
-        &app,
+    let logins = app.count(
         "SELECT COUNT(*) AS n FROM audit_pending WHERE operation = 'verifyOtp' AND outcome = 'success'",
     )
     .await;

@@ -6,8 +6,8 @@ use mamori_store::Database;
 use mamori_testkit::{TcpProxy, TestApp, TestDb, TestEngine, shipped_tenant_configs};
 use serde_json::json;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_database_outage_answers_503_and_counts_nothing() {
+/// A test app on PostgreSQL reached through a proxy the test can cut, banks applied.
+async fn app_behind_a_proxy() -> (TestApp, TcpProxy) {
     let test_db = TestDb::create(TestEngine::Postgres).await;
     let target = crate::health::pg_socket_addr(&test_db.url);
     let proxy = TcpProxy::start(target).await;
@@ -24,6 +24,12 @@ async fn a_database_outage_answers_503_and_counts_nothing() {
         .apply_tenant_configs(&configs)
         .await
         .unwrap();
+    (app, proxy)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_database_outage_answers_503_and_counts_nothing() {
+    let (app, proxy) = app_behind_a_proxy().await;
 
     let bank = app.bank("jonan-shinkin").await;
     let user = bank.create_user("5000001", None).await;
@@ -120,22 +126,8 @@ async fn a_database_outage_answers_503_and_counts_nothing() {
 /// correct code works without restarting anything.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_outage_under_load_counts_only_answered_failures_and_recovers() {
-    let test_db = TestDb::create(TestEngine::Postgres).await;
-    let target = crate::health::pg_socket_addr(&test_db.url);
-    let proxy = TcpProxy::start(target).await;
-    let proxied_url = test_db
-        .url
-        .replacen(&target.to_string(), &proxy.addr.to_string(), 1);
-    let db = Database::connect(&proxied_url).await.unwrap();
-    db.migrate().await.unwrap();
-    let app = std::sync::Arc::new(TestApp::over(test_db, db));
-    let configs = load_dir(&shipped_tenant_configs()).unwrap();
-    app.state
-        .services
-        .tenants
-        .apply_tenant_configs(&configs)
-        .await
-        .unwrap();
+    let (app, proxy) = app_behind_a_proxy().await;
+    let app = std::sync::Arc::new(app);
     let bank = app.bank("jonan-shinkin").await;
     let mut users = Vec::new();
     for i in 0..8 {

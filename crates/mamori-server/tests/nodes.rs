@@ -170,6 +170,15 @@ fn register(node: &Server, key: &str, contract: &str, token: &Token) -> String {
     user
 }
 
+/// Stops the nodes (each seals what it audited) and checks the bank's chain with the CLI.
+fn stop_and_verify_the_chain(nodes: Vec<Server>, work: &Path, database_url: &str) {
+    for node in nodes {
+        node.stop();
+    }
+    let verified = mamori(work, database_url, &["audit", "verify", "--tenant", BANK]);
+    assert!(verified.contains("intact"), "{verified}");
+}
+
 /// Sends the same request to every node at once; returns the answers.
 fn at_once(nodes: &[Server], key: &str, path: &str, body: &Value) -> Vec<HttpResponse> {
     let barrier = Arc::new(Barrier::new(nodes.len()));
@@ -329,15 +338,7 @@ fn three_nodes_on_one_postgres_behave_as_one() {
         }
     }
 
-    for node in nodes {
-        node.stop();
-    }
-    let verified = mamori(
-        work.path(),
-        &test_db.url,
-        &["audit", "verify", "--tenant", BANK],
-    );
-    assert!(verified.contains("intact"), "{verified}");
+    stop_and_verify_the_chain(nodes, work.path(), &test_db.url);
     drop(runtime);
 }
 
@@ -427,14 +428,6 @@ fn a_node_killed_under_load_loses_nothing_it_acknowledged() {
             "user {i}: the trail lost {request_id}"
         );
     }
-    for node in nodes {
-        node.stop();
-    }
-    let verified = mamori(
-        work.path(),
-        &test_db.url,
-        &["audit", "verify", "--tenant", BANK],
-    );
-    assert!(verified.contains("intact"), "{verified}");
+    stop_and_verify_the_chain(nodes, work.path(), &test_db.url);
     drop(runtime);
 }

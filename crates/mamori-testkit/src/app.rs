@@ -236,6 +236,22 @@ impl TestApp {
         }
     }
 
+    /// Runs `sql`, a query whose one row has a count named `n` (as a tool with database
+    /// access would).
+    pub async fn count(&self, sql: &str) -> i64 {
+        use sea_orm::ConnectionTrait;
+        let conn = self.db.connection();
+        let row = conn
+            .query_one_raw(sea_orm::Statement::from_string(
+                conn.get_database_backend(),
+                sql.to_owned(),
+            ))
+            .await
+            .expect("the count query runs")
+            .expect("the count query has a row");
+        row.try_get::<i64>("", "n").expect("a count named n")
+    }
+
     /// The current test time as Unix seconds.
     pub fn now_unix(&self) -> i64 {
         self.clock.now().timestamp()
