@@ -236,6 +236,11 @@ impl TestApp {
         }
     }
 
+    /// The master key its services seal with, e.g. to build a node with rotated keys.
+    pub fn master_key(&self) -> &MasterKey {
+        &self.master_key
+    }
+
     /// The current test time as Unix seconds.
     pub fn now_unix(&self) -> i64 {
         self.clock.now().timestamp()
