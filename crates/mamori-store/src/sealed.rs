@@ -12,6 +12,9 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
 use crate::entities::key_roots;
 use crate::error::StoreError;
 
+/// A root of derived keys, sealed.
+pub use crate::entities::key_roots::Model as KeyRootRow;
+
 /// A table holding sealed records: its primary key (the AAD of the seal), the sealed blob and
 /// the id of the key that sealed it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,9 +202,6 @@ async fn records<C: ConnectionTrait>(
         })
         .collect()
 }
-
-/// A root of derived keys, sealed.
-pub use crate::entities::key_roots::Model as KeyRootRow;
 
 /// The root named `name`, if one was stored.
 pub async fn find_key_root<C: ConnectionTrait>(
