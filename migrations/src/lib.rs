@@ -17,6 +17,7 @@ mod m20261201_000006_operators;
 mod m20261201_000007_bindings_by_user;
 mod m20261201_000008_idempotency_keys;
 mod m20261201_000009_audit_pending;
+mod m20261201_000010_key_roots;
 
 /// The list of all migrations, oldest first.
 #[derive(Debug)]
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_bindings_by_user::Migration),
             Box::new(m20261201_000008_idempotency_keys::Migration),
             Box::new(m20261201_000009_audit_pending::Migration),
+            Box::new(m20261201_000010_key_roots::Migration),
         ]
     }
 }

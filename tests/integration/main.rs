@@ -23,6 +23,7 @@ mod idempotency;
 mod input_shapes;
 mod isolation;
 mod keyless;
+mod keys;
 mod login;
 mod media_type;
 mod migrations;

@@ -6,6 +6,9 @@
 //!   are re-sealed.
 //! - The credential ID is the associated data, so a ciphertext copied onto another credential's
 //!   row does not open.
+//! - Keys for other purposes (webhook secrets, anti-forgery tokens, a keyed audit chain) are
+//!   [`Keyring::subkey`]s: HKDF-SHA256 of a random root that is itself a sealed record, never
+//!   the raw master key, so a master-key rotation changes none of them.
 //! - This crate never logs and never prints a secret; `Debug` of key material is redacted.
 
 mod api_key;

@@ -1,4 +1,4 @@
-//! HMAC-SHA256 (RFC 2104), for secrets derived from the master key and for signing webhooks.
+//! HMAC-SHA256 (RFC 2104), for signing webhooks and anti-forgery tokens with subkeys.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use mamori_crypto::{Keyring, MasterKey};
 use mamori_domain::tenant_config::{TenantConfig, load_dir};
 use mamori_domain::{SystemClock, TenantId};
-use mamori_service::{ServiceError, Services};
+use mamori_service::{ServiceError, Services, Unopened};
 use mamori_store::Database;
+use mamori_store::sealed::{self, KeyUse};
 
 /// Where the database is.
 #[derive(Debug, clap::Args)]
@@ -28,7 +29,8 @@ pub struct DatabaseArgs {
 #[derive(Debug, clap::Args)]
 pub struct KeyArgs {
     /// File holding the master key that seals token secrets (created with mode 0600 at first
-    /// start when missing). Ignored when MAMORI_MASTER_KEY is set.
+    /// start on an empty database; refused when missing while the database holds sealed
+    /// records). Ignored when MAMORI_MASTER_KEY is set.
     #[arg(long, env = "MAMORI_MASTER_KEY_FILE", default_value = "mamori.key")]
     pub master_key_file: PathBuf,
 }
@@ -61,13 +63,16 @@ pub async fn services_without_keys(database: &DatabaseArgs) -> anyhow::Result<Se
     Ok(Services::builder(db, Arc::new(SystemClock), ephemeral_keyring()?).build())
 }
 
-/// The services with the master keys.
+/// The services with the master keys, checked against the database (see [`checked_keys`]).
 pub async fn services_with_keys(
     database: &DatabaseArgs,
     keys: &KeyArgs,
 ) -> anyhow::Result<Services> {
     let db = migrated(&database.database_url).await?;
-    Ok(Services::builder(db, Arc::new(SystemClock), load_keyring(keys)?).build())
+    let keyring = load_keyring(keys, &db).await?;
+    let services = Services::builder(db, Arc::new(SystemClock), keyring).build();
+    check_keys(&services, keys).await?;
+    Ok(services)
 }
 
 /// A keyring for commands that never open a token secret.
@@ -75,15 +80,57 @@ pub fn ephemeral_keyring() -> anyhow::Result<Keyring> {
     Ok(Keyring::new(MasterKey::generate()?, []))
 }
 
-/// The master keys: `MAMORI_MASTER_KEY` (hex or base64) if set, else the key file, created
-/// with mode 0600 at first start. `MAMORI_OLD_MASTER_KEYS` (comma-separated) still open
-/// records sealed before a rotation.
-pub fn load_keyring(keys: &KeyArgs) -> anyhow::Result<Keyring> {
-    let current = match std::env::var("MAMORI_MASTER_KEY") {
-        Ok(text) if !text.trim().is_empty() => {
+/// Where the current master key came from, for the operator's messages.
+fn key_source(keys: &KeyArgs) -> String {
+    if env_key().is_some() {
+        "MAMORI_MASTER_KEY".to_owned()
+    } else {
+        format!(
+            "the key file {} (--master-key-file / MAMORI_MASTER_KEY_FILE)",
+            std::path::absolute(&keys.master_key_file)
+                .unwrap_or_else(|_| keys.master_key_file.clone())
+                .display()
+        )
+    }
+}
+
+fn env_key() -> Option<String> {
+    std::env::var("MAMORI_MASTER_KEY")
+        .ok()
+        .filter(|text| !text.trim().is_empty())
+}
+
+/// The master keys: `MAMORI_MASTER_KEY` (hex or base64) if set, else the key file.
+/// `MAMORI_OLD_MASTER_KEYS` (comma-separated) still open records sealed before a rotation.
+///
+/// A missing key file is created (mode 0600) only while the database holds no sealed record:
+/// a node started in another directory must not make a key of its own and then seal secrets
+/// no other node can open. Otherwise the start is refused, naming the key ids the records need.
+pub async fn load_keyring(keys: &KeyArgs, db: &Database) -> anyhow::Result<Keyring> {
+    let current = match env_key() {
+        Some(text) => {
             MasterKey::parse(&text).map_err(|e| anyhow::anyhow!("MAMORI_MASTER_KEY: {e}"))?
         }
-        _ => {
+        None if keys.master_key_file.exists() => {
+            MasterKey::load_or_create(&keys.master_key_file)?.0
+        }
+        None => {
+            let uses = sealed::key_uses(db).await?;
+            if !uses.is_empty() {
+                anyhow::bail!(
+                    "the master key file {file} does not exist, but the database holds records \
+                     sealed with master key {ids}:\n{list}\n\
+                     A new key would seal secrets that no other node can open, so none was created \
+                     and nothing was changed. Copy the key file these records were sealed with to \
+                     {file}, point --master-key-file (MAMORI_MASTER_KEY_FILE) at it, or set \
+                     MAMORI_MASTER_KEY.",
+                    file = std::path::absolute(&keys.master_key_file)
+                        .unwrap_or_else(|_| keys.master_key_file.clone())
+                        .display(),
+                    ids = key_ids(&uses).join(", "),
+                    list = describe(uses.iter().map(|u| (u, ""))),
+                );
+            }
             let (key, created) = MasterKey::load_or_create(&keys.master_key_file)?;
             if created {
                 tracing::warn!(
@@ -106,6 +153,59 @@ pub fn load_keyring(keys: &KeyArgs) -> anyhow::Result<Keyring> {
     }
     tracing::info!(key.id = %current.id(), older = older.len(), "master key loaded");
     Ok(Keyring::new(current, older))
+}
+
+/// The start-up check of the master keys against the database: every sealed record's key is
+/// given and opens a record it sealed, the current receipt signing key opens, and the root of
+/// derived keys is loaded (made on a fresh database). Refuses with what is missing otherwise.
+pub async fn check_keys(services: &Services, keys: &KeyArgs) -> anyhow::Result<()> {
+    let unopenable = services.keys.unopenable().await?;
+    if !unopenable.is_empty() {
+        let uses: Vec<_> = unopenable.iter().map(|u| u.sealed.clone()).collect();
+        anyhow::bail!(
+            "the master key {current} from {source} cannot open records in the database \
+             (they need master key {ids}):\n{list}\n\
+             Give the key they were sealed with: as the master key, or after a rotation in \
+             MAMORI_OLD_MASTER_KEYS (comma-separated) until `mamori keys reseal` has re-sealed \
+             them. Nothing was changed.",
+            current = services.keys.current_key_id(),
+            source = key_source(keys),
+            ids = key_ids(&uses).join(", "),
+            list = describe(unopenable.iter().map(|u| (
+                &u.sealed,
+                match u.why {
+                    Unopened::KeyNotGiven => " (no such key given)",
+                    Unopened::DoesNotOpen =>
+                        " (a key with this id is given but does not open them)",
+                }
+            ))),
+        );
+    }
+    services
+        .receipts
+        .check_signing_key()
+        .await
+        .map_err(|e| anyhow::anyhow!("the current receipt signing key does not open: {e}"))?;
+    services.keys.load_subkey_root().await?;
+    Ok(())
+}
+
+fn key_ids(uses: &[KeyUse]) -> Vec<String> {
+    let mut ids: Vec<String> = uses.iter().map(|u| u.key_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+fn describe<'a>(uses: impl Iterator<Item = (&'a KeyUse, &'a str)>) -> String {
+    uses.map(|(u, why)| {
+        format!(
+            "  {}: {} ({} record(s) in {}){why}",
+            u.key_id, u.table.what, u.records, u.table.name
+        )
+    })
+    .collect::<Vec<_>>()
+    .join("\n")
 }
 
 /// A refusal as the operator at the console reads it: the rule's English explanation and its

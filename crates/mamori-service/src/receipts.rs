@@ -178,6 +178,16 @@ impl Receipts {
         Ok(key)
     }
 
+    /// Start-up check: the current signing key, if there is one, opens with this process's
+    /// master keys (a node that could not open it would fail every receipt). Returns its kid.
+    pub async fn check_signing_key(&self) -> Result<Option<String>, ServiceError> {
+        let Some(row) = signing_keys::current_signing_key(self.core.db()).await? else {
+            return Ok(None);
+        };
+        self.open_signing_key(&row)?;
+        Ok(Some(row.kid))
+    }
+
     /// `mamori keys rotate`: a new signing key; the old ones are retired but stay published
     /// until every receipt they signed has expired. Returns the new `kid`.
     pub async fn rotate_signing_key(&self) -> Result<String, ServiceError> {

@@ -17,6 +17,7 @@ use crate::core::{Core, Limits};
 use crate::credential_banks::TokenBanks;
 use crate::error::ServiceError;
 use crate::idempotency::Idempotency;
+use crate::keys::MasterKeys;
 use crate::login::Login;
 use crate::mail::MailTransport;
 use crate::otp::BankOtp;
@@ -85,6 +86,8 @@ pub struct Services {
     pub trails: Trails,
     /// Banks' idempotency keys.
     pub idempotency: Idempotency,
+    /// The master keys' records: the start-up check and re-sealing.
+    pub keys: MasterKeys,
     core: Core,
 }
 
@@ -212,6 +215,7 @@ impl ServicesBuilder {
             ),
             trails: Trails::new(core.clone()),
             idempotency: Idempotency::new(core.clone()),
+            keys: MasterKeys::new(core.clone()),
             access,
             tenants: Tenants::new(core.clone()),
             users: Users::new(core.clone(), passwords.clone()),

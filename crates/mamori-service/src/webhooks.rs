@@ -1,6 +1,8 @@
 //! Webhooks to the bank: every final state of a push approval (approved, denied, expired,
-//! cancelled) is POSTed to the bank's `push.webhook_url`, signed with HMAC-SHA256 under a
-//! secret derived from the master key, so the bank learns of a timeout without polling.
+//! cancelled) is POSTed to the bank's `push.webhook_url`, signed with HMAC-SHA256 under the
+//! bank's webhook secret, so the bank learns of a timeout without polling. The secret is an
+//! HKDF subkey of the sealed subkey root (never of the raw master key): a master-key rotation
+//! does not change it.
 //!
 //! Delivery runs after the change is committed, in a spawned task (5-second timeout, 3 tries);
 //! a failure is logged and never reaches the API caller.
@@ -15,6 +17,7 @@ use mamori_store::push::PushApprovalRow;
 
 use crate::core::Core;
 use crate::error::ServiceError;
+use crate::keys::subkey;
 
 /// The header carrying the signature: `t=<unix seconds>,v1=<hex HMAC-SHA256>`.
 pub const SIGNATURE_HEADER: &str = "Mamori-Signature";
@@ -22,9 +25,9 @@ pub const SIGNATURE_HEADER: &str = "Mamori-Signature";
 const TIMEOUT: StdDuration = StdDuration::from_secs(5);
 const TRIES: u32 = 3;
 
-/// The label a bank's webhook secret is derived under.
-fn secret_label(tenant_id: &str) -> String {
-    format!("webhook:{tenant_id}")
+/// The purpose a bank's webhook secret is derived for (the HKDF info string).
+fn secret_purpose(tenant_id: &str) -> String {
+    format!("mamori/webhook-secret/v1:{tenant_id}")
 }
 
 /// The `Mamori-Signature` value for `body` sent at `t` (Unix seconds):
@@ -55,19 +58,15 @@ impl Webhooks {
     }
 
     /// `mamori webhooks secret --tenant <bank>`: the bank's webhook secret (hex), to give to
-    /// the bank's operators. Derived, never stored; it changes when the master key rotates.
+    /// the bank's operators. Derived, never stored; a master-key rotation does not change it.
     pub async fn webhook_secret(&self, tenant_id: &TenantId) -> Result<String, ServiceError> {
         if self.core.db().find_tenant(tenant_id).await?.is_none() {
             return Err(ServiceError::invalid(format!(
                 "no bank with id {tenant_id}"
             )));
         }
-        Ok(HEXLOWER.encode(
-            &self
-                .core
-                .keyring()
-                .derive_secret(&secret_label(tenant_id.as_str())),
-        ))
+        let secret = subkey(&self.core, &secret_purpose(tenant_id.as_str())).await?;
+        Ok(HEXLOWER.encode(&secret))
     }
 
     /// Sends the final state of `row` to its bank's webhook, if the bank has one, in the
@@ -108,10 +107,13 @@ impl Webhooks {
             "occurred_at": at.to_rfc3339_opts(SecondsFormat::Secs, true),
         })
         .to_string();
-        let secret = self
-            .core
-            .keyring()
-            .derive_secret(&secret_label(tenant.as_str()));
+        let secret = match subkey(&self.core, &secret_purpose(tenant.as_str())).await {
+            Ok(secret) => secret,
+            Err(e) => {
+                tracing::error!(tenant.id = %tenant, error = %e, "webhook: no secret to sign with");
+                return;
+            }
+        };
         let client = &self.client;
         for attempt in 1..=TRIES {
             let t = self.core.now().timestamp();

@@ -24,6 +24,7 @@ pub mod outbox;
 pub mod passwords;
 pub mod push;
 mod reach;
+pub mod sealed;
 pub mod sealer;
 pub mod seed;
 pub mod signing_keys;

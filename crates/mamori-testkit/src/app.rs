@@ -252,6 +252,11 @@ impl TestApp {
         row.try_get::<i64>("", "n").expect("a count named n")
     }
 
+    /// The master key its services seal with, e.g. to build a node with rotated keys.
+    pub fn master_key(&self) -> &MasterKey {
+        &self.master_key
+    }
+
     /// The current test time as Unix seconds.
     pub fn now_unix(&self) -> i64 {
         self.clock.now().timestamp()

@@ -307,7 +307,7 @@ impl AdminSessionApi {
         Ok(AdminSessionDto {
             operator: operators.me(caller).await?.into(),
             stage: caller.stage.into(),
-            csrf_token: operators.csrf_token(&caller.session_id),
+            csrf_token: operators.csrf_token(&caller.session_id).await?,
         })
     }
 }

@@ -17,7 +17,8 @@ use poem::listener::TcpListener;
 
 use crate::admin_ui::AdminUi;
 use crate::common::{
-    DatabaseArgs, KeyArgs, TenantConfigArgs, load_keyring, load_tenants, migrated, redact_url, say,
+    DatabaseArgs, KeyArgs, TenantConfigArgs, check_keys, load_keyring, load_tenants, migrated,
+    redact_url, say,
 };
 
 /// How often `serve` retries unsent outbox mails when SMTP is configured.
@@ -90,8 +91,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let db = migrated(&database.database_url).await?;
     tracing::info!(engine = ?db.engine(), database = %redact_url(&database.database_url), "database ready");
 
-    let mut builder = Services::builder(db, Arc::new(SystemClock), load_keyring(&keys)?)
-        .public_url(&mail.public_url);
+    let keyring = load_keyring(&keys, &db).await?;
+    let mut builder =
+        Services::builder(db, Arc::new(SystemClock), keyring).public_url(&mail.public_url);
     if let Some(url) = &mail.smtp_url {
         let mailer = SmtpMailer::from_url(url, &mail.mail_from)
             .map_err(|e| anyhow::anyhow!("--smtp-url / --mail-from: {e}"))?;
@@ -102,6 +104,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let metrics = Arc::new(Metrics::new());
     let services = builder.event_counter(metrics.clone()).build();
+    // Before anything is written: a node whose keys do not open the records must not start.
+    check_keys(&services, &keys).await?;
     if mail.smtp_url.is_some() {
         spawn_mail_sweep(services.outbox.clone());
     }

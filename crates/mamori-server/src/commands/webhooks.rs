@@ -12,8 +12,8 @@ use crate::common::{
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Print a bank's webhook secret (hex): the key of the HMAC-SHA256 in the
-    /// `Mamori-Signature` header of its push-approval webhooks. Derived from the master key, so
-    /// it changes when the master key is rotated.
+    /// `Mamori-Signature` header of its push-approval webhooks. An HKDF subkey of the sealed
+    /// root of derived keys: a master-key rotation does not change it.
     Secret {
         /// The bank's ID.
         #[arg(long)]
@@ -42,7 +42,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     declare_if_missing(&services, &tenant, &tenants).await?;
     say(&services.webhooks.webhook_secret(&tenant).await?);
     eprintln!(
-        "Webhook secret of {tenant}: hand it to the bank over a secure channel. It changes when the master key is rotated."
+        "Webhook secret of {tenant}: hand it to the bank over a secure channel. A master-key rotation does not change it."
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -478,7 +478,7 @@ impl Operators {
             return Err(required());
         };
         if state_changing {
-            let expected = self.csrf_token(&session_id);
+            let expected = self.csrf_token(&session_id).await?;
             let given = csrf_token.unwrap_or_default();
             let same = given.len() == expected.len()
                 && bool::from(given.as_bytes().ct_eq(expected.as_bytes()));
@@ -499,11 +499,12 @@ impl Operators {
         caller_of(operator, session_id, session.stage)
     }
 
-    /// The anti-forgery token of a session: HMAC of its ID under a key derived from the master
-    /// key, so it can be given again after a reload without being stored.
-    pub fn csrf_token(&self, session_id: &str) -> String {
-        let key = self.core.keyring().derive_secret("admin-csrf-v1");
-        BASE64URL_NOPAD.encode(&hmac_sha256(&key, session_id.as_bytes()))
+    /// The anti-forgery token of a session: HMAC of its ID under an HKDF subkey of the sealed
+    /// subkey root, so it can be given again after a reload without being stored, and every
+    /// node gives the same one, before and after a master-key rotation.
+    pub async fn csrf_token(&self, session_id: &str) -> Result<String, ServiceError> {
+        let key = crate::keys::subkey(&self.core, "mamori/admin-csrf/v1").await?;
+        Ok(BASE64URL_NOPAD.encode(&hmac_sha256(&key, session_id.as_bytes())))
     }
 
     /// The operator as the console shows them.

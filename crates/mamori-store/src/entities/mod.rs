@@ -10,6 +10,7 @@ pub mod counters;
 pub mod credentials;
 pub mod device_keys;
 pub mod idempotency_keys;
+pub mod key_roots;
 pub mod login_sessions;
 pub mod operator_sessions;
 pub mod operators;
