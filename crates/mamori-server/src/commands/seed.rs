@@ -3,13 +3,15 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use mamori_bench::SeedPlan;
 use mamori_domain::tenant_config::parse_tenant_config;
 use mamori_domain::{Clock, SystemClock};
+use mamori_service::Services;
 
-use crate::common::{DatabaseArgs, KeyArgs, load_keyring, migrated, redact_url, say};
+use crate::common::{DatabaseArgs, KeyArgs, check_keys, load_keyring, migrated, redact_url, say};
 
 /// `mamori seed`.
 #[derive(Debug, clap::Args)]
@@ -75,8 +77,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     // Checked before the database is touched.
     mamori_bench::seed::bank_ids(&plan)?;
-    let keyring = load_keyring(&args.keys)?;
     let db = migrated(&args.database.database_url).await?;
+    // The same refusal as `serve`: never seal with a key the database's records do not use.
+    let keyring = load_keyring(&args.keys, &db).await?;
+    let checked = Services::builder(db.clone(), Arc::new(SystemClock), keyring.clone()).build();
+    check_keys(&checked, &args.keys).await?;
     tracing::info!(database = %redact_url(&args.database.database_url), "seeding");
     let secrets = args
         .secrets_out
