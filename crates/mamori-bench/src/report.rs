@@ -314,6 +314,13 @@ impl Report {
         for (reason, count) in &self.skipped {
             let _ = writeln!(out, "not sent: {reason} {count}");
         }
+        if self.skipped.contains_key(Kind::Correct.shortage()) {
+            let _ = writeln!(
+                out,
+                "note: fresh codes ran out (each user's step is spent once), so the users, not \
+                 the server, bounded the rate at times: seed more users or add --spend-window"
+            );
+        }
         if self.unexpected > 0 {
             let _ = writeln!(
                 out,
