@@ -276,13 +276,17 @@ impl Provisioning {
         })
     }
 
-    /// The seeds whose serial names an existing credential, as faults at their lines.
+    /// The seeds whose serial names an existing credential, as faults at their lines. Read in
+    /// a unit of work: on SQLite the import that won may still wait for its group's COMMIT,
+    /// and only the writer sees its rows yet.
     async fn taken_serials(&self, seeds: &[TokenSeed]) -> Result<Vec<LineError>, ServiceError> {
         let serials: Vec<&str> = seeds.iter().map(|s| s.serial.as_str()).collect();
-        let taken: HashSet<String> = credentials::taken_ids(self.core.db(), &serials)
+        let tx = self.core.write().await?;
+        let taken: HashSet<String> = credentials::taken_ids(&tx, &serials)
             .await?
             .into_iter()
             .collect();
+        tx.rollback().await?;
         Ok(seeds
             .iter()
             .filter(|seed| taken.contains(seed.serial.as_str()))
