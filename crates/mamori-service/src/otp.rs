@@ -234,7 +234,8 @@ impl BankOtp {
         };
         // A replayed code changes nothing: while the binding (as read) still has attempts, it
         // is refused with one insert of its audit entry.
-        if decision == Decision::AlreadyUsed && binding.failures < codes::lock_limit(&policy) {
+        let limit = codes::lock_limit(&policy);
+        if decision == Decision::AlreadyUsed && binding.failures < limit {
             return core
                 .refuse(entry, ServiceError::rejected(ErrorCode::OtpAlreadyUsed))
                 .await;
@@ -245,7 +246,7 @@ impl BankOtp {
         if let (Decision::Spend { at, drift }, None) = (decision, then) {
             let acceptance = checks::Acceptance {
                 binding_id: &binding.id,
-                limit: codes::lock_limit(&policy),
+                limit,
                 credential_id: &credential.id,
                 kind: credential.kind,
                 at,
@@ -266,16 +267,7 @@ impl BankOtp {
         }
 
         let tx = core.write().await?;
-        let checked = match codes::settle(
-            &tx,
-            &binding,
-            &credential,
-            decision,
-            codes::lock_limit(&policy),
-            now,
-        )
-        .await?
-        {
+        let checked = match codes::settle(&tx, &binding, &credential, decision, limit, now).await? {
             Checked::Accepted => {
                 if let Some(to) = then {
                     bindings::transition_binding(

@@ -87,6 +87,11 @@ pub(crate) struct Slot {
 }
 
 impl Writer {
+    /// No unit queues for the writer: nobody would carry an open group on.
+    fn idle(&self) -> bool {
+        self.waiting.load(Ordering::SeqCst) == 0
+    }
+
     /// What the writer did so far.
     pub(crate) fn stats(&self) -> GroupCommits {
         GroupCommits {
@@ -113,7 +118,7 @@ impl Writer {
             Ok(savepoint) => savepoint,
             Err(err) => {
                 // The units before this one in the group still need their COMMIT.
-                if self.waiting.load(Ordering::SeqCst) == 0 {
+                if self.idle() {
                     flush(&mut guard, self).await;
                 }
                 return Err(err);
@@ -178,7 +183,7 @@ impl Slot {
         };
         self.writer.units.fetch_add(1, Ordering::Relaxed);
         let done = guard.done.clone();
-        if self.writer.waiting.load(Ordering::SeqCst) == 0 || guard.members >= MAX_GROUP {
+        if self.writer.idle() || guard.members >= MAX_GROUP {
             flush(&mut guard, &self.writer).await;
             drop(guard);
             return done.wait().await;
@@ -192,7 +197,7 @@ impl Slot {
             // writer is free and the group still open, this unit commits it after all.
             if let Ok(mut guard) = self.writer.group.clone().try_lock_owned()
                 && Arc::ptr_eq(&guard.done, &done)
-                && self.writer.waiting.load(Ordering::SeqCst) == 0
+                && self.writer.idle()
             {
                 flush(&mut guard, &self.writer).await;
             }
@@ -211,7 +216,7 @@ impl Drop for Slot {
         let writer = self.writer.clone();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                if writer.waiting.load(Ordering::SeqCst) == 0 {
+                if writer.idle() {
                     flush(&mut guard, &writer).await;
                 }
             });
@@ -225,11 +230,11 @@ async fn flush(guard: &mut OwnedMutexGuard<Group>, writer: &Writer) {
         return;
     };
     let result = outer.commit().await.map_err(|e| e.to_string());
-    if result.is_ok() {
-        writer.commits.fetch_add(1, Ordering::Relaxed);
-    }
-    if let Err(err) = &result {
-        tracing::warn!(error = %err, "group commit failed: its units report the error");
+    match &result {
+        Ok(()) => {
+            writer.commits.fetch_add(1, Ordering::Relaxed);
+        }
+        Err(err) => tracing::warn!(error = %err, "group commit failed: its units report the error"),
     }
     let _ = guard.done.result.set(result);
     guard.done.notify.notify_waiters();

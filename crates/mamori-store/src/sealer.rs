@@ -139,17 +139,30 @@ pub async fn seal_all(db: &Database) -> Result<Sealed, StoreError> {
         .await?;
     let mut total = Sealed::default();
     for tenant in tenants {
-        loop {
-            let sealed = seal(db, &tenant, SEAL_BATCH).await?;
-            total.entries += sealed.entries;
-            total.oldest = match (total.oldest, sealed.oldest) {
-                (Some(a), Some(b)) => Some(std::cmp::Ord::min(a, b)),
-                (a, b) => a.or(b),
-            };
-            if sealed.entries < SEAL_BATCH {
-                break;
-            }
-        }
+        total.add(seal_tenant(db, &tenant).await?);
     }
     Ok(total)
+}
+
+/// Seals everything of `tenant`'s that waits, a batch at a time (see [`seal`]), so a read of
+/// its trail after this sees every entry committed before it.
+pub async fn seal_tenant(db: &Database, tenant_id: &str) -> Result<Sealed, StoreError> {
+    let mut total = Sealed::default();
+    loop {
+        let sealed = seal(db, tenant_id, SEAL_BATCH).await?;
+        total.add(sealed);
+        if sealed.entries < SEAL_BATCH {
+            return Ok(total);
+        }
+    }
+}
+
+impl Sealed {
+    fn add(&mut self, other: Sealed) {
+        self.entries += other.entries;
+        self.oldest = match (self.oldest, other.oldest) {
+            (Some(a), Some(b)) => Some(std::cmp::Ord::min(a, b)),
+            (a, b) => a.or(b),
+        };
+    }
 }

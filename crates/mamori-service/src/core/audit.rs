@@ -189,11 +189,7 @@ impl Core {
     /// Links `tenant`'s waiting entries into its chain, so a read of the trail after this sees
     /// every entry committed before it.
     pub(crate) async fn seal_audit(&self, tenant: &str) -> Result<(), ServiceError> {
-        while sealer::seal(self.db(), tenant, sealer::SEAL_BATCH)
-            .await?
-            .entries
-            == sealer::SEAL_BATCH
-        {}
+        sealer::seal_tenant(self.db(), tenant).await?;
         Ok(())
     }
 
