@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use mamori_domain::{BindingState, ErrorCode, Operation};
-use mamori_store::{bindings, checks};
+use mamori_store::{Engine, bindings, checks};
 use serde_json::json;
 
 use crate::check::Decision;
@@ -243,7 +243,9 @@ impl BankOtp {
         // The common case, a fresh code at an active binding that changes no state, is accepted
         // in one statement where the engine allows it; any other case, or a condition that no
         // longer held, is settled in a unit of work below, which names the refusal.
-        if let (Decision::Spend { at, drift }, None) = (decision, then) {
+        if let (Decision::Spend { at, drift }, None, Engine::Postgres) =
+            (decision, then, core.db().engine())
+        {
             let acceptance = checks::Acceptance {
                 binding_id: &binding.id,
                 limit,
