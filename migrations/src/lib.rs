@@ -18,6 +18,7 @@ mod m20261201_000007_bindings_by_user;
 mod m20261201_000008_idempotency_keys;
 mod m20261201_000009_audit_pending;
 mod m20261201_000010_key_roots;
+mod m20261201_000011_keyed_audit;
 
 /// The list of all migrations, oldest first.
 #[derive(Debug)]
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_idempotency_keys::Migration),
             Box::new(m20261201_000009_audit_pending::Migration),
             Box::new(m20261201_000010_key_roots::Migration),
+            Box::new(m20261201_000011_keyed_audit::Migration),
         ]
     }
 }

@@ -22,9 +22,9 @@ async fn send(app: &TestApp, bank: &Bank<'_>, path: &str, body: Value, request_i
 }
 
 /// What a bank did, as the tests remember it.
-struct History {
-    user: String,
-    credential_id: String,
+pub(crate) struct History {
+    pub(crate) user: String,
+    pub(crate) credential_id: String,
     /// (request ID, operation, outcome, error code), oldest first.
     steps: Vec<(
         &'static str,
@@ -36,7 +36,7 @@ struct History {
 
 /// Creates a user, registers a token, fails one login, logs in, and fails a resync: five
 /// entries with our request IDs.
-async fn some_operations(app: &TestApp, bank: &Bank<'_>) -> History {
+pub(crate) async fn some_operations(app: &TestApp, bank: &Bank<'_>) -> History {
     let token = app.provision().await;
     let created = send(
         app,
@@ -111,28 +111,28 @@ async fn some_operations(app: &TestApp, bank: &Bank<'_>) -> History {
 }
 
 /// The whole trail, one page.
-async fn all_entries(bank: &Bank<'_>) -> Vec<Value> {
+pub(crate) async fn all_entries(bank: &Bank<'_>) -> Vec<Value> {
     let page = bank.get("/audit-events?limit=200").await;
     assert_eq!(page.status, 200, "{:?}", page.body);
     assert!(page.body.get("next_cursor").is_none(), "{:?}", page.body);
     page.body["items"].as_array().unwrap().clone()
 }
 
-async fn chain(bank: &Bank<'_>) -> Value {
+pub(crate) async fn chain(bank: &Bank<'_>) -> Value {
     let answer = bank.get("/audit-events/verify").await;
     assert_eq!(answer.status, 200, "{:?}", answer.body);
     answer.body
 }
 
 /// The entry a request produced.
-fn entry_of<'a>(entries: &'a [Value], request_id: &str) -> &'a Value {
+pub(crate) fn entry_of<'a>(entries: &'a [Value], request_id: &str) -> &'a Value {
     entries
         .iter()
         .find(|e| e["request_id"] == request_id)
         .unwrap_or_else(|| panic!("no entry for {request_id}: {entries:?}"))
 }
 
-async fn execute(app: &TestApp, sql: &str) {
+pub(crate) async fn execute(app: &TestApp, sql: &str) {
     app.db.connection().execute_unprepared(sql).await.unwrap();
 }
 
@@ -424,16 +424,30 @@ on_both_engines!(checks_and_two_sealers_at_once_leave_one_whole_chain);
 async fn an_entry_committed_late_is_sealed_all_the_same(engine: TestEngine) {
     let app = TestApp::new(engine).await;
     let bank = app.bank("jonan-shinkin").await;
-    let insert = |id: i64, request: &str| {
-        format!(
-            "INSERT INTO audit_pending (id, tenant_id, occurred_at, actor, operation, outcome, \
-             request_id) VALUES ({id}, 'jonan-shinkin', '2026-12-01 00:00:00+00:00', 'system', \
-             'verifyOtp', 'success', '{request}')"
-        )
+    // A genuine entry waits; its row id is moved, as a transaction that took its id later but
+    // committed first would have it (the MAC covers the entry, not its place in the table).
+    let waits_with_id = |id: i64, request: &'static str, contract: &'static str| {
+        let (app, bank) = (&app, &bank);
+        async move {
+            let created = send(
+                app,
+                bank,
+                "/users",
+                serde_json::json!({ "contract_number": contract }),
+                request,
+            )
+            .await;
+            assert_eq!(created.status, 201, "{:?}", created.body);
+            execute(
+                app,
+                &format!("UPDATE audit_pending SET id = {id} WHERE request_id = '{request}'"),
+            )
+            .await;
+        }
     };
-    execute(&app, &insert(1_000_000, "later-id")).await;
+    waits_with_id(1_000_000, "later-id", "9400001").await;
     assert_eq!(chain(&bank).await["intact"], true);
-    execute(&app, &insert(999_999, "earlier-id-committed-later")).await;
+    waits_with_id(999_999, "earlier-id-committed-later", "9400002").await;
     let entries = all_entries(&bank).await;
     let later = entry_of(&entries, "later-id")["seq"].as_i64().unwrap();
     let earlier = entry_of(&entries, "earlier-id-committed-later")["seq"]

@@ -12,6 +12,7 @@ mod admin_session;
 mod admin_tokens;
 mod architecture;
 mod audit;
+mod audit_keyed;
 mod bad_input;
 mod client_address;
 mod concurrency;

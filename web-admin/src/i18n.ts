@@ -52,6 +52,8 @@ export const OPERATIONS = [
   "revokeApiKey",
   "cancelPushApproval",
   "resendActivationMail",
+  "keyAuditChain",
+  "refuseAuditEntry",
 ] as const;
 
 const ja = {
@@ -545,6 +547,8 @@ const ja = {
   "op.revokeApiKey": "API キー失効",
   "op.cancelPushApproval": "プッシュ通知認証の取消",
   "op.resendActivationMail": "利用開始メールの再送",
+  "op.keyAuditChain": "監査ログの鍵付き連結への移行",
+  "op.refuseAuditEntry": "改ざんされた監査記録の拒否",
 } as const satisfies Record<string, string>;
 
 export type MessageKey = keyof typeof ja;
@@ -1038,6 +1042,8 @@ const en: Record<MessageKey, string> = {
   "op.revokeApiKey": "API key revoked",
   "op.cancelPushApproval": "Push approval cancelled",
   "op.resendActivationMail": "Activation mail resent",
+  "op.keyAuditChain": "Audit chain re-linked with its key",
+  "op.refuseAuditEntry": "Forged audit entry refused",
 };
 
 const dictionaries: Record<Lang, Record<MessageKey, string>> = { ja, en };

@@ -343,7 +343,8 @@ struct AuditEventDto {
     /// Extra facts (JSON text), e.g. the drift learned by a resync.
     #[oai(skip_serializing_if_is_none)]
     details: Option<String>,
-    /// SHA-256 over the previous entry's hash and this entry.
+    /// The entry's link: HMAC-SHA256, under a key only Mamori holds, over the previous entry's
+    /// link and every field of this one.
     hash: String,
 }
 
@@ -911,8 +912,10 @@ impl BankApi {
 
     /// Verify the bank's audit hash chain
     ///
-    /// Recomputes every entry's hash and link; reports the first entry that was deleted or
-    /// altered.
+    /// Recomputes every entry's keyed link (HMAC-SHA256 under a key derived from Mamori's
+    /// master key) and its tie to the previous entry; reports the first entry that was deleted
+    /// or altered. Removing the newest entries is found against a signed checkpoint kept
+    /// outside the database (`mamori audit checkpoint`), which the platform operator holds.
     #[oai(
         path = "/v1/banks/:bank_id/audit-events/verify",
         method = "get",

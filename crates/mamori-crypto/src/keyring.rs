@@ -61,6 +61,9 @@ pub enum KeyError {
     /// No subkey root was installed in this keyring (see [`Keyring::install_subkey_root`]).
     #[error("the subkey root is not loaded")]
     NoSubkeyRoot,
+    /// A [`Keyring::stand_in`] was asked to seal: nothing could ever open the result.
+    #[error("this command was started without the master key")]
+    StandIn,
 }
 
 impl MasterKey {
@@ -185,6 +188,9 @@ pub struct Keyring {
     current: MasterKey,
     all: BTreeMap<String, MasterKey>,
     subkey_root: Arc<OnceLock<[u8; 32]>>,
+    /// A throwaway key for a command that opens no secret: it must never seal anything or
+    /// make a subkey root, which no real key could open afterwards.
+    stand_in: bool,
 }
 
 impl fmt::Debug for Keyring {
@@ -205,7 +211,21 @@ impl Keyring {
             current,
             all,
             subkey_root: Arc::default(),
+            stand_in: false,
         }
+    }
+
+    /// A keyring with a throwaway key, for commands that neither open nor seal a secret nor
+    /// audit: it holds no subkey root and can never make one.
+    pub fn stand_in() -> Result<Self, KeyError> {
+        let mut keyring = Self::new(MasterKey::generate()?, []);
+        keyring.stand_in = true;
+        Ok(keyring)
+    }
+
+    /// Whether this is a [`Keyring::stand_in`].
+    pub fn is_stand_in(&self) -> bool {
+        self.stand_in
     }
 
     /// The ids of every key this keyring opens with, the current one included.
@@ -261,6 +281,9 @@ impl Keyring {
 
     /// Seals `secret`, bound to `associated_data` (the credential ID).
     pub fn seal(&self, secret: &[u8], associated_data: &[u8]) -> Result<SealedSecret, KeyError> {
+        if self.stand_in {
+            return Err(KeyError::StandIn);
+        }
         let cipher =
             Aes256Gcm::new_from_slice(&self.current.bytes).map_err(|_| KeyError::BadKey)?;
         let mut nonce = [0u8; NONCE_LEN];

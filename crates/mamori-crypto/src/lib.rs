@@ -12,6 +12,7 @@
 //! - This crate never logs and never prints a secret; `Debug` of key material is redacted.
 
 mod api_key;
+pub mod checkpoint;
 pub mod device;
 mod keyring;
 mod mac;
@@ -19,6 +20,7 @@ pub mod password;
 pub mod signing;
 
 pub use api_key::{ApiKey, ApiKeyHash, ApiKeyParseError};
+pub use checkpoint::{Checkpoint, CheckpointError, CheckpointSigner};
 pub use device::{DeviceKeyError, DeviceKeyPair, DevicePublicKey};
 pub use keyring::{KeyError, Keyring, MasterKey, SealedSecret};
 pub use mac::hmac_sha256;

@@ -89,6 +89,11 @@ pub enum Operation {
     CancelPushApproval,
     /// An operator sent an activation mail again.
     ResendActivationMail,
+    /// The sealer re-linked a chain written before the trail was keyed, with the key.
+    KeyAuditChain,
+    /// The sealer refused a waiting entry whose MAC did not check: written by someone
+    /// without the key, e.g. straight into the database.
+    RefuseAuditEntry,
 }
 
 impl Operation {
@@ -135,6 +140,8 @@ impl Operation {
         Self::ApiKeyRevoked,
         Self::CancelPushApproval,
         Self::ResendActivationMail,
+        Self::KeyAuditChain,
+        Self::RefuseAuditEntry,
     ];
 
     /// The stored name: the API's operationId where there is one.
@@ -181,6 +188,8 @@ impl Operation {
             Self::ApiKeyRevoked => "revokeApiKey",
             Self::CancelPushApproval => "cancelPushApproval",
             Self::ResendActivationMail => "resendActivationMail",
+            Self::KeyAuditChain => "keyAuditChain",
+            Self::RefuseAuditEntry => "refuseAuditEntry",
         }
     }
 

@@ -612,6 +612,7 @@ async fn credentials_unsuspend_lifts_a_suspension_with_a_reason() {
             .command()
             .args(args)
             .args(["--database-url", &url])
+            .env("MAMORI_MASTER_KEY", app.master_key().to_hex())
             .output()
             .unwrap();
         (
@@ -725,6 +726,7 @@ async fn operators_are_created_and_listed_at_the_console() {
             .args(["operators"])
             .args(args)
             .args(["--database-url", &url])
+            .env("MAMORI_MASTER_KEY", app.master_key().to_hex())
             .output()
             .unwrap();
         (
@@ -784,4 +786,181 @@ async fn operators_are_created_and_listed_at_the_console() {
     );
     assert!(!list.contains(&password), "{list}");
     assert!(!list.contains("suzuki"), "{list}");
+}
+
+/// `mamori audit checkpoint` signs every trail's head, to keep outside the database; `audit
+/// verify --checkpoints` holds until a database writer cuts a chain back, then names the bank
+/// and fails. Without the master key nothing is verified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_checkpoints_kept_outside_catch_a_chain_cut_back() {
+    let app = mamori_testkit::TestApp::new(TestEngine::Sqlite).await;
+    let bank = app.bank("jonan-shinkin").await;
+    for n in 0..4 {
+        bank.create_user(&format!("700000{n}"), None).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = app.test_db.url.clone();
+    let run = |args: &[&str], key: bool| {
+        let mut command = MAMORI.command();
+        command
+            .current_dir(dir.path())
+            .args(["audit"])
+            .args(args)
+            .args(["--database-url", &url])
+            .env_remove("MAMORI_MASTER_KEY");
+        if key {
+            command.env("MAMORI_MASTER_KEY", app.master_key().to_hex());
+        }
+        let out = command.output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, lines, stderr) = tokio::task::block_in_place(|| run(&["checkpoint"], true));
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("signed by key"), "{stderr}");
+    let ours = lines
+        .lines()
+        .find(|l| l.contains("\"bank\":\"jonan-shinkin\""))
+        .expect(&lines);
+    let seq = serde_json::from_str::<serde_json::Value>(ours).unwrap()["seq"]
+        .as_i64()
+        .unwrap();
+    let file = dir.path().join("checkpoints.jsonl");
+    std::fs::write(&file, &lines).unwrap();
+    let file = file.to_str().unwrap();
+
+    let (ok, stdout, stderr) =
+        tokio::task::block_in_place(|| run(&["verify", "--checkpoints", file], true));
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("jonan-shinkin: audit chain intact"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("jonan-shinkin: checkpoint at entry {seq} holds")),
+        "{stdout}"
+    );
+
+    // A writer removes the newest two entries and moves the head back.
+    let conn = app.db.connection();
+    let kept: String = sea_orm::ConnectionTrait::query_one_raw(
+        conn,
+        sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            format!(
+                "SELECT hash FROM audit_events WHERE tenant_id = 'jonan-shinkin' AND seq = {}",
+                seq - 2
+            ),
+        ),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .try_get("", "hash")
+    .unwrap();
+    for sql in [
+        format!(
+            "DELETE FROM audit_events WHERE tenant_id = 'jonan-shinkin' AND seq > {}",
+            seq - 2
+        ),
+        format!(
+            "UPDATE audit_heads SET seq = {}, hash = '{kept}' WHERE tenant_id = 'jonan-shinkin'",
+            seq - 2
+        ),
+    ] {
+        sea_orm::ConnectionTrait::execute_unprepared(conn, &sql)
+            .await
+            .unwrap();
+    }
+    let (ok, stdout, stderr) =
+        tokio::task::block_in_place(|| run(&["verify", "--checkpoints", file], true));
+    assert!(!ok, "{stdout}");
+    assert!(
+        stdout.contains("jonan-shinkin: audit chain intact"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains(&format!("jonan-shinkin: checkpoint at entry {seq} BROKEN"))
+            && stderr.contains("cut back"),
+        "{stderr}"
+    );
+
+    let (ok, _, stderr) =
+        tokio::task::block_in_place(|| run(&["verify", "--tenant", "jonan-shinkin"], false));
+    assert!(!ok && stderr.contains("master key"), "{stderr}");
+    assert!(
+        !dir.path().join("mamori.key").exists(),
+        "no key is made for a database that holds sealed records"
+    );
+}
+
+/// A node does not start on a database whose audit chain says it was written before the trail
+/// was keyed (a writer reset its head): it names the chain and `mamori audit rekey`; and the
+/// re-key refuses a chain whose old links do not check, rather than launder it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_refuses_an_unkeyed_chain_and_rekey_refuses_to_launder_it() {
+    let app = mamori_testkit::TestApp::new(TestEngine::Sqlite).await;
+    let bank = app.bank("jonan-shinkin").await;
+    bank.create_user("7100001", None).await;
+    assert_eq!(bank.get("/audit-events/verify").await.body["intact"], true);
+    sea_orm::ConnectionTrait::execute_unprepared(
+        app.db.connection(),
+        "UPDATE audit_heads SET keyed = FALSE WHERE tenant_id = 'jonan-shinkin'",
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = app.test_db.url.clone();
+    let run = |args: &[&str]| {
+        let out = MAMORI
+            .command()
+            .current_dir(dir.path())
+            .args(args)
+            .args(["--database-url", &url])
+            .env("MAMORI_MASTER_KEY", app.master_key().to_hex())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let configs = shipped_tenant_configs();
+    // A node that started anyway would serve forever: it gets a minute to refuse.
+    let mut serve = MAMORI
+        .command()
+        .current_dir(dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0", "--tenant-configs"])
+        .arg(&configs)
+        .args(["--database-url", &url])
+        .env("MAMORI_MASTER_KEY", app.master_key().to_hex())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = serve.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            serve.kill().unwrap();
+            break None;
+        }
+        tokio::task::block_in_place(|| std::thread::sleep(Duration::from_millis(100)));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut serve.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(status.is_some_and(|s| !s.success()), "{stderr}");
+    assert!(
+        stderr.contains("jonan-shinkin") && stderr.contains("mamori audit rekey"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = tokio::task::block_in_place(|| run(&["audit", "rekey"]));
+    assert!(!ok, "{stderr}");
+    assert!(stderr.contains("does not check at entry 1"), "{stderr}");
 }

@@ -3,8 +3,12 @@
 use chrono::{DateTime, Utc};
 use mamori_domain::{AuditOutcome, Operation, TenantId};
 use mamori_store::audit::{self, AuditEvent, ChainCheck};
+use mamori_store::chain;
 use mamori_store::sealer::{self, Sealed};
 
+use mamori_crypto::Checkpoint;
+
+use crate::core::audit::warn_of_refusals;
 use crate::core::{BankCaller, Core};
 use crate::error::ServiceError;
 
@@ -89,6 +93,20 @@ impl From<ChainCheck> for ChainStatus {
     }
 }
 
+/// What a checkpoint says of its chain now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckpointStatus {
+    /// The chain still holds the checkpoint's link at its sequence number: nothing up to it
+    /// was changed, removed or cut.
+    Holds,
+    /// The chain no longer reaches the checkpoint's sequence number: it was cut back.
+    Cut,
+    /// The chain holds another link there: entries up to it were rewritten.
+    Changed,
+    /// The checkpoint itself cannot be trusted (another deployment's, or edited): why.
+    NotOurs(String),
+}
+
 /// The audit trails.
 #[derive(Debug, Clone)]
 pub struct AuditTrail {
@@ -124,7 +142,85 @@ impl AuditTrail {
     /// Links every bank's waiting entries into their chains (`mamori serve` runs this every
     /// [`SEAL_EVERY`]); returns how many it linked and when the oldest of them happened.
     pub async fn seal_all(&self) -> Result<Sealed, ServiceError> {
-        Ok(sealer::seal_all(self.core.db()).await?)
+        self.core.audit_key_ready().await?;
+        let sealed = sealer::seal_all(self.core.db(), self.core.now()).await?;
+        warn_of_refusals(&sealed);
+        Ok(sealed)
+    }
+
+    /// Loads the trail's key into the database handle, for a tool that writes audit entries
+    /// through the store itself (`mamori seed`); every service loads it on its own.
+    pub async fn load_key(&self) -> Result<(), ServiceError> {
+        self.core.audit_key_ready().await
+    }
+
+    /// The trails written before the trail was keyed and not yet re-linked: `mamori serve`
+    /// refuses to start while there are any.
+    pub async fn unkeyed_trails(&self) -> Result<Vec<String>, ServiceError> {
+        Ok(sealer::unkeyed(self.core.db()).await?)
+    }
+
+    /// Checks every chain written before the trail was keyed with its old unkeyed hash and
+    /// re-links it with the key, each with a `keyAuditChain` entry, and seals what waited from
+    /// before the upgrade; returns what it did per trail. A chain that does not check is left
+    /// as it is (the error names it). For an operator, once, at the upgrade.
+    pub async fn rekey(&self) -> Result<Vec<(String, Sealed)>, ServiceError> {
+        self.core.audit_key_ready().await?;
+        Ok(sealer::relink_all(self.core.db(), self.core.now()).await?)
+    }
+
+    /// Every trail that has entries, by its ID (a bank's, or `platform`).
+    pub async fn trails(&self) -> Result<Vec<String>, ServiceError> {
+        self.seal_all().await?;
+        Ok(chain::chains(self.core.db()).await?)
+    }
+
+    /// The public key (Ed25519, base64url) this deployment signs checkpoints with.
+    pub async fn checkpoint_key(&self) -> Result<String, ServiceError> {
+        Ok(self.core.checkpoint_signer().await?.public_key())
+    }
+
+    /// Signed checkpoints of `trails`' heads as they are now, after sealing what waits: kept
+    /// outside the database, they show later whether a chain was cut back (see
+    /// [`Self::check_checkpoints`]). A trail with no entries has none.
+    pub async fn checkpoints(&self, trails: &[String]) -> Result<Vec<Checkpoint>, ServiceError> {
+        let signer = self.core.checkpoint_signer().await?;
+        let signed_at = self
+            .core
+            .now()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let mut checkpoints = Vec::with_capacity(trails.len());
+        for trail in trails {
+            self.core.seal_audit(trail).await?;
+            if let Some((seq, link)) = chain::chain_head(self.core.db(), trail).await? {
+                checkpoints.push(signer.sign(trail, seq, &link, &signed_at));
+            }
+        }
+        Ok(checkpoints)
+    }
+
+    /// Compares each checkpoint with its chain as it is now: signed by this deployment and
+    /// unchanged, with the chain still holding the same link at its sequence number.
+    pub async fn check_checkpoints(
+        &self,
+        checkpoints: &[Checkpoint],
+    ) -> Result<Vec<CheckpointStatus>, ServiceError> {
+        let key = self.checkpoint_key().await?;
+        let mut found = Vec::with_capacity(checkpoints.len());
+        for checkpoint in checkpoints {
+            if let Err(err) = checkpoint.verify(&key) {
+                found.push(CheckpointStatus::NotOurs(err.to_string()));
+                continue;
+            }
+            self.core.seal_audit(&checkpoint.bank).await?;
+            let link = chain::chain_link(self.core.db(), &checkpoint.bank, checkpoint.seq).await?;
+            found.push(match link {
+                None => CheckpointStatus::Cut,
+                Some(link) if link == checkpoint.link => CheckpointStatus::Holds,
+                Some(_) => CheckpointStatus::Changed,
+            });
+        }
+        Ok(found)
     }
 
     /// Recomputes a bank's audit hash chain.
@@ -134,7 +230,7 @@ impl AuditTrail {
     ) -> Result<ChainStatus, ServiceError> {
         self.core.seal_audit(tenant_id.as_str()).await?;
         Ok(
-            audit::verify_audit_chain(self.core.db(), tenant_id.as_str())
+            chain::verify_audit_chain(self.core.db(), tenant_id.as_str())
                 .await?
                 .into(),
         )

@@ -106,6 +106,9 @@ impl From<StoreError> for ServiceError {
             StoreError::Conflict(e) => ServiceError::Unavailable(format!("write conflict: {e}")),
             StoreError::Refused(e) => ServiceError::Internal(e.to_string()),
             StoreError::Corrupt(e) => ServiceError::Internal(e),
+            err @ (StoreError::NoAuditKey | StoreError::Unkeyed(_)) => {
+                ServiceError::Internal(err.to_string())
+            }
         }
     }
 }

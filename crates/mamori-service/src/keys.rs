@@ -171,6 +171,11 @@ impl MasterKeys {
 /// new one is sealed and stored, the first of two concurrent nodes winning.
 pub(crate) async fn subkey(core: &Core, purpose: &str) -> Result<[u8; 32], ServiceError> {
     let keyring = core.keyring();
+    if keyring.is_stand_in() {
+        return Err(ServiceError::internal(
+            "this needs the master key, and the command was started without it",
+        ));
+    }
     if !keyring.has_subkey_root() {
         let db = core.db();
         let row = match find_key_root(db, SUBKEY_ROOT).await? {

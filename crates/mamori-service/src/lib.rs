@@ -49,7 +49,9 @@ pub use admin::operators::{
     CreatedOperator, FIRST_ADMIN, NewOperator, OperatorView, Operators, SignedIn, TotpEnrollment,
 };
 pub use admin::trail::{AuditFilter, Bucket, Figures, Trails};
-pub use audit_trail::{AuditRecord, AuditTrail, ChainStatus, MAX_AUDIT_PAGE, SEAL_EVERY};
+pub use audit_trail::{
+    AuditRecord, AuditTrail, ChainStatus, CheckpointStatus, MAX_AUDIT_PAGE, SEAL_EVERY,
+};
 pub use core::codes::PLATFORM_GUESS_BUDGET;
 pub use core::counting::{CountedEvent, EventCounter};
 pub use core::{Actor, BankCaller, Limits, RequestMeta};
@@ -58,6 +60,7 @@ pub use error::ServiceError;
 pub use idempotency::{Admission, Idempotency, KeyClaim, StoredAnswer};
 pub use keys::{MasterKeys, RESEAL_BATCH, Resealed, Unopenable, Unopened};
 pub use login::{LOGIN_TTL_MINUTES, Login, LoginCompleted, LoginStarted};
+pub use mamori_crypto::Checkpoint;
 pub use otp::{Accepted, BankOtp};
 pub use outbox::{Outbox, OutboxMail};
 pub use platform::{Platform, SuspensionLifted};

@@ -260,6 +260,7 @@ impl BankOtp {
                 .details_opt(learned(decision))
                 .details_opt(facts.clone())
                 .into_event();
+            core.audit_key_ready().await?;
             if checks::accept_at_once(core.db(), &acceptance, event).await? {
                 return Ok(Accepted {
                     credential_id: credential.id,

@@ -169,12 +169,18 @@ pub async fn accept_at_once(
             RETURNING id
         )
         INSERT INTO audit_pending (tenant_id, occurred_at, actor, operation, outcome, error_code,
-            user_id, credential_id, request_id, client_addr, details)
-        SELECT $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17
+            user_id, credential_id, request_id, client_addr, details, mac)
+        SELECT $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18
         WHERE EXISTS (SELECT 1 FROM r)",
         active = BindingState::Active.as_str(),
     );
     let occurred_at = audit::stored_time(now);
+    let details = event.details.as_ref().map(serde_json::Value::to_string);
+    let mac = db.audit_key()?.pending_mac(&audit::PendingFields::of_event(
+        &event,
+        occurred_at,
+        details.as_deref(),
+    ));
     let values: Vec<Value> = vec![
         binding_id.into(),
         limit.into(),
@@ -192,11 +198,8 @@ pub async fn accept_at_once(
         event.credential_id.clone().into(),
         event.request_id.clone().into(),
         event.client_addr.clone().into(),
-        event
-            .details
-            .as_ref()
-            .map(serde_json::Value::to_string)
-            .into(),
+        details.into(),
+        mac.into(),
     ];
     let result = db
         .execute_raw(Statement::from_sql_and_values(

@@ -6,7 +6,7 @@
 //! implement sea-orm's `ConnectionTrait` by delegation, so the repositories take either and the
 //! callers need no sea-orm of their own.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -17,7 +17,7 @@ use sea_orm::{
     ExecResult, QueryResult, Statement, TransactionOptions, TransactionTrait,
 };
 
-use crate::audit::NewAuditEvent;
+use crate::audit::{AuditKey, NewAuditEvent};
 use crate::error::StoreError;
 use crate::group::{GroupCommits, Slot, Writer};
 use crate::reach::{Attempt, Reachability};
@@ -50,6 +50,9 @@ pub struct Database {
     reach: Arc<Reachability>,
     /// SQLite: the one writer every write goes through, committing in groups.
     writer: Option<Arc<Writer>>,
+    /// The trail's key, installed once the master key has been read (see
+    /// [`Database::install_audit_key`]); shared by every clone of the pool.
+    audit_key: Arc<OnceLock<AuditKey>>,
 }
 
 impl Database {
@@ -94,7 +97,26 @@ impl Database {
             observer: None,
             reach: Arc::default(),
             writer,
+            audit_key: Arc::default(),
         }
+    }
+
+    /// Installs the trail's key: every audit entry written from now on carries its MAC, and
+    /// the sealer and the chain check use it. Returns whether the key in place is `key` (the
+    /// first one installed stays).
+    pub fn install_audit_key(&self, key: AuditKey) -> bool {
+        let installed = self.audit_key.get_or_init(|| key.clone());
+        installed.same_as(&key)
+    }
+
+    /// Whether the trail's key is installed.
+    pub fn has_audit_key(&self) -> bool {
+        self.audit_key.get().is_some()
+    }
+
+    /// The trail's key; an entry cannot be written or sealed without it.
+    pub(crate) fn audit_key(&self) -> Result<&AuditKey, StoreError> {
+        self.audit_key.get().ok_or(StoreError::NoAuditKey)
     }
 
     /// SQLite: how many units of work the writer committed, in how many `COMMIT`s.
@@ -197,6 +219,7 @@ impl Database {
         Ok(WriteTx {
             txn,
             slot,
+            audit_key: self.audit_key.clone(),
             observer: self.observer.clone(),
             audited: Mutex::new(Vec::new()),
         })
@@ -232,7 +255,7 @@ impl Database {
         events: Vec<NewAuditEvent>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        crate::audit::append_all(self, events.clone(), now).await?;
+        crate::audit::append_all(self, self.audit_key()?, events.clone(), now).await?;
         self.tell_observer(&events);
         Ok(())
     }
@@ -247,6 +270,7 @@ pub struct WriteTx {
     txn: DatabaseTransaction,
     /// SQLite: this unit's place in the writer's group.
     slot: Option<Slot>,
+    audit_key: Arc<OnceLock<AuditKey>>,
     observer: Option<Arc<dyn AuditObserver>>,
     /// The audit entries appended, for the observer once they are durable.
     audited: Mutex<Vec<NewAuditEvent>>,
@@ -280,7 +304,8 @@ impl WriteTx {
             let mut audited = self.audited.lock().unwrap_or_else(|p| p.into_inner());
             audited.extend_from_slice(&events);
         }
-        crate::audit::append_all(self, events, now).await
+        let key = self.audit_key.get().ok_or(StoreError::NoAuditKey)?;
+        crate::audit::append_all(self, key, events, now).await
     }
 
     /// Undoes every write of the unit (dropping it does the same, later).
@@ -297,6 +322,7 @@ impl WriteTx {
         Ok(WriteTx {
             txn: self.txn.begin().await?,
             slot: None,
+            audit_key: self.audit_key.clone(),
             observer: None,
             audited: Mutex::new(Vec::new()),
         })
@@ -316,6 +342,7 @@ fn into_db_err(err: StoreError) -> DbErr {
     match err {
         StoreError::Unavailable(err) | StoreError::Conflict(err) | StoreError::Refused(err) => err,
         StoreError::Corrupt(why) => DbErr::Custom(why),
+        err @ (StoreError::NoAuditKey | StoreError::Unkeyed(_)) => DbErr::Custom(err.to_string()),
     }
 }
 

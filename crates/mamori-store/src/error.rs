@@ -26,6 +26,16 @@ pub enum StoreError {
     /// Stored data could not be read back (e.g. a policy JSON of an unknown shape).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    /// An audit entry was to be written, sealed or checked before the trail's key was
+    /// installed (a bug: every path that writes loads the key first).
+    #[error("the audit trail's key is not loaded (this needs the master key)")]
+    NoAuditKey,
+    /// The bank's audit chain was written before the trail was keyed (or its head was reset in
+    /// the database): nothing is sealed into it until an operator re-links it.
+    #[error(
+        "the audit chain of {0} is not keyed: nothing is sealed into it until an operator runs `mamori audit rekey`"
+    )]
+    Unkeyed(String),
 }
 
 impl From<DbErr> for StoreError {

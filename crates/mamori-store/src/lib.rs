@@ -8,6 +8,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod bindings;
+pub mod chain;
 pub mod checks;
 pub mod console;
 pub mod credentials;

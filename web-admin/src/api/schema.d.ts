@@ -272,8 +272,10 @@ export interface paths {
         };
         /**
          * Verify the bank's audit hash chain
-         * @description Recomputes every entry's hash and link; reports the first entry that was deleted or
-         *     altered.
+         * @description Recomputes every entry's keyed link (HMAC-SHA256 under a key derived from Mamori's
+         *     master key) and its tie to the previous entry; reports the first entry that was deleted
+         *     or altered. Removing the newest entries is found against a signed checkpoint kept
+         *     outside the database (`mamori audit checkpoint`), which the platform operator holds.
          */
         get: operations["verifyAuditChain"];
         put?: never;
@@ -1840,7 +1842,10 @@ export interface components {
             client_addr?: string;
             /** @description Extra facts (JSON text), e.g. the drift learned by a resync. */
             details?: string;
-            /** @description SHA-256 over the previous entry's hash and this entry. */
+            /**
+             * @description The entry's link: HMAC-SHA256, under a key only Mamori holds, over the previous entry's
+             *     link and every field of this one.
+             */
             hash: string;
         };
         /**

@@ -7,9 +7,7 @@ use anyhow::Context;
 use mamori_domain::error_code::Lang;
 use mamori_service::{RequestMeta, SeedFile, SeedFormat, ServiceError};
 
-use crate::common::{
-    DatabaseArgs, KeyArgs, explain, say, services_with_keys, services_without_keys,
-};
+use crate::common::{DatabaseArgs, KeyArgs, explain, say, services_with_keys};
 
 /// Customers' credentials across all banks (platform operator).
 #[derive(Debug, clap::Subcommand)]
@@ -28,6 +26,9 @@ pub enum Command {
         operator: String,
         #[command(flatten)]
         database: DatabaseArgs,
+        /// The master key: the lift goes into the keyed audit trails.
+        #[command(flatten)]
+        keys: KeyArgs,
     },
     /// Import hardware tokens from their vendor's seed file: PSKC (RFC 6030, plain or
     /// encrypted with a pre-shared AES key) or CSV (`serial,secret,type,digits,period`). Every
@@ -43,7 +44,8 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             reason,
             operator,
             database,
-        } => unsuspend(&credential_id, &reason, &operator, &database).await,
+            keys,
+        } => unsuspend(&credential_id, &reason, &operator, &database, &keys).await,
         Command::Import(import) => import.run().await,
     }
 }
@@ -53,8 +55,9 @@ async fn unsuspend(
     reason: &str,
     operator: &str,
     database: &DatabaseArgs,
+    keys: &KeyArgs,
 ) -> anyhow::Result<ExitCode> {
-    let services = services_without_keys(database).await?;
+    let services = services_with_keys(database, keys).await?;
     match services
         .platform
         .lift_credential_suspension(operator, &RequestMeta::default(), credential_id, reason)

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use mamori_domain::OperatorRole;
 use mamori_service::NewOperator;
 
-use crate::common::{DatabaseArgs, explain, say, services_without_keys};
+use crate::common::{
+    DatabaseArgs, KeyArgs, explain, say, services_with_keys, services_without_keys,
+};
 
 /// Admin console operators.
 #[derive(Debug, clap::Subcommand)]
@@ -28,6 +30,9 @@ pub enum Command {
         bank: Option<String>,
         #[command(flatten)]
         database: DatabaseArgs,
+        /// The master key: the creation goes into the keyed audit trail.
+        #[command(flatten)]
+        keys: KeyArgs,
     },
     /// List the operators (never a password).
     List {
@@ -50,8 +55,9 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             role,
             bank,
             database,
+            keys,
         } => {
-            let services = services_without_keys(&database).await?;
+            let services = services_with_keys(&database, &keys).await?;
             let created = match services
                 .operators
                 .create_by_cli(NewOperator {

@@ -82,6 +82,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let keyring = load_keyring(&args.keys, &db).await?;
     let checked = Services::builder(db.clone(), Arc::new(SystemClock), keyring.clone()).build();
     check_keys(&checked, &args.keys).await?;
+    // The banks' creation goes into their keyed trails, written through the store.
+    checked.audit.load_key().await?;
     tracing::info!(database = %redact_url(&args.database.database_url), "seeding");
     let secrets = args
         .secrets_out

@@ -106,6 +106,17 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let services = builder.event_counter(metrics.clone()).build();
     // Before anything is written: a node whose keys do not open the records must not start.
     check_keys(&services, &keys).await?;
+    let unkeyed = services.audit.unkeyed_trails().await?;
+    if !unkeyed.is_empty() {
+        // Re-linking an unkeyed chain would accept whatever it holds; only an operator decides
+        // that, once, at the upgrade.
+        anyhow::bail!(
+            "the audit chains of {} were written before the trail was keyed (or their heads were \
+             reset in the database). Run `mamori audit rekey` once to check and re-link them, \
+             then start again.",
+            unkeyed.join(", ")
+        );
+    }
     if mail.smtp_url.is_some() {
         spawn_mail_sweep(services.outbox.clone());
     }

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, DurationRound, FixedOffset, TimeDelta, Utc};
 use mamori_domain::TenantId;
 use mamori_domain::stats::{Metric, metrics_of};
-use mamori_store::audit::{self, PLATFORM_TENANT};
+use mamori_store::audit::PLATFORM_TENANT;
 use mamori_store::console::{self, AuditQuery, BankNow};
-use mamori_store::stats;
+use mamori_store::{chain, stats};
 
 use crate::admin::OperatorCaller;
 use crate::audit_trail::{AuditRecord, ChainStatus, MAX_AUDIT_PAGE};
@@ -122,7 +122,7 @@ impl Trails {
     ) -> Result<ChainStatus, ServiceError> {
         let tenant = trail_of(caller, trail)?;
         self.core.seal_audit(&tenant).await?;
-        Ok(audit::verify_audit_chain(self.core.db(), &tenant)
+        Ok(chain::verify_audit_chain(self.core.db(), &tenant)
             .await?
             .into())
     }

@@ -3,10 +3,11 @@
 //! the change it records, or alone for a refusal that changed nothing.
 
 use chrono::{DateTime, Utc};
+use mamori_crypto::CheckpointSigner;
 use mamori_domain::{AuditOutcome, ErrorCode, Operation};
-use mamori_store::WriteTx;
-use mamori_store::audit::{NewAuditEvent, PLATFORM_TENANT};
-use mamori_store::sealer;
+use mamori_store::audit::{AuditKey, NewAuditEvent, PLATFORM_TENANT};
+use mamori_store::sealer::{self, Sealed};
+use mamori_store::{StoreError, WriteTx};
 use serde_json::Value;
 
 use crate::core::{Actor, BankCaller, Core, RequestMeta};
@@ -185,16 +186,48 @@ pub(crate) async fn append_all(tx: &WriteTx, entries: Vec<AuditEntry>) -> Result
     Ok(())
 }
 
+/// The purpose of the trail's key (an HKDF subkey; see [`mamori_crypto::Keyring::subkey`]).
+const AUDIT_KEY_PURPOSE: &str = "mamori/audit-chain/v1";
+
+/// The purpose of the seed of the key that signs checkpoints.
+const CHECKPOINT_KEY_PURPOSE: &str = "mamori/audit-checkpoint/v1";
+
 impl Core {
+    /// Loads the trail's key into the database handle the first time this process audits
+    /// (every later call is one atomic read): no entry is written, sealed or checked without it.
+    pub(crate) async fn audit_key_ready(&self) -> Result<(), ServiceError> {
+        // A command without the master key may still write what is not audited; an audit
+        // entry it tried to write would be refused for want of the key.
+        if !self.db().has_audit_key() && !self.keyring().is_stand_in() {
+            let key = crate::keys::subkey(self, AUDIT_KEY_PURPOSE).await?;
+            self.db().install_audit_key(AuditKey::new(key));
+        }
+        Ok(())
+    }
+
+    /// The key that signs this deployment's checkpoints.
+    pub(crate) async fn checkpoint_signer(&self) -> Result<CheckpointSigner, ServiceError> {
+        let seed = crate::keys::subkey(self, CHECKPOINT_KEY_PURPOSE).await?;
+        Ok(CheckpointSigner::from_seed(seed))
+    }
+
     /// Links `tenant`'s waiting entries into its chain, so a read of the trail after this sees
     /// every entry committed before it.
     pub(crate) async fn seal_audit(&self, tenant: &str) -> Result<(), ServiceError> {
-        sealer::seal_tenant(self.db(), tenant).await?;
+        self.audit_key_ready().await?;
+        match sealer::seal_tenant(self.db(), tenant, self.now()).await {
+            Ok(sealed) => warn_of_refusals(&sealed),
+            // What is sealed stays readable, and its check says the chain is not keyed; the
+            // waiting entries wait for an operator.
+            Err(StoreError::Unkeyed(_)) => {}
+            Err(err) => return Err(err.into()),
+        }
         Ok(())
     }
 
     /// Appends `entry` on its own (a refusal that changed nothing else): one statement.
     pub(crate) async fn record_alone(&self, entry: AuditEntry) -> Result<(), ServiceError> {
+        self.audit_key_ready().await?;
         self.db()
             .append_audit_alone(vec![entry.event], entry.at)
             .await?;
@@ -209,5 +242,22 @@ impl Core {
     ) -> Result<T, ServiceError> {
         self.record_alone(entry.failed(&err)).await?;
         Err(err)
+    }
+}
+
+/// Says in the log what the sealer refused or re-linked: a refused entry means someone wrote
+/// the trail without the key.
+pub(crate) fn warn_of_refusals(sealed: &Sealed) {
+    if sealed.refused > 0 {
+        tracing::error!(
+            refused = sealed.refused,
+            "audit entries written without the trail's key were refused; each is in the trail as refuseAuditEntry"
+        );
+    }
+    if sealed.relinked > 0 {
+        tracing::info!(
+            relinked = sealed.relinked,
+            "an audit chain written before the trail was keyed was checked and re-linked with the key"
+        );
     }
 }

@@ -202,8 +202,10 @@ impl Core {
         &self.db
     }
 
-    /// A unit of work (see [`Database::write`]).
+    /// A unit of work (see [`Database::write`]), able to audit: the trail's key is loaded
+    /// first.
     pub(crate) async fn write(&self) -> Result<WriteTx, ServiceError> {
+        self.audit_key_ready().await?;
         Ok(self.db.write().await?)
     }
 

@@ -7,6 +7,9 @@ pub struct Model {
     pub tenant_id: String,
     pub seq: i64,
     pub hash: String,
+    /// Whether the chain is linked with the keyed MAC (false only for a chain written before
+    /// the trail was keyed, until the sealer re-links it).
+    pub keyed: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -17,6 +17,9 @@ pub struct Model {
     pub client_addr: Option<String>,
     #[sea_orm(column_type = "Text", nullable)]
     pub details: Option<String>,
+    /// The keyed MAC over the entry, made when it was written (see `audit::AuditKey`).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub mac: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
