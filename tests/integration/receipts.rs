@@ -273,3 +273,51 @@ async fn transaction_codes_are_spent_and_counted(engine: TestEngine) {
     );
 }
 on_both_engines!(transaction_codes_are_spent_and_counted);
+
+/// A database writer without the master key cannot get banks to trust a key of theirs: a row
+/// they add (with a public key of their own and a made-up sealed seed) is not published, and a
+/// stored public key they swap is replaced by the one the sealed seed derives.
+async fn jwks_publishes_only_keys_derived_from_sealed_seeds(engine: TestEngine) {
+    let app = TestApp::new(engine).await;
+    let before = app.call("GET", "/.well-known/jwks.json", None, None).await;
+    assert_eq!(before.status, 200, "{:?}", before.body);
+    let genuine = before.body["keys"][0].clone();
+    let kid = genuine["kid"].as_str().unwrap().to_owned();
+    let theirs = data_encoding::BASE64URL_NOPAD.encode(&[9u8; 32]);
+    let sealed_with = app.master_key().id();
+    let conn = app.db.connection();
+    sea_orm::ConnectionTrait::execute_unprepared(
+        conn,
+        &format!("UPDATE signing_keys SET public_x = '{theirs}' WHERE kid = '{kid}'"),
+    )
+    .await
+    .unwrap();
+    sea_orm::ActiveModelTrait::insert(
+        mamori_store::entities::signing_keys::ActiveModel {
+            kid: sea_orm::ActiveValue::Set("ed-forged".into()),
+            algorithm: sea_orm::ActiveValue::Set("EdDSA".into()),
+            public_x: sea_orm::ActiveValue::Set(theirs.clone()),
+            sealed_seed: sea_orm::ActiveValue::Set(vec![7; 60]),
+            sealed_with: sea_orm::ActiveValue::Set(sealed_with),
+            created_at: sea_orm::ActiveValue::Set(mamori_domain::Clock::now(&*app.clock)),
+            retired_at: sea_orm::ActiveValue::Set(None),
+        },
+        conn,
+    )
+    .await
+    .unwrap();
+    let after = app.call("GET", "/.well-known/jwks.json", None, None).await;
+    assert_eq!(after.status, 200, "{:?}", after.body);
+    let keys = after.body["keys"].as_array().unwrap();
+    assert!(
+        keys.iter()
+            .all(|k| k["x"] != theirs.as_str() && k["kid"] != "ed-forged"),
+        "{keys:?}"
+    );
+    assert_eq!(
+        keys,
+        &[genuine],
+        "the genuine key, as the sealed seed derives it"
+    );
+}
+on_both_engines!(jwks_publishes_only_keys_derived_from_sealed_seeds);

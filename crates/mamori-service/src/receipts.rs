@@ -241,6 +241,11 @@ impl Receipts {
 
     /// The public keys to verify receipts: the current key and every key retired recently
     /// enough that a receipt it signed may still be unexpired (plus the nodes' cache time).
+    ///
+    /// Each key published is derived from its sealed seed, never taken from the stored public
+    /// key: a database writer without the master key can neither add a key of their own (its
+    /// seed would not open) nor swap a stored public key, so banks never trust a key that did
+    /// not come from Mamori.
     pub async fn jwks(&self) -> Result<serde_json::Value, ServiceError> {
         // Make sure there is a key to publish before any receipt is asked for.
         self.signing_key().await?;
@@ -249,10 +254,25 @@ impl Receipts {
         );
         let rows =
             signing_keys::published_signing_keys(self.core.db(), self.core.now() - keep).await?;
-        let keys: Vec<_> = rows
-            .iter()
-            .map(|row| jwk(&row.kid, &row.public_x))
-            .collect();
+        let mut keys = Vec::with_capacity(rows.len());
+        for row in &rows {
+            match self.open_signing_key(row) {
+                Ok(key) => {
+                    if key.public_x() != row.public_x {
+                        tracing::error!(
+                            kid = %row.kid,
+                            "a stored receipt public key differs from its sealed seed; the seed's key is published"
+                        );
+                    }
+                    keys.push(jwk(key.kid(), key.public_x()));
+                }
+                Err(err) => tracing::error!(
+                    kid = %row.kid,
+                    error = %err,
+                    "a receipt signing key does not open with the master key; it is not published"
+                ),
+            }
+        }
         Ok(serde_json::json!({ "keys": keys }))
     }
 }
