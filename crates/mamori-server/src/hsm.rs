@@ -180,7 +180,8 @@ impl WrappedFile {
         let mut beside = path.as_os_str().to_owned();
         beside.push(".new");
         let beside = PathBuf::from(beside);
-        let err = |e: std::io::Error| anyhow::anyhow!("the wrapped key file {}: {e}", path.display());
+        let err =
+            |e: std::io::Error| anyhow::anyhow!("the wrapped key file {}: {e}", path.display());
         match std::fs::remove_file(&beside) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(err(e)),
             _ => {}
@@ -282,7 +283,10 @@ impl Hsm {
 
     /// The token and key, for the operator's messages.
     pub fn describe(&self) -> String {
-        format!("the HSM key {} of token {}", self.kek_label, self.login.token)
+        format!(
+            "the HSM key {} of token {}",
+            self.kek_label, self.login.token
+        )
     }
 
     /// Wraps `key` with the KEK: a fresh IV from the HSM's generator, the key's id as
@@ -333,7 +337,7 @@ impl Hsm {
             Mechanism::AesGcm(GcmParams::new(&mut iv, &aad, (TAG_LEN as u64 * 8).into())?);
         let plain = Zeroizing::new(
             self.login
-            .session
+                .session
                 .decrypt(&mechanism, self.kek, sealed)
                 .map_err(|_| refused())?,
         );
@@ -504,6 +508,8 @@ pub fn make_kek(args: &Pkcs11Args) -> anyhow::Result<String> {
                 Attribute::Wrap(false),
                 Attribute::Unwrap(false),
                 Attribute::Derive(false),
+                Attribute::Sign(false),
+                Attribute::Verify(false),
             ],
         )
         .map_err(|e| anyhow::anyhow!("HSM token {token} did not make the key {label}: {e}"))?;
@@ -556,7 +562,7 @@ pub async fn master_keys(
         tracing::info!(
             kek = %hsm.describe(),
             keys = keys.len(),
-            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            elapsed_ms = %format!("{:.1}", started.elapsed().as_secs_f64() * 1000.0),
             "master keys unwrapped by the HSM"
         );
         let current = keys.remove(0);

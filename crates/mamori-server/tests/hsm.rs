@@ -213,7 +213,10 @@ fn tokens(dir: &Path, file: &str, serials: &[&str]) -> Vec<TOTP> {
                 30,
                 format!("hsm-test-secret-{serial}").into_bytes(),
             );
-            csv.push_str(&format!("{serial},{},totp,6,30\n", totp.get_secret_base32()));
+            csv.push_str(&format!(
+                "{serial},{},totp,6,30\n",
+                totp.get_secret_base32()
+            ));
             totp
         })
         .collect();
@@ -262,7 +265,10 @@ fn the_hsm_keeps_the_master_key_across_restarts_on_sqlite() {
     let env = hsm.env();
 
     let (out, _) = ok(dir, &url, &["keys", "hsm-init"], &env);
-    assert!(out.contains("mamori-kek") && out.contains("not extractable"), "{out}");
+    assert!(
+        out.contains("mamori-kek") && out.contains("not extractable"),
+        "{out}"
+    );
     let (again, _, stderr) = run(dir, &url, &["keys", "hsm-init"], &env);
     assert!(!again && stderr.contains("already holds"), "{stderr}");
 
@@ -273,7 +279,7 @@ fn the_hsm_keeps_the_master_key_across_restarts_on_sqlite() {
         "{stderr}"
     );
     let key_id = loaded_key_id(&stderr);
-    assert_eq!(wrapped_ids(dir), [key_id.clone()]);
+    assert_eq!(wrapped_ids(dir), std::slice::from_ref(&key_id));
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -329,7 +335,11 @@ fn a_file_key_moves_into_the_hsm_and_bad_settings_refuse_on_postgres() {
     assert!(out.contains(&file_key_id), "{out}");
     let wrapped = std::fs::read(dir.join("mamori.key.wrapped")).unwrap();
     let wrapped_text = String::from_utf8(wrapped.clone()).unwrap();
-    assert_eq!(wrapped_ids(dir), [file_key_id.clone()], "{wrapped_text}");
+    assert_eq!(
+        wrapped_ids(dir),
+        std::slice::from_ref(&file_key_id),
+        "{wrapped_text}"
+    );
     for (what, bytes) in [
         ("hex", key_hex.trim().as_bytes().to_vec()),
         ("base64", BASE64.encode(&key_bytes).into_bytes()),
@@ -345,7 +355,9 @@ fn a_file_key_moves_into_the_hsm_and_bad_settings_refuse_on_postgres() {
             .decode(line.split_whitespace().nth(1).unwrap().as_bytes())
             .unwrap();
         assert!(
-            !blob.windows(8).any(|w| key_bytes.windows(8).any(|k| k == w)),
+            !blob
+                .windows(8)
+                .any(|w| key_bytes.windows(8).any(|k| k == w)),
             "no 8 bytes of the key in the wrapped blob"
         );
     }
@@ -355,7 +367,10 @@ fn a_file_key_moves_into_the_hsm_and_bad_settings_refuse_on_postgres() {
     // The plaintext key goes; the HSM opens what it sealed.
     std::fs::rename(dir.join("mamori.key"), dir.join("offline-backup.key")).unwrap();
     let (after, stderr) = ok(dir, &url, &secret_args, &env);
-    assert_eq!(after, webhook_secret, "the same root, opened through the HSM");
+    assert_eq!(
+        after, webhook_secret,
+        "the same root, opened through the HSM"
+    );
     assert_eq!(loaded_key_id(&stderr), file_key_id);
     let server = serve(dir, &url, &env);
     register(&server, &api_key, "6200001", "HSMB00000001", &totps[0]);
@@ -405,7 +420,11 @@ fn a_file_key_moves_into_the_hsm_and_bad_settings_refuse_on_postgres() {
         "{stderr}"
     );
     unchanged();
-    let stderr = refused_serve(dir, &url, &hsm.env_with("MAMORI_MASTER_KEY", key_hex.trim()));
+    let stderr = refused_serve(
+        dir,
+        &url,
+        &hsm.env_with("MAMORI_MASTER_KEY", key_hex.trim()),
+    );
     assert!(
         stderr.contains("MAMORI_MASTER_KEY is set") && stderr.contains("pkcs11"),
         "{stderr}"
@@ -485,7 +504,11 @@ fn rotation_under_the_hsm(engine: TestEngine) {
 
     let after = tokens(dir, "after.csv", &["HSMC00000003"]);
     let (_, stderr) = ok(dir, &url, &["credentials", "import", "after.csv"], &env);
-    assert_eq!(loaded_key_id(&stderr), new_id, "new records are sealed with the new key");
+    assert_eq!(
+        loaded_key_id(&stderr),
+        new_id,
+        "new records are sealed with the new key"
+    );
     let server = serve(dir, &url, &env);
     register(&server, &api_key, "6300002", "HSMC00000002", &before[1]);
     register(&server, &api_key, "6300003", "HSMC00000003", &after[0]);
@@ -503,10 +526,13 @@ fn rotation_under_the_hsm(engine: TestEngine) {
     assert!(out.contains("mamori keys drop-older"), "{out}");
     let (out, _) = ok(dir, &url, &["keys", "drop-older"], &env);
     assert!(out.contains(&format!("dropped {old_id}")), "{out}");
-    assert_eq!(wrapped_ids(dir), [new_id.clone()]);
+    assert_eq!(wrapped_ids(dir), std::slice::from_ref(&new_id));
 
     let (secret, _) = ok(dir, &url, &secret_args, &env);
-    assert_eq!(secret, webhook_secret, "a rotation changes no derived value");
+    assert_eq!(
+        secret, webhook_secret,
+        "a rotation changes no derived value"
+    );
     let server = serve(dir, &url, &env);
     let logs = server.stop();
     assert_eq!(loaded_key_id(&logs), new_id);

@@ -128,8 +128,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                     "every sealed record is under {current}: older master keys can be dropped from {}",
                     match keys.key_provider {
                         KeyProvider::File => "MAMORI_OLD_MASTER_KEYS",
-                        KeyProvider::Pkcs11 =>
-                            "the wrapped key file (`mamori keys drop-older`)",
+                        KeyProvider::Pkcs11 => "the wrapped key file (`mamori keys drop-older`)",
                     }
                 ));
             } else {
