@@ -9,9 +9,10 @@ use mamori_domain::tenant_config::{TenantConfig, load_dir};
 use mamori_domain::{SystemClock, TenantId};
 use mamori_service::{ServiceError, Services, Unopened};
 use mamori_store::Database;
-use mamori_store::sealed::{self, KeyUse};
+use mamori_store::sealed;
 
 use crate::hsm::{self, Pkcs11Args};
+use crate::key_uses::{describe, key_ids};
 
 /// Where the database is.
 #[derive(Debug, clap::Args)]
@@ -256,26 +257,6 @@ pub async fn check_keys(services: &Services, keys: &KeyArgs) -> anyhow::Result<(
         .map_err(|e| anyhow::anyhow!("the current receipt signing key does not open: {e}"))?;
     services.keys.load_subkey_root().await?;
     Ok(())
-}
-
-/// The distinct key ids of `uses`, sorted.
-pub(crate) fn key_ids(uses: &[KeyUse]) -> Vec<String> {
-    let mut ids: Vec<String> = uses.iter().map(|u| u.key_id.clone()).collect();
-    ids.sort();
-    ids.dedup();
-    ids
-}
-
-/// One line per key id and table: how many records, and `why` they matter.
-pub(crate) fn describe<'a>(uses: impl Iterator<Item = (&'a KeyUse, &'a str)>) -> String {
-    uses.map(|(u, why)| {
-        format!(
-            "  {}: {} ({} record(s) in {}){why}",
-            u.key_id, u.table.what, u.records, u.table.name
-        )
-    })
-    .collect::<Vec<_>>()
-    .join("\n")
 }
 
 /// A refusal as the operator at the console reads it: the rule's English explanation and its

@@ -26,7 +26,7 @@ use mamori_store::Database;
 use mamori_store::sealed;
 use zeroize::Zeroizing;
 
-use crate::common::{describe, key_ids};
+use crate::key_uses::{describe, key_ids};
 
 /// The variable holding the token's user PIN. Never a flag: a command line is visible to every
 /// user of the host.

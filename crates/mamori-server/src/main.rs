@@ -7,6 +7,7 @@ mod admin_ui;
 mod commands;
 mod common;
 mod hsm;
+mod key_uses;
 mod logging;
 
 use std::process::ExitCode;
