@@ -9,7 +9,10 @@ use mamori_domain::tenant_config::{TenantConfig, load_dir};
 use mamori_domain::{SystemClock, TenantId};
 use mamori_service::{ServiceError, Services, Unopened};
 use mamori_store::Database;
-use mamori_store::sealed::{self, KeyUse};
+use mamori_store::sealed;
+
+use crate::hsm::{self, Pkcs11Args};
+use crate::key_uses::{describe, key_ids};
 
 /// Where the database is.
 #[derive(Debug, clap::Args)]
@@ -28,11 +31,27 @@ pub struct DatabaseArgs {
 /// Where the master key is.
 #[derive(Debug, clap::Args)]
 pub struct KeyArgs {
+    /// Where the master keys come from: `file` (the key file, or MAMORI_MASTER_KEY and
+    /// MAMORI_OLD_MASTER_KEYS) or `pkcs11` (wrapped in --wrapped-key-file by a key that never
+    /// leaves the HSM; see the --pkcs11-* settings).
+    #[arg(long, env = "MAMORI_KEY_PROVIDER", value_enum, default_value_t = KeyProvider::File)]
+    pub key_provider: KeyProvider,
     /// File holding the master key that seals token secrets (created with mode 0600 at first
     /// start on an empty database; refused when missing while the database holds sealed
     /// records). Ignored when MAMORI_MASTER_KEY is set.
     #[arg(long, env = "MAMORI_MASTER_KEY_FILE", default_value = "mamori.key")]
     pub master_key_file: PathBuf,
+    #[command(flatten)]
+    pub pkcs11: Pkcs11Args,
+}
+
+/// Where the master keys are kept at rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KeyProvider {
+    /// In the key file or the environment, in plaintext.
+    File,
+    /// Wrapped by a key-encryption key inside an HSM, reached through its PKCS#11 module.
+    Pkcs11,
 }
 
 /// Where the banks' config files are.
@@ -82,7 +101,12 @@ pub fn ephemeral_keyring() -> anyhow::Result<Keyring> {
 
 /// Where the current master key came from, for the operator's messages.
 fn key_source(keys: &KeyArgs) -> String {
-    if env_key().is_some() {
+    if keys.key_provider == KeyProvider::Pkcs11 {
+        format!(
+            "the wrapped key file {} (--wrapped-key-file / MAMORI_WRAPPED_KEY_FILE)",
+            keys.pkcs11.file_display()
+        )
+    } else if env_key().is_some() {
         "MAMORI_MASTER_KEY".to_owned()
     } else {
         format!(
@@ -100,13 +124,24 @@ fn env_key() -> Option<String> {
         .filter(|text| !text.trim().is_empty())
 }
 
-/// The master keys: `MAMORI_MASTER_KEY` (hex or base64) if set, else the key file.
-/// `MAMORI_OLD_MASTER_KEYS` (comma-separated) still open records sealed before a rotation.
+/// The master keys from the chosen provider: the file provider's (see [`file_master_key`]) or
+/// the HSM-wrapped ones (see [`hsm::master_keys`]).
+pub async fn load_keyring(keys: &KeyArgs, db: &Database) -> anyhow::Result<Keyring> {
+    let (current, older) = match keys.key_provider {
+        KeyProvider::File => (file_master_key(keys, db).await?, old_keys_from_env()?),
+        KeyProvider::Pkcs11 => hsm::master_keys(&keys.pkcs11, db).await?,
+    };
+    tracing::info!(key.id = %current.id(), older = older.len(), provider = ?keys.key_provider, "master key loaded");
+    Ok(Keyring::new(current, older))
+}
+
+/// The file provider's current key: `MAMORI_MASTER_KEY` (hex or base64) if set, else the key
+/// file.
 ///
 /// A missing key file is created (mode 0600) only while the database holds no sealed record:
 /// a node started in another directory must not make a key of its own and then seal secrets
 /// no other node can open. Otherwise the start is refused, naming the key ids the records need.
-pub async fn load_keyring(keys: &KeyArgs, db: &Database) -> anyhow::Result<Keyring> {
+async fn file_master_key(keys: &KeyArgs, db: &Database) -> anyhow::Result<MasterKey> {
     let current = match env_key() {
         Some(text) => {
             MasterKey::parse(&text).map_err(|e| anyhow::anyhow!("MAMORI_MASTER_KEY: {e}"))?
@@ -142,6 +177,31 @@ pub async fn load_keyring(keys: &KeyArgs, db: &Database) -> anyhow::Result<Keyri
             key
         }
     };
+    Ok(current)
+}
+
+/// The file provider's key as it is, never created: for `mamori keys wrap`, which moves it
+/// into the HSM.
+pub fn existing_file_master_key(keys: &KeyArgs) -> anyhow::Result<MasterKey> {
+    match env_key() {
+        Some(text) => {
+            MasterKey::parse(&text).map_err(|e| anyhow::anyhow!("MAMORI_MASTER_KEY: {e}"))
+        }
+        None if keys.master_key_file.exists() => {
+            Ok(MasterKey::load_or_create(&keys.master_key_file)?.0)
+        }
+        None => anyhow::bail!(
+            "there is no master key to wrap: neither MAMORI_MASTER_KEY nor the key file {}              (--master-key-file / MAMORI_MASTER_KEY_FILE)",
+            std::path::absolute(&keys.master_key_file)
+                .unwrap_or_else(|_| keys.master_key_file.clone())
+                .display()
+        ),
+    }
+}
+
+/// `MAMORI_OLD_MASTER_KEYS` (comma-separated): keys that still open records sealed before a
+/// rotation, with the file provider.
+pub fn old_keys_from_env() -> anyhow::Result<Vec<MasterKey>> {
     let mut older = Vec::new();
     if let Ok(list) = std::env::var("MAMORI_OLD_MASTER_KEYS") {
         for part in list.split(',').filter(|p| !p.trim().is_empty()) {
@@ -151,8 +211,7 @@ pub async fn load_keyring(keys: &KeyArgs, db: &Database) -> anyhow::Result<Keyri
             );
         }
     }
-    tracing::info!(key.id = %current.id(), older = older.len(), "master key loaded");
-    Ok(Keyring::new(current, older))
+    Ok(older)
 }
 
 /// The start-up check of the master keys against the database: every sealed record's key is
@@ -162,12 +221,22 @@ pub async fn check_keys(services: &Services, keys: &KeyArgs) -> anyhow::Result<(
     let unopenable = services.keys.unopenable().await?;
     if !unopenable.is_empty() {
         let uses: Vec<_> = unopenable.iter().map(|u| u.sealed.clone()).collect();
+        let fix = match keys.key_provider {
+            KeyProvider::File => {
+                "Give the key they were sealed with: as the master key, or after a rotation in \
+                 MAMORI_OLD_MASTER_KEYS (comma-separated) until `mamori keys reseal` has \
+                 re-sealed them."
+            }
+            KeyProvider::Pkcs11 => {
+                "Give the wrapped key file that holds the key they were sealed with (every node \
+                 needs the file written by the last `mamori keys rotate-master` or \
+                 `mamori keys wrap`)."
+            }
+        };
         anyhow::bail!(
             "the master key {current} from {source} cannot open records in the database \
              (they need master key {ids}):\n{list}\n\
-             Give the key they were sealed with: as the master key, or after a rotation in \
-             MAMORI_OLD_MASTER_KEYS (comma-separated) until `mamori keys reseal` has re-sealed \
-             them. Nothing was changed.",
+             {fix} Nothing was changed.",
             current = services.keys.current_key_id(),
             source = key_source(keys),
             ids = key_ids(&uses).join(", "),
@@ -188,24 +257,6 @@ pub async fn check_keys(services: &Services, keys: &KeyArgs) -> anyhow::Result<(
         .map_err(|e| anyhow::anyhow!("the current receipt signing key does not open: {e}"))?;
     services.keys.load_subkey_root().await?;
     Ok(())
-}
-
-fn key_ids(uses: &[KeyUse]) -> Vec<String> {
-    let mut ids: Vec<String> = uses.iter().map(|u| u.key_id.clone()).collect();
-    ids.sort();
-    ids.dedup();
-    ids
-}
-
-fn describe<'a>(uses: impl Iterator<Item = (&'a KeyUse, &'a str)>) -> String {
-    uses.map(|(u, why)| {
-        format!(
-            "  {}: {} ({} record(s) in {}){why}",
-            u.key_id, u.table.what, u.records, u.table.name
-        )
-    })
-    .collect::<Vec<_>>()
-    .join("\n")
 }
 
 /// A refusal as the operator at the console reads it: the rule's English explanation and its

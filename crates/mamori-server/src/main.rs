@@ -6,6 +6,8 @@
 mod admin_ui;
 mod commands;
 mod common;
+mod hsm;
+mod key_uses;
 mod logging;
 
 use std::process::ExitCode;
@@ -50,7 +52,7 @@ enum Command {
         #[command(subcommand)]
         command: audit::Command,
     },
-    /// Keys that sign login and transaction receipts.
+    /// Keys that sign login and transaction receipts, and the master keys that seal secrets.
     Keys {
         #[command(subcommand)]
         command: keys::Command,
