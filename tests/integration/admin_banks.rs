@@ -310,3 +310,64 @@ async fn each_role_sees_and_does_only_what_it_may(engine: TestEngine) {
     );
 }
 on_both_engines!(each_role_sees_and_does_only_what_it_may);
+
+/// A webhook to a link-local or private address (cloud metadata, the bank's own network) is
+/// refused, naming `push.webhook_url`, unless the bank's config allows private targets; the
+/// allowance is part of the bank's TOML like every other key.
+async fn a_webhook_to_a_private_address_needs_the_banks_allowance(engine: TestEngine) {
+    let app = TestApp::new(engine).await;
+    let admin = app.first_admin().await;
+    let metadata = "https://169.254.169.254/latest/meta-data/";
+    let toml = shipped_toml("johoku-shinkin").replace(
+        "[push]\n",
+        &format!("[push]\nwebhook_url = \"{metadata}\"\n"),
+    );
+    let review = admin
+        .post(
+            "/v1/admin/banks/johoku-shinkin/policy/review",
+            json!({ "policy_toml": toml }),
+        )
+        .await;
+    assert_eq!(review.body["valid"], false, "{:?}", review.body);
+    assert_eq!(review.body["problems"][0]["location"], "push.webhook_url");
+    assert_eq!(
+        review.body["problems"][0]["text"],
+        format!(
+            "johoku-shinkin.toml: push.webhook_url: names 169.254.169.254, a link-local address; \
+             webhooks go to private, loopback or link-local targets only with \
+             push.webhook_allow_private = true, found \"{metadata}\""
+        )
+    );
+
+    let private = new_bank_toml().replace(
+        "[push]\n",
+        "[push]\nwebhook_url = \"https://10.0.0.5/mamori/push\"\n",
+    );
+    let refused = admin
+        .post(
+            "/v1/admin/banks",
+            json!({ "id": "test-shinkin", "policy_toml": private, "reason": "閉域網" }),
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{:?}", refused.body);
+    assert!(
+        refused.text.contains("push.webhook_url") && refused.text.contains("10.0.0.5"),
+        "{}",
+        refused.text
+    );
+    let allowed = private.replace("[push]\n", "[push]\nwebhook_allow_private = true\n");
+    let created = admin
+        .post(
+            "/v1/admin/banks",
+            json!({ "id": "test-shinkin", "policy_toml": allowed, "reason": "閉域網" }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let written = created.body["policy_toml"].as_str().unwrap();
+    assert!(
+        written.contains("webhook_url = \"https://10.0.0.5/mamori/push\"")
+            && written.contains("webhook_allow_private = true"),
+        "{written}"
+    );
+}
+on_both_engines!(a_webhook_to_a_private_address_needs_the_banks_allowance);

@@ -7,6 +7,7 @@ use hmac::{Hmac, Mac};
 use mamori_domain::push::PushDecision;
 use mamori_domain::tenant_config::load_dir;
 use mamori_domain::{Clock, SystemClock, TenantId};
+use mamori_service::HostResolver;
 use mamori_testkit::{
     Answer, Bank, DeviceAnswer, TestApp, TestDevice, TestEngine, on_both_engines,
     shipped_tenant_configs,
@@ -1033,6 +1034,28 @@ async fn webhook_receiver() -> (String, tokio::sync::mpsc::UnboundedReceiver<Del
     (url, rx)
 }
 
+/// Gives the bank a webhook at `url`, private targets allowed or not. Applied to the database
+/// as they are, past validation, like a config stored before the target rules: delivery holds
+/// it to them again.
+async fn set_webhook(app: &TestApp, url: &str, allow_private: bool) {
+    let mut configs = load_dir(&shipped_tenant_configs()).unwrap();
+    for config in &mut configs {
+        if config.id == BANK {
+            config.policy.push.webhook_url = Some(url.to_owned());
+            config.policy.push.webhook_allow_private = allow_private;
+        }
+    }
+    app.state
+        .services
+        .tenants
+        .apply_tenant_configs(&configs)
+        .await
+        .unwrap();
+}
+
+/// How long a test waits to see that nothing arrives, once the delivery has had its chance.
+const NOTHING_ARRIVES: std::time::Duration = std::time::Duration::from_secs(1);
+
 async fn next_delivery(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Delivery>) -> Delivery {
     tokio::time::timeout(std::time::Duration::from_secs(20), rx.recv())
         .await
@@ -1045,18 +1068,8 @@ async fn next_delivery(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Delivery>) 
 async fn seed_000_webhook_tells_the_bank(engine: TestEngine) {
     let app = TestApp::new(engine).await;
     let (url, mut deliveries) = webhook_receiver().await;
-    let mut configs = load_dir(&shipped_tenant_configs()).unwrap();
-    for config in &mut configs {
-        if config.id == BANK {
-            config.policy.push.webhook_url = Some(url.clone());
-        }
-    }
-    app.state
-        .services
-        .tenants
-        .apply_tenant_configs(&configs)
-        .await
-        .unwrap();
+    // The receiver is on 127.0.0.1: a private target the bank must allow.
+    set_webhook(&app, &url, true).await;
     let secret = app
         .state
         .services
@@ -1109,3 +1122,131 @@ async fn seed_000_webhook_tells_the_bank(engine: TestEngine) {
     }
 }
 on_both_engines!(seed_000_webhook_tells_the_bank);
+
+/// A first approval cancelled by a second; the second denied on the device. Two final states,
+/// one at a time: the first is sent when this returns, the second when `deny` is awaited.
+async fn cancel_then_deny<'a>(
+    app: &'a TestApp,
+    contract: &str,
+) -> (String, impl std::future::Future<Output = String> + 'a) {
+    let (bank, user, device) = customer(app, contract).await;
+    let first = create_ok(&bank, &user, "100").await;
+    let second = create_ok(&bank, &user, "200").await;
+    let deny = async move {
+        let shown = the_pending(app, &device).await;
+        let denied = answer(
+            app,
+            &second,
+            device.answer_body(&decide(app, &shown, PushDecision::Deny, None)),
+        )
+        .await;
+        assert_eq!(denied.status, 200, "{:?}", denied.body);
+        second
+    };
+    (first, deny)
+}
+
+/// A host name that resolves to loopback (`localhost`) gets no webhook while the bank does not
+/// allow private targets, though its stored config names it; once allowed, it does.
+async fn seed_000_webhook_to_a_loopback_name_needs_the_banks_allowance(engine: TestEngine) {
+    let app = TestApp::new(engine).await;
+    let (url, mut deliveries) = webhook_receiver().await;
+    let url = url.replace("127.0.0.1", "localhost");
+    set_webhook(&app, &url, false).await;
+
+    let (first, deny) = cancel_then_deny(&app, "9000021").await;
+    let refused = tokio::time::timeout(NOTHING_ARRIVES, deliveries.recv()).await;
+    assert!(refused.is_err(), "delivered to loopback: {refused:?}");
+
+    set_webhook(&app, &url, true).await;
+    let second = deny.await;
+    let delivery: Value = serde_json::from_str(&next_delivery(&mut deliveries).await.body).unwrap();
+    // The first approval's cancellation never came, not even late.
+    assert_ne!(delivery["approval_id"], first.as_str());
+    assert_eq!(delivery["approval_id"], second.as_str(), "{delivery}");
+    assert_eq!(delivery["status"], "denied");
+}
+on_both_engines!(seed_000_webhook_to_a_loopback_name_needs_the_banks_allowance);
+
+/// Answers every lookup of one name with one address, and tells the test of each lookup.
+#[derive(Debug)]
+struct OneName {
+    name: &'static str,
+    address: std::net::SocketAddr,
+    asked: tokio::sync::mpsc::UnboundedSender<String>,
+}
+
+#[async_trait::async_trait]
+impl HostResolver for OneName {
+    async fn lookup(&self, host: &str, _port: u16) -> std::io::Result<Vec<std::net::SocketAddr>> {
+        let _ = self.asked.send(host.to_owned());
+        if host == self.name {
+            Ok(vec![self.address])
+        } else {
+            Err(std::io::Error::other(format!("no such host {host}")))
+        }
+    }
+}
+
+/// A TCP listener on 127.0.0.1 that hands the first bytes of every connection to the test (a
+/// TLS ClientHello, for an https:// webhook) and closes it.
+async fn connection_receiver() -> (
+    std::net::SocketAddr,
+    tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buf = vec![0u8; 4096];
+            let n = socket.read(&mut buf).await.unwrap_or(0);
+            buf.truncate(n);
+            let _ = tx.send(buf);
+        }
+    });
+    (address, rx)
+}
+
+/// DNS rebinding: a public-looking name that resolves to 127.0.0.1 at delivery gets nothing
+/// while the bank does not allow private targets. Once allowed, the POST connects to exactly
+/// the address that was checked: the system's resolver cannot find `hooks.kitakyushu.example`,
+/// so a client that looked the name up again would reach nothing.
+async fn seed_000_webhook_connects_only_to_the_checked_address(engine: TestEngine) {
+    const NAME: &str = "hooks.kitakyushu.example";
+    let (address, mut connections) = connection_receiver().await;
+    let (asked, mut lookups) = tokio::sync::mpsc::unbounded_channel();
+    let resolver = std::sync::Arc::new(OneName {
+        name: NAME,
+        address,
+        asked,
+    });
+    let app = TestApp::configured(engine, |services| services.webhook_resolver(resolver)).await;
+    let url = format!("https://{NAME}:{}/mamori/push?token=t0", address.port());
+    set_webhook(&app, &url, false).await;
+
+    let (_, deny) = cancel_then_deny(&app, "9000022").await;
+    let looked_up = tokio::time::timeout(std::time::Duration::from_secs(20), lookups.recv())
+        .await
+        .expect("the host looked up at delivery");
+    assert_eq!(looked_up.as_deref(), Some(NAME));
+    let refused = tokio::time::timeout(NOTHING_ARRIVES, connections.recv()).await;
+    assert!(refused.is_err(), "connected to loopback: {refused:?}");
+    assert!(
+        lookups.try_recv().is_err(),
+        "a refused target is not tried again"
+    );
+
+    set_webhook(&app, &url, true).await;
+    deny.await;
+    let hello = tokio::time::timeout(std::time::Duration::from_secs(20), connections.recv())
+        .await
+        .expect("a connection to the checked address")
+        .unwrap();
+    assert_eq!(hello.first(), Some(&0x16), "a TLS handshake: {hello:?}");
+    assert!(
+        hello.windows(NAME.len()).any(|w| w == NAME.as_bytes()),
+        "the ClientHello names the webhook's host (SNI)"
+    );
+}
+on_both_engines!(seed_000_webhook_connects_only_to_the_checked_address);

@@ -23,6 +23,7 @@ pub mod stats;
 pub mod stored;
 pub mod tenant_config;
 pub mod transaction;
+pub mod webhook;
 
 pub use audit::{AuditOutcome, Operation};
 pub use binding::{BindingState, FailureOutcome, OtpUse};

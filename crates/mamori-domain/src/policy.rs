@@ -20,6 +20,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use self::found::{Found, FromFound};
+use crate::webhook::{TargetRefused, WebhookTarget, check_webhook_url};
 
 // ---------------------------------------------------------------------------------------------
 // Ranged integers
@@ -481,14 +482,20 @@ pub struct PushPolicy {
     /// so an approval cannot be given blindly.
     #[serde(deserialize_with = "found::checked")]
     pub number_challenge: bool,
-    /// An `http(s)://` URL the bank receives every final state of an approval at (approved,
+    /// An `https://` URL the bank receives every final state of an approval at (approved,
     /// denied, expired, cancelled), signed with HMAC-SHA256 (`Mamori-Signature`). Optional.
+    /// `http://` only to a loopback host; see [`crate::webhook`] for the targets refused.
     #[serde(
         default,
         deserialize_with = "found::checked",
         skip_serializing_if = "Option::is_none"
     )]
     pub webhook_url: Option<String>,
+    /// The webhook may go to a private, loopback, link-local or other non-public address (a
+    /// bank reached over a private line, a developer's receiver on 127.0.0.1). Off by default,
+    /// so a config cannot point Mamori at its own network (cloud metadata, internal services).
+    #[serde(deserialize_with = "found::checked")]
+    pub webhook_allow_private: bool,
 }
 
 impl Default for PushPolicy {
@@ -498,6 +505,7 @@ impl Default for PushPolicy {
             timeout_seconds: const { Ranged::of(120) },
             number_challenge: false,
             webhook_url: None,
+            webhook_allow_private: false,
         }
     }
 }
@@ -624,11 +632,11 @@ impl TenantPolicy {
 
     fn check_push_webhook(&self, violations: &mut Vec<PolicyViolation>) {
         if let Some(url) = &self.push.webhook_url
-            && !is_webhook_url(url)
+            && let Err(refused) = self.push.webhook_target(url)
         {
             violations.push(PolicyViolation::new(
                 "push.webhook_url",
-                format!("must be an http:// or https:// URL with a host, found {url:?}"),
+                format!("{refused}, found {url:?}"),
             ));
         }
     }
@@ -648,15 +656,12 @@ impl TenantPolicy {
     }
 }
 
-/// Whether a webhook URL is one Mamori will POST to: `http` or `https` with a host, and no
-/// user name or password (the HMAC signature authenticates; a secret in a URL ends up in logs).
-pub fn is_webhook_url(text: &str) -> bool {
-    url::Url::parse(text).is_ok_and(|url| {
-        matches!(url.scheme(), "http" | "https")
-            && url.host_str().is_some_and(|host| !host.is_empty())
-            && url.username().is_empty()
-            && url.password().is_none()
-    })
+impl PushPolicy {
+    /// Checks `url` as this bank's webhook target (see [`crate::webhook`]): at validation, and
+    /// again at every delivery try, so a config stored before a rule tightened is held to it.
+    pub fn webhook_target(&self, url: &str) -> Result<WebhookTarget, TargetRefused> {
+        check_webhook_url(url, self.webhook_allow_private)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1066,26 +1071,34 @@ mod tests {
     }
 
     #[test]
-    fn a_webhook_is_an_http_url_without_credentials() {
-        for good in [
-            "https://ib.example.jp/mamori/push",
-            "http://127.0.0.1:8099/hook",
-        ] {
-            assert!(is_webhook_url(good), "{good}");
-        }
-        for bad in [
-            "ftp://example.jp/x",
-            "example.jp/hook",
-            "https://user:secret@example.jp/hook",
-            "",
-        ] {
-            assert!(!is_webhook_url(bad), "{bad}");
-        }
+    fn a_webhook_is_checked_under_the_banks_own_allowance() {
         let mut policy = TenantPolicy::default();
         policy.push.webhook_url = Some("mailto:ops@example.jp".into());
         assert_eq!(
             policy.validate().unwrap_err()[0].to_string(),
-            "push.webhook_url: must be an http:// or https:// URL with a host, found \"mailto:ops@example.jp\""
+            "push.webhook_url: must be an https:// URL with a host, found \"mailto:ops@example.jp\""
+        );
+        policy.push.webhook_url = Some("https://ib.example.jp/mamori/push".into());
+        assert_eq!(policy.validate(), Ok(()));
+
+        policy.push.webhook_url = Some("http://127.0.0.1:8099/hook".into());
+        let refused = policy.validate().unwrap_err();
+        assert_eq!(refused[0].key, "push.webhook_url");
+        assert!(
+            refused[0]
+                .message
+                .contains("names 127.0.0.1, a loopback address"),
+            "{}",
+            refused[0]
+        );
+        policy.push.webhook_allow_private = true;
+        assert_eq!(policy.validate(), Ok(()));
+
+        policy.push.webhook_url = Some("http://10.0.0.5/hook".into());
+        assert_eq!(
+            policy.validate().unwrap_err()[0].to_string(),
+            "push.webhook_url: must use https:// (http:// only to a loopback host: 127.0.0.1, \
+             [::1] or localhost), found \"http://10.0.0.5/hook\""
         );
     }
 }

@@ -80,4 +80,4 @@ pub use support_desk::SupportDesk;
 pub use tenants::Tenants;
 pub use transactions::{TransactionApproved, Transactions};
 pub use users::{NewUser, User, Users};
-pub use webhooks::{SIGNATURE_HEADER, Webhooks, signature_header};
+pub use webhooks::{HostResolver, SIGNATURE_HEADER, SystemResolver, Webhooks, signature_header};

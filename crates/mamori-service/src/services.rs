@@ -33,7 +33,7 @@ use crate::support_desk::SupportDesk;
 use crate::tenants::Tenants;
 use crate::transactions::Transactions;
 use crate::users::Users;
-use crate::webhooks::Webhooks;
+use crate::webhooks::{HostResolver, SystemResolver, Webhooks};
 
 /// Where the token app reaches Mamori unless `serve --public-url` says otherwise.
 pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
@@ -103,6 +103,7 @@ impl Services {
             mail: None,
             public_url: Arc::from(DEFAULT_PUBLIC_URL),
             notifier: None,
+            resolver: Arc::new(SystemResolver),
         }
     }
 
@@ -123,6 +124,7 @@ pub struct ServicesBuilder {
     mail: Option<Arc<dyn MailTransport>>,
     public_url: Arc<str>,
     notifier: Option<Arc<dyn PushNotifier>>,
+    resolver: Arc<dyn HostResolver>,
 }
 
 impl ServicesBuilder {
@@ -143,6 +145,13 @@ impl ServicesBuilder {
     /// [`Push::hub`] wakes them at once.
     pub fn push_notifier(mut self, notifier: Arc<dyn PushNotifier>) -> Self {
         self.notifier = Some(notifier);
+        self
+    }
+
+    /// How webhook host names are looked up before each delivery try; the system's resolver
+    /// unless a test names hosts of its own.
+    pub fn webhook_resolver(mut self, resolver: Arc<dyn HostResolver>) -> Self {
+        self.resolver = resolver;
         self
     }
 
@@ -181,7 +190,7 @@ impl ServicesBuilder {
         let registration = Registration::new(core.clone());
         let provisioning = Provisioning::new(core.clone());
         let outbox = Outbox::new(core.clone(), self.mail);
-        let webhooks = Webhooks::new(core.clone());
+        let webhooks = Webhooks::new(core.clone(), self.resolver);
         let hub = Arc::new(PushHub::new());
         let notifier: Arc<dyn PushNotifier> = match self.notifier {
             Some(notifier) => notifier,

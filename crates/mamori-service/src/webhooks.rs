@@ -6,13 +6,25 @@
 //!
 //! Delivery runs after the change is committed, in a spawned task (5-second timeout, 3 tries);
 //! a failure is logged and never reaches the API caller.
+//!
+//! Mamori posts from inside its own network to an address a config names, so the target is
+//! held to [`mamori_domain::webhook`]'s rules at every try: the URL again (a config stored
+//! before a rule tightened gets no pass), then every address its host resolves to now. The
+//! request connects only to those checked addresses (no lookup of its own, no proxy), so a DNS
+//! answer that changes between check and connect (rebinding) cannot send the POST elsewhere.
+//! A refused target is logged and not tried again.
 
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use data_encoding::HEXLOWER;
 use mamori_domain::TenantId;
+use mamori_domain::policy::PushPolicy;
 use mamori_domain::push::ApprovalState;
+use mamori_domain::webhook::{TargetHost, TargetRefused, WebhookTarget, check_addresses};
 use mamori_store::push::PushApprovalRow;
 
 use crate::core::Core;
@@ -38,23 +50,43 @@ pub fn signature_header(secret: &[u8], t: i64, body: &str) -> String {
     format!("t={t},v1={}", HEXLOWER.encode(&mac))
 }
 
+/// Looks up the addresses of a webhook's host name. Production asks the system's resolver
+/// ([`SystemResolver`]); tests answer with the addresses they need.
+#[async_trait::async_trait]
+pub trait HostResolver: Send + Sync + fmt::Debug {
+    /// The addresses `host` (a DNS name, never an IP literal) has now, each with `port`.
+    async fn lookup(&self, host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>>;
+}
+
+/// The system's resolver (`getaddrinfo`, through [`tokio::net::lookup_host`]).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemResolver;
+
+#[async_trait::async_trait]
+impl HostResolver for SystemResolver {
+    async fn lookup(&self, host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+        Ok(tokio::net::lookup_host((host, port)).await?.collect())
+    }
+}
+
+/// Why a try did not send.
+enum NotSent {
+    /// The target is not one Mamori posts to: not tried again.
+    Refused(TargetRefused),
+    /// Something that may pass (DNS down, no client): tried again.
+    Failed(String),
+}
+
 /// The banks' push-approval webhooks.
 #[derive(Debug, Clone)]
 pub struct Webhooks {
     core: Core,
-    client: reqwest::Client,
+    resolver: Arc<dyn HostResolver>,
 }
 
 impl Webhooks {
-    pub(crate) fn new(core: Core) -> Self {
-        Self {
-            core,
-            // A bank's webhook endpoint must not bounce Mamori's request elsewhere.
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap_or_default(),
-        }
+    pub(crate) fn new(core: Core, resolver: Arc<dyn HostResolver>) -> Self {
+        Self { core, resolver }
     }
 
     /// `mamori webhooks secret --tenant <bank>`: the bank's webhook secret (hex), to give to
@@ -87,15 +119,7 @@ impl Webhooks {
                 return;
             }
         };
-        let url = match self.core.db().find_tenant_config(&tenant).await {
-            Ok(Some(config)) => config.policy.push.webhook_url,
-            Ok(None) => None,
-            Err(e) => {
-                tracing::warn!(tenant.id = %tenant, error = %e, "webhook: bank config unreadable");
-                None
-            }
-        };
-        let Some(url) = url else {
+        let Some((push, target)) = self.target(&tenant, &row.id).await else {
             return;
         };
         let body = serde_json::json!({
@@ -114,19 +138,9 @@ impl Webhooks {
                 return;
             }
         };
-        let client = &self.client;
         for attempt in 1..=TRIES {
-            let t = self.core.now().timestamp();
-            let sent = client
-                .post(&url)
-                .timeout(TIMEOUT)
-                .header("content-type", "application/json")
-                .header(SIGNATURE_HEADER, signature_header(&secret, t, &body))
-                .body(body.clone())
-                .send()
-                .await;
-            let failure = match sent {
-                Ok(response) if response.status().is_success() => {
+            let failure = match self.try_once(&push, &target, &secret, &body).await {
+                Ok(()) => {
                     tracing::info!(
                         tenant.id = %tenant,
                         approval.id = %row.id,
@@ -135,9 +149,17 @@ impl Webhooks {
                     );
                     return;
                 }
-                Ok(response) => format!("HTTP {}", response.status().as_u16()),
-                // Without the URL: it may carry a token in its query.
-                Err(e) => e.without_url().to_string(),
+                Err(NotSent::Failed(failure)) => failure,
+                Err(NotSent::Refused(refused)) => {
+                    tracing::warn!(
+                        tenant.id = %tenant,
+                        approval.id = %row.id,
+                        host = %target.host(),
+                        reason = %refused,
+                        "webhook refused: the host resolves to an address Mamori does not post to"
+                    );
+                    return;
+                }
             };
             tracing::warn!(
                 tenant.id = %tenant,
@@ -150,6 +172,95 @@ impl Webhooks {
                 tokio::time::sleep(StdDuration::from_secs(u64::from(attempt))).await;
             }
         }
+    }
+
+    /// The bank's push policy and its webhook's target, if it has one Mamori posts to. The URL
+    /// is checked again here: a config stored before a rule tightened gets no pass.
+    async fn target(
+        &self,
+        tenant: &TenantId,
+        approval_id: &str,
+    ) -> Option<(PushPolicy, WebhookTarget)> {
+        let push = match self.core.db().find_tenant_config(tenant).await {
+            Ok(config) => config?.policy.push,
+            Err(e) => {
+                tracing::warn!(tenant.id = %tenant, error = %e, "webhook: bank config unreadable");
+                return None;
+            }
+        };
+        match push.webhook_target(push.webhook_url.as_deref()?) {
+            Ok(target) => Some((push, target)),
+            Err(refused) => {
+                // Without the URL: it may carry a token in its query.
+                tracing::warn!(
+                    tenant.id = %tenant,
+                    approval.id = %approval_id,
+                    reason = %refused,
+                    "webhook refused: push.webhook_url is not a target Mamori posts to"
+                );
+                None
+            }
+        }
+    }
+
+    /// One try: the target's addresses checked now, then the signed POST to them.
+    async fn try_once(
+        &self,
+        push: &PushPolicy,
+        target: &WebhookTarget,
+        secret: &[u8],
+        body: &str,
+    ) -> Result<(), NotSent> {
+        let client = self.pinned_client(target, push).await?;
+        let t = self.core.now().timestamp();
+        let sent = client
+            .post(target.url().clone())
+            .timeout(TIMEOUT)
+            .header("content-type", "application/json")
+            .header(SIGNATURE_HEADER, signature_header(secret, t, body))
+            .body(body.to_owned())
+            .send()
+            .await;
+        match sent {
+            Ok(response) if response.status().is_success() => Ok(()),
+            Ok(response) => Err(NotSent::Failed(format!(
+                "HTTP {}",
+                response.status().as_u16()
+            ))),
+            // Without the URL: it may carry a token in its query.
+            Err(e) => Err(NotSent::Failed(e.without_url().to_string())),
+        }
+    }
+
+    /// A client for one try that connects only to addresses checked now. A host name is
+    /// looked up, every address it has is checked under the bank's allowance, and the client
+    /// is told to use exactly those: it makes no lookup of its own, so an answer that changes
+    /// after the check cannot redirect the POST. No proxy either, since a proxy would resolve
+    /// the name itself; and no redirects, which would lead past the check.
+    async fn pinned_client(
+        &self,
+        target: &WebhookTarget,
+        push: &PushPolicy,
+    ) -> Result<reqwest::Client, NotSent> {
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy();
+        if let TargetHost::Name(name) = target.host() {
+            let addresses = self
+                .resolver
+                .lookup(name, target.port())
+                .await
+                .map_err(|e| NotSent::Failed(format!("cannot resolve {name}: {e}")))?;
+            if addresses.is_empty() {
+                return Err(NotSent::Failed(format!("{name} has no address")));
+            }
+            let ips: Vec<IpAddr> = addresses.iter().map(SocketAddr::ip).collect();
+            check_addresses(&ips, push.webhook_allow_private).map_err(NotSent::Refused)?;
+            builder = builder.resolve_to_addrs(name, &addresses);
+        }
+        builder
+            .build()
+            .map_err(|e| NotSent::Failed(format!("no HTTP client: {e}")))
     }
 }
 

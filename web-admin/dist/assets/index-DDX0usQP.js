@@ -45,6 +45,7 @@ contract_change = "otp"
 enabled = false
 timeout_seconds = 120
 number_challenge = false
+webhook_allow_private = false
 
 [self_issue]
 enabled = false
