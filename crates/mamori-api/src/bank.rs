@@ -118,7 +118,7 @@ pub(crate) fn meta(ctx: &RequestContext) -> RequestMeta {
 /// A new contract user.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct CreateUserRequest {
+pub(crate) struct CreateUserRequest {
     /// 契約者番号 / 契約者ID: the contract number, stored as 1–32 half-width letters, digits,
     /// `-`, `_` and `.`. Spaces around it are trimmed and full-width letters and digits
     /// (`ＡＢ１２`) are converted to half-width; a full-width `－`, `＿` or `．` is refused.
@@ -178,7 +178,7 @@ impl From<User> for UserDto {
 /// 利用開始登録: the customer's credential ID and code(s).
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct RegisterCredentialRequest {
+pub(crate) struct RegisterCredentialRequest {
     /// クレデンシャルID (トークンID), e.g. `MAMO00001234`: 4 letters and 8 digits, the last a
     /// check digit that catches typos before any code is tried (`credential_id_malformed`), or
     /// the serial of an imported hardware token (4 to 32 letters and digits). Blanks and
@@ -196,7 +196,7 @@ struct RegisterCredentialRequest {
 /// A code to check.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct OtpRequest {
+pub(crate) struct OtpRequest {
     /// The code shown by the token: 6 to 8 digits as a string (leading zeros matter);
     /// full-width digits and blanks (`123 456`) are accepted. Otherwise `otp_malformed`.
     otp: shape::Otp,
@@ -205,7 +205,7 @@ struct OtpRequest {
 /// 同期ズレ補正: two consecutive codes.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct ResyncRequest {
+pub(crate) struct ResyncRequest {
     /// The code shown first (OTP1), read like `verifyOtp`'s.
     otp1: shape::Otp,
     /// The code shown next (OTP2).
@@ -215,7 +215,7 @@ struct ResyncRequest {
 /// 機種変更: the old token's code, then the new token.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct ChangeDeviceRequest {
+pub(crate) struct ChangeDeviceRequest {
     /// A current code of the token being replaced, read like `verifyOtp`'s.
     old_otp: shape::Otp,
     /// The new token's credential ID, read like `registerCredential`'s.

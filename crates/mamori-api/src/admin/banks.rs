@@ -146,7 +146,7 @@ struct BankList {
 /// A new console-managed bank.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct CreateBankRequest {
+pub(crate) struct CreateBankRequest {
     /// The bank's ID: 3–40 of `a-z 0-9 -`, starting with a letter.
     id: StrictString,
     /// Its config, as a `tenant-configs` file would read (names and every policy section).
@@ -158,7 +158,7 @@ struct CreateBankRequest {
 /// A config to review.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct ReviewRequest {
+pub(crate) struct ReviewRequest {
     /// The config as a `tenant-configs` file would read.
     policy_toml: String,
 }
@@ -166,7 +166,7 @@ struct ReviewRequest {
 /// A config to save.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct SavePolicyRequest {
+pub(crate) struct SavePolicyRequest {
     /// The config as a `tenant-configs` file would read.
     policy_toml: String,
     /// The version the edit started from (an edit saved meanwhile wins).
@@ -298,7 +298,7 @@ struct ApiKeyList {
 /// A new API key.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct CreateApiKeyRequest {
+pub(crate) struct CreateApiKeyRequest {
     /// A label for people (at most 100 characters), e.g. "IB production".
     #[oai(default)]
     label: String,

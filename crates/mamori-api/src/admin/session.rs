@@ -138,7 +138,7 @@ pub(crate) struct AdminSessionDto {
 /// Sign in with login name, password and the authenticator's code.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct SignInRequest {
+pub(crate) struct SignInRequest {
     /// 運用担当者ID.
     login_name: StrictString,
     /// The password (the one-time password at the first sign-in).
@@ -151,7 +151,7 @@ struct SignInRequest {
 /// A new password for the signed-in operator.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct ChangeOwnPasswordRequest {
+pub(crate) struct ChangeOwnPasswordRequest {
     /// The current (or one-time) password.
     #[oai(write_only)]
     current_password: StrictString,
@@ -184,7 +184,7 @@ impl From<TotpEnrollment> for TotpEnrollmentDto {
 /// A code of the authenticator app being enrolled.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct CodeRequest {
+pub(crate) struct CodeRequest {
     /// The app's current 6-digit code.
     code: StrictString,
 }
@@ -192,7 +192,7 @@ struct CodeRequest {
 /// A new operator.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct CreateOperatorRequest {
+pub(crate) struct CreateOperatorRequest {
     /// Login name (3–40 of `a-z 0-9 . _ -`).
     login_name: StrictString,
     /// The name shown (1–100 characters).

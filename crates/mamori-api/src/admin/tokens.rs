@@ -44,7 +44,7 @@ enum AdminSeedFormat {
 /// A seed file to import.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct AdminTokenImportRequest {
+pub(crate) struct AdminTokenImportRequest {
     /// The file's format.
     format: AdminSeedFormat,
     /// The file's text.
