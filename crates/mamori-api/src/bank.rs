@@ -20,6 +20,7 @@ use crate::errors::{
 };
 use crate::shape::{self, BankId};
 use crate::state::AppState;
+use crate::strict::StrictString;
 use crate::timestamp::Timestamp;
 
 #[derive(Tags)]
@@ -130,7 +131,7 @@ pub(crate) struct CreateUserRequest {
     /// A name for the bank's own support desk: at most 100 characters once the spaces around
     /// it are trimmed (so no `maxLength`: the spaces may make it longer).
     #[oai(default)]
-    display_name: String,
+    display_name: StrictString,
     /// The temporary login password (仮ログインパスワード) from the customer's application, at
     /// banks whose passwords Mamori keeps. It must follow the bank's password rules; the first
     /// login must change it where the policy says so.
@@ -534,7 +535,7 @@ impl BankApi {
                 mamori_service::NewUser {
                     contract_number: body.contract_number.0,
                     user_code: body.user_id.map(|u| u.0),
-                    display_name: body.display_name,
+                    display_name: body.display_name.0,
                     initial_password: body.initial_password.map(|p| p.0),
                 },
             )

@@ -157,6 +157,37 @@ mod tests {
             .expect("listed")
     }
 
+    /// Free text is a JSON string too: poem-openapi's `String` would take a number or a boolean
+    /// and make text of it, where the contract says string (found by fuzz/'s `request_body`).
+    #[test]
+    fn free_text_refuses_numbers_and_booleans() {
+        for (schema, body) in [
+            ("CreateApiKeyRequest", r#"{"label": 1}"#),
+            ("ReasonRequest", r#"{"reason": true}"#),
+            (
+                "CreateUserRequest",
+                r#"{"contract_number": "123", "display_name": 12}"#,
+            ),
+            (
+                "CreateOperatorRequest",
+                r#"{"login_name": "a", "display_name": 1, "role": "platform_admin"}"#,
+            ),
+            (
+                "SavePolicyRequest",
+                r#"{"policy_toml": 1, "from_version": 1, "reason": "x"}"#,
+            ),
+            (
+                "AdminTokenImportRequest",
+                r#"{"format": "csv", "content": 1}"#,
+            ),
+        ] {
+            let read = listed(schema).read(body.as_bytes());
+            assert!(matches!(read, Err(Refusal::Parse(_))), "{schema}: {read:?}");
+        }
+        let text = listed("ReasonRequest").read(br#"{"reason": "1"}"#);
+        assert_eq!(text, Ok(()));
+    }
+
     #[test]
     fn a_body_reads_as_the_edge_reads_it() {
         let otp = listed("OtpRequest");

@@ -196,7 +196,7 @@ pub(crate) struct CreateOperatorRequest {
     /// Login name (3–40 of `a-z 0-9 . _ -`).
     login_name: StrictString,
     /// The name shown (1–100 characters).
-    display_name: String,
+    display_name: StrictString,
     /// The role.
     role: RoleDto,
     /// The bank of a bank operator (required) or of an auditor limited to one bank.
@@ -543,7 +543,7 @@ impl AdminSessionApi {
                 &meta(&ctx),
                 NewOperator {
                     login_name: body.login_name.0,
-                    display_name: body.display_name,
+                    display_name: body.display_name.0,
                     role: body.role.into(),
                     bank_id: body.bank_id.map(|b| b.0),
                 },
