@@ -41,19 +41,19 @@ pub fn admits(schema_name: &str, property: &str, value: &str) -> bool {
             .is_none_or(|pattern| compiled(pattern).find(value).is_some())
 }
 
-/// Each pattern compiled once per process (a fuzz run calls `admits` millions of times).
-fn compiled(pattern: &str) -> regress::Regex {
-    static CACHE: OnceLock<Mutex<HashMap<String, regress::Regex>>> = OnceLock::new();
+/// Each pattern compiled once per process (a fuzz run calls `admits` millions of times), and
+/// kept for the process's life: the spec has a handful.
+fn compiled(pattern: &str) -> &'static regress::Regex {
+    static CACHE: OnceLock<Mutex<HashMap<String, &'static regress::Regex>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let mut cache = cache
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    cache
-        .entry(pattern.to_owned())
-        .or_insert_with(|| {
-            regress::Regex::new(pattern).unwrap_or_else(|e| panic!("pattern {pattern}: {e}"))
-        })
-        .clone()
+    cache.entry(pattern.to_owned()).or_insert_with(|| {
+        let regex =
+            regress::Regex::new(pattern).unwrap_or_else(|e| panic!("pattern {pattern}: {e}"));
+        Box::leak(Box::new(regex))
+    })
 }
 
 /// Checks that a body the server read conforms to `schema` in what the server's parser decides:
