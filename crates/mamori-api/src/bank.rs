@@ -20,6 +20,7 @@ use crate::errors::{
 };
 use crate::shape::{self, BankId};
 use crate::state::AppState;
+use crate::strict::StrictString;
 use crate::timestamp::Timestamp;
 
 #[derive(Tags)]
@@ -118,7 +119,7 @@ pub(crate) fn meta(ctx: &RequestContext) -> RequestMeta {
 /// A new contract user.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct CreateUserRequest {
+pub(crate) struct CreateUserRequest {
     /// 契約者番号 / 契約者ID: the contract number, stored as 1–32 half-width letters, digits,
     /// `-`, `_` and `.`. Spaces around it are trimmed and full-width letters and digits
     /// (`ＡＢ１２`) are converted to half-width; a full-width `－`, `＿` or `．` is refused.
@@ -130,7 +131,7 @@ struct CreateUserRequest {
     /// A name for the bank's own support desk: at most 100 characters once the spaces around
     /// it are trimmed (so no `maxLength`: the spaces may make it longer).
     #[oai(default)]
-    display_name: String,
+    display_name: StrictString,
     /// The temporary login password (仮ログインパスワード) from the customer's application, at
     /// banks whose passwords Mamori keeps. It must follow the bank's password rules; the first
     /// login must change it where the policy says so.
@@ -178,7 +179,7 @@ impl From<User> for UserDto {
 /// 利用開始登録: the customer's credential ID and code(s).
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct RegisterCredentialRequest {
+pub(crate) struct RegisterCredentialRequest {
     /// クレデンシャルID (トークンID), e.g. `MAMO00001234`: 4 letters and 8 digits, the last a
     /// check digit that catches typos before any code is tried (`credential_id_malformed`), or
     /// the serial of an imported hardware token (4 to 32 letters and digits). Blanks and
@@ -196,7 +197,7 @@ struct RegisterCredentialRequest {
 /// A code to check.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct OtpRequest {
+pub(crate) struct OtpRequest {
     /// The code shown by the token: 6 to 8 digits as a string (leading zeros matter);
     /// full-width digits and blanks (`123 456`) are accepted. Otherwise `otp_malformed`.
     otp: shape::Otp,
@@ -205,7 +206,7 @@ struct OtpRequest {
 /// 同期ズレ補正: two consecutive codes.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct ResyncRequest {
+pub(crate) struct ResyncRequest {
     /// The code shown first (OTP1), read like `verifyOtp`'s.
     otp1: shape::Otp,
     /// The code shown next (OTP2).
@@ -215,7 +216,7 @@ struct ResyncRequest {
 /// 機種変更: the old token's code, then the new token.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct ChangeDeviceRequest {
+pub(crate) struct ChangeDeviceRequest {
     /// A current code of the token being replaced, read like `verifyOtp`'s.
     old_otp: shape::Otp,
     /// The new token's credential ID, read like `registerCredential`'s.
@@ -535,7 +536,7 @@ impl BankApi {
                 mamori_service::NewUser {
                     contract_number: body.contract_number.0,
                     user_code: body.user_id.map(|u| u.0),
-                    display_name: body.display_name,
+                    display_name: body.display_name.0,
                     initial_password: body.initial_password.map(|p| p.0),
                 },
             )

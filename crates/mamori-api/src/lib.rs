@@ -5,6 +5,7 @@
 mod admin;
 mod allow;
 mod bank;
+pub mod bodies;
 pub mod client_addr;
 pub mod context;
 mod errors;

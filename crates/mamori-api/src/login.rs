@@ -46,7 +46,7 @@ impl LoginApi {
 /// ログイン: contract number (+ user ID) and login password.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct StartLoginRequest {
+pub(crate) struct StartLoginRequest {
     /// 契約者番号 / 契約者ID, read as createUser reads it (spaces trimmed, full-width
     /// letters and digits converted).
     contract_number: shape::ContractNumber,
@@ -60,7 +60,7 @@ struct StartLoginRequest {
 /// The OTP that completes a login.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct CompleteLoginRequest {
+pub(crate) struct CompleteLoginRequest {
     /// The code shown by the token, read like `verifyOtp`'s.
     otp: shape::Otp,
 }
@@ -113,7 +113,7 @@ struct PasswordChangeWithCurrent {
 /// changePassword's body: exactly one of the two shapes, so banks' generated clients make a
 /// caller choose. Parsed as [`ChangePasswordFields`]; only the schema is the `oneOf`.
 #[derive(Debug)]
-struct ChangePasswordRequest(ChangePasswordFields);
+pub(crate) struct ChangePasswordRequest(ChangePasswordFields);
 
 impl Type for ChangePasswordRequest {
     const IS_REQUIRED: bool = true;
@@ -367,7 +367,7 @@ impl From<Transaction> for TransactionDto {
 /// A code plus the transaction it authorises.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct TransactionOtpRequest {
+pub(crate) struct TransactionOtpRequest {
     /// The code shown by the token, read like `verifyOtp`'s.
     otp: shape::Otp,
     /// The transaction.

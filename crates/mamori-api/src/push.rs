@@ -61,7 +61,7 @@ struct DisplayTexts {
 /// What the bank asks the customer to approve.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct CreatePushApprovalRequest {
+pub(crate) struct CreatePushApprovalRequest {
     /// The transaction, exactly as verifyTransactionOtp takes it; its SHA-256 is what the
     /// device signs and what the receipt carries.
     transaction: TransactionDto,
@@ -232,7 +232,7 @@ impl From<DecisionDto> for PushDecision {
 /// The device's signed answer.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct AnswerRequest {
+pub(crate) struct AnswerRequest {
     /// The credential whose device answers (the approval's credential), read like
     /// `registerCredential`'s but only a Mamori ID (no serial: imported tokens have no device
     /// key).

@@ -45,7 +45,7 @@ impl SelfIssueApi {
 /// トークン発行: where to send the activation details, and the password the customer chose.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct IssueTokenRequest {
+pub(crate) struct IssueTokenRequest {
     /// 携帯メールアドレス: the customer's mobile mail address; the activation mail goes there.
     /// At most 254 characters once the spaces around it are trimmed; anything a mail server
     /// could not deliver to is `validation_failed`.
@@ -75,7 +75,7 @@ struct TokenIssueDto {
 /// 初期設定: what the customer types into the token app.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct ActivateTokenRequest {
+pub(crate) struct ActivateTokenRequest {
     /// サービスID: the bank's ID, from the mail (spaces around it trimmed).
     service_id: shape::ServiceId,
     /// ユーザID: the 10-digit user ID from the mail (not the bank's user ID; spaces around it
@@ -114,7 +114,7 @@ struct ActivatedDto {
 /// 利用開始: a code from the activated token.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct StartOtpUseRequest {
+pub(crate) struct StartOtpUseRequest {
     /// The code the token shows now, read like `verifyOtp`'s (a string: leading zeros matter).
     otp: shape::Otp,
 }

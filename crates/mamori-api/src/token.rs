@@ -36,7 +36,7 @@ impl TokenApi {
 /// What the token sends when it asks for a credential.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct ProvisionRequest {
+pub(crate) struct ProvisionRequest {
     /// Mamori's own token: the Ed25519 public key of the device (32 bytes, base64url without
     /// padding: 43 characters; spaces around it trimmed; a malformed key is
     /// `validation_failed`). Registered with the credential, once and for good; push approvals must be
@@ -74,7 +74,7 @@ enum ProvisionResponse {
 /// A fresh code of the token, proving the caller holds it.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct CredentialBanksRequest {
+pub(crate) struct CredentialBanksRequest {
     /// The code the token shows now: 6 to 8 digits as a string; full-width digits and blanks
     /// are accepted. Its time step is spent: it cannot be used again, here or at any bank.
     otp: shape::Otp,

@@ -103,11 +103,14 @@ impl OtpAuthUri {
     /// default value, since some apps mishandle omitted ones.
     ///
     /// Fails only if the issuer or account is unusable ([`UriError::ColonInLabel`],
-    /// [`UriError::MissingAccount`]).
+    /// [`UriError::MissingAccount`]). An account that no reader would see is missing too: one of
+    /// spaces only (readers drop the spaces after the label's colon), or, without an issuer,
+    /// `.` or `..` alone (URL parsing removes such a path segment).
     pub fn to_uri(&self) -> Result<String, UriError> {
         check_label_part(&self.issuer)?;
         check_label_part(&self.account)?;
-        if self.account.is_empty() {
+        let dot_segment = self.issuer.is_empty() && matches!(self.account.as_str(), "." | "..");
+        if self.account.trim_start_matches(' ').is_empty() || dot_segment {
             return Err(UriError::MissingAccount);
         }
         let (kind, last_param) = match self.kind {
@@ -354,6 +357,28 @@ mod tests {
             );
         }
         assert_eq!(percent_decode("a+b").unwrap(), "a+b");
+    }
+
+    /// Found by fuzz/'s `otpauth_uri`: these were written, and then read as having no account.
+    #[test]
+    fn an_account_no_reader_would_see_is_not_written() {
+        let token = |issuer: &str, account: &str| OtpAuthUri {
+            issuer: issuer.to_owned(),
+            account: account.to_owned(),
+            secret: Secret::from_bytes(b"12345678901234567890").unwrap(),
+            params: OtpParams::default(),
+            kind: OtpKind::Totp,
+        };
+        for (issuer, account) in [("", "   "), ("Mamori", " "), ("", "."), ("", "..")] {
+            assert_eq!(
+                token(issuer, account).to_uri(),
+                Err(UriError::MissingAccount),
+                "{issuer:?} {account:?}"
+            );
+        }
+        // Behind an issuer the label is not a dot segment, and reads back.
+        let dots = token("Mamori", "..");
+        assert_eq!(OtpAuthUri::parse(&dots.to_uri().unwrap()), Ok(dots));
     }
 
     #[test]

@@ -146,33 +146,33 @@ struct BankList {
 /// A new console-managed bank.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct CreateBankRequest {
+pub(crate) struct CreateBankRequest {
     /// The bank's ID: 3–40 of `a-z 0-9 -`, starting with a letter.
     id: StrictString,
     /// Its config, as a `tenant-configs` file would read (names and every policy section).
-    policy_toml: String,
+    policy_toml: StrictString,
     /// Why (into the audit trail).
-    reason: String,
+    reason: StrictString,
 }
 
 /// A config to review.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct ReviewRequest {
+pub(crate) struct ReviewRequest {
     /// The config as a `tenant-configs` file would read.
-    policy_toml: String,
+    policy_toml: StrictString,
 }
 
 /// A config to save.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct SavePolicyRequest {
+pub(crate) struct SavePolicyRequest {
     /// The config as a `tenant-configs` file would read.
-    policy_toml: String,
+    policy_toml: StrictString,
     /// The version the edit started from (an edit saved meanwhile wins).
     from_version: i32,
     /// Why (into the audit trail and the version history).
-    reason: String,
+    reason: StrictString,
 }
 
 /// One problem of a config, as `mamori tenants check` prints it.
@@ -298,10 +298,10 @@ struct ApiKeyList {
 /// A new API key.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct CreateApiKeyRequest {
+pub(crate) struct CreateApiKeyRequest {
     /// A label for people (at most 100 characters), e.g. "IB production".
     #[oai(default)]
-    label: String,
+    label: StrictString,
 }
 
 /// An API key just created: the only time its full text exists.

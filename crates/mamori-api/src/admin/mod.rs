@@ -21,6 +21,7 @@ use poem_openapi::{Object, SecurityScheme, Tags};
 use crate::context::RequestContext;
 use crate::errors::problem_of;
 use crate::state::AppState;
+use crate::strict::StrictString;
 
 /// The name of the admin session cookie.
 pub const SESSION_COOKIE: &str = "mamori_admin";
@@ -69,7 +70,7 @@ async fn admin_session(req: &Request, cookie: ApiKey) -> poem::Result<OperatorCa
 #[oai(deny_unknown_fields)]
 pub(crate) struct ReasonRequest {
     /// Why (1–500 characters), e.g. 「本人確認のうえロック解除」.
-    pub reason: String,
+    pub reason: StrictString,
 }
 
 pub(crate) fn meta(ctx: &RequestContext) -> RequestMeta {

@@ -138,7 +138,7 @@ pub(crate) struct AdminSessionDto {
 /// Sign in with login name, password and the authenticator's code.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct SignInRequest {
+pub(crate) struct SignInRequest {
     /// 運用担当者ID.
     login_name: StrictString,
     /// The password (the one-time password at the first sign-in).
@@ -151,7 +151,7 @@ struct SignInRequest {
 /// A new password for the signed-in operator.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct ChangeOwnPasswordRequest {
+pub(crate) struct ChangeOwnPasswordRequest {
     /// The current (or one-time) password.
     #[oai(write_only)]
     current_password: StrictString,
@@ -184,7 +184,7 @@ impl From<TotpEnrollment> for TotpEnrollmentDto {
 /// A code of the authenticator app being enrolled.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct CodeRequest {
+pub(crate) struct CodeRequest {
     /// The app's current 6-digit code.
     code: StrictString,
 }
@@ -192,11 +192,11 @@ struct CodeRequest {
 /// A new operator.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct CreateOperatorRequest {
+pub(crate) struct CreateOperatorRequest {
     /// Login name (3–40 of `a-z 0-9 . _ -`).
     login_name: StrictString,
     /// The name shown (1–100 characters).
-    display_name: String,
+    display_name: StrictString,
     /// The role.
     role: RoleDto,
     /// The bank of a bank operator (required) or of an auditor limited to one bank.
@@ -543,7 +543,7 @@ impl AdminSessionApi {
                 &meta(&ctx),
                 NewOperator {
                     login_name: body.login_name.0,
-                    display_name: body.display_name,
+                    display_name: body.display_name.0,
                     role: body.role.into(),
                     bank_id: body.bank_id.map(|b| b.0),
                 },

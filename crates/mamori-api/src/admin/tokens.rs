@@ -9,6 +9,7 @@ use crate::admin::{AdminSession, AdminTags, meta};
 use crate::context::RequestContext;
 use crate::errors::ImportTokensProblem;
 use crate::state::AppState;
+use crate::strict::StrictString;
 
 /// The largest request body of an import (the file travels inside JSON, a little larger than
 /// on disk): room for the 10,000 tokens one import takes, in PSKC.
@@ -44,15 +45,15 @@ enum AdminSeedFormat {
 /// A seed file to import.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
-struct AdminTokenImportRequest {
+pub(crate) struct AdminTokenImportRequest {
     /// The file's format.
     format: AdminSeedFormat,
     /// The file's text.
-    content: String,
+    content: StrictString,
     /// For a PSKC file with encrypted key packages: the pre-shared key the vendor sent
     /// separately, as 32, 48 or 64 hex digits. Never stored or logged.
     #[oai(write_only)]
-    pre_shared_key: Option<String>,
+    pre_shared_key: Option<StrictString>,
     /// Check the file and list its tokens, storing nothing.
     #[oai(default)]
     check_only: bool,
