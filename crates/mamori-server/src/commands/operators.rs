@@ -30,9 +30,10 @@ pub enum Command {
         bank: Option<String>,
         #[command(flatten)]
         database: DatabaseArgs,
-        /// The master key: the creation goes into the keyed audit trail.
+        /// The master key: the creation goes into the keyed audit trail. (Boxed: the key
+        /// provider's settings would make every `operators` command as large as this one.)
         #[command(flatten)]
-        keys: KeyArgs,
+        keys: Box<KeyArgs>,
     },
     /// List the operators (never a password).
     List {
