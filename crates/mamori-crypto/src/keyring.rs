@@ -122,7 +122,7 @@ impl MasterKey {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = Self::generate()?;
-                write_private(path, &format!("{}\n", key.to_hex())).map_err(err)?;
+                write_private_file(path, &format!("{}\n", key.to_hex())).map_err(err)?;
                 Ok((key, true))
             }
             Err(e) => Err(err(e)),
@@ -130,8 +130,10 @@ impl MasterKey {
     }
 }
 
+/// Writes `text` to a new file at `path` readable only by its owner (0600 on Unix), and makes
+/// it durable; fails if the file exists, so a key file is never overwritten.
 #[cfg(unix)]
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+pub fn write_private_file(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new()
@@ -143,9 +145,16 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     file.sync_all()
 }
 
+/// Writes `text` to a new file at `path` and makes it durable; fails if the file exists.
 #[cfg(not(unix))]
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    std::fs::write(path, text)
+pub fn write_private_file(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
 }
 
 #[cfg(unix)]

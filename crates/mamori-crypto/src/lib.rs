@@ -22,7 +22,7 @@ pub mod signing;
 pub use api_key::{ApiKey, ApiKeyHash, ApiKeyParseError};
 pub use checkpoint::{Checkpoint, CheckpointError, CheckpointSigner};
 pub use device::{DeviceKeyError, DeviceKeyPair, DevicePublicKey};
-pub use keyring::{KeyError, Keyring, MasterKey, SealedSecret};
+pub use keyring::{KeyError, Keyring, MasterKey, SealedSecret, write_private_file};
 pub use mac::hmac_sha256;
 pub use password::{PasswordHashError, PasswordHashing};
 pub use signing::{JwtSigningKey, SigningError, jwk};

@@ -170,7 +170,7 @@ impl WrappedFile {
 
     /// Writes a new file at `path` (mode 0600); refuses to replace one.
     pub fn create(&self, path: &Path) -> anyhow::Result<()> {
-        write_private_new(path, &self.to_text())
+        mamori_crypto::write_private_file(path, &self.to_text())
             .map_err(|e| anyhow::anyhow!("the wrapped key file {}: {e}", path.display()))
     }
 
@@ -186,33 +186,9 @@ impl WrappedFile {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(err(e)),
             _ => {}
         }
-        write_private_new(&beside, &self.to_text()).map_err(err)?;
+        mamori_crypto::write_private_file(&beside, &self.to_text()).map_err(err)?;
         std::fs::rename(&beside, path).map_err(err)
     }
-}
-
-#[cfg(unix)]
-fn write_private_new(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()
-}
-
-#[cfg(not(unix))]
-fn write_private_new(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()
 }
 
 /// The associated data of a wrapped key: its id, so a line cannot be given another key's id.

@@ -2,7 +2,7 @@
 //! outside the database is compared with (see [`crate::audit`] for how entries are written and
 //! [`crate::sealer`] for how they are linked).
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::audit::{ChainCheck, GENESIS_HASH};
 use crate::db::Database;
@@ -36,13 +36,7 @@ pub async fn verify_audit_chain(db: &Database, tenant_id: &str) -> Result<ChainC
     let mut expected_seq = 1;
     let mut entries = 0;
     loop {
-        let page = audit_events::Entity::find()
-            .filter(audit_events::Column::TenantId.eq(tenant_id))
-            .filter(audit_events::Column::Seq.gte(expected_seq))
-            .order_by_asc(audit_events::Column::Seq)
-            .limit(1000)
-            .all(db)
-            .await?;
+        let page = page_from(db, tenant_id, expected_seq).await?;
         if page.is_empty() {
             break;
         }
@@ -117,5 +111,20 @@ pub async fn chain_link(
         .filter(audit_events::Column::Seq.eq(seq))
         .into_tuple()
         .one(db)
+        .await?)
+}
+
+/// The next page of a chain's entries, in order, from sequence number `from_seq` on.
+pub(crate) async fn page_from<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: &str,
+    from_seq: i64,
+) -> Result<Vec<audit_events::Model>, StoreError> {
+    Ok(audit_events::Entity::find()
+        .filter(audit_events::Column::TenantId.eq(tenant_id))
+        .filter(audit_events::Column::Seq.gte(from_seq))
+        .order_by_asc(audit_events::Column::Seq)
+        .limit(1000)
+        .all(conn)
         .await?)
 }

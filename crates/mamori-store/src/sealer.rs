@@ -284,13 +284,7 @@ async fn relink_legacy(
     let (mut legacy_prev, mut keyed_prev) = (GENESIS_HASH.to_owned(), GENESIS_HASH.to_owned());
     let mut expected_seq = 1;
     loop {
-        let page = audit_events::Entity::find()
-            .filter(audit_events::Column::TenantId.eq(tenant_id))
-            .filter(audit_events::Column::Seq.gte(expected_seq))
-            .order_by_asc(audit_events::Column::Seq)
-            .limit(1000)
-            .all(tx)
-            .await?;
+        let page = crate::chain::page_from(tx, tenant_id, expected_seq).await?;
         if page.is_empty() {
             break;
         }
