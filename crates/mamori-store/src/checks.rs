@@ -1,6 +1,8 @@
 //! The one read a code check starts with: the bank's user, their live binding and its
 //! credential, brought together in a single round trip.
 
+use std::sync::OnceLock;
+
 use chrono::{DateTime, Utc};
 use mamori_domain::{BindingState, CredentialKind};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, Query, SelectStatement};
@@ -33,6 +35,59 @@ pub async fn find_check_target<C: ConnectionTrait>(
     tenant_id: &str,
     user_id: &str,
 ) -> Result<Option<CheckTarget>, StoreError> {
+    let statement = check_target_statement(conn.get_database_backend(), tenant_id, user_id);
+    let Some(row) = conn.query_one_raw(statement).await? else {
+        return Ok(None);
+    };
+    let user = UserRow::from_query_result(&row, "u_")?;
+    let binding = BindingRow::from_query_result_optional(&row, "b_")?;
+    let credential = CredentialRow::from_query_result_optional(&row, "c_")?;
+    let registered = match (binding, credential) {
+        (Some(binding), Some(credential)) => Some((binding, credential)),
+        (None, _) => None,
+        (Some(binding), None) => {
+            return Err(StoreError::Corrupt(format!(
+                "binding {} without its credential",
+                binding.id
+            )));
+        }
+    };
+    Ok(Some(CheckTarget { user, registered }))
+}
+
+/// The check target's query for `tenant_id` and `user_id`. Its SQL text is the same for every
+/// check, so it is built once per engine (building it was about 8% of a check's CPU in the
+/// server); only the values change.
+fn check_target_statement(backend: DbBackend, tenant_id: &str, user_id: &str) -> Statement {
+    static POSTGRES: OnceLock<(String, Vec<Value>)> = OnceLock::new();
+    static SQLITE: OnceLock<(String, Vec<Value>)> = OnceLock::new();
+    let cell = match backend {
+        DbBackend::Postgres => &POSTGRES,
+        DbBackend::Sqlite => &SQLITE,
+        // Engines Mamori does not run on: built every time.
+        _ => return backend.build(&check_target_query(tenant_id, user_id)),
+    };
+    let (sql, template) = cell.get_or_init(|| {
+        let statement = backend.build(&check_target_query(TENANT_SLOT, USER_SLOT));
+        let values = statement.values.map(|values| values.0).unwrap_or_default();
+        (statement.sql, values)
+    });
+    let values = template
+        .iter()
+        .map(|value| match value {
+            Value::String(Some(slot)) if slot.as_str() == TENANT_SLOT => tenant_id.into(),
+            Value::String(Some(slot)) if slot.as_str() == USER_SLOT => user_id.into(),
+            other => other.clone(),
+        })
+        .collect::<Vec<Value>>();
+    Statement::from_sql_and_values(backend, sql.clone(), values)
+}
+
+/// Stand-ins for the two values while the query is built once; no bank or user id holds a NUL.
+const TENANT_SLOT: &str = "\u{0}tenant";
+const USER_SLOT: &str = "\u{0}user";
+
+fn check_target_query(tenant_id: &str, user_id: &str) -> SelectStatement {
     let (u, b, c) = (Alias::new("u"), Alias::new("b"), Alias::new("c"));
     let mut query = Query::select();
     prefixed_columns::<users::Entity>(&mut query, &u, "u_");
@@ -62,24 +117,7 @@ pub async fn find_check_target<C: ConnectionTrait>(
         .and_where(Expr::col((u.clone(), users::Column::TenantId)).eq(tenant_id))
         .and_where(Expr::col((u, users::Column::Id)).eq(user_id))
         .limit(1);
-    let statement = conn.get_database_backend().build(&query);
-    let Some(row) = conn.query_one_raw(statement).await? else {
-        return Ok(None);
-    };
-    let user = UserRow::from_query_result(&row, "u_")?;
-    let binding = BindingRow::from_query_result_optional(&row, "b_")?;
-    let credential = CredentialRow::from_query_result_optional(&row, "c_")?;
-    let registered = match (binding, credential) {
-        (Some(binding), Some(credential)) => Some((binding, credential)),
-        (None, _) => None,
-        (Some(binding), None) => {
-            return Err(StoreError::Corrupt(format!(
-                "binding {} without its credential",
-                binding.id
-            )));
-        }
-    };
-    Ok(Some(CheckTarget { user, registered }))
+    query
 }
 
 /// Selects every column of `E` from `table` as `<prefix><column>`, as sea-orm's own
@@ -213,4 +251,21 @@ pub async fn accept_at_once(
         db.tell_observer(std::slice::from_ref(&event));
     }
     Ok(accepted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_statement_built_once_is_the_statement_built_for_these_values() {
+        for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
+            for (tenant, user) in [("bank-a", "u-1"), ("bank-b", "ユーザー2"), ("", "")] {
+                let fresh = backend.build(&check_target_query(tenant, user));
+                let reused = check_target_statement(backend, tenant, user);
+                assert_eq!(reused.sql, fresh.sql, "{backend:?}");
+                assert_eq!(reused.values, fresh.values, "{backend:?} {tenant} {user}");
+            }
+        }
+    }
 }
