@@ -33,10 +33,8 @@ async fn set_fillfactor(manager: &SchemaManager<'_>, percent: u32) -> Result<(),
     }
     // Pages already written keep their rows; the setting applies as rows are inserted or moved.
     for table in ["bindings", "credentials"] {
-        db.execute_unprepared(&format!(
-            "ALTER TABLE {table} SET (fillfactor = {percent})"
-        ))
-        .await?;
+        db.execute_unprepared(&format!("ALTER TABLE {table} SET (fillfactor = {percent})"))
+            .await?;
     }
     Ok(())
 }
