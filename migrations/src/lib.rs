@@ -19,6 +19,7 @@ mod m20261201_000008_idempotency_keys;
 mod m20261201_000009_audit_pending;
 mod m20261201_000010_key_roots;
 mod m20261201_000011_keyed_audit;
+mod m20261202_000012_account_macs;
 
 /// The list of all migrations, oldest first.
 #[derive(Debug)]
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_audit_pending::Migration),
             Box::new(m20261201_000010_key_roots::Migration),
             Box::new(m20261201_000011_keyed_audit::Migration),
+            Box::new(m20261202_000012_account_macs::Migration),
         ]
     }
 }
