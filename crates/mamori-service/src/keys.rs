@@ -4,16 +4,15 @@
 //! before they carried one (`mamori keys mac-accounts`).
 
 use mamori_crypto::{KeyError, SealedSecret};
-use mamori_domain::Operation;
+use mamori_domain::{AuditOutcome, Operation};
 use mamori_store::account_mac::{self, AccountTable};
-use mamori_store::audit::PLATFORM_TENANT;
+use mamori_store::audit::{NewAuditEvent, PLATFORM_TENANT};
 use mamori_store::sealed::{
     self, KeyUse, SEALED_TABLES, SealedRecord, SealedTable, find_key_root,
     insert_key_root_if_absent,
 };
 
 use crate::core::Core;
-use crate::core::audit::AuditEntry;
 use crate::error::ServiceError;
 
 /// The name of the root every subkey is derived from (its row in `key_roots`, and the AAD of
@@ -182,11 +181,20 @@ impl MasterKeys {
             for done in &report {
                 details.insert(done.table.name().to_owned(), done.macked.into());
             }
+            let event = NewAuditEvent {
+                tenant_id: PLATFORM_TENANT.to_owned(),
+                actor: "system".to_owned(),
+                operation: Operation::MacAccountRows,
+                outcome: AuditOutcome::Success,
+                error_code: None,
+                user_id: None,
+                credential_id: None,
+                request_id: None,
+                client_addr: None,
+                details: Some(serde_json::Value::Object(details)),
+            };
             let tx = self.core.write().await?;
-            AuditEntry::system(PLATFORM_TENANT, Operation::MacAccountRows, self.core.now())
-                .details(serde_json::Value::Object(details))
-                .append(&tx)
-                .await?;
+            tx.append_audit(vec![event], self.core.now()).await?;
             tx.commit().await?;
         }
         Ok(report)

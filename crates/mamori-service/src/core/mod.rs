@@ -17,7 +17,6 @@ use mamori_domain::policy::TenantPolicy;
 use mamori_domain::tenant_config::TenantConfig;
 use mamori_domain::{Clock, ErrorCode, RateLimit, TenantId};
 use mamori_otp::Secret;
-use mamori_store::account_mac::AccountMac;
 use mamori_store::api_keys::ApiKeyRow;
 use mamori_store::credentials::CredentialRow;
 use mamori_store::users::{self, UserRow};
@@ -172,10 +171,6 @@ impl std::ops::Deref for BankPolicy {
     }
 }
 
-/// The purpose of the account rows' MAC key (an HKDF subkey; see
-/// [`mamori_crypto::Keyring::subkey`]).
-const ACCOUNT_MAC_PURPOSE: &str = "mamori/account-mac/v1";
-
 /// What every area shares.
 #[derive(Debug, Clone)]
 pub(crate) struct Core {
@@ -220,17 +215,6 @@ impl Core {
 
     pub(crate) fn keyring(&self) -> &Keyring {
         &self.keyring
-    }
-
-    /// The account rows' MAC key, loaded into the database handle the first time (every later
-    /// call is one atomic read, in memory): no binding, device key or API key is written or
-    /// trusted without it.
-    pub(crate) async fn account_mac(&self) -> Result<&AccountMac, ServiceError> {
-        if !self.db.has_account_mac() {
-            let key = crate::keys::subkey(self, ACCOUNT_MAC_PURPOSE).await?;
-            self.db.install_account_mac(AccountMac::new(key));
-        }
-        Ok(self.db.account_mac()?)
     }
 
     /// A user of the caller's bank; another bank's user is `not_found`, like a missing one.
