@@ -338,6 +338,8 @@ fn api_keys_create_list_revoke() {
     let run = |args: &[&str]| {
         let out = MAMORI
             .command()
+            // `create` makes the key's MAC with the master key: the node's key file, there.
+            .current_dir(work.path())
             .args(args)
             .args(["--database-url", &url])
             .env("MAMORI_TENANT_CONFIGS", shipped_tenant_configs())
