@@ -19,7 +19,8 @@ mod m20261201_000008_idempotency_keys;
 mod m20261201_000009_audit_pending;
 mod m20261201_000010_key_roots;
 mod m20261201_000011_keyed_audit;
-mod m20261202_000014_room_for_hot_updates;
+mod m20261202_000012_account_macs;
+mod m20261202_000013_room_for_hot_updates;
 
 /// The list of all migrations, oldest first.
 #[derive(Debug)]
@@ -40,7 +41,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_audit_pending::Migration),
             Box::new(m20261201_000010_key_roots::Migration),
             Box::new(m20261201_000011_keyed_audit::Migration),
-            Box::new(m20261202_000014_room_for_hot_updates::Migration),
+            Box::new(m20261202_000012_account_macs::Migration),
+            Box::new(m20261202_000013_room_for_hot_updates::Migration),
         ]
     }
 }

@@ -6,6 +6,7 @@
     reason = "test scenarios are plain async fns; an unexpected error should fail them loudly"
 )]
 
+mod account_macs;
 mod admin_banks;
 mod admin_customers;
 mod admin_session;

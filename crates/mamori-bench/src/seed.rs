@@ -22,6 +22,7 @@ use mamori_domain::policy::TenantPolicy;
 use mamori_domain::tenant_config::TenantConfig;
 use mamori_domain::{AuditOutcome, BindingState, CredentialKind, Operation, TenantId};
 use mamori_otp::{CredentialId, OtpParams, Secret};
+use mamori_store::account_mac::AccountMac;
 use mamori_store::audit::NewAuditEvent;
 use mamori_store::seed::{
     self, SeedApiKey, SeedBank, SeedBinding, SeedCredential, SeedUser, SeedUserRow,
@@ -238,6 +239,8 @@ pub async fn seed(
                 created_at: now,
                 revoked_at: None,
                 last_used_at: None,
+                // Made by the store as it inserts the row.
+                mac: None,
             },
         });
         seeded_banks.push(SeededBank {
@@ -246,9 +249,12 @@ pub async fn seed(
             otp,
         });
     }
+    // The rows that grant access carry their MAC, as the use cases write them.
+    let mac = db.account_mac()?.clone();
     let tx = db.write().await?;
     seed::insert_banks(
         &tx,
+        &mac,
         &banks,
         &format!("operator:{}", plan.operator),
         "mamori seed (benchmark data)",
@@ -282,7 +288,7 @@ pub async fn seed(
     let receive = Arc::new(Mutex::new(receive));
     let mut inserters = Vec::with_capacity(writers);
     for _ in 0..writers {
-        let (db, receive) = (db.clone(), receive.clone());
+        let (db, mac, receive) = (db.clone(), mac.clone(), receive.clone());
         inserters.push(tokio::spawn(async move {
             let mut done = 0_u64;
             loop {
@@ -290,7 +296,7 @@ pub async fn seed(
                     return Ok::<u64, anyhow::Error>(done);
                 };
                 let len = chunk.len() as u64;
-                if let Err(err) = insert_chunk(&db, chunk).await {
+                if let Err(err) = insert_chunk(&db, &mac, chunk).await {
                     // Closing the channel stops the maker and, once drained, the other writers.
                     receive.lock().await.close();
                     return Err(err);
@@ -326,9 +332,9 @@ pub async fn seed(
     })
 }
 
-async fn insert_chunk(db: &Database, chunk: Vec<SeedUser>) -> anyhow::Result<()> {
+async fn insert_chunk(db: &Database, mac: &AccountMac, chunk: Vec<SeedUser>) -> anyhow::Result<()> {
     let tx = db.write().await?;
-    seed::insert_users(&tx, chunk).await?;
+    seed::insert_users(&tx, mac, chunk).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -427,6 +433,8 @@ impl Maker {
                 last_success_at: None,
                 created_at: now,
                 updated_at: now,
+                // Made by the store as it inserts the row.
+                mac: None,
             },
         };
         Ok((row, secret))

@@ -94,6 +94,9 @@ pub enum Operation {
     /// The sealer refused a waiting entry whose MAC did not check: written by someone
     /// without the key, e.g. straight into the database.
     RefuseAuditEntry,
+    /// An operator gave the bindings, device keys and API keys written before they carried a
+    /// MAC their MAC, once, at the upgrade (`mamori keys mac-accounts`).
+    MacAccountRows,
 }
 
 impl Operation {
@@ -142,6 +145,7 @@ impl Operation {
         Self::ResendActivationMail,
         Self::KeyAuditChain,
         Self::RefuseAuditEntry,
+        Self::MacAccountRows,
     ];
 
     /// The stored name: the API's operationId where there is one.
@@ -190,6 +194,7 @@ impl Operation {
             Self::ResendActivationMail => "resendActivationMail",
             Self::KeyAuditChain => "keyAuditChain",
             Self::RefuseAuditEntry => "refuseAuditEntry",
+            Self::MacAccountRows => "macAccountRows",
         }
     }
 

@@ -338,6 +338,8 @@ fn api_keys_create_list_revoke() {
     let run = |args: &[&str]| {
         let out = MAMORI
             .command()
+            // `create` makes the key's MAC with the master key: the node's key file, there.
+            .current_dir(work.path())
             .args(args)
             .args(["--database-url", &url])
             .env("MAMORI_TENANT_CONFIGS", shipped_tenant_configs())
@@ -963,4 +965,74 @@ async fn serve_refuses_an_unkeyed_chain_and_rekey_refuses_to_launder_it() {
     let (ok, _, stderr) = tokio::task::block_in_place(|| run(&["audit", "rekey"]));
     assert!(!ok, "{stderr}");
     assert!(stderr.contains("does not check at entry 1"), "{stderr}");
+}
+
+/// A node does not start on a database with account rows that carry no MAC (an upgrade from an
+/// earlier version): it names the tables and `mamori keys mac-accounts`; that command gives them
+/// their MACs once, and a second run finds nothing to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_refuses_account_rows_without_a_mac_until_mac_accounts() {
+    let app = mamori_testkit::TestApp::new(TestEngine::Sqlite).await;
+    let bank = app.bank("jonan-shinkin").await;
+    bank.create_user("7100002", None).await;
+    sea_orm::ConnectionTrait::execute_unprepared(
+        app.db.connection(),
+        "UPDATE api_keys SET mac = NULL",
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = app.test_db.url.clone();
+    let run = |args: &[&str]| {
+        let out = MAMORI
+            .command()
+            .current_dir(dir.path())
+            .args(args)
+            .args(["--database-url", &url])
+            .env("MAMORI_MASTER_KEY", app.master_key().to_hex())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let configs = shipped_tenant_configs();
+    let mut serve = MAMORI
+        .command()
+        .current_dir(dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0", "--tenant-configs"])
+        .arg(&configs)
+        .args(["--database-url", &url])
+        .env("MAMORI_MASTER_KEY", app.master_key().to_hex())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = serve.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            serve.kill().unwrap();
+            break None;
+        }
+        tokio::task::block_in_place(|| std::thread::sleep(Duration::from_millis(100)));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut serve.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(status.is_some_and(|s| !s.success()), "{stderr}");
+    assert!(
+        stderr.contains("1 row(s) of api_keys") && stderr.contains("mamori keys mac-accounts"),
+        "{stderr}"
+    );
+
+    let (ok, stdout, stderr) = tokio::task::block_in_place(|| run(&["keys", "mac-accounts"]));
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(stdout.contains("api_keys: 1 given their MAC"), "{stdout}");
+    let (ok, stdout, stderr) = tokio::task::block_in_place(|| run(&["keys", "mac-accounts"]));
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(stdout.contains("nothing to do"), "{stdout}");
 }

@@ -33,6 +33,8 @@ impl Platform {
         let url = format!("sqlite://{}/mamori.db?mode=rwc", work.path().display());
         let out = MAMORI
             .command()
+            // The key's MAC is made with the master key: the node's key file, there.
+            .current_dir(work.path())
             .args([
                 "api-keys",
                 "create",

@@ -74,6 +74,7 @@ impl Access {
         let id = format!("key_{}", uuid::Uuid::new_v4().simple());
         api_keys::insert_api_key(
             self.core.db(),
+            self.core.account_mac().await?,
             ApiKeyRow {
                 id: id.clone(),
                 tenant_id: tenant_id.to_string(),
@@ -83,6 +84,7 @@ impl Access {
                 created_at: self.core.now(),
                 revoked_at: None,
                 last_used_at: None,
+                mac: None,
             },
         )
         .await?;
@@ -132,8 +134,11 @@ impl Access {
         let found = match self.core.caches.bank_keys.get(key.prefix()) {
             Some(found) => found,
             None => {
+                // The MAC is checked here, as the row enters the cache: a row a database writer
+                // made is refused like an unknown key, and never cached.
+                let mac = self.core.account_mac().await?;
                 let found = Arc::new(
-                    api_keys::find_active_api_key_with_bank(self.core.db(), key.prefix())
+                    api_keys::find_active_api_key_with_bank(self.core.db(), mac, key.prefix())
                         .await?
                         .ok_or_else(unauthorized)?,
                 );

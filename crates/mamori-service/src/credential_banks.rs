@@ -128,7 +128,12 @@ impl TokenBanks {
 
         let tx = core.write().await?;
         let listed = match decide(&tx, &credential, decision, now).await? {
-            Ok(()) => Ok(bindings::live_registrations_of_credential(&tx, &credential.id).await?),
+            Ok(()) => Ok(bindings::live_registrations_of_credential(
+                &tx,
+                core.account_mac().await?,
+                &credential.id,
+            )
+            .await?),
             Err(code) => Err(ServiceError::rejected(code)),
         };
         match &listed {

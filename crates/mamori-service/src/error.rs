@@ -106,7 +106,7 @@ impl From<StoreError> for ServiceError {
             StoreError::Conflict(e) => ServiceError::Unavailable(format!("write conflict: {e}")),
             StoreError::Refused(e) => ServiceError::Internal(e.to_string()),
             StoreError::Corrupt(e) => ServiceError::Internal(e),
-            err @ (StoreError::NoAuditKey | StoreError::Unkeyed(_)) => {
+            err @ (StoreError::NoAuditKey | StoreError::NoAccountMac | StoreError::Unkeyed(_)) => {
                 ServiceError::Internal(err.to_string())
             }
         }

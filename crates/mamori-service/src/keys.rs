@@ -1,8 +1,12 @@
 //! The master keys' life in the database: which keys the sealed records need (the start-up
 //! check), the root of derived keys, and re-sealing every record under the current key so an
-//! old key can be retired (`mamori keys reseal`).
+//! old key can be retired (`mamori keys reseal`), and the MACs of the account rows written
+//! before they carried one (`mamori keys mac-accounts`).
 
 use mamori_crypto::{KeyError, SealedSecret};
+use mamori_domain::{AuditOutcome, Operation};
+use mamori_store::account_mac::{self, AccountTable};
+use mamori_store::audit::{NewAuditEvent, PLATFORM_TENANT};
 use mamori_store::sealed::{
     self, KeyUse, SEALED_TABLES, SealedRecord, SealedTable, find_key_root,
     insert_key_root_if_absent,
@@ -17,6 +21,30 @@ const SUBKEY_ROOT: &str = "subkeys";
 
 /// How many records `reseal` re-encrypts per transaction.
 pub const RESEAL_BATCH: u64 = 200;
+
+/// How many rows `mac-accounts` gives their MAC per transaction.
+pub const MAC_BATCH: u64 = 500;
+
+/// Account rows of one table without a MAC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unmacked {
+    /// The table.
+    pub table: AccountTable,
+    /// How many rows carry no MAC.
+    pub rows: u64,
+}
+
+/// What `mac-accounts` did to one table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Macked {
+    /// The table.
+    pub table: AccountTable,
+    /// Rows given their MAC.
+    pub macked: u64,
+    /// Rows another writer changed between read and write (left without a MAC: a later run
+    /// finds them).
+    pub changed_meanwhile: u64,
+}
 
 /// Records this process's keys cannot open.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +124,80 @@ impl MasterKeys {
     /// keyring, so every subkey is ready.
     pub async fn load_subkey_root(&self) -> Result<(), ServiceError> {
         subkey(&self.core, "mamori/check/v1").await.map(|_| ())
+    }
+
+    /// Loads the account rows' MAC key into the database handle, for a tool that writes
+    /// bindings and API keys through the store itself (`mamori seed`).
+    pub async fn load_account_mac(&self) -> Result<(), ServiceError> {
+        self.core.account_mac().await.map(|_| ())
+    }
+
+    /// The account tables with rows written before they carried a MAC: `mamori serve` refuses
+    /// to start while there are any (every read that decides access would treat them as
+    /// absent). Empty when every row has its MAC.
+    pub async fn unmacked_accounts(&self) -> Result<Vec<Unmacked>, ServiceError> {
+        let mut unmacked = Vec::new();
+        for table in AccountTable::ALL {
+            let rows = account_mac::count_without_mac(self.core.db(), table).await?;
+            if rows > 0 {
+                unmacked.push(Unmacked { table, rows });
+            }
+        }
+        Ok(unmacked)
+    }
+
+    /// Gives every binding, device key and API key without a MAC its MAC, `batch` rows per
+    /// transaction, each write conditional on the row still having none (so a second run, or
+    /// one beside running nodes, is safe), and records a `macAccountRows` entry in the
+    /// platform's trail when it gave any. For an operator, once, at the upgrade: it vouches
+    /// for whatever the rows hold at that moment.
+    pub async fn mac_accounts(&self, batch: u64) -> Result<Vec<Macked>, ServiceError> {
+        let mac = self.core.account_mac().await?;
+        let mut report = Vec::new();
+        for table in AccountTable::ALL {
+            let mut done = Macked {
+                table,
+                macked: 0,
+                changed_meanwhile: 0,
+            };
+            let mut after: Option<String> = None;
+            loop {
+                let tx = self.core.write().await?;
+                let (read, macked, last) =
+                    account_mac::mac_missing(&tx, mac, table, after.as_deref(), batch.max(1))
+                        .await?;
+                tx.commit().await?;
+                done.macked += macked;
+                done.changed_meanwhile += read - macked;
+                match last {
+                    Some(last) => after = Some(last),
+                    None => break,
+                }
+            }
+            report.push(done);
+        }
+        if report.iter().any(|done| done.macked > 0) {
+            let mut details = serde_json::Map::new();
+            for done in &report {
+                details.insert(done.table.name().to_owned(), done.macked.into());
+            }
+            let event = NewAuditEvent {
+                tenant_id: PLATFORM_TENANT.to_owned(),
+                actor: "system".to_owned(),
+                operation: Operation::MacAccountRows,
+                outcome: AuditOutcome::Success,
+                error_code: None,
+                user_id: None,
+                credential_id: None,
+                request_id: None,
+                client_addr: None,
+                details: Some(serde_json::Value::Object(details)),
+            };
+            let tx = self.core.write().await?;
+            tx.append_audit(vec![event], self.core.now()).await?;
+            tx.commit().await?;
+        }
+        Ok(report)
     }
 
     /// Re-encrypts every sealed record not under the current master key with it, `batch`

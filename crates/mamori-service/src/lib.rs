@@ -58,7 +58,9 @@ pub use core::{Actor, BankCaller, Limits, RequestMeta};
 pub use credential_banks::{CredentialBank, CredentialBanks, TokenBanks};
 pub use error::ServiceError;
 pub use idempotency::{Admission, Idempotency, KeyClaim, StoredAnswer};
-pub use keys::{MasterKeys, RESEAL_BATCH, Resealed, Unopenable, Unopened};
+pub use keys::{
+    MAC_BATCH, Macked, MasterKeys, RESEAL_BATCH, Resealed, Unmacked, Unopenable, Unopened,
+};
 pub use login::{LOGIN_TTL_MINUTES, Login, LoginCompleted, LoginStarted};
 pub use mamori_crypto::Checkpoint;
 pub use otp::{Accepted, BankOtp};

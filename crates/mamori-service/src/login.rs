@@ -328,8 +328,13 @@ impl Login {
         if !policy.otp.required_at_login {
             return Ok(LoginStep::Complete);
         }
-        let live = bindings::find_live_binding(self.core.db(), caller.tenant_id.as_str(), &user.id)
-            .await?;
+        let live = bindings::find_live_binding(
+            self.core.db(),
+            self.core.account_mac().await?,
+            caller.tenant_id.as_str(),
+            &user.id,
+        )
+        .await?;
         Ok(if live.is_some() {
             LoginStep::OtpRequired
         } else {

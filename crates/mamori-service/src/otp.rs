@@ -178,9 +178,14 @@ impl BankOtp {
         let core = &self.core;
         // The policy comes from this node's cache; user, binding and credential in one read.
         let policy = core.policy(caller).await?;
-        let target = checks::find_check_target(core.db(), caller.tenant_id.as_str(), user_id)
-            .await?
-            .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))?;
+        let target = checks::find_check_target(
+            core.db(),
+            core.account_mac().await?,
+            caller.tenant_id.as_str(),
+            user_id,
+        )
+        .await?
+        .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))?;
         let now = core.now();
         let entry = AuditEntry::bank(caller, meta, operation, now).user(&target.user.id);
         let Some((binding, credential)) = target.registered else {

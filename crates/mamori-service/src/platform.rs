@@ -60,7 +60,7 @@ impl Platform {
                 "credential {id} is not suspended"
             )));
         }
-        let banks = bindings::banks_of_credential(&tx, id).await?;
+        let banks = bindings::banks_of_credential(&tx, self.core.account_mac().await?, id).await?;
         for tenant in std::iter::once(PLATFORM_TENANT).chain(banks.iter().map(String::as_str)) {
             AuditEntry::operator(
                 operator,

@@ -384,7 +384,14 @@ impl Provisioning {
                 continue;
             }
             if let Some(key) = device_key {
-                devices::insert_device_key(tx, id.as_str(), &key.to_base64(), now).await?;
+                devices::insert_device_key(
+                    tx,
+                    self.core.account_mac().await?,
+                    id.as_str(),
+                    &key.to_base64(),
+                    now,
+                )
+                .await?;
             }
             entry
                 .credential(id.as_str())

@@ -268,7 +268,9 @@ impl Push {
             }
         }
         let db = core.db();
-        let Some(binding) = bindings::find_live_binding(db, &user.tenant_id, &user.id).await?
+        let Some(binding) =
+            bindings::find_live_binding(db, core.account_mac().await?, &user.tenant_id, &user.id)
+                .await?
         else {
             return core
                 .refuse(entry, ServiceError::rejected(ErrorCode::OtpNotRegistered))
@@ -287,7 +289,7 @@ impl Push {
         if credential.suspended_at.is_some() {
             return refuse_with(ErrorCode::CredentialSuspended).await;
         }
-        if devices::find_device_key(db, &credential_id)
+        if devices::find_device_key(db, core.account_mac().await?, &credential_id)
             .await?
             .is_none()
         {
@@ -561,7 +563,12 @@ impl Push {
             .map_err(|_| ServiceError::rejected(ErrorCode::CredentialIdMalformed))?;
         let signed = match (signed_at, signature) {
             (Some(at), Some(signature)) => {
-                let stored = devices::find_device_key(self.core.db(), id.as_str()).await?;
+                let stored = devices::find_device_key(
+                    self.core.db(),
+                    self.core.account_mac().await?,
+                    id.as_str(),
+                )
+                .await?;
                 let verified = device_signed(
                     stored.as_deref(),
                     &listing_message(id.as_str(), at),
@@ -681,7 +688,9 @@ impl Push {
         // An unknown approval, another credential's, a credential without a device key and a
         // wrong signature are one answer after the same work: a stranger learns nothing.
         let Some(row) = row else {
-            let _ = devices::find_device_key(db, &answer.credential_id).await?;
+            let _ =
+                devices::find_device_key(db, self.core.account_mac().await?, &answer.credential_id)
+                    .await?;
             let _ = device_signed(None, approval_id.as_bytes(), &answer.signature);
             let entry = AuditEntry::platform_token(meta, Operation::AnswerPushApproval, now);
             return self
@@ -722,7 +731,9 @@ impl Push {
         let txn = self.core.write().await?;
         // Lock, revoke and platform suspension are re-checked here under shared row locks: the
         // answer and a support-desk change or a suspension cannot both win.
-        let binding = bindings::find_binding_locked(&txn, &row.binding_id).await?;
+        let binding =
+            bindings::find_binding_locked(&txn, self.core.account_mac().await?, &row.binding_id)
+                .await?;
         let binding_refusal = match binding.as_ref().map(|b| b.state) {
             Some(BindingState::Active) => None,
             Some(BindingState::Locked) => Some(ErrorCode::OtpLocked),
@@ -800,7 +811,12 @@ impl Push {
         answer: &PushAnswer,
         now: DateTime<Utc>,
     ) -> Result<bool, ServiceError> {
-        let stored = devices::find_device_key(self.core.db(), &row.credential_id).await?;
+        let stored = devices::find_device_key(
+            self.core.db(),
+            self.core.account_mac().await?,
+            &row.credential_id,
+        )
+        .await?;
         let message = SignedAnswer {
             approval_id: &row.id,
             tenant_id: &row.tenant_id,

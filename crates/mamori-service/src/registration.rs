@@ -131,7 +131,13 @@ impl Registration {
         let tx = core.write().await?;
         // The insert comes first so every unit takes binding, then credential, then audit
         // locks in the same order.
-        match bindings::insert_binding(&tx, new_binding(user, &credential.id, now)).await {
+        match bindings::insert_binding(
+            &tx,
+            core.account_mac().await?,
+            new_binding(user, &credential.id, now),
+        )
+        .await
+        {
             Err(StoreError::Conflict(_)) => {
                 drop(tx);
                 return core
@@ -281,8 +287,13 @@ impl Registration {
                     .await;
             }
         };
-        let Some(old_binding) =
-            bindings::find_live_binding(core.db(), &user.tenant_id, &user.id).await?
+        let Some(old_binding) = bindings::find_live_binding(
+            core.db(),
+            core.account_mac().await?,
+            &user.tenant_id,
+            &user.id,
+        )
+        .await?
         else {
             return core
                 .refuse(entry, ServiceError::rejected(ErrorCode::OtpNotRegistered))
@@ -366,7 +377,13 @@ impl Registration {
             drop(tx);
             return core.refuse(old_entry, ServiceError::locked()).await;
         }
-        match bindings::insert_binding(&tx, new_binding(&user, &new_cred.id, now)).await {
+        match bindings::insert_binding(
+            &tx,
+            core.account_mac().await?,
+            new_binding(&user, &new_cred.id, now),
+        )
+        .await
+        {
             Err(StoreError::Conflict(_)) => {
                 drop(tx);
                 return refuse(ServiceError::rejected(
@@ -402,5 +419,7 @@ fn new_binding(user: &UserRow, credential_id: &str, now: DateTime<Utc>) -> Bindi
         last_success_at: Some(now),
         created_at: now,
         updated_at: now,
+        // Made by the store as it inserts the row.
+        mac: None,
     }
 }

@@ -106,9 +106,14 @@ impl SelfIssue {
         }
         check_activation_password(activation_password)
             .map_err(|e| ServiceError::invalid(e.to_string()))?;
-        if bindings::find_live_binding(core.db(), &user.tenant_id, &user.id)
-            .await?
-            .is_some()
+        if bindings::find_live_binding(
+            core.db(),
+            core.account_mac().await?,
+            &user.tenant_id,
+            &user.id,
+        )
+        .await?
+        .is_some()
         {
             return core
                 .refuse(
@@ -438,7 +443,9 @@ impl SelfIssue {
         let entry = AuditEntry::bank(caller, meta, Operation::ReleaseOtpUse, now).user(&user.id);
         self.require_self_issue(&entry, &policy).await?;
         let txn = core.write().await?;
-        let live = bindings::find_live_binding(&txn, &user.tenant_id, &user.id).await?;
+        let live =
+            bindings::find_live_binding(&txn, core.account_mac().await?, &user.tenant_id, &user.id)
+                .await?;
         let released = match &live {
             Some(binding) => {
                 bindings::transition_binding(

@@ -48,7 +48,9 @@ pub(crate) async fn otp_status(
     let user = core.bank_user(caller, user_id).await?;
     let policy = core.policy(caller).await?;
     let db = core.db();
-    let latest = bindings::find_latest_binding(db, &user.tenant_id, &user.id).await?;
+    let latest =
+        bindings::find_latest_binding(db, core.account_mac().await?, &user.tenant_id, &user.id)
+            .await?;
     let live = latest.as_ref().is_some_and(|b| b.state.is_live());
     // A live token wins; otherwise a token issued by mail and still usable reads 申請済.
     if !live

@@ -84,8 +84,13 @@ impl SupportDesk {
         let now = core.now();
         let entry = AuditEntry::bank(caller, meta, operation, now).user(&user.id);
         let not_registered = || ServiceError::rejected(ErrorCode::OtpNotRegistered);
-        let Some(binding) =
-            bindings::find_live_binding(core.db(), &user.tenant_id, &user.id).await?
+        let Some(binding) = bindings::find_live_binding(
+            core.db(),
+            core.account_mac().await?,
+            &user.tenant_id,
+            &user.id,
+        )
+        .await?
         else {
             return core.refuse(entry, not_registered()).await;
         };

@@ -1,4 +1,5 @@
-//! Banks' API keys: stored as a hash, found by their public prefix.
+//! Banks' API keys: stored as a hash with a MAC over the key's bank, prefix and hash (see
+//! [`crate::account_mac`]), found by their public prefix.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
@@ -7,16 +8,19 @@ use sea_orm::{
     JoinType, QueryFilter, QueryOrder, QuerySelect, RelationDef,
 };
 
+use crate::account_mac::AccountMac;
 use crate::entities::{api_keys, tenants};
 use crate::error::StoreError;
 
 pub use crate::entities::api_keys::Model as ApiKeyRow;
 
-/// Inserts an API key row.
+/// Inserts an API key row with its MAC under `mac`.
 pub async fn insert_api_key<C: ConnectionTrait>(
     conn: &C,
+    mac: &AccountMac,
     row: ApiKeyRow,
 ) -> Result<(), StoreError> {
+    let tag = mac.api_key(&row);
     api_keys::Entity::insert(api_keys::ActiveModel {
         id: Set(row.id),
         tenant_id: Set(row.tenant_id),
@@ -26,15 +30,18 @@ pub async fn insert_api_key<C: ConnectionTrait>(
         created_at: Set(row.created_at),
         revoked_at: Set(row.revoked_at),
         last_used_at: Set(row.last_used_at),
+        mac: Set(Some(tag)),
     })
     .exec_without_returning(conn)
     .await?;
     Ok(())
 }
 
-/// An unrevoked API key by its public prefix, with whether its bank is suspended (one query).
+/// An unrevoked API key by its public prefix, with whether its bank is suspended (one query);
+/// a key whose MAC does not check is absent.
 pub async fn find_active_api_key_with_bank<C: ConnectionTrait>(
     conn: &C,
+    mac: &AccountMac,
     prefix: &str,
 ) -> Result<Option<(ApiKeyRow, bool)>, StoreError> {
     let to_bank: RelationDef = api_keys::Entity::belongs_to(tenants::Entity)
@@ -49,22 +56,25 @@ pub async fn find_active_api_key_with_bank<C: ConnectionTrait>(
         .into_model::<KeyWithBank>()
         .one(conn)
         .await?;
-    Ok(found.map(|k| {
-        let suspended = k.bank_suspended_at.is_some();
-        (
-            ApiKeyRow {
-                id: k.id,
-                tenant_id: k.tenant_id,
-                prefix: k.prefix,
-                key_hash: k.key_hash,
-                label: k.label,
-                created_at: k.created_at,
-                revoked_at: k.revoked_at,
-                last_used_at: k.last_used_at,
-            },
-            suspended,
-        )
-    }))
+    Ok(found
+        .map(|k| {
+            let suspended = k.bank_suspended_at.is_some();
+            (
+                ApiKeyRow {
+                    id: k.id,
+                    tenant_id: k.tenant_id,
+                    prefix: k.prefix,
+                    key_hash: k.key_hash,
+                    label: k.label,
+                    created_at: k.created_at,
+                    revoked_at: k.revoked_at,
+                    last_used_at: k.last_used_at,
+                    mac: k.mac,
+                },
+                suspended,
+            )
+        })
+        .filter(|(row, _)| mac.api_key_holds(row)))
 }
 
 #[derive(Debug, FromQueryResult)]
@@ -77,19 +87,22 @@ struct KeyWithBank {
     created_at: DateTime<Utc>,
     revoked_at: Option<DateTime<Utc>>,
     last_used_at: Option<DateTime<Utc>>,
+    mac: Option<String>,
     bank_suspended_at: Option<DateTime<Utc>>,
 }
 
-/// An unrevoked API key by its public prefix.
+/// An unrevoked API key by its public prefix; one whose MAC does not check is absent.
 pub async fn find_active_api_key<C: ConnectionTrait>(
     conn: &C,
+    mac: &AccountMac,
     prefix: &str,
 ) -> Result<Option<ApiKeyRow>, StoreError> {
     Ok(api_keys::Entity::find()
         .filter(api_keys::Column::Prefix.eq(prefix))
         .filter(api_keys::Column::RevokedAt.is_null())
         .one(conn)
-        .await?)
+        .await?
+        .filter(|row| mac.api_key_holds(row)))
 }
 
 /// Revokes an API key by id or prefix; returns whether one was revoked.

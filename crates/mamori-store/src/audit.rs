@@ -327,7 +327,7 @@ fn event_fields<'a>(
 
 /// Each field length-prefixed (an absent one as `-`) and ended by a newline, so no two
 /// different entries serialise alike.
-fn encode_fields(fields: &[Option<&str>], mut update: impl FnMut(&[u8])) {
+pub(crate) fn encode_fields(fields: &[Option<&str>], mut update: impl FnMut(&[u8])) {
     for field in fields {
         match field {
             None => update(b"-"),

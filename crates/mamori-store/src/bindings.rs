@@ -8,6 +8,7 @@ use sea_orm::{
     QuerySelect,
 };
 
+use crate::account_mac::AccountMac;
 use crate::entities::{bindings, tenants};
 use crate::error::StoreError;
 use mamori_domain::BindingState;
@@ -17,12 +18,14 @@ pub use crate::entities::bindings::Model as BindingRow;
 /// The states in which a binding is the user's registered token at its bank.
 pub(crate) const LIVE: [BindingState; 2] = [BindingState::Active, BindingState::Locked];
 
-/// Inserts a live binding; a user who already has one at this bank is a `Conflict` (the
-/// partial unique index decides, not a prior read).
+/// Inserts a live binding with its MAC under `mac`; a user who already has one at this bank
+/// is a `Conflict` (the partial unique index decides, not a prior read).
 pub async fn insert_binding<C: ConnectionTrait>(
     conn: &C,
+    mac: &AccountMac,
     row: BindingRow,
 ) -> Result<(), StoreError> {
+    let tag = mac.binding(&row);
     bindings::Entity::insert(bindings::ActiveModel {
         id: Set(row.id),
         tenant_id: Set(row.tenant_id),
@@ -33,15 +36,18 @@ pub async fn insert_binding<C: ConnectionTrait>(
         last_success_at: Set(row.last_success_at),
         created_at: Set(row.created_at),
         updated_at: Set(row.updated_at),
+        mac: Set(Some(tag)),
     })
     .exec_without_returning(conn)
     .await?;
     Ok(())
 }
 
-/// The user's live (active or locked) binding at this bank.
+/// The user's live (active or locked) binding at this bank; one whose MAC does not check is
+/// absent.
 pub async fn find_live_binding<C: ConnectionTrait>(
     conn: &C,
+    mac: &AccountMac,
     tenant_id: &str,
     user_id: &str,
 ) -> Result<Option<BindingRow>, StoreError> {
@@ -50,25 +56,30 @@ pub async fn find_live_binding<C: ConnectionTrait>(
         .filter(bindings::Column::UserId.eq(user_id))
         .filter(bindings::Column::State.is_in(LIVE))
         .one(conn)
-        .await?)
+        .await?
+        .filter(|row| mac.binding_holds(row)))
 }
 
 /// A binding by its ID, read with a shared row lock inside the caller's transaction (on
 /// PostgreSQL; SQLite's write transaction already excludes writers), so a concurrent revoke or
-/// lock either commits before the read or waits until the caller commits.
+/// lock either commits before the read or waits until the caller commits. One whose MAC does
+/// not check is absent.
 pub async fn find_binding_locked<C: ConnectionTrait>(
     conn: &C,
+    mac: &AccountMac,
     binding_id: &str,
 ) -> Result<Option<BindingRow>, StoreError> {
     Ok(bindings::Entity::find_by_id(binding_id.to_owned())
         .lock_shared()
         .one(conn)
-        .await?)
+        .await?
+        .filter(|row| mac.binding_holds(row)))
 }
 
-/// The user's most recent binding at this bank, live or not.
+/// The user's most recent binding at this bank, live or not; none when its MAC does not check.
 pub async fn find_latest_binding<C: ConnectionTrait>(
     conn: &C,
+    mac: &AccountMac,
     tenant_id: &str,
     user_id: &str,
 ) -> Result<Option<BindingRow>, StoreError> {
@@ -78,7 +89,8 @@ pub async fn find_latest_binding<C: ConnectionTrait>(
         .order_by_desc(bindings::Column::CreatedAt)
         .order_by_desc(bindings::Column::UpdatedAt)
         .one(conn)
-        .await?)
+        .await?
+        .filter(|row| mac.binding_holds(row)))
 }
 
 /// Reserves one attempt on an active binding before its code is checked: `failures + 1`, only
@@ -161,9 +173,10 @@ pub async fn transition_binding<C: ConnectionTrait>(
     Ok(result.rows_affected == 1)
 }
 
-/// The banks where a credential has a live (active or locked) binding.
+/// The banks where a credential has a live (active or locked) binding whose MAC checks.
 pub async fn banks_of_credential<C: ConnectionTrait>(
     conn: &C,
+    mac: &AccountMac,
     credential_id: &str,
 ) -> Result<Vec<String>, StoreError> {
     let mut banks: Vec<String> = bindings::Entity::find()
@@ -172,6 +185,7 @@ pub async fn banks_of_credential<C: ConnectionTrait>(
         .all(conn)
         .await?
         .into_iter()
+        .filter(|b| mac.binding_holds(b))
         .map(|b| b.tenant_id)
         .collect();
     banks.sort();
@@ -221,18 +235,20 @@ pub struct Registration {
 
 /// Every live (active or locked) binding of a credential at every bank, oldest first. Only the
 /// token-facing listing may call this, after the token proved itself with a fresh code: no
-/// bank ever sees another bank's registrations.
+/// bank ever sees another bank's registrations. A binding whose MAC does not check is left out.
 pub async fn live_registrations_of_credential<C: ConnectionTrait>(
     conn: &C,
+    mac: &AccountMac,
     credential_id: &str,
 ) -> Result<Vec<Registration>, StoreError> {
-    let live = bindings::Entity::find()
+    let mut live = bindings::Entity::find()
         .filter(bindings::Column::CredentialId.eq(credential_id))
         .filter(bindings::Column::State.is_in(LIVE))
         .order_by_asc(bindings::Column::CreatedAt)
         .order_by_asc(bindings::Column::Id)
         .all(conn)
         .await?;
+    live.retain(|row| mac.binding_holds(row));
     let banks = tenants::Entity::find()
         .filter(tenants::Column::Id.is_in(live.iter().map(|b| b.tenant_id.clone())))
         .all(conn)

@@ -10,6 +10,7 @@ use sea_orm::{
     ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, Iterable, Statement, Value,
 };
 
+use crate::account_mac::AccountMac;
 use crate::audit::{self, NewAuditEvent};
 use crate::db::{Database, Engine};
 
@@ -29,9 +30,11 @@ pub struct CheckTarget {
 }
 
 /// The user `user_id` of `tenant_id` with their live binding and its credential, in one query.
-/// `None`: no such user at this bank.
+/// `None`: no such user at this bank. A binding whose MAC does not check is absent (the user
+/// reads as unregistered), checked here in memory: no extra round trip.
 pub async fn find_check_target<C: ConnectionTrait>(
     conn: &C,
+    mac: &AccountMac,
     tenant_id: &str,
     user_id: &str,
 ) -> Result<Option<CheckTarget>, StoreError> {
@@ -40,7 +43,8 @@ pub async fn find_check_target<C: ConnectionTrait>(
         return Ok(None);
     };
     let user = UserRow::from_query_result(&row, "u_")?;
-    let binding = BindingRow::from_query_result_optional(&row, "b_")?;
+    let binding = BindingRow::from_query_result_optional(&row, "b_")?
+        .filter(|binding| mac.binding_holds(binding));
     let credential = CredentialRow::from_query_result_optional(&row, "c_")?;
     let registered = match (binding, credential) {
         (Some(binding), Some(credential)) => Some((binding, credential)),

@@ -17,6 +17,7 @@ use sea_orm::{
     ExecResult, QueryResult, Statement, TransactionOptions, TransactionTrait,
 };
 
+use crate::account_mac::AccountMac;
 use crate::audit::{AuditKey, NewAuditEvent};
 use crate::error::StoreError;
 use crate::group::{GroupCommits, Slot, Writer};
@@ -53,6 +54,9 @@ pub struct Database {
     /// The trail's key, installed once the master key has been read (see
     /// [`Database::install_audit_key`]); shared by every clone of the pool.
     audit_key: Arc<OnceLock<AuditKey>>,
+    /// The account rows' MAC key (see [`Database::install_account_mac`]); shared by every
+    /// clone of the pool.
+    account_mac: Arc<OnceLock<AccountMac>>,
 }
 
 impl Database {
@@ -104,6 +108,7 @@ impl Database {
             reach: Arc::default(),
             writer,
             audit_key: Arc::default(),
+            account_mac: Arc::default(),
         }
     }
 
@@ -123,6 +128,25 @@ impl Database {
     /// The trail's key; an entry cannot be written or sealed without it.
     pub(crate) fn audit_key(&self) -> Result<&AuditKey, StoreError> {
         self.audit_key.get().ok_or(StoreError::NoAuditKey)
+    }
+
+    /// Installs the account rows' MAC key: bindings, device keys and API keys are written with
+    /// their MAC and read back only when it checks. Returns whether the key in place is `key`
+    /// (the first one installed stays).
+    pub fn install_account_mac(&self, key: AccountMac) -> bool {
+        let installed = self.account_mac.get_or_init(|| key.clone());
+        installed.same_as(&key)
+    }
+
+    /// Whether the account rows' MAC key is installed.
+    pub fn has_account_mac(&self) -> bool {
+        self.account_mac.get().is_some()
+    }
+
+    /// The account rows' MAC key; no binding, device key or API key is written or trusted
+    /// without it.
+    pub fn account_mac(&self) -> Result<&AccountMac, StoreError> {
+        self.account_mac.get().ok_or(StoreError::NoAccountMac)
     }
 
     /// SQLite: how many units of work the writer committed, in how many `COMMIT`s.
@@ -348,7 +372,9 @@ fn into_db_err(err: StoreError) -> DbErr {
     match err {
         StoreError::Unavailable(err) | StoreError::Conflict(err) | StoreError::Refused(err) => err,
         StoreError::Corrupt(why) => DbErr::Custom(why),
-        err @ (StoreError::NoAuditKey | StoreError::Unkeyed(_)) => DbErr::Custom(err.to_string()),
+        err @ (StoreError::NoAuditKey | StoreError::NoAccountMac | StoreError::Unkeyed(_)) => {
+            DbErr::Custom(err.to_string())
+        }
     }
 }
 

@@ -30,6 +30,10 @@ pub enum StoreError {
     /// installed (a bug: every path that writes loads the key first).
     #[error("the audit trail's key is not loaded (this needs the master key)")]
     NoAuditKey,
+    /// A binding, device key or API key was to be written or trusted before the account MAC
+    /// key was installed (a bug: every path that reads them loads the key first).
+    #[error("the account rows' MAC key is not loaded (this needs the master key)")]
+    NoAccountMac,
     /// The bank's audit chain was written before the trail was keyed (or its head was reset in
     /// the database): nothing is sealed into it until an operator re-links it.
     #[error(

@@ -5,6 +5,7 @@
 //! short transaction, so it stays exact under concurrency and across nodes. This crate knows
 //! nothing of HTTP.
 
+pub mod account_mac;
 pub mod api_keys;
 pub mod audit;
 pub mod bindings;

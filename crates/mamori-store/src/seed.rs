@@ -14,6 +14,7 @@ use sea_orm::{
     QueryOrder, QuerySelect,
 };
 
+use crate::account_mac::AccountMac;
 use crate::db::WriteTx;
 use crate::entities::{api_keys, bindings, credentials, tenant_policy_versions, tenants, users};
 use crate::error::StoreError;
@@ -80,9 +81,11 @@ pub async fn credentials_with_prefix<C: ConnectionTrait>(
 }
 
 /// Creates the banks (admin-managed, policy version 1 saved by `changed_by` with `reason`) and
-/// their API keys inside `tx`. A bank ID or key prefix already taken is a `Conflict`.
+/// their API keys, each with its MAC under `mac`, inside `tx`. A bank ID or key prefix already
+/// taken is a `Conflict`.
 pub async fn insert_banks(
     tx: &WriteTx,
+    mac: &AccountMac,
     banks: &[SeedBank],
     changed_by: &str,
     reason: &str,
@@ -120,7 +123,11 @@ pub async fn insert_banks(
     }
     let key_rows: Vec<_> = banks
         .iter()
-        .map(|bank| bank.api_key.clone().into_active_model())
+        .map(|bank| {
+            let mut key = bank.api_key.clone();
+            key.mac = Some(mac.api_key(&key));
+            key.into_active_model()
+        })
         .collect();
     insert_chunked::<tenants::Entity, _>(tx, tenant_rows).await?;
     insert_chunked::<tenant_policy_versions::Entity, _>(tx, version_rows).await?;
@@ -128,18 +135,24 @@ pub async fn insert_banks(
     Ok(())
 }
 
-/// Inserts users, then their credentials, then their bindings, inside `tx`. An ID or contract
-/// number already taken is a `Conflict` (and `tx` must be abandoned).
-pub async fn insert_users(tx: &WriteTx, seeded: Vec<SeedUser>) -> Result<(), StoreError> {
+/// Inserts users, then their credentials, then their bindings (each with its MAC under `mac`),
+/// inside `tx`. An ID or contract number already taken is a `Conflict` (and `tx` must be
+/// abandoned).
+pub async fn insert_users(
+    tx: &WriteTx,
+    mac: &AccountMac,
+    seeded: Vec<SeedUser>,
+) -> Result<(), StoreError> {
     let mut user_rows = Vec::with_capacity(seeded.len());
     let mut credential_rows = Vec::with_capacity(seeded.len());
     let mut binding_rows = Vec::with_capacity(seeded.len());
     for SeedUser {
         user,
         credential,
-        binding,
+        mut binding,
     } in seeded
     {
+        binding.mac = Some(mac.binding(&binding));
         user_rows.push(user.into_active_model());
         credential_rows.push(credential.into_active_model());
         binding_rows.push(binding.into_active_model());

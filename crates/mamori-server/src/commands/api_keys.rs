@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use mamori_domain::TenantId;
 
 use crate::common::{
-    DatabaseArgs, TenantConfigArgs, declare_if_missing, say, services_without_keys,
+    DatabaseArgs, KeyArgs, TenantConfigArgs, declare_if_missing, say, services_with_keys,
+    services_without_keys,
 };
 
 /// Banks' API keys.
@@ -26,6 +27,9 @@ pub enum Command {
         /// first `serve`; a bank already there needs no config file.
         #[command(flatten)]
         tenants: TenantConfigArgs,
+        /// The key's row carries a MAC made with a subkey of the master key.
+        #[command(flatten)]
+        keys: KeyArgs,
     },
     /// List a bank's API keys (never the keys themselves).
     List {
@@ -52,8 +56,9 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             label,
             database,
             tenants,
+            keys,
         } => {
-            let services = services_without_keys(&database).await?;
+            let services = services_with_keys(&database, &keys).await?;
             let tenant = TenantId::parse(&tenant)?;
             declare_if_missing(&services, &tenant, &tenants).await?;
             let created = services.access.create_api_key(&tenant, &label).await?;

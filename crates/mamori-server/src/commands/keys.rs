@@ -1,12 +1,14 @@
 //! `mamori keys rotate`: a new receipt signing key. `mamori keys reseal`: every sealed record
-//! under the current master key, so an old master key can be retired. With the HSM
+//! under the current master key, so an old master key can be retired. `mamori keys
+//! mac-accounts`: the MACs of the bindings, device keys and API keys written before they
+//! carried one, once, at the upgrade. With the HSM
 //! (`--key-provider pkcs11`): `hsm-init` makes the key-encryption key in the token, `wrap`
 //! moves the file provider's keys into the HSM-wrapped file, `rotate-master` adds a new master
 //! key to it and `drop-older` retires the older ones once nothing needs them.
 
 use std::process::ExitCode;
 
-use mamori_service::RESEAL_BATCH;
+use mamori_service::{MAC_BATCH, RESEAL_BATCH};
 
 use crate::common::{
     DatabaseArgs, KeyArgs, KeyProvider, existing_file_master_key, old_keys_from_env, say,
@@ -32,6 +34,19 @@ pub enum Command {
     Reseal {
         /// Records re-encrypted per transaction.
         #[arg(long, default_value_t = RESEAL_BATCH)]
+        batch: u64,
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        keys: KeyArgs,
+    },
+    /// Give every binding, device key and API key written before they carried a MAC (an
+    /// upgrade from an earlier version) its MAC, so the reads that decide access trust it; a
+    /// `macAccountRows` entry in the platform's trail records it. Once, at the upgrade:
+    /// `mamori serve` refuses to start until it has run. Safe to run again.
+    MacAccounts {
+        /// Rows given their MAC per transaction.
+        #[arg(long, default_value_t = MAC_BATCH)]
         batch: u64,
         #[command(flatten)]
         database: DatabaseArgs,
@@ -138,6 +153,43 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                         u.key_id, u.records, u.table.name
                     ));
                 }
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::MacAccounts {
+            batch,
+            database,
+            keys,
+        } => {
+            let services = services_with_keys(&database, &keys).await?;
+            let unmacked = services.keys.unmacked_accounts().await?;
+            if unmacked.is_empty() {
+                say("every binding, device key and API key carries its MAC already; nothing to do");
+                return Ok(ExitCode::SUCCESS);
+            }
+            eprintln!(
+                "giving {} their MACs. This happens once, at the upgrade. If these rows carried \
+                 MACs before, someone with write access to the database wrote them: stop and \
+                 look at them instead (this would vouch for whatever they hold).",
+                unmacked
+                    .iter()
+                    .map(|u| format!("{} row(s) of {}", u.rows, u.table.name()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let mut left = false;
+            for done in services.keys.mac_accounts(batch).await? {
+                let mut line = format!("{}: {} given their MAC", done.table.name(), done.macked);
+                if done.changed_meanwhile > 0 {
+                    left = true;
+                    line.push_str(&format!(
+                        ", {} changed meanwhile (run again)",
+                        done.changed_meanwhile
+                    ));
+                }
+                say(&line);
+            }
+            if left {
                 return Ok(ExitCode::FAILURE);
             }
         }

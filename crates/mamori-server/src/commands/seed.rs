@@ -84,6 +84,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     check_keys(&checked, &args.keys).await?;
     // The banks' creation goes into their keyed trails, written through the store.
     checked.audit.load_key().await?;
+    // And its bindings and API keys carry their MACs.
+    checked.keys.load_account_mac().await?;
     tracing::info!(database = %redact_url(&args.database.database_url), "seeding");
     let secrets = args
         .secrets_out

@@ -117,6 +117,20 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             unkeyed.join(", ")
         );
     }
+    let unmacked = services.keys.unmacked_accounts().await?;
+    if !unmacked.is_empty() {
+        // Every read that decides access would treat these rows as absent: customers locked
+        // out of their tokens, banks' keys refused. Giving them MACs vouches for whatever they
+        // hold, which only an operator decides, once, at the upgrade.
+        anyhow::bail!(
+            "{} were written before account rows carried a MAC (or someone wrote them straight              into the database). Run `mamori keys mac-accounts` once to give them their MACs,              then start again.",
+            unmacked
+                .iter()
+                .map(|u| format!("{} row(s) of {}", u.rows, u.table.name()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     if mail.smtp_url.is_some() {
         spawn_mail_sweep(services.outbox.clone());
     }

@@ -169,7 +169,13 @@ impl CustomerDesk {
         .await?;
         let mut rows = Vec::with_capacity(users.len());
         for user in users {
-            let latest = bindings::find_latest_binding(db, bank.as_str(), &user.id).await?;
+            let latest = bindings::find_latest_binding(
+                db,
+                self.core.account_mac().await?,
+                bank.as_str(),
+                &user.id,
+            )
+            .await?;
             rows.push(CustomerRow {
                 token_state: latest.as_ref().map(|b| b.state),
                 credential_id: latest.map(|b| b.credential_id),

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use mamori_crypto::CheckpointSigner;
 use mamori_domain::{AuditOutcome, ErrorCode, Operation};
+use mamori_store::account_mac::AccountMac;
 use mamori_store::audit::{AuditKey, NewAuditEvent, PLATFORM_TENANT};
 use mamori_store::sealer::{self, Sealed};
 use mamori_store::{StoreError, WriteTx};
@@ -189,6 +190,9 @@ pub(crate) async fn append_all(tx: &WriteTx, entries: Vec<AuditEntry>) -> Result
 /// The purpose of the trail's key (an HKDF subkey; see [`mamori_crypto::Keyring::subkey`]).
 const AUDIT_KEY_PURPOSE: &str = "mamori/audit-chain/v1";
 
+/// The purpose of the account rows' MAC key (bindings, device keys, API keys).
+const ACCOUNT_MAC_PURPOSE: &str = "mamori/account-mac/v1";
+
 /// The purpose of the seed of the key that signs checkpoints.
 const CHECKPOINT_KEY_PURPOSE: &str = "mamori/audit-checkpoint/v1";
 
@@ -203,6 +207,17 @@ impl Core {
             self.db().install_audit_key(AuditKey::new(key));
         }
         Ok(())
+    }
+
+    /// The account rows' MAC key, loaded into the database handle the first time (every later
+    /// call is one atomic read, in memory): no binding, device key or API key is written or
+    /// trusted without it.
+    pub(crate) async fn account_mac(&self) -> Result<&AccountMac, ServiceError> {
+        if !self.db().has_account_mac() {
+            let key = crate::keys::subkey(self, ACCOUNT_MAC_PURPOSE).await?;
+            self.db().install_account_mac(AccountMac::new(key));
+        }
+        Ok(self.db().account_mac()?)
     }
 
     /// The key that signs this deployment's checkpoints.

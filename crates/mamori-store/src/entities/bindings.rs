@@ -13,6 +13,9 @@ pub struct Model {
     pub last_success_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The keyed MAC over the fields that grant access (see `account_mac::AccountMac`).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub mac: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -7,6 +7,9 @@ pub struct Model {
     pub credential_id: String,
     pub public_key: String,
     pub created_at: DateTimeUtc,
+    /// The keyed MAC over the credential and its key (see `account_mac::AccountMac`).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub mac: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
