@@ -54,6 +54,7 @@ export const OPERATIONS = [
   "resendActivationMail",
   "keyAuditChain",
   "refuseAuditEntry",
+  "wrapPasswordHashes",
 ] as const;
 
 const ja = {
@@ -549,6 +550,7 @@ const ja = {
   "op.resendActivationMail": "利用開始メールの再送",
   "op.keyAuditChain": "監査ログの鍵付き連結への移行",
   "op.refuseAuditEntry": "改ざんされた監査記録の拒否",
+  "op.wrapPasswordHashes": "パスワードハッシュへのペッパー適用",
 } as const satisfies Record<string, string>;
 
 export type MessageKey = keyof typeof ja;
@@ -1044,6 +1046,7 @@ const en: Record<MessageKey, string> = {
   "op.resendActivationMail": "Activation mail resent",
   "op.keyAuditChain": "Audit chain re-linked with its key",
   "op.refuseAuditEntry": "Forged audit entry refused",
+  "op.wrapPasswordHashes": "Password hashes wrapped with the pepper",
 };
 
 const dictionaries: Record<Lang, Record<MessageKey, string>> = { ja, en };

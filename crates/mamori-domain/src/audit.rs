@@ -94,6 +94,8 @@ pub enum Operation {
     /// The sealer refused a waiting entry whose MAC did not check: written by someone
     /// without the key, e.g. straight into the database.
     RefuseAuditEntry,
+    /// Password hashes made before the pepper were wrapped with it (`mamori passwords pepper`).
+    WrapPasswordHashes,
 }
 
 impl Operation {
@@ -142,6 +144,7 @@ impl Operation {
         Self::ResendActivationMail,
         Self::KeyAuditChain,
         Self::RefuseAuditEntry,
+        Self::WrapPasswordHashes,
     ];
 
     /// The stored name: the API's operationId where there is one.
@@ -190,6 +193,7 @@ impl Operation {
             Self::ResendActivationMail => "resendActivationMail",
             Self::KeyAuditChain => "keyAuditChain",
             Self::RefuseAuditEntry => "refuseAuditEntry",
+            Self::WrapPasswordHashes => "wrapPasswordHashes",
         }
     }
 
