@@ -3,6 +3,11 @@
 //! `cargo run --release -p mamori-crypto --example argon2_cost`. Prints a Markdown table (the
 //! median of 5 runs per cell); nothing here is a test, timings depend on the machine.
 
+#![expect(
+    clippy::print_stdout,
+    reason = "a measuring tool: the table is its output"
+)]
+
 use std::time::Instant;
 
 use argon2::{Algorithm, Argon2, Params, Version};
