@@ -31,6 +31,7 @@ mod media_type;
 mod migrations;
 mod openapi;
 mod outage;
+mod password_pepper;
 mod problems;
 mod provisioning;
 mod receipts;

@@ -55,6 +55,7 @@ export const OPERATIONS = [
   "keyAuditChain",
   "refuseAuditEntry",
   "macAccountRows",
+  "wrapPasswordHashes",
 ] as const;
 
 const ja = {
@@ -551,6 +552,7 @@ const ja = {
   "op.keyAuditChain": "監査ログの鍵付き連結への移行",
   "op.refuseAuditEntry": "改ざんされた監査記録の拒否",
   "op.macAccountRows": "登録・端末鍵・APIキーへの改ざん検知コードの付与",
+  "op.wrapPasswordHashes": "パスワードハッシュへのペッパー適用",
 } as const satisfies Record<string, string>;
 
 export type MessageKey = keyof typeof ja;
@@ -1047,6 +1049,7 @@ const en: Record<MessageKey, string> = {
   "op.keyAuditChain": "Audit chain re-linked with its key",
   "op.refuseAuditEntry": "Forged audit entry refused",
   "op.macAccountRows": "Bindings, device keys and API keys given their MACs",
+  "op.wrapPasswordHashes": "Password hashes wrapped with the pepper",
 };
 
 const dictionaries: Record<Lang, Record<MessageKey, string>> = { ja, en };

@@ -9,6 +9,8 @@
 //! - Keys for other purposes (webhook secrets, anti-forgery tokens, a keyed audit chain) are
 //!   [`Keyring::subkey`]s: HKDF-SHA256 of a random root that is itself a sealed record, never
 //!   the raw master key, so a master-key rotation changes none of them.
+//! - Login passwords are argon2id with a pepper (another subkey) as its secret input, so a
+//!   stolen database cannot be brute-forced and a hash written into it does not verify.
 //! - This crate never logs and never prints a secret; `Debug` of key material is redacted.
 
 mod api_key;
@@ -24,5 +26,5 @@ pub use checkpoint::{Checkpoint, CheckpointError, CheckpointSigner};
 pub use device::{DeviceKeyError, DeviceKeyPair, DevicePublicKey};
 pub use keyring::{KeyError, Keyring, MasterKey, SealedSecret, write_private_file};
 pub use mac::hmac_sha256;
-pub use password::{PasswordHashError, PasswordHashing};
+pub use password::{PasswordHashError, PasswordHashing, Pepper, PepperedHashing};
 pub use signing::{JwtSigningKey, SigningError, jwk};

@@ -97,6 +97,8 @@ pub enum Operation {
     /// An operator gave the bindings, device keys and API keys written before they carried a
     /// MAC their MAC, once, at the upgrade (`mamori keys mac-accounts`).
     MacAccountRows,
+    /// Password hashes made before the pepper were wrapped with it (`mamori passwords pepper`).
+    WrapPasswordHashes,
 }
 
 impl Operation {
@@ -146,6 +148,7 @@ impl Operation {
         Self::KeyAuditChain,
         Self::RefuseAuditEntry,
         Self::MacAccountRows,
+        Self::WrapPasswordHashes,
     ];
 
     /// The stored name: the API's operationId where there is one.
@@ -195,6 +198,7 @@ impl Operation {
             Self::KeyAuditChain => "keyAuditChain",
             Self::RefuseAuditEntry => "refuseAuditEntry",
             Self::MacAccountRows => "macAccountRows",
+            Self::WrapPasswordHashes => "wrapPasswordHashes",
         }
     }
 

@@ -15,8 +15,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    api_keys, audit, bench, credentials, keys, migrate, openapi, operators, outbox, seed, serve,
-    tenants, token, webhooks,
+    api_keys, audit, bench, credentials, keys, migrate, openapi, operators, outbox, passwords,
+    seed, serve, tenants, token, webhooks,
 };
 use crate::logging::LogFormat;
 
@@ -66,6 +66,11 @@ enum Command {
     Operators {
         #[command(subcommand)]
         command: operators::Command,
+    },
+    /// Stored password hashes: the upgrade to the pepper.
+    Passwords {
+        #[command(subcommand)]
+        command: passwords::Command,
     },
     /// Customers' credentials across all banks (platform operator).
     Credentials {
@@ -117,6 +122,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Keys { command } => keys::run(command).await,
         Command::Webhooks { command } => webhooks::run(command).await,
         Command::Operators { command } => operators::run(command).await,
+        Command::Passwords { command } => passwords::run(command).await,
         Command::Credentials { command } => credentials::run(command).await,
         Command::Openapi => openapi::run().await,
         Command::Outbox(args) => outbox::run(args).await,

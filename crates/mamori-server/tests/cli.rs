@@ -978,6 +978,35 @@ async fn serve_refuses_account_rows_without_a_mac_until_mac_accounts() {
     sea_orm::ConnectionTrait::execute_unprepared(
         app.db.connection(),
         "UPDATE api_keys SET mac = NULL",
+/// A node does not start while a password hash from before the pepper is stored (its user
+/// could not log in): it names `mamori passwords pepper`, which wraps the hash; then nothing
+/// from before the pepper is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_refuses_hashes_without_the_pepper_until_passwords_pepper_wraps_them() {
+    use argon2::password_hash::{PasswordHasher as _, SaltString};
+    let app = mamori_testkit::TestApp::new(TestEngine::Sqlite).await;
+    let bank = app.bank("jonan-shinkin").await;
+    let created = bank
+        .post(
+            "/users",
+            json!({ "contract_number": "7100001", "display_name": "城南 花子", "initial_password": "temp1234" }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let unpeppered = argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        argon2::Params::new(1024, 1, 1, None).unwrap(),
+    )
+    .hash_password(
+        b"temp1234",
+        &SaltString::encode_b64(b"older-salt-00001").unwrap(),
+    )
+    .unwrap()
+    .to_string();
+    sea_orm::ConnectionTrait::execute_unprepared(
+        app.db.connection(),
+        &format!("UPDATE users SET password_hash = '{unpeppered}'"),
     )
     .await
     .unwrap();
@@ -1004,12 +1033,14 @@ async fn serve_refuses_account_rows_without_a_mac_until_mac_accounts() {
         .current_dir(dir.path())
         .args(["serve", "--listen", "127.0.0.1:0", "--tenant-configs"])
         .arg(&configs)
+        .arg(shipped_tenant_configs())
         .args(["--database-url", &url])
         .env("MAMORI_MASTER_KEY", app.master_key().to_hex())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // A node that started anyway would serve forever: it gets a minute to refuse.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let status = loop {
         if let Some(status) = serve.try_wait().unwrap() {
@@ -1035,4 +1066,37 @@ async fn serve_refuses_account_rows_without_a_mac_until_mac_accounts() {
     let (ok, stdout, stderr) = tokio::task::block_in_place(|| run(&["keys", "mac-accounts"]));
     assert!(ok, "{stdout}\n{stderr}");
     assert!(stdout.contains("nothing to do"), "{stdout}");
+        stderr.contains("mamori passwords pepper")
+            && stderr.contains("1 contract users' login passwords"),
+        "{stderr}"
+    );
+
+    let out = tokio::task::block_in_place(|| {
+        MAMORI
+            .command()
+            .current_dir(dir.path())
+            .args(["passwords", "pepper", "--database-url", &url])
+            .env("MAMORI_MASTER_KEY", app.master_key().to_hex())
+            .output()
+            .unwrap()
+    });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("users (contract users' login passwords): 1 wrapped with the pepper"),
+        "{stdout}"
+    );
+    assert!(
+        app.state
+            .services
+            .password_pepper
+            .legacy()
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

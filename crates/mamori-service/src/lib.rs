@@ -19,6 +19,7 @@ mod login;
 pub mod mail;
 mod otp;
 mod outbox;
+mod password_pepper;
 mod passwords;
 mod platform;
 mod provision;
@@ -65,6 +66,7 @@ pub use login::{LOGIN_TTL_MINUTES, Login, LoginCompleted, LoginStarted};
 pub use mamori_crypto::Checkpoint;
 pub use otp::{Accepted, BankOtp};
 pub use outbox::{Outbox, OutboxMail};
+pub use password_pepper::{LegacyHashes, PEPPER_BATCH, PasswordPepper, Wrapped};
 pub use platform::{Platform, SuspensionLifted};
 pub use provision::{
     ImportedToken, Provisioned, Provisioning, SeedFile, SeedFormat, SeedImport, SeedSummary,

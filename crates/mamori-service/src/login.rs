@@ -95,12 +95,12 @@ impl Login {
         let entry = AuditEntry::bank(caller, meta, Operation::StartLogin, now);
         let failed = || ServiceError::rejected(ErrorCode::LoginFailed);
         let Some(user) = found else {
-            self.passwords.verify_dummy(password);
+            self.passwords.verify_dummy(password).await?;
             return core.refuse(entry, failed()).await;
         };
         let entry = entry.user(&user.id);
         if user.password_hash.is_none() {
-            self.passwords.verify_dummy(password);
+            self.passwords.verify_dummy(password).await?;
             return core.refuse(entry, failed()).await;
         }
         if let Some(locked_at) = user.password_locked_at
@@ -214,7 +214,7 @@ impl Login {
         {
             return core.refuse(entry, err).await;
         }
-        let hash = self.passwords.hash(new_password)?;
+        let hash = self.passwords.hash(new_password).await?;
         let next_step = self.after_password(caller, &user, &policy).await?;
         let finish = next_step == LoginStep::Complete;
         let tx = core.write().await?;
@@ -296,7 +296,7 @@ impl Login {
         {
             return core.refuse(entry, err).await;
         }
-        let hash = self.passwords.hash(new_password)?;
+        let hash = self.passwords.hash(new_password).await?;
         let tx = core.write().await?;
         stored::set_password(
             &tx,

@@ -1,11 +1,13 @@
-//! Login passwords (ログインパスワード) under each bank's rules: hashing (argon2id), the rules
-//! and history a new password must pass, and the reserve-first check that counts wrong
-//! passwords and locks at the bank's limit. Shared by users, login and the support desk.
+//! Login passwords (ログインパスワード) under each bank's rules: hashing (argon2id with the
+//! pepper), the rules and history a new password must pass, and the reserve-first check that
+//! counts wrong passwords and locks at the bank's limit. Shared by users, login, the support
+//! desk, operators and self-issued tokens.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use mamori_crypto::PasswordHashing;
+use mamori_crypto::password::PEPPER_PURPOSE;
+use mamori_crypto::{PasswordHashing, Pepper, PepperedHashing};
 use mamori_domain::ErrorCode;
 use mamori_domain::password::{check_new_password, remembered_passwords};
 use mamori_domain::policy::{PasswordManagement, TenantPolicy};
@@ -14,6 +16,7 @@ use mamori_store::users::UserRow;
 use rand::distr::{Uniform, uniform};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng as _};
+use tokio::sync::{OnceCell, Semaphore};
 
 use crate::core::Core;
 use crate::error::ServiceError;
@@ -25,28 +28,102 @@ pub(crate) type FailureNote = Option<&'static str>;
 #[derive(Debug, Clone)]
 pub(crate) struct Passwords {
     core: Core,
-    hashing: Arc<PasswordHashing>,
+    cost: PasswordHashing,
+    /// The hashing with the pepper, made the first time a password is hashed or checked (the
+    /// pepper is a subkey, whose root is read from the database).
+    peppered: Arc<OnceCell<Arc<PepperedHashing>>>,
+    /// Argon2 runs at most this many at once, on blocking threads: each holds the configured
+    /// memory (64 MiB by default), so a burst of logins must queue rather than exhaust memory
+    /// or starve the async workers.
+    permits: Arc<Semaphore>,
+}
+
+/// How many argon2 computations may run at once: twice the cores, so the cores stay busy
+/// while a finished one hands back its thread, and memory stays at a few hundred MiB.
+fn concurrent_hashes() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()) * 2
 }
 
 impl Passwords {
-    pub(crate) fn new(core: Core, hashing: PasswordHashing) -> Self {
+    pub(crate) fn new(core: Core, cost: PasswordHashing) -> Self {
         Self {
             core,
-            hashing: Arc::new(hashing),
+            cost,
+            peppered: Arc::default(),
+            permits: Arc::new(Semaphore::new(concurrent_hashes())),
         }
     }
 
-    pub(crate) fn hash(&self, password: &str) -> Result<String, ServiceError> {
-        self.hashing.hash(password).map_err(ServiceError::internal)
+    pub(crate) async fn peppered(&self) -> Result<Arc<PepperedHashing>, ServiceError> {
+        self.peppered
+            .get_or_try_init(|| async {
+                let pepper = crate::keys::subkey(&self.core, PEPPER_PURPOSE).await?;
+                Ok(Arc::new(self.cost.with_pepper(Pepper::new(pepper))))
+            })
+            .await
+            .cloned()
     }
 
-    pub(crate) fn verify(&self, password: &str, hash: &str) -> bool {
-        self.hashing.verify(password, hash)
+    /// Runs `work` on a blocking thread once a permit is free.
+    async fn argon2<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&PepperedHashing) -> T + Send + 'static,
+    ) -> Result<T, ServiceError> {
+        let hashing = self.peppered().await?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(ServiceError::internal)?;
+        tokio::task::spawn_blocking(move || work(&hashing))
+            .await
+            .map_err(ServiceError::internal)
+    }
+
+    pub(crate) async fn hash(&self, password: &str) -> Result<String, ServiceError> {
+        let password = password.to_owned();
+        self.argon2(move |hashing| hashing.hash(&password))
+            .await?
+            .map_err(ServiceError::internal)
+    }
+
+    /// Whether `password` matches the stored `hash`.
+    pub(crate) async fn verify(&self, password: &str, hash: &str) -> Result<bool, ServiceError> {
+        let (password, hash) = (password.to_owned(), hash.to_owned());
+        self.argon2(move |hashing| hashing.verify(&password, &hash))
+            .await
+    }
+
+    /// Whether `password` matches any of `hashes`, each checked (no early return, so the time
+    /// says nothing about which one matched).
+    async fn verify_any(&self, password: &str, hashes: Vec<String>) -> Result<bool, ServiceError> {
+        let password = password.to_owned();
+        self.argon2(move |hashing| {
+            hashes
+                .iter()
+                .fold(false, |any, hash| hashing.verify(&password, hash) | any)
+        })
+        .await
     }
 
     /// The same argon2 work as a real check, for answers that must not reveal anything.
-    pub(crate) fn verify_dummy(&self, password: &str) {
-        self.hashing.verify_dummy(password);
+    pub(crate) async fn verify_dummy(&self, password: &str) -> Result<(), ServiceError> {
+        let password = password.to_owned();
+        self.argon2(move |hashing| hashing.verify_dummy(&password))
+            .await
+    }
+
+    /// After a right password: a new hash of it when the stored one is wrapped or made at
+    /// another cost (see [`PepperedHashing::needs_rehash`]), `None` when it is current.
+    pub(crate) async fn rehash(
+        &self,
+        password: &str,
+        stored: &str,
+    ) -> Result<Option<String>, ServiceError> {
+        if !self.peppered().await?.needs_rehash(stored) {
+            return Ok(None);
+        }
+        self.hash(password).await.map(Some)
     }
 
     /// Refused where the bank keeps its customers' passwords itself.
@@ -68,7 +145,7 @@ impl Passwords {
     ) -> Result<String, ServiceError> {
         Self::require_managed(policy)?;
         self.check_rules(policy, user, password).await?;
-        self.hash(password)
+        self.hash(password).await
     }
 
     /// A new password must follow the bank's rules and differ from the current one and the
@@ -82,7 +159,7 @@ impl Passwords {
         let remembered = remembered_passwords(&policy.password);
         let recent =
             passwords::recent_password_hashes(self.core.db(), &user.id, remembered).await?;
-        let recently_used = recent.iter().any(|hash| self.verify(candidate, hash));
+        let recently_used = self.verify_any(candidate, recent).await?;
         let ids = [
             user.contract_number.as_str(),
             user.user_code.as_str(),
@@ -107,14 +184,20 @@ impl Passwords {
         let limit = i32::try_from(policy.password.lock_threshold.get()).unwrap_or(i32::MAX);
         let granted = passwords::reserve_password_attempt(db, &user.id, limit).await?;
         let right = match (&user.password_hash, granted) {
-            (Some(hash), true) => self.verify(password, hash),
+            (Some(hash), true) => self.verify(password, hash).await?,
             _ => {
-                self.verify_dummy(password);
+                self.verify_dummy(password).await?;
                 false
             }
         };
         if right {
             passwords::password_succeeded(db, &user.id).await?;
+            if let Some(stored) = &user.password_hash
+                && let Some(fresh) = self.rehash(password, stored).await?
+            {
+                // Only over the hash that was checked: a password changed meanwhile stays.
+                passwords::replace_password_hash(db, &user.id, stored, &fresh).await?;
+            }
             return Ok(Ok(()));
         }
         if !granted {

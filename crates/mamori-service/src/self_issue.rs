@@ -123,7 +123,7 @@ impl SelfIssue {
                 .await;
         }
         // argon2 is slow: hashed before the transaction so no write lock waits on it.
-        let password_hash = self.passwords.hash(activation_password)?;
+        let password_hash = self.passwords.hash(activation_password).await?;
         let expires_at =
             now + Duration::days(i64::from(policy.self_issue.activation_valid_days.get()));
 
@@ -245,7 +245,7 @@ impl SelfIssue {
                 self.activate_live(&tenant, &issue, max, &attempt).await?
             }
             target => {
-                self.passwords.verify_dummy(activation_password);
+                self.passwords.verify_dummy(activation_password).await?;
                 core.record_alone(target.refusal(meta, now)).await?;
                 None
             }
@@ -303,6 +303,7 @@ impl SelfIssue {
         if !self
             .passwords
             .verify(attempt.password, &issue.password_hash)
+            .await?
         {
             self.activation_failed(tenant, meta, issue, max, now)
                 .await?;

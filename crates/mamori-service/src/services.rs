@@ -22,6 +22,7 @@ use crate::login::Login;
 use crate::mail::MailTransport;
 use crate::otp::BankOtp;
 use crate::outbox::Outbox;
+use crate::password_pepper::PasswordPepper;
 use crate::passwords::Passwords;
 use crate::platform::Platform;
 use crate::provision::Provisioning;
@@ -88,6 +89,8 @@ pub struct Services {
     pub idempotency: Idempotency,
     /// The master keys' records: the start-up check and re-sealing.
     pub keys: MasterKeys,
+    /// The upgrade of stored password hashes to the pepper.
+    pub password_pepper: PasswordPepper,
     core: Core,
 }
 
@@ -155,7 +158,8 @@ impl ServicesBuilder {
         self
     }
 
-    /// The argon2id cost (tests use a cheap one; production keeps the OWASP default).
+    /// The argon2id cost (tests use a cheap one; `serve` takes it from its options, others keep
+    /// the default).
     pub fn password_hashing(mut self, hashing: PasswordHashing) -> Self {
         self.hashing = hashing;
         self
@@ -225,6 +229,7 @@ impl ServicesBuilder {
             trails: Trails::new(core.clone()),
             idempotency: Idempotency::new(core.clone()),
             keys: MasterKeys::new(core.clone()),
+            password_pepper: PasswordPepper::new(core.clone(), passwords.clone()),
             access,
             tenants: Tenants::new(core.clone()),
             users: Users::new(core.clone(), passwords.clone()),

@@ -132,7 +132,7 @@ impl SupportDesk {
         Passwords::require_managed(&policy)?;
         let now = core.now();
         let temporary = temporary_password(&policy)?;
-        let hash = self.passwords.hash(&temporary)?;
+        let hash = self.passwords.hash(&temporary).await?;
         let tx = core.write().await?;
         stored_passwords::set_password(
             &tx,

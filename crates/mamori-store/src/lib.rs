@@ -18,6 +18,7 @@ pub mod devices;
 pub mod entities;
 mod error;
 mod group;
+pub mod hashes;
 pub mod idempotency;
 pub mod issues;
 pub mod limits;

@@ -198,6 +198,21 @@ pub async fn set_password<C: ConnectionTrait>(
     Ok(())
 }
 
+/// After a right password whose hash is re-made (wrapped, or at another cost): the new hash
+/// replaces the checked one, only if it is still stored. Returns whether it was replaced.
+pub async fn replace_password_hash<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+    checked: &str,
+    fresh: &str,
+) -> Result<bool, StoreError> {
+    let checked = crate::hashes::StoredHash {
+        id: crate::hashes::RowId::Text(id.to_owned()),
+        hash: checked.to_owned(),
+    };
+    crate::hashes::replace_hash(conn, crate::hashes::OPERATORS, &checked, fresh).await
+}
+
 /// Stores a new, not yet confirmed TOTP secret (sealed) of an operator who has none enrolled.
 pub async fn set_pending_totp<C: ConnectionTrait>(
     conn: &C,

@@ -135,6 +135,21 @@ pub async fn set_password<C: ConnectionTrait>(
     Ok(())
 }
 
+/// After a right password whose hash is re-made (wrapped, or at another cost): the new hash
+/// replaces the checked one, only if it is still stored. Returns whether it was replaced.
+pub async fn replace_password_hash<C: ConnectionTrait>(
+    conn: &C,
+    user_id: &str,
+    checked: &str,
+    fresh: &str,
+) -> Result<bool, StoreError> {
+    let checked = crate::hashes::StoredHash {
+        id: crate::hashes::RowId::Text(user_id.to_owned()),
+        hash: checked.to_owned(),
+    };
+    crate::hashes::replace_hash(conn, crate::hashes::USERS, &checked, fresh).await
+}
+
 /// The last `n` password hashes of a user, newest first.
 pub async fn recent_password_hashes<C: ConnectionTrait>(
     conn: &C,

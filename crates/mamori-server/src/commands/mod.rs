@@ -9,6 +9,7 @@ pub mod migrate;
 pub mod openapi;
 pub mod operators;
 pub mod outbox;
+pub mod passwords;
 pub mod seed;
 pub mod serve;
 pub mod tenants;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use mamori_api::AppState;
 use mamori_api::client_addr::TrustedProxies;
 use mamori_api::metrics::Metrics;
+use mamori_crypto::PasswordHashing;
 use mamori_domain::SystemClock;
 use mamori_service::mail::SmtpMailer;
 use mamori_service::{AuditTrail, Idempotency, Outbox, SEAL_EVERY, Services, Trails};
@@ -53,6 +54,31 @@ pub struct Args {
     keys: KeyArgs,
     #[command(flatten)]
     mail: MailArgs,
+    #[command(flatten)]
+    password_cost: PasswordCostArgs,
+}
+
+/// The argon2id cost of login and console passwords.
+#[derive(Debug, clap::Args)]
+struct PasswordCostArgs {
+    /// Memory per password hash, in KiB. One hash takes about 150 ms on one core of a small
+    /// server at the default; at most twice the cores' worth run at once. Stored hashes that
+    /// ask for more than four times this (or four times the iterations) are refused, so never
+    /// lower it by more than that while such hashes exist.
+    #[arg(
+        long,
+        env = "MAMORI_PASSWORD_MEMORY_KIB",
+        default_value_t = mamori_crypto::password::DEFAULT_MEMORY_KIB,
+        value_name = "KIB"
+    )]
+    password_memory_kib: u32,
+    /// Passes over that memory per password hash.
+    #[arg(
+        long,
+        env = "MAMORI_PASSWORD_ITERATIONS",
+        default_value_t = mamori_crypto::password::DEFAULT_ITERATIONS
+    )]
+    password_iterations: u32,
 }
 
 /// How outbox mails leave the machine.
@@ -84,7 +110,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         tenants,
         keys,
         mail,
+        password_cost,
     } = args;
+    let hashing = PasswordHashing::new(
+        password_cost.password_memory_kib,
+        password_cost.password_iterations,
+        mamori_crypto::password::DEFAULT_PARALLELISM,
+    )
+    .map_err(|e| anyhow::anyhow!("--password-memory-kib / --password-iterations: {e}"))?;
     // Refuse to start on a broken config before touching the database.
     let configs = load_tenants(&tenants.tenant_configs)
         .map_err(|errors| anyhow::anyhow!("invalid tenant configs:\n{errors}"))?;
@@ -92,8 +125,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     tracing::info!(engine = ?db.engine(), database = %redact_url(&database.database_url), "database ready");
 
     let keyring = load_keyring(&keys, &db).await?;
-    let mut builder =
-        Services::builder(db, Arc::new(SystemClock), keyring).public_url(&mail.public_url);
+    tracing::info!(
+        memory_kib = hashing.memory_kib(),
+        iterations = hashing.iterations(),
+        "password hashing: argon2id with the pepper"
+    );
+    let mut builder = Services::builder(db, Arc::new(SystemClock), keyring)
+        .public_url(&mail.public_url)
+        .password_hashing(hashing);
     if let Some(url) = &mail.smtp_url {
         let mailer = SmtpMailer::from_url(url, &mail.mail_from)
             .map_err(|e| anyhow::anyhow!("--smtp-url / --mail-from: {e}"))?;
@@ -127,6 +166,16 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             unmacked
                 .iter()
                 .map(|u| format!("{} row(s) of {}", u.rows, u.table.name()))
+    let legacy = services.password_pepper.legacy().await?;
+    if !legacy.is_empty() {
+        // A hash without the pepper never verifies: these users could not log in. Wrapping
+        // them is an operator's step, once, at the upgrade.
+        anyhow::bail!(
+            "password hashes made before the pepper are stored: {}. They no longer verify. Run \
+             `mamori passwords pepper` once to wrap them with the pepper, then start again.",
+            legacy
+                .iter()
+                .map(|l| format!("{} {} ({})", l.hashes, l.table.what, l.table.name))
                 .collect::<Vec<_>>()
                 .join(", ")
         );

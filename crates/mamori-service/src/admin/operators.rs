@@ -207,7 +207,7 @@ impl Operators {
             return Err(ServiceError::invalid("bank_id: no such bank"));
         }
         let one_time_password = one_time_password()?;
-        let hash = self.passwords.hash(&one_time_password)?;
+        let hash = self.passwords.hash(&one_time_password).await?;
         let now = self.core.now();
         let row = OperatorRow {
             id: format!("opr_{}", uuid::Uuid::new_v4().simple()),
@@ -329,7 +329,7 @@ impl Operators {
         let entry =
             AuditEntry::operator(&login, PLATFORM_TENANT, meta, Operation::AdminSignIn, now);
         let Some(operator) = stored::find_by_login(db, &login).await? else {
-            self.passwords.verify_dummy(password);
+            self.passwords.verify_dummy(password).await?;
             return core
                 .refuse(
                     entry.details(json!({ "note": "unknown_operator" })),
@@ -341,9 +341,11 @@ impl Operators {
         let granted =
             stored::reserve_password_attempt(db, &operator.id, OPERATOR_LOCK_THRESHOLD).await?;
         let right = if granted {
-            self.passwords.verify(password, &operator.password_hash)
+            self.passwords
+                .verify(password, &operator.password_hash)
+                .await?
         } else {
-            self.passwords.verify_dummy(password);
+            self.passwords.verify_dummy(password).await?;
             false
         };
         if !right {
@@ -377,6 +379,15 @@ impl Operators {
             SessionStage::Setup
         };
         stored::password_succeeded(db, &operator.id).await?;
+        if let Some(fresh) = self
+            .passwords
+            .rehash(password, &operator.password_hash)
+            .await?
+        {
+            // Only over the hash that was checked: a password changed meanwhile stays.
+            stored::replace_password_hash(db, &operator.id, &operator.password_hash, &fresh)
+                .await?;
+        }
         let token = random_token()?;
         let session_id = session_id_of(&token);
         let tx = core.write().await?;
@@ -560,10 +571,14 @@ impl Operators {
         );
         let granted =
             stored::reserve_password_attempt(db, &operator.id, OPERATOR_LOCK_THRESHOLD).await?;
-        let right = granted && self.passwords.verify(current, &operator.password_hash);
+        let right = granted
+            && self
+                .passwords
+                .verify(current, &operator.password_hash)
+                .await?;
         if !right {
             if !granted {
-                self.passwords.verify_dummy(current);
+                self.passwords.verify_dummy(current).await?;
             }
             stored::lock_if_at_limit(db, &operator.id, OPERATOR_LOCK_THRESHOLD, now).await?;
             return core
@@ -572,10 +587,10 @@ impl Operators {
         }
         stored::password_succeeded(db, &operator.id).await?;
         let ids = [operator.login_name.as_str(), operator.display_name.as_str()];
-        let same_as_before = self.passwords.verify(new, &operator.password_hash);
+        let same_as_before = self.passwords.verify(new, &operator.password_hash).await?;
         check_new_password(&operator_password_policy(), new, &ids, same_as_before)
             .map_err(ServiceError::PasswordRejected)?;
-        let hash = self.passwords.hash(new)?;
+        let hash = self.passwords.hash(new).await?;
         let tx = core.write().await?;
         stored::set_password(&tx, &operator.id, &hash, false, now).await?;
         if operator.totp_enrolled_at.is_some() {
