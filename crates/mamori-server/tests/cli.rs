@@ -978,6 +978,65 @@ async fn serve_refuses_account_rows_without_a_mac_until_mac_accounts() {
     sea_orm::ConnectionTrait::execute_unprepared(
         app.db.connection(),
         "UPDATE api_keys SET mac = NULL",
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = app.test_db.url.clone();
+    let run = |args: &[&str]| {
+        let out = MAMORI
+            .command()
+            .current_dir(dir.path())
+            .args(args)
+            .args(["--database-url", &url])
+            .env("MAMORI_MASTER_KEY", app.master_key().to_hex())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let configs = shipped_tenant_configs();
+    let mut serve = MAMORI
+        .command()
+        .current_dir(dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0", "--tenant-configs"])
+        .arg(&configs)
+        .args(["--database-url", &url])
+        .env("MAMORI_MASTER_KEY", app.master_key().to_hex())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = serve.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            serve.kill().unwrap();
+            break None;
+        }
+        tokio::task::block_in_place(|| std::thread::sleep(Duration::from_millis(100)));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut serve.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(status.is_some_and(|s| !s.success()), "{stderr}");
+    assert!(
+        stderr.contains("1 row(s) of api_keys") && stderr.contains("mamori keys mac-accounts"),
+        "{stderr}"
+    );
+
+    let (ok, stdout, stderr) = tokio::task::block_in_place(|| run(&["keys", "mac-accounts"]));
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(stdout.contains("api_keys: 1 given their MAC"), "{stdout}");
+    let (ok, stdout, stderr) = tokio::task::block_in_place(|| run(&["keys", "mac-accounts"]));
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(stdout.contains("nothing to do"), "{stdout}");
+}
+
 /// A node does not start while a password hash from before the pepper is stored (its user
 /// could not log in): it names `mamori passwords pepper`, which wraps the hash; then nothing
 /// from before the pepper is left.
@@ -1012,27 +1071,10 @@ async fn serve_refuses_hashes_without_the_pepper_until_passwords_pepper_wraps_th
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let url = app.test_db.url.clone();
-    let run = |args: &[&str]| {
-        let out = MAMORI
-            .command()
-            .current_dir(dir.path())
-            .args(args)
-            .args(["--database-url", &url])
-            .env("MAMORI_MASTER_KEY", app.master_key().to_hex())
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
-    let configs = shipped_tenant_configs();
     let mut serve = MAMORI
         .command()
         .current_dir(dir.path())
         .args(["serve", "--listen", "127.0.0.1:0", "--tenant-configs"])
-        .arg(&configs)
         .arg(shipped_tenant_configs())
         .args(["--database-url", &url])
         .env("MAMORI_MASTER_KEY", app.master_key().to_hex())
@@ -1056,16 +1098,6 @@ async fn serve_refuses_hashes_without_the_pepper_until_passwords_pepper_wraps_th
     std::io::Read::read_to_string(&mut serve.stderr.take().unwrap(), &mut stderr).unwrap();
     assert!(status.is_some_and(|s| !s.success()), "{stderr}");
     assert!(
-        stderr.contains("1 row(s) of api_keys") && stderr.contains("mamori keys mac-accounts"),
-        "{stderr}"
-    );
-
-    let (ok, stdout, stderr) = tokio::task::block_in_place(|| run(&["keys", "mac-accounts"]));
-    assert!(ok, "{stdout}\n{stderr}");
-    assert!(stdout.contains("api_keys: 1 given their MAC"), "{stdout}");
-    let (ok, stdout, stderr) = tokio::task::block_in_place(|| run(&["keys", "mac-accounts"]));
-    assert!(ok, "{stdout}\n{stderr}");
-    assert!(stdout.contains("nothing to do"), "{stdout}");
         stderr.contains("mamori passwords pepper")
             && stderr.contains("1 contract users' login passwords"),
         "{stderr}"

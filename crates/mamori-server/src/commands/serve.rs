@@ -162,10 +162,16 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         // out of their tokens, banks' keys refused. Giving them MACs vouches for whatever they
         // hold, which only an operator decides, once, at the upgrade.
         anyhow::bail!(
-            "{} were written before account rows carried a MAC (or someone wrote them straight              into the database). Run `mamori keys mac-accounts` once to give them their MACs,              then start again.",
+            "{} were written before account rows carried a MAC (or someone wrote them straight \
+             into the database). Run `mamori keys mac-accounts` once to give them their MACs, \
+             then start again.",
             unmacked
                 .iter()
                 .map(|u| format!("{} row(s) of {}", u.rows, u.table.name()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     let legacy = services.password_pepper.legacy().await?;
     if !legacy.is_empty() {
         // A hash without the pepper never verifies: these users could not log in. Wrapping
