@@ -87,11 +87,61 @@ pub async fn services_with_keys(
     database: &DatabaseArgs,
     keys: &KeyArgs,
 ) -> anyhow::Result<Services> {
+    services_hashing_with_keys(database, keys, None).await
+}
+
+/// [`services_with_keys`] hashing passwords at `hashing` (the default cost when `None`).
+pub async fn services_hashing_with_keys(
+    database: &DatabaseArgs,
+    keys: &KeyArgs,
+    hashing: Option<mamori_crypto::PasswordHashing>,
+) -> anyhow::Result<Services> {
     let db = migrated(&database.database_url).await?;
     let keyring = load_keyring(keys, &db).await?;
-    let services = Services::builder(db, Arc::new(SystemClock), keyring).build();
+    let mut builder = Services::builder(db, Arc::new(SystemClock), keyring);
+    if let Some(hashing) = hashing {
+        builder = builder.password_hashing(hashing);
+    }
+    let services = builder.build();
     check_keys(&services, keys).await?;
     Ok(services)
+}
+
+/// The argon2id cost of login and console passwords: `serve` and every command that hashes one
+/// (`operators create`) take the same settings, since a stored hash asking for more than 4× the
+/// configured cost is refused.
+#[derive(Debug, clap::Args)]
+pub struct PasswordCostArgs {
+    /// Memory per password hash, in KiB. One hash takes about 150 ms on one core of a small
+    /// server at the default; at most twice the cores' worth run at once. Stored hashes that
+    /// ask for more than four times this (or four times the iterations) are refused, so never
+    /// lower it by more than that while such hashes exist.
+    #[arg(
+        long,
+        env = "MAMORI_PASSWORD_MEMORY_KIB",
+        default_value_t = mamori_crypto::password::DEFAULT_MEMORY_KIB,
+        value_name = "KIB"
+    )]
+    pub password_memory_kib: u32,
+    /// Passes over that memory per password hash.
+    #[arg(
+        long,
+        env = "MAMORI_PASSWORD_ITERATIONS",
+        default_value_t = mamori_crypto::password::DEFAULT_ITERATIONS
+    )]
+    pub password_iterations: u32,
+}
+
+impl PasswordCostArgs {
+    /// The hashing these settings describe.
+    pub fn hashing(&self) -> anyhow::Result<mamori_crypto::PasswordHashing> {
+        mamori_crypto::PasswordHashing::new(
+            self.password_memory_kib,
+            self.password_iterations,
+            mamori_crypto::password::DEFAULT_PARALLELISM,
+        )
+        .map_err(|e| anyhow::anyhow!("--password-memory-kib / --password-iterations: {e}"))
+    }
 }
 
 /// A keyring for commands that never open a token secret nor write the audit trail.

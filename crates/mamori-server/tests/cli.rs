@@ -494,6 +494,8 @@ async fn serve_mails_issued_tokens_by_smtp_and_outbox_prints_them() {
     let run = |args: &[&str]| {
         let out = MAMORI
             .command()
+            // The node's work dir: its key file seals what `api-keys create` writes.
+            .current_dir(work.path())
             .args(args)
             .args(["--database-url", &url])
             .env("MAMORI_TENANT_CONFIGS", shipped_tenant_configs())
@@ -729,6 +731,9 @@ async fn operators_are_created_and_listed_at_the_console() {
             .args(args)
             .args(["--database-url", &url])
             .env("MAMORI_MASTER_KEY", app.master_key().to_hex())
+            // The console under test hashes at the testkit's small cost.
+            .env("MAMORI_PASSWORD_MEMORY_KIB", "1024")
+            .env("MAMORI_PASSWORD_ITERATIONS", "1")
             .output()
             .unwrap();
         (
@@ -931,33 +936,7 @@ async fn serve_refuses_an_unkeyed_chain_and_rekey_refuses_to_launder_it() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
-    let configs = shipped_tenant_configs();
-    // A node that started anyway would serve forever: it gets a minute to refuse.
-    let mut serve = MAMORI
-        .command()
-        .current_dir(dir.path())
-        .args(["serve", "--listen", "127.0.0.1:0", "--tenant-configs"])
-        .arg(&configs)
-        .args(["--database-url", &url])
-        .env("MAMORI_MASTER_KEY", app.master_key().to_hex())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = serve.try_wait().unwrap() {
-            break Some(status);
-        }
-        if std::time::Instant::now() > deadline {
-            serve.kill().unwrap();
-            break None;
-        }
-        tokio::task::block_in_place(|| std::thread::sleep(Duration::from_millis(100)));
-    };
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut serve.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert!(status.is_some_and(|s| !s.success()), "{stderr}");
+    let stderr = serve_refuses_to_start(dir.path(), &url, &app.master_key().to_hex());
     assert!(
         stderr.contains("jonan-shinkin") && stderr.contains("mamori audit rekey"),
         "{stderr}"
@@ -998,32 +977,7 @@ async fn serve_refuses_account_rows_without_a_mac_until_mac_accounts() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
-    let configs = shipped_tenant_configs();
-    let mut serve = MAMORI
-        .command()
-        .current_dir(dir.path())
-        .args(["serve", "--listen", "127.0.0.1:0", "--tenant-configs"])
-        .arg(&configs)
-        .args(["--database-url", &url])
-        .env("MAMORI_MASTER_KEY", app.master_key().to_hex())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = serve.try_wait().unwrap() {
-            break Some(status);
-        }
-        if std::time::Instant::now() > deadline {
-            serve.kill().unwrap();
-            break None;
-        }
-        tokio::task::block_in_place(|| std::thread::sleep(Duration::from_millis(100)));
-    };
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut serve.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert!(status.is_some_and(|s| !s.success()), "{stderr}");
+    let stderr = serve_refuses_to_start(dir.path(), &url, &app.master_key().to_hex());
     assert!(
         stderr.contains("1 row(s) of api_keys") && stderr.contains("mamori keys mac-accounts"),
         "{stderr}"
@@ -1071,32 +1025,7 @@ async fn serve_refuses_hashes_without_the_pepper_until_passwords_pepper_wraps_th
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let url = app.test_db.url.clone();
-    let mut serve = MAMORI
-        .command()
-        .current_dir(dir.path())
-        .args(["serve", "--listen", "127.0.0.1:0", "--tenant-configs"])
-        .arg(shipped_tenant_configs())
-        .args(["--database-url", &url])
-        .env("MAMORI_MASTER_KEY", app.master_key().to_hex())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A node that started anyway would serve forever: it gets a minute to refuse.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = serve.try_wait().unwrap() {
-            break Some(status);
-        }
-        if std::time::Instant::now() > deadline {
-            serve.kill().unwrap();
-            break None;
-        }
-        tokio::task::block_in_place(|| std::thread::sleep(Duration::from_millis(100)));
-    };
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut serve.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert!(status.is_some_and(|s| !s.success()), "{stderr}");
+    let stderr = serve_refuses_to_start(dir.path(), &url, &app.master_key().to_hex());
     assert!(
         stderr.contains("mamori passwords pepper")
             && stderr.contains("1 contract users' login passwords"),
@@ -1131,4 +1060,35 @@ async fn serve_refuses_hashes_without_the_pepper_until_passwords_pepper_wraps_th
             .unwrap()
             .is_empty()
     );
+}
+
+/// Starts `mamori serve` on `url` in `dir` and returns its standard error once it has exited
+/// with a failure. A node that started anyway would serve forever: it gets a minute to refuse.
+fn serve_refuses_to_start(dir: &Path, url: &str, master_key_hex: &str) -> String {
+    let mut serve = MAMORI
+        .command()
+        .current_dir(dir)
+        .args(["serve", "--listen", "127.0.0.1:0", "--tenant-configs"])
+        .arg(shipped_tenant_configs())
+        .args(["--database-url", url])
+        .env("MAMORI_MASTER_KEY", master_key_hex)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = serve.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            serve.kill().unwrap();
+            break None;
+        }
+        tokio::task::block_in_place(|| std::thread::sleep(Duration::from_millis(100)));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut serve.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(status.is_some_and(|s| !s.success()), "{stderr}");
+    stderr
 }

@@ -7,7 +7,8 @@ use mamori_domain::OperatorRole;
 use mamori_service::NewOperator;
 
 use crate::common::{
-    DatabaseArgs, KeyArgs, explain, say, services_with_keys, services_without_keys,
+    DatabaseArgs, KeyArgs, PasswordCostArgs, explain, say, services_hashing_with_keys,
+    services_without_keys,
 };
 
 /// Admin console operators.
@@ -34,6 +35,9 @@ pub enum Command {
         /// provider's settings would make every `operators` command as large as this one.)
         #[command(flatten)]
         keys: Box<KeyArgs>,
+        /// The same cost as `serve`'s, or the console refuses the password as outsized.
+        #[command(flatten)]
+        password_cost: PasswordCostArgs,
     },
     /// List the operators (never a password).
     List {
@@ -57,8 +61,11 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             bank,
             database,
             keys,
+            password_cost,
         } => {
-            let services = services_with_keys(&database, &keys).await?;
+            let services =
+                services_hashing_with_keys(&database, &keys, Some(password_cost.hashing()?))
+                    .await?;
             let created = match services
                 .operators
                 .create_by_cli(NewOperator {

@@ -8,7 +8,6 @@ use std::time::Duration;
 use mamori_api::AppState;
 use mamori_api::client_addr::TrustedProxies;
 use mamori_api::metrics::Metrics;
-use mamori_crypto::PasswordHashing;
 use mamori_domain::SystemClock;
 use mamori_service::mail::SmtpMailer;
 use mamori_service::{AuditTrail, Idempotency, Outbox, SEAL_EVERY, Services, Trails};
@@ -18,8 +17,8 @@ use poem::listener::TcpListener;
 
 use crate::admin_ui::AdminUi;
 use crate::common::{
-    DatabaseArgs, KeyArgs, TenantConfigArgs, check_keys, load_keyring, load_tenants, migrated,
-    redact_url, say,
+    DatabaseArgs, KeyArgs, PasswordCostArgs, TenantConfigArgs, check_keys, load_keyring,
+    load_tenants, migrated, redact_url, say,
 };
 
 /// How often `serve` retries unsent outbox mails when SMTP is configured.
@@ -58,29 +57,6 @@ pub struct Args {
     password_cost: PasswordCostArgs,
 }
 
-/// The argon2id cost of login and console passwords.
-#[derive(Debug, clap::Args)]
-struct PasswordCostArgs {
-    /// Memory per password hash, in KiB. One hash takes about 150 ms on one core of a small
-    /// server at the default; at most twice the cores' worth run at once. Stored hashes that
-    /// ask for more than four times this (or four times the iterations) are refused, so never
-    /// lower it by more than that while such hashes exist.
-    #[arg(
-        long,
-        env = "MAMORI_PASSWORD_MEMORY_KIB",
-        default_value_t = mamori_crypto::password::DEFAULT_MEMORY_KIB,
-        value_name = "KIB"
-    )]
-    password_memory_kib: u32,
-    /// Passes over that memory per password hash.
-    #[arg(
-        long,
-        env = "MAMORI_PASSWORD_ITERATIONS",
-        default_value_t = mamori_crypto::password::DEFAULT_ITERATIONS
-    )]
-    password_iterations: u32,
-}
-
 /// How outbox mails leave the machine.
 #[derive(Debug, clap::Args)]
 struct MailArgs {
@@ -112,12 +88,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         mail,
         password_cost,
     } = args;
-    let hashing = PasswordHashing::new(
-        password_cost.password_memory_kib,
-        password_cost.password_iterations,
-        mamori_crypto::password::DEFAULT_PARALLELISM,
-    )
-    .map_err(|e| anyhow::anyhow!("--password-memory-kib / --password-iterations: {e}"))?;
+    let hashing = password_cost.hashing()?;
     // Refuse to start on a broken config before touching the database.
     let configs = load_tenants(&tenants.tenant_configs)
         .map_err(|errors| anyhow::anyhow!("invalid tenant configs:\n{errors}"))?;
