@@ -3,8 +3,8 @@
 //! three kinds of credentials kept apart (a bank key never opens an admin route, a session
 //! never opens a bank route).
 
-use mamori_domain::OperatorRole;
-use mamori_testkit::{Admin, OPERATOR_PASSWORD, TestApp, TestEngine, on_both_engines};
+use mamori_domain::{OperatorRole, RateLimit};
+use mamori_testkit::{Admin, Answer, OPERATOR_PASSWORD, TestApp, TestEngine, on_both_engines};
 use serde_json::json;
 
 /// First start: one platform admin with a one-time password, once; its first login is only
@@ -200,6 +200,70 @@ async fn wrong_passwords_and_codes_lock_an_operator_and_an_admin_unlocks(engine:
 }
 on_both_engines!(wrong_passwords_and_codes_lock_an_operator_and_an_admin_unlocks);
 
+async fn sign_in_from(
+    app: &TestApp,
+    peer: &str,
+    login: &str,
+    password: &str,
+    code: Option<String>,
+) -> Answer {
+    let mut body = json!({ "login_name": login, "password": password });
+    if let Some(code) = code {
+        body["code"] = json!(code);
+    }
+    app.call_from(peer, "POST", "/v1/admin/session", &[], Some(body))
+        .await
+}
+
+/// A stranger who reaches the console and guesses login names is stopped by their own quota of
+/// failures before they can lock anyone: here two failures a client, under the five that lock
+/// an operator. The operator, from their own desk, still signs in, and successes never count.
+async fn a_stranger_runs_out_of_sign_in_failures_before_locking_an_operator(engine: TestEngine) {
+    let app = TestApp::configured(engine, |services| {
+        services.keyless_limit(RateLimit::per_hour(2))
+    })
+    .await;
+    let _admin = app.first_admin().await;
+    let desk = app
+        .operator("desk1", OperatorRole::BankOperator, Some("jonan-shinkin"))
+        .await;
+    const STRANGER: &str = "198.51.100.66";
+    const DESK: &str = "203.0.113.10";
+
+    for login in ["nobody", "desk1"] {
+        let wrong = sign_in_from(&app, STRANGER, login, "wrong-password-1", None).await;
+        assert_eq!(wrong.code(), Some("admin_login_failed"), "{:?}", wrong.body);
+    }
+    for login in ["desk1", "admin"] {
+        let limited = sign_in_from(&app, STRANGER, login, "wrong-password-2", None).await;
+        assert_eq!(
+            (limited.status, limited.code()),
+            (429, Some("rate_limited")),
+            "{:?}",
+            limited.body
+        );
+        assert!(limited.header("retry-after").is_some());
+    }
+    // The refused tries checked no password: desk1 has one failure (the stranger's), so three
+    // more from two other addresses leave it one short of the lock.
+    const OFFICE: &str = "203.0.113.20";
+    for peer in [DESK, DESK, OFFICE] {
+        let wrong = sign_in_from(&app, peer, "desk1", "wrong-password-3", None).await;
+        assert_eq!(wrong.code(), Some("admin_login_failed"), "{:?}", wrong.body);
+    }
+    app.next_step();
+    let code = Some(desk.totp.code_at(app.now_unix()));
+    let own = sign_in_from(&app, OFFICE, "desk1", OPERATOR_PASSWORD, code).await;
+    assert_eq!(own.status, 200, "four failures do not lock: {:?}", own.body);
+    // Successes give the slot back: the office keeps signing in.
+    for _ in 0..3 {
+        app.next_step();
+        let code = Some(desk.totp.code_at(app.now_unix()));
+        let again = sign_in_from(&app, OFFICE, "desk1", OPERATOR_PASSWORD, code).await;
+        assert_eq!(again.status, 200, "{:?}", again.body);
+    }
+}
+on_both_engines!(a_stranger_runs_out_of_sign_in_failures_before_locking_an_operator);
 /// 20 concurrent wrong passwords: exactly the threshold is counted (reserve first).
 async fn concurrent_wrong_passwords_count_exactly_the_threshold(engine: TestEngine) {
     let app = TestApp::new(engine).await;

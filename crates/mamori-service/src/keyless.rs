@@ -26,6 +26,8 @@ pub(crate) enum Route {
     PendingApprovals,
     /// answerPushApproval.
     AnswerApproval,
+    /// createAdminSession: no key, and a login name is all a stranger needs to try one.
+    AdminSignIn,
 }
 
 impl Route {
@@ -36,6 +38,7 @@ impl Route {
             Self::CredentialBanks => "banks",
             Self::PendingApprovals => "approvals",
             Self::AnswerApproval => "answer",
+            Self::AdminSignIn => "admin-sign-in",
         }
     }
 }

@@ -7418,6 +7418,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many failed sign-ins from this client within the hour (`rate_limited`); retry after `Retry-After` seconds. A successful sign-in does not count. */
+            429: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description An unexpected error (`internal_error`); quote the request ID to support. */
             500: {
                 headers: {

@@ -16,6 +16,7 @@ problem_family! {
     CreateAdminSessionProblem {
         BadRequest = 400, "The body is not valid JSON of this shape (`bad_request`).";
         Unauthorized = 401, "The login name, password or code is wrong, or the operator is locked (`admin_login_failed`). Five wrong passwords or codes in a row lock the operator.";
+        @limited "Too many failed sign-ins from this client within the hour (`rate_limited`); retry after `Retry-After` seconds. A successful sign-in does not count.";
         @json_body;
     }
 }

@@ -28,6 +28,7 @@ use crate::admin::{OperatorCaller, clean_reason};
 use crate::core::audit::AuditEntry;
 use crate::core::{Core, RequestMeta};
 use crate::error::ServiceError;
+use crate::keyless::{self, Route};
 use crate::passwords::Passwords;
 
 /// The issuer operators see in their authenticator app.
@@ -328,6 +329,9 @@ impl Operators {
         let failed = || ServiceError::rejected(ErrorCode::AdminLoginFailed);
         let entry =
             AuditEntry::operator(&login, PLATFORM_TENANT, meta, Operation::AdminSignIn, now);
+        // Before any password is hashed: one client's failures are bounded whatever login
+        // names it tries, so it can neither queue argon2 work nor lock operators at will.
+        let slot = keyless::reserve_failure(core, Route::AdminSignIn, meta).await?;
         let Some(operator) = stored::find_by_login(db, &login).await? else {
             self.passwords.verify_dummy(password).await?;
             return core
@@ -409,6 +413,7 @@ impl Operators {
             .append(&tx)
             .await?;
         tx.commit().await?;
+        slot.forgive(core).await?;
         tracing::info!(operator.login = %operator.login_name, stage = stage.as_str(), "operator signed in");
         let password_must_change = operator.password_must_change;
         Ok(SignedIn {
