@@ -993,7 +993,8 @@ async fn serve_refuses_account_rows_without_a_mac_until_mac_accounts() {
 
 /// A node does not start while a password hash from before the pepper is stored (its user
 /// could not log in): it names `mamori passwords pepper`, which wraps the hash; then nothing
-/// from before the pepper is left.
+/// from before the pepper is left. An upgrade that owes more than one step hears of every one
+/// at once (here account rows without their MAC too).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_refuses_hashes_without_the_pepper_until_passwords_pepper_wraps_them() {
     use argon2::password_hash::{PasswordHasher as _, SaltString};
@@ -1019,7 +1020,7 @@ async fn serve_refuses_hashes_without_the_pepper_until_passwords_pepper_wraps_th
     .to_string();
     sea_orm::ConnectionTrait::execute_unprepared(
         app.db.connection(),
-        &format!("UPDATE users SET password_hash = '{unpeppered}'"),
+        &format!("UPDATE users SET password_hash = '{unpeppered}'; UPDATE api_keys SET mac = NULL"),
     )
     .await
     .unwrap();
@@ -1027,8 +1028,10 @@ async fn serve_refuses_hashes_without_the_pepper_until_passwords_pepper_wraps_th
     let url = app.test_db.url.clone();
     let stderr = serve_refuses_to_start(dir.path(), &url, &app.master_key().to_hex());
     assert!(
-        stderr.contains("mamori passwords pepper")
-            && stderr.contains("1 contract users' login passwords"),
+        stderr.contains("2 upgrade steps are owed")
+            && stderr.contains("mamori passwords pepper")
+            && stderr.contains("1 contract users' login passwords")
+            && stderr.contains("mamori keys mac-accounts"),
         "{stderr}"
     );
 

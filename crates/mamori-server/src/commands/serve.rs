@@ -116,47 +116,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let services = builder.event_counter(metrics.clone()).build();
     // Before anything is written: a node whose keys do not open the records must not start.
     check_keys(&services, &keys).await?;
-    let unkeyed = services.audit.unkeyed_trails().await?;
-    if !unkeyed.is_empty() {
-        // Re-linking an unkeyed chain would accept whatever it holds; only an operator decides
-        // that, once, at the upgrade.
-        anyhow::bail!(
-            "the audit chains of {} were written before the trail was keyed (or their heads were \
-             reset in the database). Run `mamori audit rekey` once to check and re-link them, \
-             then start again.",
-            unkeyed.join(", ")
-        );
-    }
-    let unmacked = services.keys.unmacked_accounts().await?;
-    if !unmacked.is_empty() {
-        // Every read that decides access would treat these rows as absent: customers locked
-        // out of their tokens, banks' keys refused. Giving them MACs vouches for whatever they
-        // hold, which only an operator decides, once, at the upgrade.
-        anyhow::bail!(
-            "{} were written before account rows carried a MAC (or someone wrote them straight \
-             into the database). Run `mamori keys mac-accounts` once to give them their MACs, \
-             then start again.",
-            unmacked
-                .iter()
-                .map(|u| format!("{} row(s) of {}", u.rows, u.table.name()))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
-    let legacy = services.password_pepper.legacy().await?;
-    if !legacy.is_empty() {
-        // A hash without the pepper never verifies: these users could not log in. Wrapping
-        // them is an operator's step, once, at the upgrade.
-        anyhow::bail!(
-            "password hashes made before the pepper are stored: {}. They no longer verify. Run \
-             `mamori passwords pepper` once to wrap them with the pepper, then start again.",
-            legacy
-                .iter()
-                .map(|l| format!("{} {} ({})", l.hashes, l.table.what, l.table.name))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
+    upgrade_steps_done(&services).await?;
     if mail.smtp_url.is_some() {
         spawn_mail_sweep(services.outbox.clone());
     }
@@ -312,4 +272,59 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutdown requested: finishing in-flight requests");
+}
+
+/// Refuses to start while an upgrade step is owed, naming every one at once (an operator
+/// upgrading across several versions runs them all, then starts once). Each is an operator's
+/// decision, never a node's: re-linking an unkeyed chain accepts whatever it holds; giving
+/// account rows their MACs vouches for what they hold (until then every read that decides
+/// access treats them as absent); a hash without the pepper never verifies.
+async fn upgrade_steps_done(services: &Services) -> anyhow::Result<()> {
+    let mut owed = Vec::new();
+    let unkeyed = services.audit.unkeyed_trails().await?;
+    if !unkeyed.is_empty() {
+        owed.push(format!(
+            "the audit chains of {} were written before the trail was keyed (or their heads \
+             were reset in the database): run `mamori audit rekey` once to check and re-link \
+             them",
+            unkeyed.join(", ")
+        ));
+    }
+    let unmacked = services.keys.unmacked_accounts().await?;
+    if !unmacked.is_empty() {
+        owed.push(format!(
+            "{} were written before account rows carried a MAC (or someone wrote them straight \
+             into the database): run `mamori keys mac-accounts` once to give them their MACs",
+            unmacked
+                .iter()
+                .map(|u| format!("{} row(s) of {}", u.rows, u.table.name()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let legacy = services.password_pepper.legacy().await?;
+    if !legacy.is_empty() {
+        owed.push(format!(
+            "password hashes made before the pepper are stored: {}. They no longer verify: run \
+             `mamori passwords pepper` once to wrap them with the pepper",
+            legacy
+                .iter()
+                .map(|l| format!("{} {} ({})", l.hashes, l.table.what, l.table.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    match owed.as_slice() {
+        [] => Ok(()),
+        [one] => anyhow::bail!("{one}; then start again."),
+        many => anyhow::bail!(
+            "{} upgrade steps are owed, each once, with this node's database and key settings:\n{}\nthen start again.",
+            many.len(),
+            many.iter()
+                .enumerate()
+                .map(|(n, step)| format!("  {}. {step}", n + 1))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    }
 }
