@@ -176,21 +176,25 @@ impl BankOtp {
             facts,
         } = check;
         let core = &self.core;
-        // The policy comes from this node's cache; user, binding and credential in one read.
+        // The policy comes from this node's cache and the keys from memory, loaded (from the
+        // pool) before the check holds its one connection: user, binding and credential in one
+        // read, then the decision or the refusal on the same connection.
         let policy = core.policy(caller).await?;
-        let target = checks::find_check_target(
-            core.db(),
-            core.account_mac().await?,
-            caller.tenant_id.as_str(),
-            user_id,
-        )
-        .await?
-        .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))?;
+        let mac = core.account_mac().await?;
+        core.audit_key_ready().await?;
+        let conn = core.db().pin().await?;
+        let target = checks::find_check_target(&conn, mac, caller.tenant_id.as_str(), user_id)
+            .await?
+            .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))?;
         let now = core.now();
         let entry = AuditEntry::bank(caller, meta, operation, now).user(&target.user.id);
         let Some((binding, credential)) = target.registered else {
             return core
-                .refuse(entry, ServiceError::rejected(ErrorCode::OtpNotRegistered))
+                .refuse_on(
+                    &conn,
+                    entry,
+                    ServiceError::rejected(ErrorCode::OtpNotRegistered),
+                )
                 .await;
         };
         let entry = entry.credential(&credential.id);
@@ -200,14 +204,15 @@ impl BankOtp {
         };
         let codes = match codes::parse_codes(&raw, &credential) {
             Ok(codes) => codes,
-            Err(err) => return core.refuse(entry, err).await,
+            Err(err) => return core.refuse_on(&conn, entry, err).await,
         };
         if binding.state == BindingState::Locked {
-            return core.refuse(entry, ServiceError::locked()).await;
+            return core.refuse_on(&conn, entry, ServiceError::locked()).await;
         }
         if credential.suspended_at.is_some() {
             return core
-                .refuse(
+                .refuse_on(
+                    &conn,
                     entry,
                     ServiceError::rejected(ErrorCode::CredentialSuspended),
                 )
@@ -242,7 +247,11 @@ impl BankOtp {
         let limit = codes::lock_limit(&policy);
         if decision == Decision::AlreadyUsed && binding.failures < limit {
             return core
-                .refuse(entry, ServiceError::rejected(ErrorCode::OtpAlreadyUsed))
+                .refuse_on(
+                    &conn,
+                    entry,
+                    ServiceError::rejected(ErrorCode::OtpAlreadyUsed),
+                )
                 .await;
         }
         // The common case, a fresh code at an active binding that changes no state, is accepted
@@ -265,15 +274,15 @@ impl BankOtp {
                 .details_opt(learned(decision))
                 .details_opt(facts.clone())
                 .into_event();
-            core.audit_key_ready().await?;
-            if checks::accept_at_once(core.db(), &acceptance, event).await? {
+            if checks::accept_at_once(&conn, &acceptance, event).await? {
                 return Ok(Accepted {
                     credential_id: credential.id,
                     accepted_at: now,
                 });
             }
         }
-
+        // Never wait for a second connection while holding one (see `Pinned`).
+        drop(conn);
         let tx = core.write().await?;
         let checked = match codes::settle(&tx, &binding, &credential, decision, limit, now).await? {
             Checked::Accepted => {

@@ -12,7 +12,8 @@ use sea_orm::{
 
 use crate::account_mac::AccountMac;
 use crate::audit::{self, NewAuditEvent};
-use crate::db::{Database, Engine};
+use crate::db::Engine;
+use crate::pinned::Pinned;
 
 use crate::bindings::{BindingRow, LIVE};
 use crate::credentials::CredentialRow;
@@ -165,10 +166,11 @@ pub struct Acceptance<'a> {
 /// the caller settles the check on the transaction path, which names the refusal exactly.
 /// Always `false` on SQLite, whose single writer gains nothing from it.
 pub async fn accept_at_once(
-    db: &Database,
+    conn: &Pinned<'_>,
     acceptance: &Acceptance<'_>,
     event: NewAuditEvent,
 ) -> Result<bool, StoreError> {
+    let db = conn.db();
     if db.engine() != Engine::Postgres {
         return Ok(false);
     }
@@ -243,7 +245,7 @@ pub async fn accept_at_once(
         details.into(),
         mac.into(),
     ];
-    let result = db
+    let result = conn
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             sql,

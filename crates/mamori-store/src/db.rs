@@ -184,7 +184,7 @@ impl Database {
 
     /// Runs one statement (or BEGIN) unless the database is known to be away, and learns from
     /// its result.
-    async fn guarded<T>(
+    pub(crate) async fn guarded<T>(
         &self,
         statement: impl std::future::Future<Output = Result<T, DbErr>>,
     ) -> Result<T, DbErr> {
@@ -207,6 +207,12 @@ impl Database {
         let result = statement.await;
         self.reach.observe(&result, Instant::now());
         result
+    }
+
+    /// Learns from the result of a statement run on a connection held outside the pool's
+    /// statements (see [`crate::pinned`]).
+    pub(crate) fn observe_reach<T>(&self, result: &Result<T, DbErr>, now: Instant) {
+        self.reach.observe(result, now);
     }
 
     /// The underlying sea-orm connection, for tests and tools that inspect or tamper with the
