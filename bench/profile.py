@@ -7,13 +7,14 @@ One run of `mamori bench` against a seeded scratch database, bracketed by readin
     (/proc/<pid>/stat), per 1,000 answered checks;
   * PostgreSQL's own counters for the scratch database: commits, rows inserted / updated /
     deleted, WAL bytes (pg_current_wal_lsn), and how many updates were HOT, per check;
-  * optionally a `perf record` of the server (--perf), summarised by symbol;
+  * optionally a `perf record` of the server (--perf), summarised by symbol, and of the
+    PostgreSQL backends serving the scratch database (--perf-postgres);
 
 then the same readings for pgbench's single-row UPDATE (bench/limit.sh's reference) at the
 same concurrency, so a check's cost is printed next to the reference's cost per transaction.
 
 Usage: bench/profile.py [--mamori BIN] [--users N] [--tenants T] [--concurrency C]
-                        [--duration SECONDS] [--mix MIX] [--perf]
+                        [--duration SECONDS] [--mix MIX] [--perf] [--perf-postgres]
 The database server is MAMORI_BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/test);
 a scratch database is created and dropped. Loopback only; bounded by --duration and timeouts.
 """
@@ -180,6 +181,8 @@ def main():
     ap.add_argument("--perf-children", action="store_true",
                     help="with --perf: record call graphs (DWARF unwinding) and rank functions by the "
                          "share of samples they are on the stack of")
+    ap.add_argument("--perf-postgres", action="store_true",
+                    help="also sample the PostgreSQL backends of the scratch database with perf record")
     args = ap.parse_args()
     if not os.access(args.mamori, os.X_OK):
         sys.exit(f"profile: no binary at {args.mamori} (cargo build --release -p mamori-server)")
@@ -223,14 +226,25 @@ def main():
                                   "--concurrency", str(args.concurrency), "--duration", f"{args.duration}s",
                                   "--mix", args.mix, "--spend-window", "--json", report],
                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        pg_perf = None
+        if args.perf_postgres:
+            # The backends connect as the load starts; sample those of this database only.
+            time.sleep(min(2, args.duration / 4))
+            pids = psql(url, f"SELECT string_agg(pid::text, ',') FROM pg_stat_activity WHERE datname = '{db}' "
+                             "AND pid <> pg_backend_pid()")
+            pg_perf_data = os.path.join(tmp, "perf-postgres.data")
+            pg_perf = subprocess.Popen(["perf", "record", "-F", "499", "-p", pids, "-o", pg_perf_data,
+                                        "--", "sleep", str(max(1, args.duration - 4))],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _, status, usage = os.wait4(bench.pid, 0)
         bench.returncode = status
         elapsed = time.monotonic() - started
         after_server = cpu_seconds(server.pid)
         after_pg, after_db, end_lsn = postgres_cpu(), pg_counters(url, db), wal_lsn(url)
         unsealed = int(psql(url, "SELECT count(*) FROM audit_pending"))
-        if perf:
-            perf.wait(timeout=args.duration + 60)
+        for recording in (perf, pg_perf):
+            if recording:
+                recording.wait(timeout=args.duration + 60)
         result = json.load(open(report))
         checks = result["requests"] if "requests" in result else round(result["requests_per_second"] * result["elapsed_s"])
         db_delta = diff(after_db, before_db)
@@ -288,6 +302,10 @@ def main():
         if args.perf:
             print("  server CPU by symbol (perf, >0.7%):")
             for line in perf_summary(perf_data, 60 if args.perf_children else 40, args.perf_children):
+                print("    " + " ".join(line.split()[:3]) + " " + line.split("]", 1)[-1].strip()[:110])
+        if args.perf_postgres:
+            print("  PostgreSQL backends' CPU by symbol (perf, >0.7%):")
+            for line in perf_summary(pg_perf_data, 50, False):
                 print("    " + " ".join(line.split()[:3]) + " " + line.split("]", 1)[-1].strip()[:110])
     finally:
         if server is not None:
