@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use mamori_testkit::{TestApp, TestEngine, on_both_engines};
+use mamori_testkit::{Bank, TestApp, TestEngine, TestToken, on_both_engines};
 use serde_json::{Value, json};
 
 /// Sends `n` copies of one request at once; returns the status/code of each answer.
@@ -213,13 +213,8 @@ async fn a_new_rate_limit_window_admits_exactly_its_limit(engine: TestEngine) {
 }
 on_both_engines!(a_new_rate_limit_window_admits_exactly_its_limit);
 
-/// SQLite's group commit: 40 logins at once, each a unit of work, share fewer `COMMIT`s than
-/// units (units that queue while one runs join its transaction), and every one of them is
-/// durable and exact: 40 successes, 40 audit entries, each user's step spent once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_logins_at_once_share_commits_and_stay_exact() {
-    let app = Arc::new(TestApp::new(TestEngine::Sqlite).await);
-    let bank = app.bank("jonan-shinkin").await;
+/// Forty users of `bank`, each with a token registered.
+async fn forty_registered_users(app: &TestApp, bank: &Bank<'_>) -> Vec<(String, TestToken)> {
     let mut users = Vec::new();
     for i in 0..40 {
         if i % 15 == 14 {
@@ -238,9 +233,14 @@ async fn sqlite_logins_at_once_share_commits_and_stay_exact() {
         users.push((user, token));
     }
     app.next_step();
-    let before = app.db.group_commits().expect("SQLite commits in groups");
+    users
+}
+
+/// Sends every user's current code at once; asserts each is accepted, and that the trail
+/// holds exactly one success per user.
+async fn all_logins_at_once(app: &Arc<TestApp>, bank: &Bank<'_>, users: &[(String, TestToken)]) {
     let mut tasks = Vec::new();
-    for (user, token) in &users {
+    for (user, token) in users {
         let (app, path, key, code) = (
             app.clone(),
             format!("/v1/banks/{}/users/{user}/otp/verify", bank.id),
@@ -256,6 +256,23 @@ async fn sqlite_logins_at_once_share_commits_and_stay_exact() {
     for task in tasks {
         assert_eq!(task.await.unwrap(), 200);
     }
+    let logins = app.count(
+        "SELECT COUNT(*) AS n FROM audit_pending WHERE operation = 'verifyOtp' AND outcome = 'success'",
+    )
+    .await;
+    assert_eq!(logins, users.len() as i64);
+}
+
+/// SQLite's group commit: 40 logins at once, each a unit of work, share fewer `COMMIT`s than
+/// units (units that queue while one runs join its transaction), and every one of them is
+/// durable and exact: 40 successes, 40 audit entries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_logins_at_once_share_commits_and_stay_exact() {
+    let app = Arc::new(TestApp::new(TestEngine::Sqlite).await);
+    let bank = app.bank("jonan-shinkin").await;
+    let users = forty_registered_users(&app, &bank).await;
+    let before = app.db.group_commits().expect("SQLite commits in groups");
+    all_logins_at_once(&app, &bank, &users).await;
     let after = app.db.group_commits().unwrap();
     let units = after.units - before.units;
     let commits = after.commits - before.commits;
@@ -264,9 +281,41 @@ async fn sqlite_logins_at_once_share_commits_and_stay_exact() {
         commits < units,
         "{units} units in {commits} commits: none shared a COMMIT"
     );
-    let logins = app.count(
-        "SELECT COUNT(*) AS n FROM audit_pending WHERE operation = 'verifyOtp' AND outcome = 'success'",
-    )
-    .await;
-    assert_eq!(logins, 40);
+}
+
+/// PostgreSQL: 40 logins at once are accepted in fewer statements than checks (those that
+/// arrive while one statement runs go in the next together), and every one of them is exact:
+/// 40 successes, 40 audit entries. Then each user's step is spent: the same 40 codes again are
+/// all `otp_already_used`, and nothing was counted as a failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_logins_at_once_share_statements_and_stay_exact() {
+    let app = Arc::new(TestApp::new(TestEngine::Postgres).await);
+    let bank = app.bank("jonan-shinkin").await;
+    let users = forty_registered_users(&app, &bank).await;
+    let before = app
+        .db
+        .accept_batches()
+        .expect("PostgreSQL accepts in batches");
+    all_logins_at_once(&app, &bank, &users).await;
+    let after = app.db.accept_batches().unwrap();
+    let checks = after.checks - before.checks;
+    let statements = after.statements - before.statements;
+    assert_eq!(checks, 40, "every login went through the queue");
+    assert!(
+        statements < checks,
+        "{checks} checks in {statements} statements: none shared one"
+    );
+    for (user, token) in &users {
+        let again = bank
+            .post(
+                &format!("/users/{user}/otp/verify"),
+                json!({ "otp": token.code_at(app.now_unix()) }),
+            )
+            .await;
+        assert_eq!(again.code(), Some("otp_already_used"), "{:?}", again.body);
+    }
+    let failures = app
+        .count("SELECT COALESCE(SUM(failures), 0) AS n FROM bindings")
+        .await;
+    assert_eq!(failures, 0);
 }

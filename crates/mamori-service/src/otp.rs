@@ -254,6 +254,9 @@ impl BankOtp {
                 )
                 .await;
         }
+        // What follows waits for connections of the pool: never while holding one (see
+        // `Pinned`).
+        drop(conn);
         // The common case, a fresh code at an active binding that changes no state, is accepted
         // in one statement where the engine allows it; any other case, or a condition that no
         // longer held, is settled in a unit of work below, which names the refusal.
@@ -274,15 +277,13 @@ impl BankOtp {
                 .details_opt(learned(decision))
                 .details_opt(facts.clone())
                 .into_event();
-            if checks::accept_at_once(&conn, &acceptance, event).await? {
+            if checks::accept_at_once(core.db(), &acceptance, event).await? {
                 return Ok(Accepted {
                     credential_id: credential.id,
                     accepted_at: now,
                 });
             }
         }
-        // Never wait for a second connection while holding one (see `Pinned`).
-        drop(conn);
         let tx = core.write().await?;
         let checked = match codes::settle(&tx, &binding, &credential, decision, limit, now).await? {
             Checked::Accepted => {

@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
-use mamori_domain::{BindingState, CredentialKind};
+use mamori_domain::CredentialKind;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, Query, SelectStatement};
 use sea_orm::{
     ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, Iterable, Statement, Value,
@@ -12,8 +12,8 @@ use sea_orm::{
 
 use crate::account_mac::AccountMac;
 use crate::audit::{self, NewAuditEvent};
-use crate::db::Engine;
-use crate::pinned::Pinned;
+use crate::batch;
+use crate::db::{Database, Engine};
 
 use crate::bindings::{BindingRow, LIVE};
 use crate::credentials::CredentialRow;
@@ -157,20 +157,22 @@ pub struct Acceptance<'a> {
     pub now: DateTime<Utc>,
 }
 
-/// PostgreSQL: accepts a code in ONE statement, so the common case of a check holds its rows
-/// for one round trip instead of a transaction's five. Under the binding's row lock (taken
-/// first, as the transaction path's reservation does) and only while it is active and under
-/// the limit, it spends the step (conditional on it being newer than the last spent, on a
-/// credential not suspended), starts the binding's count again, and inserts the audit entry —
-/// all of it or nothing. Returns `false` when any condition failed: nothing was written, and
-/// the caller settles the check on the transaction path, which names the refusal exactly.
-/// Always `false` on SQLite, whose single writer gains nothing from it.
+/// PostgreSQL: accepts a code in one statement, together with the other checks that arrive
+/// meanwhile (see [`crate::batch`]), so the common case of a check holds its rows for one round
+/// trip instead of a transaction's five. Under the binding's row lock (taken first, as the
+/// transaction path's reservation does) and only while it is active and under the limit, it
+/// spends the step (conditional on it being newer than the last spent, on a credential not
+/// suspended), starts the binding's count again, and inserts the audit entry — all of it or
+/// nothing. Returns `false` when any condition failed: nothing was written, and the caller
+/// settles the check on the transaction path, which names the refusal exactly. Always `false`
+/// on SQLite, whose single writer gains nothing from it.
+///
+/// The caller holds no connection of the pool while it waits (see [`crate::Pinned`]).
 pub async fn accept_at_once(
-    conn: &Pinned<'_>,
+    db: &Database,
     acceptance: &Acceptance<'_>,
     event: NewAuditEvent,
 ) -> Result<bool, StoreError> {
-    let db = conn.db();
     if db.engine() != Engine::Postgres {
         return Ok(false);
     }
@@ -183,41 +185,16 @@ pub async fn accept_at_once(
         drift,
         now,
     } = *acceptance;
-    let (spend, unspent, value) = match kind {
-        CredentialKind::Totp => (
-            "last_used_step = $4",
-            "(last_used_step IS NULL OR last_used_step < $4)",
-            at,
-        ),
+    let (hotp, value) = match kind {
+        CredentialKind::Totp => (false, at),
         CredentialKind::Hotp => {
+            // The counter is spent when the next one expected is not beyond it.
             let Some(next) = at.checked_add(1) else {
                 return Ok(false);
             };
-            // The counter is spent when the next one expected is not beyond it.
-            ("hotp_next_counter = $4", "hotp_next_counter < $4", next)
+            (true, next)
         }
     };
-    let sql = format!(
-        "WITH b AS (
-            SELECT id FROM bindings
-            WHERE id = $1 AND state = '{active}' AND failures < $2
-            FOR UPDATE
-        ), s AS (
-            UPDATE credentials
-            SET {spend}, drift_steps = COALESCE($5, drift_steps), failures = 0, updated_at = $3
-            WHERE id = $6 AND suspended_at IS NULL AND {unspent} AND EXISTS (SELECT 1 FROM b)
-            RETURNING id
-        ), r AS (
-            UPDATE bindings SET failures = 0, last_success_at = $3, updated_at = $3
-            WHERE id IN (SELECT id FROM b) AND EXISTS (SELECT 1 FROM s)
-            RETURNING id
-        )
-        INSERT INTO audit_pending (tenant_id, occurred_at, actor, operation, outcome, error_code,
-            user_id, credential_id, request_id, client_addr, details, mac)
-        SELECT $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18
-        WHERE EXISTS (SELECT 1 FROM r)",
-        active = BindingState::Active.as_str(),
-    );
     let occurred_at = audit::stored_time(now);
     let details = event.details.as_ref().map(serde_json::Value::to_string);
     let mac = db.audit_key()?.pending_mac(&audit::PendingFields::of_event(
@@ -225,34 +202,32 @@ pub async fn accept_at_once(
         occurred_at,
         details.as_deref(),
     ));
-    let values: Vec<Value> = vec![
-        binding_id.into(),
-        limit.into(),
-        now.into(),
-        value.into(),
-        drift.into(),
-        credential_id.into(),
-        event.tenant_id.clone().into(),
-        occurred_at.into(),
-        event.actor.clone().into(),
-        event.operation.as_str().into(),
-        event.outcome.as_str().into(),
-        event.error_code.clone().into(),
-        event.user_id.clone().into(),
-        event.credential_id.clone().into(),
-        event.request_id.clone().into(),
-        event.client_addr.clone().into(),
-        details.into(),
-        mac.into(),
-    ];
-    let result = conn
-        .execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            sql,
-            values,
-        ))
+    let accepted = db
+        .acceptances()
+        .accept(batch::Acceptance {
+            binding_id: binding_id.to_owned(),
+            limit,
+            credential_id: credential_id.to_owned(),
+            hotp,
+            value,
+            drift,
+            at: now,
+            audit: batch::PendingEntry {
+                tenant_id: event.tenant_id.clone(),
+                occurred_at,
+                actor: event.actor.clone(),
+                operation: event.operation.as_str().to_owned(),
+                outcome: event.outcome.as_str().to_owned(),
+                error_code: event.error_code.clone(),
+                user_id: event.user_id.clone(),
+                credential_id: event.credential_id.clone(),
+                request_id: event.request_id.clone(),
+                client_addr: event.client_addr.clone(),
+                details,
+                mac,
+            },
+        })
         .await?;
-    let accepted = result.rows_affected() == 1;
     if accepted {
         db.tell_observer(std::slice::from_ref(&event));
     }

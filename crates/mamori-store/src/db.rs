@@ -19,6 +19,7 @@ use sea_orm::{
 
 use crate::account_mac::AccountMac;
 use crate::audit::{AuditKey, NewAuditEvent};
+use crate::batch::{AcceptBatches, Acceptances};
 use crate::error::StoreError;
 use crate::group::{GroupCommits, Slot, Writer};
 use crate::reach::{Attempt, Reachability};
@@ -57,6 +58,9 @@ pub struct Database {
     /// The account rows' MAC key (see [`Database::install_account_mac`]); shared by every
     /// clone of the pool.
     account_mac: Arc<OnceLock<AccountMac>>,
+    /// PostgreSQL: the code checks accepted together (see [`crate::batch`]), started at the
+    /// first; shared by every clone of the pool.
+    acceptances: Arc<OnceLock<Acceptances>>,
 }
 
 impl Database {
@@ -109,7 +113,29 @@ impl Database {
             writer,
             audit_key: Arc::default(),
             account_mac: Arc::default(),
+            acceptances: Arc::default(),
         }
+    }
+
+    /// PostgreSQL: how many code checks were accepted together in how many statements (see
+    /// [`crate::batch`]); `None` on SQLite.
+    pub fn accept_batches(&self) -> Option<AcceptBatches> {
+        (self.engine() == Engine::Postgres).then(|| {
+            self.acceptances
+                .get()
+                .map(Acceptances::counts)
+                .unwrap_or_default()
+        })
+    }
+
+    /// PostgreSQL: the queue of acceptances and its workers, started at the first.
+    pub(crate) fn acceptances(&self) -> &Acceptances {
+        self.acceptances.get_or_init(|| {
+            Acceptances::start(
+                self.conn.get_postgres_connection_pool().clone(),
+                self.reach.clone(),
+            )
+        })
     }
 
     /// Installs the trail's key: every audit entry written from now on carries its MAC, and

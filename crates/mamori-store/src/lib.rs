@@ -8,6 +8,7 @@
 pub mod account_mac;
 pub mod api_keys;
 pub mod audit;
+mod batch;
 pub mod bindings;
 pub mod chain;
 pub mod checks;
@@ -36,6 +37,7 @@ pub mod stats;
 pub mod tenants;
 pub mod users;
 
+pub use batch::AcceptBatches;
 pub use db::{AuditObserver, Database, Engine, WriteTx};
 pub use error::StoreError;
 pub use group::GroupCommits;
