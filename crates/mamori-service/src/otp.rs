@@ -176,25 +176,21 @@ impl BankOtp {
             facts,
         } = check;
         let core = &self.core;
-        // The policy comes from this node's cache and the keys from memory, loaded (from the
-        // pool) before the check holds its one connection: user, binding and credential in one
-        // read, then the decision or the refusal on the same connection.
+        // The policy comes from this node's cache; user, binding and credential in one read.
         let policy = core.policy(caller).await?;
-        let mac = core.account_mac().await?;
-        core.audit_key_ready().await?;
-        let conn = core.db().pin().await?;
-        let target = checks::find_check_target(&conn, mac, caller.tenant_id.as_str(), user_id)
-            .await?
-            .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))?;
+        let target = checks::find_check_target(
+            core.db(),
+            core.account_mac().await?,
+            caller.tenant_id.as_str(),
+            user_id,
+        )
+        .await?
+        .ok_or_else(|| ServiceError::rejected(ErrorCode::NotFound))?;
         let now = core.now();
         let entry = AuditEntry::bank(caller, meta, operation, now).user(&target.user.id);
         let Some((binding, credential)) = target.registered else {
             return core
-                .refuse_on(
-                    &conn,
-                    entry,
-                    ServiceError::rejected(ErrorCode::OtpNotRegistered),
-                )
+                .refuse(entry, ServiceError::rejected(ErrorCode::OtpNotRegistered))
                 .await;
         };
         let entry = entry.credential(&credential.id);
@@ -204,15 +200,14 @@ impl BankOtp {
         };
         let codes = match codes::parse_codes(&raw, &credential) {
             Ok(codes) => codes,
-            Err(err) => return core.refuse_on(&conn, entry, err).await,
+            Err(err) => return core.refuse(entry, err).await,
         };
         if binding.state == BindingState::Locked {
-            return core.refuse_on(&conn, entry, ServiceError::locked()).await;
+            return core.refuse(entry, ServiceError::locked()).await;
         }
         if credential.suspended_at.is_some() {
             return core
-                .refuse_on(
-                    &conn,
+                .refuse(
                     entry,
                     ServiceError::rejected(ErrorCode::CredentialSuspended),
                 )
@@ -247,16 +242,9 @@ impl BankOtp {
         let limit = codes::lock_limit(&policy);
         if decision == Decision::AlreadyUsed && binding.failures < limit {
             return core
-                .refuse_on(
-                    &conn,
-                    entry,
-                    ServiceError::rejected(ErrorCode::OtpAlreadyUsed),
-                )
+                .refuse(entry, ServiceError::rejected(ErrorCode::OtpAlreadyUsed))
                 .await;
         }
-        // What follows waits for connections of the pool: never while holding one (see
-        // `Pinned`).
-        drop(conn);
         // The common case, a fresh code at an active binding that changes no state, is accepted
         // in one statement where the engine allows it; any other case, or a condition that no
         // longer held, is settled in a unit of work below, which names the refusal.
@@ -277,6 +265,7 @@ impl BankOtp {
                 .details_opt(learned(decision))
                 .details_opt(facts.clone())
                 .into_event();
+            core.audit_key_ready().await?;
             if checks::accept_at_once(core.db(), &acceptance, event).await? {
                 return Ok(Accepted {
                     credential_id: credential.id,

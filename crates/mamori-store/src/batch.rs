@@ -1,13 +1,9 @@
-//! PostgreSQL: the common case of many code checks, accepted together in one statement.
-//!
-//! A fresh code at an active binding is accepted by one conditional statement (see
-//! [`crate::checks::accept_at_once`]). Measured with `bench/profile.py --perf-postgres`, most of
-//! PostgreSQL's time for it went to what every statement costs whatever it does — waking the
-//! backend, starting the executor over four tables, committing — not to the rows it writes.
-//! So the acceptances that arrive while one is in flight wait for the next statement and go in
-//! it together: each keeps its own conditions (binding active and under the limit, step newer
-//! than the last spent, credential not suspended) and its own outcome, all of it or nothing of
-//! it, and the statement commits once for all. A check's answer still waits for its commit.
+//! PostgreSQL: the two statements of a code check's common case, each run for many checks at
+//! once (see [`crate::queue`]): the read of user, binding and credential, and the acceptance of
+//! a fresh code at an active binding. Acceptances that arrive meanwhile go in one statement: each
+//! keeps its own conditions (binding active and under the limit, step newer than the last
+//! spent, credential not suspended) and its own outcome, all of it or nothing of it, and the
+//! statement commits once for all.
 //!
 //! Rows are locked in one order — every binding of the statement by id, then every credential
 //! by id — so two statements (on two nodes, say) wait for each other rather than deadlock, and a
@@ -20,25 +16,21 @@
 //! written and each of its checks is settled on the transaction path, as when a condition no
 //! longer held; if it is the replacement, the bank gets 503 with `Retry-After` and retries.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock};
-use std::time::Instant;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use mamori_domain::BindingState;
 use sea_orm::sqlx::{self, PgPool};
-use sea_orm::{DbErr, RuntimeErr};
-use tokio::sync::{Mutex, mpsc, oneshot};
+use sea_orm::{DbErr, EntityTrait, Iterable, QueryResult, RuntimeErr};
 
-use crate::reach::Reachability;
+use crate::bindings::LIVE;
+use crate::entities::{bindings, credentials, users};
+use crate::queue::Batch;
 
-/// Statements in flight at once per node: while they run, the next acceptances queue. Two
-/// did as well as four on two cores (bench/profile.py, 32 clients: PostgreSQL 0.35 against
-/// 0.40 ms of CPU per check) with larger batches.
-const WORKERS: usize = 2;
-
-/// Acceptances one statement takes at most.
-const MAX_BATCH: usize = 64;
+/// Statements in flight at once per node. Two did as well as four on two cores
+/// (bench/profile.py, 32 clients: PostgreSQL 0.35 against 0.40 ms of CPU per check) with larger
+/// batches.
+pub(crate) const WORKERS: usize = 2;
 
 /// One acceptance: what its conditional statement would bind, and its audit entry's fields.
 #[derive(Debug)]
@@ -71,133 +63,26 @@ pub(crate) struct PendingEntry {
     pub mac: String,
 }
 
-struct Job {
-    acceptance: Acceptance,
-    accepted: oneshot::Sender<Result<bool, DbErr>>,
-}
-
-/// The queue of one pool's acceptances and the workers that run them. The workers hold the
-/// pool, never the [`crate::Database`], so they end when the last handle to the queue goes.
+/// Acceptances of checks, together.
 #[derive(Debug)]
-pub(crate) struct Acceptances {
-    queue: mpsc::UnboundedSender<Job>,
-    counts: Arc<Counts>,
-}
+pub(crate) struct AcceptAll;
 
-/// How many checks went through the queue, in how many statements.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct AcceptBatches {
-    /// Acceptances run (accepted or not).
-    pub checks: u64,
-    /// Statements they took.
-    pub statements: u64,
-}
-
-#[derive(Debug, Default)]
-struct Counts {
-    checks: AtomicU64,
-    statements: AtomicU64,
-}
-
-impl Acceptances {
-    pub(crate) fn start(pool: PgPool, reach: Arc<Reachability>) -> Self {
-        let (queue, jobs) = mpsc::unbounded_channel();
-        let jobs = Arc::new(Mutex::new(jobs));
-        let counts = Arc::new(Counts::default());
-        for _ in 0..WORKERS {
-            tokio::spawn(work(
-                jobs.clone(),
-                pool.clone(),
-                reach.clone(),
-                counts.clone(),
-            ));
-        }
-        Self { queue, counts }
-    }
-
-    pub(crate) fn counts(&self) -> AcceptBatches {
-        AcceptBatches {
-            checks: self.counts.checks.load(Ordering::Relaxed),
-            statements: self.counts.statements.load(Ordering::Relaxed),
-        }
-    }
-
-    /// Whether `acceptance` was accepted (and its audit entry written); `false` when any of its
+impl Batch for AcceptAll {
+    type Item = Acceptance;
+    /// Whether it was accepted (and its audit entry written); `false` when any of its
     /// conditions failed, when nothing of it was written.
-    pub(crate) async fn accept(&self, acceptance: Acceptance) -> Result<bool, DbErr> {
-        let (accepted, answer) = oneshot::channel();
-        self.queue
-            .send(Job {
-                acceptance,
-                accepted,
-            })
-            .map_err(|_| gone())?;
-        answer.await.map_err(|_| gone())?
+    type Answer = bool;
+    const WHAT: &'static str = "code acceptances";
+
+    async fn run(pool: &PgPool, items: &[Acceptance]) -> Result<Vec<bool>, DbErr> {
+        let accepted = run(pool, items).await?;
+        Ok((1..=items.len() as i64)
+            .map(|n| accepted.contains(&n))
+            .collect())
     }
-}
 
-fn gone() -> DbErr {
-    DbErr::Custom("the acceptance workers stopped".into())
-}
-
-/// Takes what waits (at least one, at most [`MAX_BATCH`]) and runs it as one statement, until
-/// the queue closes.
-async fn work(
-    jobs: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
-    pool: PgPool,
-    reach: Arc<Reachability>,
-    counts: Arc<Counts>,
-) {
-    loop {
-        let mut batch = Vec::new();
-        {
-            let mut jobs = jobs.lock().await;
-            let Some(first) = jobs.recv().await else {
-                return;
-            };
-            batch.push(first);
-            while batch.len() < MAX_BATCH {
-                match jobs.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
-                }
-            }
-        }
-        // A check whose request went away while it waited is not accepted behind its back:
-        // no step spent, no success in the trail that nobody was told of.
-        batch.retain(|job| !job.accepted.is_closed());
-        if batch.is_empty() {
-            continue;
-        }
-        let result = run(&pool, &batch).await;
-        counts.statements.fetch_add(1, Ordering::Relaxed);
-        counts
-            .checks
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        reach.observe(&result, Instant::now());
-        match result {
-            Ok(accepted) => {
-                for (n, job) in batch.into_iter().enumerate() {
-                    let _ = job.accepted.send(Ok(accepted.contains(&(n as i64 + 1))));
-                }
-            }
-            Err(err) => {
-                let passing = passing_refusal(&err);
-                if let Some(code) = passing {
-                    tracing::warn!(
-                        checks = batch.len(),
-                        sqlstate = code,
-                        "acceptances refused together; each is settled on its own"
-                    );
-                }
-                for job in batch {
-                    let _ = job.accepted.send(match passing {
-                        Some(_) => Ok(false),
-                        None => Err(err.clone()),
-                    });
-                }
-            }
-        }
+    fn alone(err: &DbErr) -> Option<bool> {
+        passing_refusal(err).map(|_| false)
     }
 }
 
@@ -214,8 +99,8 @@ fn passing_refusal(err: &DbErr) -> Option<&'static str> {
 }
 
 /// The statement: which acceptances of `batch` (numbered from 1) were accepted.
-async fn run(pool: &PgPool, batch: &[Job]) -> Result<Vec<i64>, DbErr> {
-    let items = || batch.iter().map(|job| &job.acceptance);
+async fn run(pool: &PgPool, batch: &[Acceptance]) -> Result<Vec<i64>, DbErr> {
+    let items = || batch.iter();
     let audits = || items().map(|a| &a.audit);
     let query = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(ACCEPT_ALL.as_str()))
         .bind(items().map(|a| a.binding_id.clone()).collect::<Vec<_>>())
@@ -305,3 +190,74 @@ SELECT n FROM r",
         active = BindingState::Active.as_str()
     )
 });
+
+/// PostgreSQL: the reads of many checks in one statement, each row numbered by the place of
+/// its (bank, user) in the arrays.
+#[derive(Debug)]
+pub(crate) struct ReadAll;
+
+impl Batch for ReadAll {
+    type Item = (String, String);
+    type Answer = Option<QueryResult>;
+    const WHAT: &'static str = "code checks' reads";
+
+    async fn run(pool: &PgPool, items: &[(String, String)]) -> Result<Vec<Self::Answer>, DbErr> {
+        let (tenants, users): (Vec<&str>, Vec<&str>) = items
+            .iter()
+            .map(|(tenant, user)| (tenant.as_str(), user.as_str()))
+            .unzip();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(READ_ALL.as_str()))
+            .bind(tenants)
+            .bind(users)
+            .fetch_all(pool)
+            .await
+            .map_err(|e| DbErr::Query(RuntimeErr::SqlxError(e.into())))?;
+        let mut answers: Vec<Self::Answer> = items.iter().map(|_| None).collect();
+        for row in rows {
+            let row = QueryResult::from(row);
+            let n: i64 = row.try_get("", "k_n")?;
+            // At most one live binding per user (a partial unique index): one row per item.
+            if let Some(answer) = usize::try_from(n - 1).ok().and_then(|i| answers.get_mut(i)) {
+                answer.get_or_insert(row);
+            }
+        }
+        Ok(answers)
+    }
+
+    fn alone(_: &DbErr) -> Option<Self::Answer> {
+        None
+    }
+}
+
+/// [`crate::checks::find_check_target`]'s columns and joins, over arrays of banks and users.
+static READ_ALL: LazyLock<String> = LazyLock::new(|| {
+    let mut columns = vec!["k.n AS k_n".to_owned()];
+    columns.extend(column_list::<users::Entity>("u"));
+    columns.extend(column_list::<bindings::Entity>("b"));
+    columns.extend(column_list::<credentials::Entity>("c"));
+    let live = LIVE
+        .iter()
+        .map(|state| format!("'{}'", state.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "SELECT {columns}
+        FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(tenant_id, user_id, n)
+        JOIN users u ON u.tenant_id = k.tenant_id AND u.id = k.user_id
+        LEFT JOIN bindings b ON b.tenant_id = u.tenant_id AND b.user_id = u.id
+            AND b.state IN ({live})
+        LEFT JOIN credentials c ON c.id = b.credential_id",
+        columns = columns.join(", ")
+    )
+});
+
+/// `"t"."column" AS "t_column"` for every column of `E`.
+fn column_list<E: EntityTrait>(table: &str) -> Vec<String> {
+    use sea_orm::IdenStatic;
+    E::Column::iter()
+        .map(|column| {
+            let name = column.as_str();
+            format!("\"{table}\".\"{name}\" AS \"{table}_{name}\"")
+        })
+        .collect()
+}

@@ -30,17 +30,24 @@ pub struct CheckTarget {
     pub registered: Option<(BindingRow, CredentialRow)>,
 }
 
-/// The user `user_id` of `tenant_id` with their live binding and its credential, in one query.
-/// `None`: no such user at this bank. A binding whose MAC does not check is absent (the user
-/// reads as unregistered), checked here in memory: no extra round trip.
-pub async fn find_check_target<C: ConnectionTrait>(
-    conn: &C,
+/// The user `user_id` of `tenant_id` with their live binding and its credential, in one query
+/// (on PostgreSQL together with the other checks' reads that arrive meanwhile, see
+/// [`crate::queue`]). `None`: no such user at this bank. A binding whose MAC does not check is
+/// absent (the user reads as unregistered), checked here in memory: no extra round trip.
+pub async fn find_check_target(
+    db: &Database,
     mac: &AccountMac,
     tenant_id: &str,
     user_id: &str,
 ) -> Result<Option<CheckTarget>, StoreError> {
-    let statement = check_target_statement(conn.get_database_backend(), tenant_id, user_id);
-    let Some(row) = conn.query_one_raw(statement).await? else {
+    let row = match db.engine() {
+        Engine::Postgres => db.read_queued(tenant_id, user_id).await?,
+        Engine::Sqlite => {
+            let statement = check_target_statement(db.get_database_backend(), tenant_id, user_id);
+            db.query_one_raw(statement).await?
+        }
+    };
+    let Some(row) = row else {
         return Ok(None);
     };
     let user = UserRow::from_query_result(&row, "u_")?;
@@ -167,7 +174,7 @@ pub struct Acceptance<'a> {
 /// settles the check on the transaction path, which names the refusal exactly. Always `false`
 /// on SQLite, whose single writer gains nothing from it.
 ///
-/// The caller holds no connection of the pool while it waits (see [`crate::Pinned`]).
+/// The caller holds no connection of the pool while it waits: its workers take one.
 pub async fn accept_at_once(
     db: &Database,
     acceptance: &Acceptance<'_>,
@@ -203,8 +210,7 @@ pub async fn accept_at_once(
         details.as_deref(),
     ));
     let accepted = db
-        .acceptances()
-        .accept(batch::Acceptance {
+        .accept_queued(batch::Acceptance {
             binding_id: binding_id.to_owned(),
             limit,
             credential_id: credential_id.to_owned(),

@@ -19,9 +19,10 @@ use sea_orm::{
 
 use crate::account_mac::AccountMac;
 use crate::audit::{AuditKey, NewAuditEvent};
-use crate::batch::{AcceptBatches, Acceptances};
+use crate::batch::{self, AcceptAll, ReadAll};
 use crate::error::StoreError;
 use crate::group::{GroupCommits, Slot, Writer};
+use crate::queue::{Batches, Queue};
 use crate::reach::{Attempt, Reachability};
 
 /// Told of each audit entry once the unit of work that appended it has committed, e.g. to count
@@ -58,9 +59,10 @@ pub struct Database {
     /// The account rows' MAC key (see [`Database::install_account_mac`]); shared by every
     /// clone of the pool.
     account_mac: Arc<OnceLock<AccountMac>>,
-    /// PostgreSQL: the code checks accepted together (see [`crate::batch`]), started at the
-    /// first; shared by every clone of the pool.
-    acceptances: Arc<OnceLock<Acceptances>>,
+    /// PostgreSQL: the code checks' reads and acceptances, each run together (see
+    /// [`crate::queue`]), started at the first; shared by every clone of the pool.
+    check_reads: Arc<OnceLock<Queue<ReadAll>>>,
+    acceptances: Arc<OnceLock<Queue<AcceptAll>>>,
 }
 
 impl Database {
@@ -113,29 +115,57 @@ impl Database {
             writer,
             audit_key: Arc::default(),
             account_mac: Arc::default(),
+            check_reads: Arc::default(),
             acceptances: Arc::default(),
         }
     }
 
     /// PostgreSQL: how many code checks were accepted together in how many statements (see
-    /// [`crate::batch`]); `None` on SQLite.
-    pub fn accept_batches(&self) -> Option<AcceptBatches> {
+    /// [`crate::queue`]); `None` on SQLite.
+    pub fn accept_batches(&self) -> Option<Batches> {
         (self.engine() == Engine::Postgres).then(|| {
             self.acceptances
                 .get()
-                .map(Acceptances::counts)
+                .map(Queue::counts)
                 .unwrap_or_default()
         })
     }
 
-    /// PostgreSQL: the queue of acceptances and its workers, started at the first.
-    pub(crate) fn acceptances(&self) -> &Acceptances {
-        self.acceptances.get_or_init(|| {
-            Acceptances::start(
-                self.conn.get_postgres_connection_pool().clone(),
-                self.reach.clone(),
-            )
+    /// PostgreSQL: how many code checks' reads ran in how many statements; `None` on SQLite.
+    pub fn read_batches(&self) -> Option<Batches> {
+        (self.engine() == Engine::Postgres).then(|| {
+            self.check_reads
+                .get()
+                .map(Queue::counts)
+                .unwrap_or_default()
         })
+    }
+
+    /// PostgreSQL: `acceptance` run with the others that wait (see [`crate::batch`]), unless
+    /// the database is known to be away: then at once, like every statement.
+    pub(crate) async fn accept_queued(&self, acceptance: batch::Acceptance) -> Result<bool, DbErr> {
+        let queue = self.acceptances.get_or_init(|| self.start_queue());
+        self.guarded(queue.submit(acceptance)).await
+    }
+
+    /// PostgreSQL: a check's read run with the others that wait (see [`crate::batch`]),
+    /// unless the database is known to be away: then at once, like every statement.
+    pub(crate) async fn read_queued(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+    ) -> Result<Option<QueryResult>, DbErr> {
+        let queue = self.check_reads.get_or_init(|| self.start_queue());
+        self.guarded(queue.submit((tenant_id.to_owned(), user_id.to_owned())))
+            .await
+    }
+
+    fn start_queue<B: crate::queue::Batch>(&self) -> Queue<B> {
+        Queue::start(
+            self.conn.get_postgres_connection_pool().clone(),
+            self.reach.clone(),
+            batch::WORKERS,
+        )
     }
 
     /// Installs the trail's key: every audit entry written from now on carries its MAC, and
@@ -210,7 +240,7 @@ impl Database {
 
     /// Runs one statement (or BEGIN) unless the database is known to be away, and learns from
     /// its result.
-    pub(crate) async fn guarded<T>(
+    async fn guarded<T>(
         &self,
         statement: impl std::future::Future<Output = Result<T, DbErr>>,
     ) -> Result<T, DbErr> {
@@ -233,12 +263,6 @@ impl Database {
         let result = statement.await;
         self.reach.observe(&result, Instant::now());
         result
-    }
-
-    /// Learns from the result of a statement run on a connection held outside the pool's
-    /// statements (see [`crate::pinned`]).
-    pub(crate) fn observe_reach<T>(&self, result: &Result<T, DbErr>, now: Instant) {
-        self.reach.observe(result, now);
     }
 
     /// The underlying sea-orm connection, for tests and tools that inspect or tamper with the

@@ -27,19 +27,21 @@ pub use smtp::{ReceivedMail, SmtpSink};
 pub use token::TestToken;
 
 /// Runs an async test scenario once on SQLite and once on PostgreSQL, as two `#[test]`s named
-/// `sqlite` and `postgres` inside a module named after the scenario.
+/// `sqlite` and `postgres` inside a module named after the scenario. The scenario's future is
+/// boxed: a whole request chain awaited in-process makes a large future, which on the test
+/// thread's 2 MiB stack (debug build, next to poem-openapi's deep frames) can overflow it.
 #[macro_export]
 macro_rules! on_both_engines {
     ($scenario:ident) => {
         mod $scenario {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn sqlite() {
-                super::$scenario($crate::TestEngine::Sqlite).await;
+                Box::pin(super::$scenario($crate::TestEngine::Sqlite)).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn postgres() {
-                super::$scenario($crate::TestEngine::Postgres).await;
+                Box::pin(super::$scenario($crate::TestEngine::Postgres)).await;
             }
         }
     };

@@ -8,7 +8,7 @@ use mamori_domain::{AuditOutcome, ErrorCode, Operation};
 use mamori_store::account_mac::AccountMac;
 use mamori_store::audit::{AuditKey, NewAuditEvent, PLATFORM_TENANT};
 use mamori_store::sealer::{self, Sealed};
-use mamori_store::{Pinned, StoreError, WriteTx};
+use mamori_store::{StoreError, WriteTx};
 use serde_json::Value;
 
 use crate::core::{Actor, BankCaller, Core, RequestMeta};
@@ -256,20 +256,6 @@ impl Core {
         err: ServiceError,
     ) -> Result<T, ServiceError> {
         self.record_alone(entry.failed(&err)).await?;
-        Err(err)
-    }
-
-    /// [`Core::refuse`] on the connection a code check holds: one statement, no second
-    /// connection. The caller readied the trail's key before it pinned the connection (a key
-    /// loaded here would be read through the pool).
-    pub(crate) async fn refuse_on<T>(
-        &self,
-        conn: &Pinned<'_>,
-        entry: AuditEntry,
-        err: ServiceError,
-    ) -> Result<T, ServiceError> {
-        let entry = entry.failed(&err);
-        conn.append_audit_alone(vec![entry.event], entry.at).await?;
         Err(err)
     }
 }
