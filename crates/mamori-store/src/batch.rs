@@ -23,6 +23,7 @@ use mamori_domain::BindingState;
 use sea_orm::sqlx::{self, PgPool};
 use sea_orm::{DbErr, EntityTrait, Iterable, QueryResult, RuntimeErr};
 
+use crate::audit::NewAuditEvent;
 use crate::bindings::LIVE;
 use crate::entities::{bindings, credentials, users};
 use crate::queue::Batch;
@@ -46,19 +47,11 @@ pub(crate) struct Acceptance {
     pub audit: PendingEntry,
 }
 
-/// The columns of an `audit_pending` row.
+/// An `audit_pending` row: the event with what the store adds when it writes one.
 #[derive(Debug)]
 pub(crate) struct PendingEntry {
-    pub tenant_id: String,
+    pub event: NewAuditEvent,
     pub occurred_at: DateTime<Utc>,
-    pub actor: String,
-    pub operation: String,
-    pub outcome: String,
-    pub error_code: Option<String>,
-    pub user_id: Option<String>,
-    pub credential_id: Option<String>,
-    pub request_id: Option<String>,
-    pub client_addr: Option<String>,
     pub details: Option<String>,
     pub mac: String,
 }
@@ -110,20 +103,48 @@ async fn run(pool: &PgPool, batch: &[Acceptance]) -> Result<Vec<i64>, DbErr> {
         .bind(items().map(|a| a.value).collect::<Vec<_>>())
         .bind(items().map(|a| a.drift).collect::<Vec<_>>())
         .bind(items().map(|a| a.at).collect::<Vec<_>>())
-        .bind(audits().map(|e| e.tenant_id.clone()).collect::<Vec<_>>())
-        .bind(audits().map(|e| e.occurred_at).collect::<Vec<_>>())
-        .bind(audits().map(|e| e.actor.clone()).collect::<Vec<_>>())
-        .bind(audits().map(|e| e.operation.clone()).collect::<Vec<_>>())
-        .bind(audits().map(|e| e.outcome.clone()).collect::<Vec<_>>())
-        .bind(audits().map(|e| e.error_code.clone()).collect::<Vec<_>>())
-        .bind(audits().map(|e| e.user_id.clone()).collect::<Vec<_>>())
         .bind(
             audits()
-                .map(|e| e.credential_id.clone())
+                .map(|e| e.event.tenant_id.clone())
                 .collect::<Vec<_>>(),
         )
-        .bind(audits().map(|e| e.request_id.clone()).collect::<Vec<_>>())
-        .bind(audits().map(|e| e.client_addr.clone()).collect::<Vec<_>>())
+        .bind(audits().map(|e| e.occurred_at).collect::<Vec<_>>())
+        .bind(audits().map(|e| e.event.actor.clone()).collect::<Vec<_>>())
+        .bind(
+            audits()
+                .map(|e| e.event.operation.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            audits()
+                .map(|e| e.event.outcome.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            audits()
+                .map(|e| e.event.error_code.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            audits()
+                .map(|e| e.event.user_id.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            audits()
+                .map(|e| e.event.credential_id.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            audits()
+                .map(|e| e.event.request_id.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            audits()
+                .map(|e| e.event.client_addr.clone())
+                .collect::<Vec<_>>(),
+        )
         .bind(audits().map(|e| e.details.clone()).collect::<Vec<_>>())
         .bind(audits().map(|e| e.mac.clone()).collect::<Vec<_>>());
     query

@@ -78,15 +78,7 @@ async fn seal_or_relink(
 ) -> Result<Sealed, StoreError> {
     let key = db.audit_key()?.clone();
     let tx = db.write().await?;
-    audit_heads::Entity::insert(audit_heads::ActiveModel {
-        tenant_id: Set(tenant_id.to_owned()),
-        seq: Set(0),
-        hash: Set(GENESIS_HASH.to_owned()),
-        keyed: Set(true),
-    })
-    .on_conflict_do_nothing_on([audit_heads::Column::TenantId])
-    .exec_without_returning(&tx)
-    .await?;
+    open_heads(&tx, [tenant_id.to_owned()]).await?;
     // The head's row lock (PostgreSQL; SQLite's write transaction excludes every other writer)
     // makes this unit the only one sealing the bank until it commits.
     let head = audit_heads::Entity::find_by_id(tenant_id.to_owned())
@@ -364,15 +356,7 @@ async fn seal_many(
         return Ok((Sealed::default(), None));
     }
     let tx = db.write().await?;
-    audit_heads::Entity::insert_many(waiting_banks.iter().map(|tenant| audit_heads::ActiveModel {
-        tenant_id: Set(tenant.clone()),
-        seq: Set(0),
-        hash: Set(GENESIS_HASH.to_owned()),
-        keyed: Set(true),
-    }))
-    .on_conflict_do_nothing_on([audit_heads::Column::TenantId])
-    .exec_without_returning(&tx)
-    .await?;
+    open_heads(&tx, waiting_banks.iter().cloned()).await?;
     // Every head in one order: a sealer on another node waits for the first it shares.
     let heads = audit_heads::Entity::find()
         .filter(audit_heads::Column::TenantId.is_in(waiting_banks.iter().cloned()))
@@ -458,6 +442,23 @@ async fn seal_many(
     }
     tx.commit().await?;
     Ok((sealed, unkeyed))
+}
+
+/// Starts the chains of `tenants` that have none yet, at the genesis hash (keyed).
+async fn open_heads(
+    tx: &WriteTx,
+    tenants: impl IntoIterator<Item = String>,
+) -> Result<(), StoreError> {
+    audit_heads::Entity::insert_many(tenants.into_iter().map(|tenant| audit_heads::ActiveModel {
+        tenant_id: Set(tenant),
+        seq: Set(0),
+        hash: Set(GENESIS_HASH.to_owned()),
+        keyed: Set(true),
+    }))
+    .on_conflict_do_nothing_on([audit_heads::Column::TenantId])
+    .exec_without_returning(tx)
+    .await?;
+    Ok(())
 }
 
 /// One statement that moves each of `heads` to its new sequence number and hash.
