@@ -4,7 +4,7 @@
 //! code are accepted.
 
 use mamori_otp::CredentialId;
-use mamori_testkit::{Answer, Bank, TestApp, TestEngine, TestToken, on_both_engines};
+use mamori_testkit::{Answer, Bank, TestApp, TestEngine, on_both_engines};
 use serde_json::{Value, json};
 
 use crate::support::assert_problem;
@@ -77,15 +77,6 @@ fn spaced(code: &str) -> String {
     format!("{} {} {}", &code[..2], &code[2..4], &code[4..])
 }
 
-/// A six-digit code that is none of the token's codes around `now`.
-fn wrong_code(token: &TestToken, now: i64) -> String {
-    let near: Vec<String> = (-3..=3).map(|s| token.code_after(now, s)).collect();
-    (0..)
-        .map(|n: u32| format!("{:06}", n * 111_111 % 1_000_000))
-        .find(|c| !near.contains(c))
-        .unwrap()
-}
-
 /// Runs each case against `path` and checks the problem and that the user's OTP status did
 /// not move.
 async fn refuse_all(app: &TestApp, bank: &Bank<'_>, user: &str, path: &str, cases: &[Case]) {
@@ -155,7 +146,7 @@ async fn bad_codes_at_login(engine: TestEngine) {
     let now = app.now_unix();
     let path = format!("/users/{user}/otp/verify");
     let wrong = bank
-        .post(&path, json!({ "otp": wrong_code(&token, now) }))
+        .post(&path, json!({ "otp": token.wrong_code_at(now) }))
         .await;
     assert_eq!(
         (wrong.status, wrong.code()),

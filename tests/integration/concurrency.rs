@@ -325,3 +325,57 @@ async fn postgres_logins_at_once_share_statements_and_stay_exact() {
         .await;
     assert_eq!(failures, 0);
 }
+
+/// PostgreSQL: forty users' wrong codes at once are counted in fewer statements than codes,
+/// each exactly once — one failure on each binding and on each credential, one `otp_invalid`
+/// entry each in the trail — and each customer is told the attempts left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_wrong_codes_at_once_share_statements_and_count_once() {
+    let app = Arc::new(TestApp::new(TestEngine::Postgres).await);
+    let bank = app.bank("jonan-shinkin").await;
+    let users = forty_registered_users(&app, &bank).await;
+    let before = app.db.fail_batches().expect("PostgreSQL counts in batches");
+    let mut tasks = Vec::new();
+    for (user, token) in &users {
+        let (app, path, key, code) = (
+            app.clone(),
+            format!("/v1/banks/{}/users/{user}/otp/verify", bank.id),
+            bank.key.clone(),
+            token.wrong_code_at(app.now_unix()),
+        );
+        tasks.push(tokio::spawn(async move {
+            app.call("POST", &path, Some(&key), Some(json!({ "otp": code })))
+                .await
+        }));
+    }
+    for task in tasks {
+        let answer = task.await.unwrap();
+        assert_eq!(answer.code(), Some("otp_invalid"), "{:?}", answer.body);
+        assert_eq!(answer.body["attempts_left"], 9, "{:?}", answer.body);
+    }
+    let after = app.db.fail_batches().expect("PostgreSQL counts in batches");
+    let (checks, statements) = (
+        after.checks - before.checks,
+        after.statements - before.statements,
+    );
+    assert_eq!(checks, 40, "every wrong code went through the queue");
+    assert!(
+        statements < checks,
+        "{checks} wrong codes in {statements} statements: none shared one"
+    );
+    for table in ["bindings", "credentials"] {
+        let once = app
+            .count(&format!(
+                "SELECT COUNT(*) AS n FROM {table} WHERE failures = 1"
+            ))
+            .await;
+        assert_eq!(once, 40, "one failure on each of the 40 {table}");
+    }
+    let entries = app
+        .count(
+            "SELECT COUNT(*) AS n FROM audit_pending WHERE operation = 'verifyOtp' \
+             AND outcome = 'failure' AND error_code = 'otp_invalid' AND details IS NULL",
+        )
+        .await;
+    assert_eq!(entries, 40);
+}

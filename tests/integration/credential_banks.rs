@@ -29,16 +29,6 @@ async fn register(app: &TestApp, bank: &Bank<'_>, user: &str, token: &TestToken)
     assert_eq!(answer.status, 201, "{}: {:?}", bank.id, answer.body);
 }
 
-/// A six-digit code that is none of the token's codes around now.
-fn wrong_code(app: &TestApp, token: &TestToken) -> String {
-    let now = app.now_unix();
-    let near: Vec<String> = (-3..=3).map(|s| token.code_after(now, s)).collect();
-    (0..)
-        .map(|n: u32| format!("{:06}", n * 111_111 % 1_000_000))
-        .find(|c| !near.contains(c))
-        .unwrap()
-}
-
 async fn a_token_at_two_banks_lists_both_after_a_fresh_code(engine: TestEngine) {
     let app = TestApp::new(engine).await;
     let jonan = app.bank("jonan-shinkin").await;
@@ -94,7 +84,7 @@ async fn a_token_at_two_banks_lists_both_after_a_fresh_code(engine: TestEngine) 
 
     // A bank that locked the token still lists it, as locked; a stopped one is gone.
     app.next_step();
-    let wrong = wrong_code(&app, &token);
+    let wrong = token.wrong_code_at(app.now_unix());
     for _ in 0..10 {
         jonan
             .post(
@@ -139,7 +129,7 @@ async fn wrong_codes_list_nothing_and_cannot_suspend_the_token(engine: TestEngin
     let before = jonan.status(&user).await;
 
     app.next_step();
-    let wrong = list(&app, &token, &wrong_code(&app, &token)).await;
+    let wrong = list(&app, &token, &token.wrong_code_at(app.now_unix())).await;
     assert_eq!(
         (wrong.status, wrong.code()),
         (422, Some("otp_invalid")),
@@ -163,7 +153,7 @@ async fn wrong_codes_list_nothing_and_cannot_suspend_the_token(engine: TestEngin
     assert_eq!(platform_failures().await, 0);
     let mut limited = None;
     for _ in 0..PLATFORM_GUESS_BUDGET {
-        let answer = list(&app, &token, &wrong_code(&app, &token)).await;
+        let answer = list(&app, &token, &token.wrong_code_at(app.now_unix())).await;
         if answer.status == 429 {
             limited = Some(answer);
             break;
@@ -272,7 +262,7 @@ async fn listings_are_rate_limited_per_address(engine: TestEngine) {
     let app = TestApp::new(engine).await;
     let token = app.provision().await;
     for i in 0..20 {
-        let answer = list(&app, &token, &wrong_code(&app, &token)).await;
+        let answer = list(&app, &token, &token.wrong_code_at(app.now_unix())).await;
         assert_ne!(answer.status, 429, "request {i}: {:?}", answer.body);
     }
     let limited = list(&app, &token, &token.code_at(app.now_unix())).await;

@@ -5,7 +5,7 @@
 //! writes (see [`crate::core::codes::settle`]) with its audit entry.
 
 use chrono::{DateTime, Utc};
-use mamori_domain::{BindingState, ErrorCode, Operation};
+use mamori_domain::{BindingState, ErrorCode, FailureOutcome, Operation};
 use mamori_store::{Engine, bindings, checks};
 use serde_json::json;
 
@@ -273,6 +273,38 @@ impl BankOtp {
                 });
             }
         }
+        // A wrong code at an active binding is counted in one statement the same way.
+        if let (Decision::Wrong, Engine::Postgres) = (decision, core.db().engine()) {
+            let failure = checks::Failure {
+                binding_id: &binding.id,
+                limit,
+                credential_id: &credential.id,
+                budget: codes::PLATFORM_GUESS_BUDGET,
+                now,
+            };
+            // The entry of each outcome; the statement writes the one that happened.
+            let events = [(false, false), (true, false), (false, true), (true, true)].map(
+                |(locks, suspended)| {
+                    let outcome = FailureOutcome {
+                        attempts_left: 0,
+                        locks,
+                    };
+                    let checked = named_for(input, codes::wrong_code(outcome, suspended));
+                    entry
+                        .clone()
+                        .outcome(checked.outcome())
+                        .details_opt(checked.lock_facts())
+                        .details_opt(facts.clone())
+                        .into_event()
+                },
+            );
+            core.audit_key_ready().await?;
+            if let Some(count) = checks::count_failure_at_once(core.db(), &failure, events).await? {
+                let outcome = codes::failure_outcome(count.failures, limit);
+                let checked = named_for(input, codes::wrong_code(outcome, count.suspended));
+                return answer(checked, credential.id, now);
+            }
+        }
         let tx = core.write().await?;
         let checked = match codes::settle(&tx, &binding, &credential, decision, limit, now).await? {
             Checked::Accepted => {
@@ -289,17 +321,7 @@ impl BankOtp {
                 }
                 Checked::Accepted
             }
-            // A failed resync says so, so the customer knows to enter two codes.
-            Checked::Rejected(ServiceError::Rejected {
-                code: ErrorCode::OtpInvalid,
-                attempts_left,
-            }) if matches!(input, CodeInput::Resync(..)) => {
-                Checked::Rejected(ServiceError::Rejected {
-                    code: ErrorCode::ResyncFailed,
-                    attempts_left,
-                })
-            }
-            rejected => rejected,
+            rejected => named_for(input, rejected),
         };
         let learned = match checked {
             Checked::Accepted => learned(decision),
@@ -313,12 +335,35 @@ impl BankOtp {
             .append(&tx)
             .await?;
         tx.commit().await?;
-        match checked {
-            Checked::Accepted => Ok(Accepted {
-                credential_id: credential.id,
-                accepted_at: now,
-            }),
-            Checked::Rejected(err) | Checked::LockedNow(err) => Err(err),
-        }
+        answer(checked, credential.id, now)
+    }
+}
+
+/// The bank's answer to a check that did `checked`.
+fn answer(
+    checked: Checked,
+    credential_id: String,
+    now: DateTime<Utc>,
+) -> Result<Accepted, ServiceError> {
+    match checked {
+        Checked::Accepted => Ok(Accepted {
+            credential_id,
+            accepted_at: now,
+        }),
+        Checked::Rejected(err) | Checked::LockedNow(err) => Err(err),
+    }
+}
+
+/// A failed resync says so, so the customer knows to enter two codes.
+fn named_for(input: CodeInput<'_>, checked: Checked) -> Checked {
+    match checked {
+        Checked::Rejected(ServiceError::Rejected {
+            code: ErrorCode::OtpInvalid,
+            attempts_left,
+        }) if matches!(input, CodeInput::Resync(..)) => Checked::Rejected(ServiceError::Rejected {
+            code: ErrorCode::ResyncFailed,
+            attempts_left,
+        }),
+        checked => checked,
     }
 }

@@ -20,10 +20,11 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use mamori_domain::BindingState;
+use sea_orm::sqlx::Row;
 use sea_orm::sqlx::{self, PgPool};
 use sea_orm::{DbErr, EntityTrait, Iterable, QueryResult, RuntimeErr};
 
-use crate::audit::NewAuditEvent;
+use crate::audit::{AuditKey, NewAuditEvent, PendingFields, stored_time};
 use crate::bindings::LIVE;
 use crate::entities::{bindings, credentials, users};
 use crate::queue::Batch;
@@ -54,6 +55,25 @@ pub(crate) struct PendingEntry {
     pub occurred_at: DateTime<Utc>,
     pub details: Option<String>,
     pub mac: String,
+}
+
+impl PendingEntry {
+    /// `event` as it waits for the sealer, written at `now` and MAC'd with `key`.
+    pub(crate) fn of(key: &AuditKey, event: NewAuditEvent, now: DateTime<Utc>) -> Self {
+        let occurred_at = stored_time(now);
+        let details = event.details.as_ref().map(serde_json::Value::to_string);
+        let mac = key.pending_mac(&PendingFields::of_event(
+            &event,
+            occurred_at,
+            details.as_deref(),
+        ));
+        Self {
+            event,
+            occurred_at,
+            details,
+            mac,
+        }
+    }
 }
 
 /// Acceptances of checks, together.
@@ -94,63 +114,74 @@ fn passing_refusal(err: &DbErr) -> Option<&'static str> {
 /// The statement: which acceptances of `batch` (numbered from 1) were accepted.
 async fn run(pool: &PgPool, batch: &[Acceptance]) -> Result<Vec<i64>, DbErr> {
     let items = || batch.iter();
-    let audits = || items().map(|a| &a.audit);
-    let query = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(ACCEPT_ALL.as_str()))
+    let query = sqlx::query(sqlx::AssertSqlSafe(ACCEPT_ALL.as_str()))
         .bind(items().map(|a| a.binding_id.clone()).collect::<Vec<_>>())
         .bind(items().map(|a| a.limit).collect::<Vec<_>>())
         .bind(items().map(|a| a.credential_id.clone()).collect::<Vec<_>>())
         .bind(items().map(|a| a.hotp).collect::<Vec<_>>())
         .bind(items().map(|a| a.value).collect::<Vec<_>>())
         .bind(items().map(|a| a.drift).collect::<Vec<_>>())
-        .bind(items().map(|a| a.at).collect::<Vec<_>>())
-        .bind(
-            audits()
-                .map(|e| e.event.tenant_id.clone())
-                .collect::<Vec<_>>(),
-        )
-        .bind(audits().map(|e| e.occurred_at).collect::<Vec<_>>())
-        .bind(audits().map(|e| e.event.actor.clone()).collect::<Vec<_>>())
-        .bind(
-            audits()
-                .map(|e| e.event.operation.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            audits()
-                .map(|e| e.event.outcome.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            audits()
-                .map(|e| e.event.error_code.clone())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            audits()
-                .map(|e| e.event.user_id.clone())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            audits()
-                .map(|e| e.event.credential_id.clone())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            audits()
-                .map(|e| e.event.request_id.clone())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            audits()
-                .map(|e| e.event.client_addr.clone())
-                .collect::<Vec<_>>(),
-        )
-        .bind(audits().map(|e| e.details.clone()).collect::<Vec<_>>())
-        .bind(audits().map(|e| e.mac.clone()).collect::<Vec<_>>());
-    query
+        .bind(items().map(|a| a.at).collect::<Vec<_>>());
+    let rows = bind_entries(query, items().map(|a| &a.audit))
         .fetch_all(pool)
         .await
-        .map_err(|e| DbErr::Exec(RuntimeErr::SqlxError(e.into())))
+        .map_err(exec_err)?;
+    rows.iter()
+        .map(|row| row.try_get::<i64, _>(0).map_err(exec_err))
+        .collect()
+}
+
+fn exec_err(e: sqlx::Error) -> DbErr {
+    DbErr::Exec(RuntimeErr::SqlxError(e.into()))
+}
+
+/// Binds the twelve arrays of [`insert_entries`]'s columns, one element per entry.
+fn bind_entries<'q, 'e>(
+    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    entries: impl Iterator<Item = &'e PendingEntry> + Clone,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    let column =
+        |field: fn(&PendingEntry) -> Option<String>| entries.clone().map(field).collect::<Vec<_>>();
+    let event = |field: fn(&NewAuditEvent) -> Option<String>| {
+        entries.clone().map(|e| field(&e.event)).collect::<Vec<_>>()
+    };
+    query
+        .bind(event(|e| Some(e.tenant_id.clone())))
+        .bind(entries.clone().map(|e| e.occurred_at).collect::<Vec<_>>())
+        .bind(event(|e| Some(e.actor.clone())))
+        .bind(event(|e| Some(e.operation.as_str().to_owned())))
+        .bind(event(|e| Some(e.outcome.as_str().to_owned())))
+        .bind(event(|e| e.error_code.clone()))
+        .bind(event(|e| e.user_id.clone()))
+        .bind(event(|e| e.credential_id.clone()))
+        .bind(event(|e| e.request_id.clone()))
+        .bind(event(|e| e.client_addr.clone()))
+        .bind(column(|e| e.details.clone()))
+        .bind(column(|e| Some(e.mac.clone())))
+}
+
+/// The part of a statement that inserts the waiting entries bound from parameter `$first` on
+/// (see [`bind_entries`]): those numbered (from 1, in the order bound) by `chosen`, a query of
+/// one column, or all of them.
+fn insert_entries(first: usize, chosen: Option<&str>) -> String {
+    let chosen = chosen
+        .map(|k| format!("WHERE a.k IN ({k})"))
+        .unwrap_or_default();
+    let p: Vec<String> = (first..first + 12).map(|n| format!("${n}")).collect();
+    format!(
+        "INSERT INTO audit_pending (tenant_id, occurred_at, actor, operation, outcome, error_code,
+        user_id, credential_id, request_id, client_addr, details, mac)
+    SELECT a.tenant_id, a.occurred_at, a.actor, a.operation, a.outcome, a.error_code,
+        a.user_id, a.credential_id, a.request_id, a.client_addr, a.details, a.mac
+    FROM unnest({}::text[], {}::timestamptz[], {}::text[], {}::text[], {}::text[],
+                {}::text[], {}::text[], {}::text[], {}::text[], {}::text[], {}::text[],
+                {}::text[])
+        WITH ORDINALITY AS a(tenant_id, occurred_at, actor, operation, outcome, error_code,
+            user_id, credential_id, request_id, client_addr, details, mac, k)
+    {chosen}
+    ORDER BY a.k",
+        p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11]
+    )
 }
 
 /// Every acceptance of the batch under the conditions of the one-statement path, numbered by
@@ -164,17 +195,7 @@ WITH i AS (
     SELECT * FROM unnest($1::text[], $2::int4[], $3::text[], $4::bool[], $5::int8[], $6::int8[],
                          $7::timestamptz[])
         WITH ORDINALITY AS t(binding_id, lim, credential_id, hotp, value, drift, at, n)
-), b AS (
-    SELECT id, failures FROM bindings
-    WHERE id IN (SELECT binding_id FROM i) AND state = '{active}'
-    ORDER BY id
-    FOR NO KEY UPDATE
-), c AS (
-    SELECT id FROM credentials
-    WHERE id IN (SELECT i.credential_id FROM i JOIN b ON b.id = i.binding_id AND b.failures < i.lim)
-    ORDER BY id
-    FOR NO KEY UPDATE
-), s AS (
+), {locks}, s AS (
     UPDATE credentials AS cr
     SET last_used_step = CASE WHEN i.hotp THEN cr.last_used_step ELSE i.value END,
         hotp_next_counter = CASE WHEN i.hotp THEN i.value ELSE cr.hotp_next_counter END,
@@ -182,10 +203,7 @@ WITH i AS (
         failures = 0,
         updated_at = i.at
     FROM i
-    WHERE cr.id = i.credential_id
-      AND cr.id IN (SELECT id FROM c)
-      AND EXISTS (SELECT 1 FROM b WHERE b.id = i.binding_id AND b.failures < i.lim)
-      AND cr.suspended_at IS NULL
+    WHERE {counted}
       AND CASE WHEN i.hotp THEN cr.hotp_next_counter < i.value
                ELSE (cr.last_used_step IS NULL OR cr.last_used_step < i.value) END
     RETURNING i.n
@@ -195,22 +213,183 @@ WITH i AS (
     WHERE bindings.id = i.binding_id AND i.n IN (SELECT n FROM s)
     RETURNING i.n
 ), ins AS (
-    INSERT INTO audit_pending (tenant_id, occurred_at, actor, operation, outcome, error_code,
-        user_id, credential_id, request_id, client_addr, details, mac)
-    SELECT a.tenant_id, a.occurred_at, a.actor, a.operation, a.outcome, a.error_code,
-        a.user_id, a.credential_id, a.request_id, a.client_addr, a.details, a.mac
-    FROM unnest($8::text[], $9::timestamptz[], $10::text[], $11::text[], $12::text[],
-                $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[],
-                $19::text[])
-        WITH ORDINALITY AS a(tenant_id, occurred_at, actor, operation, outcome, error_code,
-            user_id, credential_id, request_id, client_addr, details, mac, n)
-    WHERE a.n IN (SELECT n FROM r)
-    ORDER BY a.n
+    {insert}
 )
 SELECT n FROM r",
+        locks = LOCK_ROWS.as_str(),
+        counted = COUNTED,
+        insert = insert_entries(8, Some("SELECT n FROM r")),
+    )
+});
+
+/// The CTEs `b` and `c` that lock the rows a batch of checks (CTE `i`: `binding_id`, `lim`,
+/// `credential_id`) may change: every active binding named, by id, then the credential of each
+/// binding under its limit, by id.
+static LOCK_ROWS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "b AS (
+    SELECT id, failures FROM bindings
+    WHERE id IN (SELECT binding_id FROM i) AND state = '{active}'
+    ORDER BY id
+    FOR NO KEY UPDATE
+), c AS (
+    SELECT id FROM credentials
+    WHERE id IN (SELECT i.credential_id FROM i JOIN b ON b.id = i.binding_id AND b.failures < i.lim)
+    ORDER BY id
+    FOR NO KEY UPDATE
+)",
         active = BindingState::Active.as_str()
     )
 });
+
+/// The condition under which an item of `i` changes the credential `cr` (locked in `c`): its
+/// binding active and under the limit, the credential not suspended. An UPDATE changes a row
+/// once, for one of the items that name it; the others are settled on the transaction path.
+const COUNTED: &str = "cr.id = i.credential_id
+      AND cr.id IN (SELECT id FROM c)
+      AND EXISTS (SELECT 1 FROM b WHERE b.id = i.binding_id AND b.failures < i.lim)
+      AND cr.suspended_at IS NULL";
+
+/// One wrong code to count: at its binding (locking it at the bank's limit) and platform-wide
+/// on its credential (suspending it at the budget), with the audit entry of each outcome.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub binding_id: String,
+    pub limit: i32,
+    pub credential_id: String,
+    pub budget: i32,
+    pub at: DateTime<Utc>,
+    /// The entry of each outcome, by [`FailureCount::variant`].
+    pub audits: [PendingEntry; 4],
+}
+
+/// What counting a wrong code did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureCount {
+    /// The binding's consecutive failures, this one included.
+    pub failures: i32,
+    /// Whether this failure locked the binding (it reached the bank's limit).
+    pub locked: bool,
+    /// Whether this failure suspended the credential at every bank.
+    pub suspended: bool,
+}
+
+impl FailureCount {
+    /// Which of a [`Failure`]'s entries records it: none, the lock, the suspension, both.
+    pub fn variant(locked: bool, suspended: bool) -> usize {
+        usize::from(locked) + 2 * usize::from(suspended)
+    }
+}
+
+/// Wrong codes, counted together.
+#[derive(Debug)]
+pub(crate) struct FailAll;
+
+impl Batch for FailAll {
+    type Item = Failure;
+    /// What it did; `None` when a condition failed (nothing of it was written).
+    type Answer = Option<FailureCount>;
+    const WHAT: &'static str = "wrong codes";
+
+    async fn run(pool: &PgPool, batch: &[Failure]) -> Result<Vec<Self::Answer>, DbErr> {
+        let items = || batch.iter();
+        let query = sqlx::query(sqlx::AssertSqlSafe(FAIL_ALL.as_str()))
+            .bind(items().map(|f| f.binding_id.clone()).collect::<Vec<_>>())
+            .bind(items().map(|f| f.limit).collect::<Vec<_>>())
+            .bind(items().map(|f| f.credential_id.clone()).collect::<Vec<_>>())
+            .bind(items().map(|f| f.budget).collect::<Vec<_>>())
+            .bind(items().map(|f| f.at).collect::<Vec<_>>());
+        let rows = bind_entries(query, items().flat_map(|f| f.audits.iter()))
+            .fetch_all(pool)
+            .await
+            .map_err(exec_err)?;
+        let mut answers: Vec<Self::Answer> = items().map(|_| None).collect();
+        for row in rows {
+            let n: i64 = row.try_get(0).map_err(exec_err)?;
+            let count = FailureCount {
+                failures: row.try_get(1).map_err(exec_err)?,
+                locked: row.try_get(2).map_err(exec_err)?,
+                suspended: row.try_get(3).map_err(exec_err)?,
+            };
+            if let Some(answer) = usize::try_from(n - 1).ok().and_then(|i| answers.get_mut(i)) {
+                *answer = Some(count);
+            }
+        }
+        Ok(answers)
+    }
+
+    fn alone(err: &DbErr) -> Option<Self::Answer> {
+        passing_refusal(err).map(|_| None)
+    }
+}
+
+/// Every wrong code of the batch counted under the conditions of the transaction path, each
+/// with the audit entry of what it did (the entries are bound four to an item, in the order of
+/// [`FailureCount::variant`]).
+static FAIL_ALL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "
+WITH i AS (
+    SELECT * FROM unnest($1::text[], $2::int4[], $3::text[], $4::int4[], $5::timestamptz[])
+        WITH ORDINALITY AS t(binding_id, lim, credential_id, budget, at, n)
+), {locks}, s AS (
+    UPDATE credentials AS cr
+    SET failures = cr.failures + 1,
+        suspended_at = CASE WHEN cr.failures + 1 >= i.budget THEN i.at END,
+        updated_at = i.at
+    FROM i
+    WHERE {counted}
+    RETURNING i.n, cr.suspended_at IS NOT NULL AS suspended
+), r AS (
+    UPDATE bindings
+    SET failures = bindings.failures + 1,
+        state = CASE WHEN bindings.failures + 1 >= i.lim THEN '{locked}' ELSE bindings.state END,
+        updated_at = i.at
+    FROM i JOIN s ON s.n = i.n
+    WHERE bindings.id = i.binding_id
+    RETURNING i.n, bindings.failures, bindings.state = '{locked}' AS locked, s.suspended
+), ins AS (
+    {insert}
+)
+SELECT n, failures, locked, suspended FROM r",
+        locks = LOCK_ROWS.as_str(),
+        counted = COUNTED,
+        locked = BindingState::Locked.as_str(),
+        insert = insert_entries(
+            6,
+            Some(
+                "SELECT (n - 1) * 4 + CASE WHEN locked THEN 1 ELSE 0 END \
+             + CASE WHEN suspended THEN 2 ELSE 0 END + 1 FROM r"
+            )
+        ),
+    )
+});
+
+/// Audit entries of checks refused before they changed anything, inserted together; each
+/// item's entries all or none.
+#[derive(Debug)]
+pub(crate) struct AppendAll;
+
+impl Batch for AppendAll {
+    type Item = Vec<PendingEntry>;
+    type Answer = ();
+    const WHAT: &'static str = "audit entries";
+
+    async fn run(pool: &PgPool, batch: &[Vec<PendingEntry>]) -> Result<Vec<()>, DbErr> {
+        let query = sqlx::query(sqlx::AssertSqlSafe(APPEND_ALL.as_str()));
+        bind_entries(query, batch.iter().flatten())
+            .execute(pool)
+            .await
+            .map_err(exec_err)?;
+        Ok(batch.iter().map(|_| ()).collect())
+    }
+
+    fn alone(_: &DbErr) -> Option<()> {
+        None
+    }
+}
+
+static APPEND_ALL: LazyLock<String> = LazyLock::new(|| insert_entries(1, None));
 
 /// PostgreSQL: the reads of many checks in one statement, each row numbered by the place of
 /// its (bank, user) in the arrays.

@@ -11,7 +11,7 @@ use sea_orm::{
 };
 
 use crate::account_mac::AccountMac;
-use crate::audit::{self, NewAuditEvent};
+use crate::audit::NewAuditEvent;
 use crate::batch;
 use crate::db::{Database, Engine};
 
@@ -202,13 +202,6 @@ pub async fn accept_at_once(
             (true, next)
         }
     };
-    let occurred_at = audit::stored_time(now);
-    let details = event.details.as_ref().map(serde_json::Value::to_string);
-    let mac = db.audit_key()?.pending_mac(&audit::PendingFields::of_event(
-        &event,
-        occurred_at,
-        details.as_deref(),
-    ));
     let accepted = db
         .accept_queued(batch::Acceptance {
             binding_id: binding_id.to_owned(),
@@ -218,18 +211,72 @@ pub async fn accept_at_once(
             value,
             drift,
             at: now,
-            audit: batch::PendingEntry {
-                event: event.clone(),
-                occurred_at,
-                details,
-                mac,
-            },
+            audit: batch::PendingEntry::of(db.audit_key()?, event.clone(), now),
         })
         .await?;
     if accepted {
         db.tell_observer(std::slice::from_ref(&event));
     }
     Ok(accepted)
+}
+
+/// A wrong code to count: on its binding at this bank, and platform-wide on its credential.
+#[derive(Debug, Clone)]
+pub struct Failure<'a> {
+    /// The user's live binding at this bank.
+    pub binding_id: &'a str,
+    /// The bank's lock threshold: the failure that reaches it locks the binding.
+    pub limit: i32,
+    /// The credential the code was checked against.
+    pub credential_id: &'a str,
+    /// Platform-wide consecutive failures at which the credential is suspended everywhere.
+    pub budget: i32,
+    /// When.
+    pub now: DateTime<Utc>,
+}
+
+pub use crate::batch::FailureCount;
+
+/// PostgreSQL: counts a wrong code in one statement, together with the other wrong codes that
+/// arrive meanwhile (see [`crate::batch`]): under the binding's row lock and only while it is
+/// active and under the limit, on a credential not suspended, it adds the failure to both
+/// counts, locks the binding at the limit, suspends the credential at the budget, and inserts
+/// the audit entry of what it did — `events[FailureCount::variant(locked, suspended)]` — all of
+/// it or nothing. `None` when a condition failed: nothing was written, and the caller settles
+/// the check on the transaction path. Always `None` on SQLite.
+pub async fn count_failure_at_once(
+    db: &Database,
+    failure: &Failure<'_>,
+    events: [NewAuditEvent; 4],
+) -> Result<Option<FailureCount>, StoreError> {
+    if db.engine() != Engine::Postgres {
+        return Ok(None);
+    }
+    let key = db.audit_key()?;
+    let Failure {
+        binding_id,
+        limit,
+        credential_id,
+        budget,
+        now,
+    } = *failure;
+    let counted = db
+        .fail_queued(batch::Failure {
+            binding_id: binding_id.to_owned(),
+            limit,
+            credential_id: credential_id.to_owned(),
+            budget,
+            at: now,
+            audits: events
+                .clone()
+                .map(|event| batch::PendingEntry::of(key, event, now)),
+        })
+        .await?;
+    if let Some(count) = counted {
+        let event = &events[FailureCount::variant(count.locked, count.suspended)];
+        db.tell_observer(std::slice::from_ref(event));
+    }
+    Ok(counted)
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use sea_orm::{
 
 use crate::account_mac::AccountMac;
 use crate::audit::{AuditKey, NewAuditEvent};
-use crate::batch::{self, AcceptAll, ReadAll};
+use crate::batch::{self, AcceptAll, AppendAll, FailAll, FailureCount, ReadAll};
 use crate::error::StoreError;
 use crate::group::{GroupCommits, Slot, Writer};
 use crate::queue::{Batches, Queue};
@@ -63,6 +63,8 @@ pub struct Database {
     /// [`crate::queue`]), started at the first; shared by every clone of the pool.
     check_reads: Arc<OnceLock<Queue<ReadAll>>>,
     acceptances: Arc<OnceLock<Queue<AcceptAll>>>,
+    failures: Arc<OnceLock<Queue<FailAll>>>,
+    appends: Arc<OnceLock<Queue<AppendAll>>>,
 }
 
 impl Database {
@@ -117,6 +119,8 @@ impl Database {
             account_mac: Arc::default(),
             check_reads: Arc::default(),
             acceptances: Arc::default(),
+            failures: Arc::default(),
+            appends: Arc::default(),
         }
     }
 
@@ -158,6 +162,23 @@ impl Database {
         let queue = self.check_reads.get_or_init(|| self.start_queue());
         self.guarded(queue.submit((tenant_id.to_owned(), user_id.to_owned())))
             .await
+    }
+
+    /// PostgreSQL: a wrong code counted with the others that wait (see [`crate::batch`]),
+    /// unless the database is known to be away: then at once, like every statement.
+    pub(crate) async fn fail_queued(
+        &self,
+        failure: batch::Failure,
+    ) -> Result<Option<FailureCount>, DbErr> {
+        let queue = self.failures.get_or_init(|| self.start_queue());
+        self.guarded(queue.submit(failure)).await
+    }
+
+    /// PostgreSQL: how many wrong codes were counted together in how many statements; `None`
+    /// on SQLite.
+    pub fn fail_batches(&self) -> Option<Batches> {
+        (self.engine() == Engine::Postgres)
+            .then(|| self.failures.get().map(Queue::counts).unwrap_or_default())
     }
 
     fn start_queue<B: crate::queue::Batch>(&self) -> Queue<B> {
@@ -335,13 +356,25 @@ impl Database {
     }
 
     /// Appends `events` on their own, in one autocommit statement (a refusal that changed
-    /// nothing else needs no transaction), then tells the observer of them.
+    /// nothing else needs no transaction) — on PostgreSQL together with the others that wait
+    /// (see [`crate::queue`]) — then tells the observer of them.
     pub async fn append_audit_alone(
         &self,
         events: Vec<NewAuditEvent>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        crate::audit::append_all(self, self.audit_key()?, events.clone(), now).await?;
+        let key = self.audit_key()?;
+        match self.engine() {
+            Engine::Postgres => {
+                let entries = events
+                    .iter()
+                    .map(|event| batch::PendingEntry::of(key, event.clone(), now))
+                    .collect();
+                let queue = self.appends.get_or_init(|| self.start_queue());
+                self.guarded(queue.submit(entries)).await?;
+            }
+            Engine::Sqlite => crate::audit::append_all(self, key, events.clone(), now).await?,
+        }
         self.tell_observer(&events);
         Ok(())
     }

@@ -38,4 +38,14 @@ impl TestToken {
     pub fn code_after(&self, unix_seconds: i64, steps: i64) -> String {
         self.code_at(unix_seconds + 30 * steps)
     }
+
+    /// A six-digit code that is none of this token's codes within three steps of `unix_seconds`:
+    /// wrong under any bank's window.
+    pub fn wrong_code_at(&self, unix_seconds: i64) -> String {
+        let near: Vec<String> = (-3..=3).map(|s| self.code_after(unix_seconds, s)).collect();
+        (0..)
+            .map(|n: u32| format!("{:06}", n * 111_111 % 1_000_000))
+            .find(|c| !near.contains(c))
+            .expect("seven codes cannot cover ten candidates")
+    }
 }

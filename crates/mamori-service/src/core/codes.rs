@@ -212,6 +212,34 @@ pub(crate) async fn settle(
     })
 }
 
+/// The outcome of the `failures`-th consecutive failure under the bank's `limit`.
+pub(crate) fn failure_outcome(failures: i32, limit: i32) -> FailureOutcome {
+    FailureOutcome::of(
+        u32::try_from(failures).unwrap_or(0),
+        u32::try_from(limit).unwrap_or(0),
+    )
+}
+
+/// What a counted wrong code did: suspended the credential everywhere (which the customer is
+/// told first), locked the binding, or left `attempts_left`.
+pub(crate) fn wrong_code(outcome: FailureOutcome, suspended: bool) -> Checked {
+    let err = if suspended {
+        ServiceError::rejected(ErrorCode::CredentialSuspended)
+    } else if outcome.locks {
+        ServiceError::locked()
+    } else {
+        ServiceError::Rejected {
+            code: ErrorCode::OtpInvalid,
+            attempts_left: Some(outcome.attempts_left),
+        }
+    };
+    if outcome.locks {
+        Checked::LockedNow(err)
+    } else {
+        Checked::Rejected(err)
+    }
+}
+
 /// Counts a wrong code on this bank's binding (already reserved: `failures` counts it) and
 /// platform-wide — the binding's user is one the credential is registered to — and locks the
 /// binding at the bank's limit. Returns what the check did.
@@ -223,10 +251,7 @@ async fn count_failure(
     limit: i32,
     now: DateTime<Utc>,
 ) -> Result<Checked, ServiceError> {
-    let outcome = FailureOutcome::of(
-        u32::try_from(failures).unwrap_or(0),
-        u32::try_from(limit).unwrap_or(0),
-    );
+    let outcome = failure_outcome(failures, limit);
     if outcome.locks {
         bindings::transition_binding(
             tx,
@@ -241,19 +266,5 @@ async fn count_failure(
     let suspended =
         credentials::count_credential_failure(tx, credential_id, PLATFORM_GUESS_BUDGET, now)
             .await?;
-    let err = if suspended {
-        ServiceError::rejected(ErrorCode::CredentialSuspended)
-    } else if outcome.locks {
-        ServiceError::locked()
-    } else {
-        ServiceError::Rejected {
-            code: ErrorCode::OtpInvalid,
-            attempts_left: Some(outcome.attempts_left),
-        }
-    };
-    Ok(if outcome.locks {
-        Checked::LockedNow(err)
-    } else {
-        Checked::Rejected(err)
-    })
+    Ok(wrong_code(outcome, suspended))
 }
