@@ -294,11 +294,11 @@ async fn postgres_logins_at_once_share_statements_and_stay_exact() {
     let users = forty_registered_users(&app, &bank).await;
     let batches = |app: &TestApp| {
         let reads = app.db.read_batches().expect("PostgreSQL reads in batches");
-        let acceptances = app
+        let writes = app
             .db
-            .accept_batches()
-            .expect("PostgreSQL accepts in batches");
-        [reads, acceptances]
+            .write_batches()
+            .expect("PostgreSQL writes in batches");
+        [reads, writes]
     };
     let before = batches(&app);
     all_logins_at_once(&app, &bank, &users).await;
@@ -326,56 +326,167 @@ async fn postgres_logins_at_once_share_statements_and_stay_exact() {
     assert_eq!(failures, 0);
 }
 
-/// PostgreSQL: forty users' wrong codes at once are counted in fewer statements than codes,
-/// each exactly once — one failure on each binding and on each credential, one `otp_invalid`
-/// entry each in the trail — and each customer is told the attempts left.
+/// PostgreSQL: forty users' checks at once — twenty fresh codes, ten wrong codes, ten replays
+/// — go in fewer statements than checks (all three kinds share one), and each does exactly what
+/// it would alone: twenty successes, one failure on each of the ten bindings and credentials
+/// (each customer told the attempts left), ten replays refused and counted nowhere, one audit
+/// entry each.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn postgres_wrong_codes_at_once_share_statements_and_count_once() {
+async fn postgres_mixed_checks_at_once_share_statements_and_stay_exact() {
     let app = Arc::new(TestApp::new(TestEngine::Postgres).await);
     let bank = app.bank("jonan-shinkin").await;
     let users = forty_registered_users(&app, &bank).await;
-    let before = app.db.fail_batches().expect("PostgreSQL counts in batches");
+    let now = app.now_unix();
+    // The last ten log in first: their codes are replays below.
+    for (user, token) in &users[30..] {
+        let login = bank
+            .post(
+                &format!("/users/{user}/otp/verify"),
+                json!({ "otp": token.code_at(now) }),
+            )
+            .await;
+        assert_eq!(login.status, 200, "{:?}", login.body);
+    }
+    let before = app
+        .db
+        .write_batches()
+        .expect("PostgreSQL writes in batches");
     let mut tasks = Vec::new();
-    for (user, token) in &users {
-        let (app, path, key, code) = (
+    for (i, (user, token)) in users.iter().enumerate() {
+        let (code, expected) = match i {
+            0..20 => (token.code_at(now), "accepted"),
+            20..30 => (token.wrong_code_at(now), "otp_invalid"),
+            _ => (token.code_at(now), "otp_already_used"),
+        };
+        let (app, path, key) = (
             app.clone(),
             format!("/v1/banks/{}/users/{user}/otp/verify", bank.id),
             bank.key.clone(),
-            token.wrong_code_at(app.now_unix()),
         );
         tasks.push(tokio::spawn(async move {
-            app.call("POST", &path, Some(&key), Some(json!({ "otp": code })))
-                .await
+            let answer = app
+                .call("POST", &path, Some(&key), Some(json!({ "otp": code })))
+                .await;
+            (expected, answer)
         }));
     }
     for task in tasks {
-        let answer = task.await.unwrap();
-        assert_eq!(answer.code(), Some("otp_invalid"), "{:?}", answer.body);
-        assert_eq!(answer.body["attempts_left"], 9, "{:?}", answer.body);
+        let (expected, answer) = task.await.unwrap();
+        match expected {
+            "accepted" => assert_eq!(answer.status, 200, "{:?}", answer.body),
+            code => assert_eq!(answer.code(), Some(code), "{:?}", answer.body),
+        }
+        if expected == "otp_invalid" {
+            assert_eq!(answer.body["attempts_left"], 9, "{:?}", answer.body);
+        }
     }
-    let after = app.db.fail_batches().expect("PostgreSQL counts in batches");
+    let after = app
+        .db
+        .write_batches()
+        .expect("PostgreSQL writes in batches");
     let (checks, statements) = (
         after.checks - before.checks,
         after.statements - before.statements,
     );
-    assert_eq!(checks, 40, "every wrong code went through the queue");
+    assert_eq!(checks, 40, "every check's write went through the queue");
     assert!(
         statements < checks,
-        "{checks} wrong codes in {statements} statements: none shared one"
+        "{checks} writes in {statements} statements: none shared one"
     );
     for table in ["bindings", "credentials"] {
+        let counted = app
+            .count(&format!(
+                "SELECT COALESCE(SUM(failures), 0) AS n FROM {table}"
+            ))
+            .await;
         let once = app
             .count(&format!(
                 "SELECT COUNT(*) AS n FROM {table} WHERE failures = 1"
             ))
             .await;
-        assert_eq!(once, 40, "one failure on each of the 40 {table}");
+        assert_eq!(
+            (counted, once),
+            (10, 10),
+            "one failure on each of ten {table}"
+        );
     }
-    let entries = app
-        .count(
+    let entries = |outcome: &str, code: &str| {
+        let sql = format!(
             "SELECT COUNT(*) AS n FROM audit_pending WHERE operation = 'verifyOtp' \
-             AND outcome = 'failure' AND error_code = 'otp_invalid' AND details IS NULL",
-        )
+             AND outcome = '{outcome}' AND COALESCE(error_code, '') = '{code}' \
+             AND details IS NULL"
+        );
+        let app = app.clone();
+        async move { app.count(&sql).await }
+    };
+    assert_eq!(
+        entries("success", "").await,
+        30,
+        "ten earlier logins, twenty now"
+    );
+    assert_eq!(entries("failure", "otp_invalid").await, 10);
+    assert_eq!(entries("failure", "otp_already_used").await, 10);
+}
+
+/// PostgreSQL: one token at two banks, a fresh code at one and a wrong code at the other at
+/// once, five rounds: the statement never changes the credential twice — each round one
+/// success and one counted failure, the second bank's binding exactly five failures, and the
+/// credential's platform-wide count what the last round's order left (0 or 1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_one_token_accepted_at_one_bank_and_wrong_at_another_at_once() {
+    let app = Arc::new(TestApp::new(TestEngine::Postgres).await);
+    let jonan = app.bank("jonan-shinkin").await;
+    let kitashin = app.bank("kitashin").await;
+    let token = app.provision().await;
+    let mut users = Vec::new();
+    for bank in [&jonan, &kitashin] {
+        let user = bank.create_user("7000001", None).await;
+        app.next_step();
+        let reg = bank
+            .post(
+                &format!("/users/{user}/credential"),
+                json!({ "credential_id": token.credential_id, "otp": token.code_at(app.now_unix()) }),
+            )
+            .await;
+        assert_eq!(reg.status, 201, "{}: {:?}", bank.id, reg.body);
+        users.push(user);
+    }
+    for round in 1..=5 {
+        app.next_step();
+        let now = app.now_unix();
+        let send = |bank: &mamori_testkit::Bank<'_>, user: &str, code: String| {
+            let (app, path, key) = (
+                app.clone(),
+                format!("/v1/banks/{}/users/{user}/otp/verify", bank.id),
+                bank.key.clone(),
+            );
+            tokio::spawn(async move {
+                app.call("POST", &path, Some(&key), Some(json!({ "otp": code })))
+                    .await
+            })
+        };
+        let fresh = send(&jonan, &users[0], token.code_at(now));
+        let wrong = send(&kitashin, &users[1], token.wrong_code_at(now));
+        let (fresh, wrong) = (fresh.await.unwrap(), wrong.await.unwrap());
+        assert_eq!(fresh.status, 200, "round {round}: {:?}", fresh.body);
+        assert_eq!(
+            wrong.code(),
+            Some("otp_invalid"),
+            "round {round}: {:?}",
+            wrong.body
+        );
+        assert_eq!(wrong.body["attempts_left"], 10 - round, "{:?}", wrong.body);
+    }
+    let status = kitashin.status(&users[1]).await;
+    assert_eq!(status["failures"].as_u64(), Some(5), "{status}");
+    let platform = app
+        .count(&format!(
+            "SELECT CAST(failures AS BIGINT) AS n FROM credentials WHERE id = '{}'",
+            token.credential_id
+        ))
         .await;
-    assert_eq!(entries, 40);
+    assert!(
+        (0..=1).contains(&platform),
+        "platform-wide count {platform}"
+    );
 }
