@@ -294,11 +294,11 @@ async fn postgres_logins_at_once_share_statements_and_stay_exact() {
     let users = forty_registered_users(&app, &bank).await;
     let batches = |app: &TestApp| {
         let reads = app.db.read_batches().expect("PostgreSQL reads in batches");
-        let writes = app
+        let acceptances = app
             .db
-            .write_batches()
-            .expect("PostgreSQL writes in batches");
-        [reads, writes]
+            .accept_batches()
+            .expect("PostgreSQL accepts in batches");
+        [reads, acceptances]
     };
     let before = batches(&app);
     all_logins_at_once(&app, &bank, &users).await;
@@ -327,8 +327,7 @@ async fn postgres_logins_at_once_share_statements_and_stay_exact() {
 }
 
 /// PostgreSQL: forty users' checks at once — twenty fresh codes, ten wrong codes, ten replays
-/// — go in fewer statements than checks (all three kinds share one), and each does exactly what
-/// it would alone: twenty successes, one failure on each of the ten bindings and credentials
+/// — go in fewer statements than checks, and each does exactly what it would alone: twenty successes, one failure on each of the ten bindings and credentials
 /// (each customer told the attempts left), ten replays refused and counted nowhere, one audit
 /// entry each.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -347,10 +346,18 @@ async fn postgres_mixed_checks_at_once_share_statements_and_stay_exact() {
             .await;
         assert_eq!(login.status, 200, "{:?}", login.body);
     }
-    let before = app
-        .db
-        .write_batches()
-        .expect("PostgreSQL writes in batches");
+    let writes = |app: &TestApp| {
+        let acceptances = app
+            .db
+            .accept_batches()
+            .expect("PostgreSQL accepts in batches");
+        let failures = app.db.fail_batches().expect("PostgreSQL counts in batches");
+        (
+            acceptances.checks + failures.checks,
+            acceptances.statements + failures.statements,
+        )
+    };
+    let before = writes(&app);
     let mut tasks = Vec::new();
     for (i, (user, token)) in users.iter().enumerate() {
         let (code, expected) = match i {
@@ -380,15 +387,12 @@ async fn postgres_mixed_checks_at_once_share_statements_and_stay_exact() {
             assert_eq!(answer.body["attempts_left"], 9, "{:?}", answer.body);
         }
     }
-    let after = app
-        .db
-        .write_batches()
-        .expect("PostgreSQL writes in batches");
-    let (checks, statements) = (
-        after.checks - before.checks,
-        after.statements - before.statements,
+    let after = writes(&app);
+    let (checks, statements) = (after.0 - before.0, after.1 - before.1);
+    assert_eq!(
+        checks, 30,
+        "every acceptance and wrong code went through the queues"
     );
-    assert_eq!(checks, 40, "every check's write went through the queue");
     assert!(
         statements < checks,
         "{checks} writes in {statements} statements: none shared one"
@@ -429,8 +433,8 @@ async fn postgres_mixed_checks_at_once_share_statements_and_stay_exact() {
 }
 
 /// PostgreSQL: one token at two banks, a fresh code at one and a wrong code at the other at
-/// once, five rounds: the statement never changes the credential twice — each round one
-/// success and one counted failure, the second bank's binding exactly five failures, and the
+/// once, five rounds (their statements meet on the credential's row): each round one success
+/// and one counted failure, the second bank's binding exactly five failures, and the
 /// credential's platform-wide count what the last round's order left (0 or 1).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_one_token_accepted_at_one_bank_and_wrong_at_another_at_once() {

@@ -1,12 +1,9 @@
 //! PostgreSQL: the two statements of a code check's common case, each run for many checks at
-//! once (see [`crate::queue`]): the read of user, binding and credential, and the write of the
-//! decision — a fresh code accepted, a wrong code counted, or a refusal's audit entry. The
-//! writes that arrive meanwhile, of all three kinds, go in one statement: each keeps its own
-//! conditions (binding active and under the limit, step newer than the last spent, credential
-//! not suspended) and its own outcome, all of it or nothing of it, and the statement commits
-//! once for all. One statement for the three kinds rather than one each: what a statement costs
-//! PostgreSQL whatever it does was most of a check's cost, and a mix of 10% wrong codes and 10%
-//! replays in statements of their own ran at two thirds of the rate of correct codes alone.
+//! once (see [`crate::queue`]): the read of user, binding and credential, and the acceptance of
+//! a fresh code at an active binding. Acceptances that arrive meanwhile go in one statement: each
+//! keeps its own conditions (binding active and under the limit, step newer than the last
+//! spent, credential not suspended) and its own outcome, all of it or nothing of it, and the
+//! statement commits once for all.
 //!
 //! Rows are locked in one order — every binding of the statement by id, then every credential
 //! by id — so two statements (on two nodes, say) wait for each other rather than deadlock, and a
@@ -37,6 +34,20 @@ use crate::queue::Batch;
 /// batches.
 pub(crate) const WORKERS: usize = 2;
 
+/// One acceptance: what its conditional statement would bind, and its audit entry's fields.
+#[derive(Debug)]
+pub(crate) struct Acceptance {
+    pub binding_id: String,
+    pub limit: i32,
+    pub credential_id: String,
+    pub hotp: bool,
+    /// The TOTP step to spend, or the HOTP counter expected next once it is spent.
+    pub value: i64,
+    pub drift: Option<i64>,
+    pub at: DateTime<Utc>,
+    pub audit: PendingEntry,
+}
+
 /// An `audit_pending` row: the event with what the store adds when it writes one.
 #[derive(Debug)]
 pub(crate) struct PendingEntry {
@@ -65,21 +76,181 @@ impl PendingEntry {
     }
 }
 
-/// A fresh code to accept at an active binding.
+/// Acceptances of checks, together.
 #[derive(Debug)]
-pub(crate) struct Acceptance {
-    pub binding_id: String,
-    pub limit: i32,
-    pub credential_id: String,
-    pub hotp: bool,
-    /// The TOTP step to spend, or the HOTP counter expected next once it is spent.
-    pub value: i64,
-    pub drift: Option<i64>,
-    pub at: DateTime<Utc>,
-    pub audit: PendingEntry,
+pub(crate) struct AcceptAll;
+
+impl Batch for AcceptAll {
+    type Item = Acceptance;
+    /// Whether it was accepted (and its audit entry written); `false` when any of its
+    /// conditions failed, when nothing of it was written.
+    type Answer = bool;
+    const WHAT: &'static str = "code acceptances";
+
+    async fn run(pool: &PgPool, items: &[Acceptance]) -> Result<Vec<bool>, DbErr> {
+        let accepted = run(pool, items).await?;
+        Ok((1..=items.len() as i64)
+            .map(|n| accepted.contains(&n))
+            .collect())
+    }
+
+    fn alone(err: &DbErr) -> Option<bool> {
+        passing_refusal(err).map(|_| false)
+    }
 }
 
-/// A wrong code to count: at its binding (locking it at the bank's limit) and platform-wide
+/// The SQLSTATE of a refusal that says nothing about any one check and wrote nothing — a
+/// deadlock, a lock timeout, a serialization failure — after which each is settled alone.
+fn passing_refusal(err: &DbErr) -> Option<&'static str> {
+    let DbErr::Exec(RuntimeErr::SqlxError(e)) = err else {
+        return None;
+    };
+    let code = e.as_database_error()?.code()?;
+    ["40P01", "55P03", "40001"]
+        .into_iter()
+        .find(|passing| *passing == code)
+}
+
+/// The statement: which acceptances of `batch` (numbered from 1) were accepted.
+async fn run(pool: &PgPool, batch: &[Acceptance]) -> Result<Vec<i64>, DbErr> {
+    let items = || batch.iter();
+    let query = sqlx::query(sqlx::AssertSqlSafe(ACCEPT_ALL.as_str()))
+        .bind(items().map(|a| a.binding_id.clone()).collect::<Vec<_>>())
+        .bind(items().map(|a| a.limit).collect::<Vec<_>>())
+        .bind(items().map(|a| a.credential_id.clone()).collect::<Vec<_>>())
+        .bind(items().map(|a| a.hotp).collect::<Vec<_>>())
+        .bind(items().map(|a| a.value).collect::<Vec<_>>())
+        .bind(items().map(|a| a.drift).collect::<Vec<_>>())
+        .bind(items().map(|a| a.at).collect::<Vec<_>>());
+    let rows = bind_entries(query, items().map(|a| &a.audit))
+        .fetch_all(pool)
+        .await
+        .map_err(exec_err)?;
+    rows.iter()
+        .map(|row| row.try_get::<i64, _>(0).map_err(exec_err))
+        .collect()
+}
+
+fn exec_err(e: sqlx::Error) -> DbErr {
+    DbErr::Exec(RuntimeErr::SqlxError(e.into()))
+}
+
+/// Binds the twelve arrays of [`insert_entries`]'s columns, one element per entry.
+fn bind_entries<'q, 'e>(
+    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    entries: impl Iterator<Item = &'e PendingEntry> + Clone,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    let column =
+        |field: fn(&PendingEntry) -> Option<String>| entries.clone().map(field).collect::<Vec<_>>();
+    let event = |field: fn(&NewAuditEvent) -> Option<String>| {
+        entries.clone().map(|e| field(&e.event)).collect::<Vec<_>>()
+    };
+    query
+        .bind(event(|e| Some(e.tenant_id.clone())))
+        .bind(entries.clone().map(|e| e.occurred_at).collect::<Vec<_>>())
+        .bind(event(|e| Some(e.actor.clone())))
+        .bind(event(|e| Some(e.operation.as_str().to_owned())))
+        .bind(event(|e| Some(e.outcome.as_str().to_owned())))
+        .bind(event(|e| e.error_code.clone()))
+        .bind(event(|e| e.user_id.clone()))
+        .bind(event(|e| e.credential_id.clone()))
+        .bind(event(|e| e.request_id.clone()))
+        .bind(event(|e| e.client_addr.clone()))
+        .bind(column(|e| e.details.clone()))
+        .bind(column(|e| Some(e.mac.clone())))
+}
+
+/// The part of a statement that inserts the waiting entries bound from parameter `$first` on
+/// (see [`bind_entries`]): those numbered (from 1, in the order bound) by `chosen`, a query of
+/// one column, or all of them.
+fn insert_entries(first: usize, chosen: Option<&str>) -> String {
+    let chosen = chosen
+        .map(|k| format!("WHERE a.k IN ({k})"))
+        .unwrap_or_default();
+    let p: Vec<String> = (first..first + 12).map(|n| format!("${n}")).collect();
+    format!(
+        "INSERT INTO audit_pending (tenant_id, occurred_at, actor, operation, outcome, error_code,
+        user_id, credential_id, request_id, client_addr, details, mac)
+    SELECT a.tenant_id, a.occurred_at, a.actor, a.operation, a.outcome, a.error_code,
+        a.user_id, a.credential_id, a.request_id, a.client_addr, a.details, a.mac
+    FROM unnest({}::text[], {}::timestamptz[], {}::text[], {}::text[], {}::text[],
+                {}::text[], {}::text[], {}::text[], {}::text[], {}::text[], {}::text[],
+                {}::text[])
+        WITH ORDINALITY AS a(tenant_id, occurred_at, actor, operation, outcome, error_code,
+            user_id, credential_id, request_id, client_addr, details, mac, k)
+    {chosen}
+    ORDER BY a.k",
+        p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11]
+    )
+}
+
+/// Every acceptance of the batch under the conditions of the one-statement path, numbered by
+/// its place in the arrays. A credential named twice (one token at two banks, or one user's
+/// two checks) is updated once, by one of them: the other is not accepted here and is settled
+/// on the transaction path, which names its refusal (or accepts a later step).
+static ACCEPT_ALL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "
+WITH i AS (
+    SELECT * FROM unnest($1::text[], $2::int4[], $3::text[], $4::bool[], $5::int8[], $6::int8[],
+                         $7::timestamptz[])
+        WITH ORDINALITY AS t(binding_id, lim, credential_id, hotp, value, drift, at, n)
+), {locks}, s AS (
+    UPDATE credentials AS cr
+    SET last_used_step = CASE WHEN i.hotp THEN cr.last_used_step ELSE i.value END,
+        hotp_next_counter = CASE WHEN i.hotp THEN i.value ELSE cr.hotp_next_counter END,
+        drift_steps = COALESCE(i.drift, cr.drift_steps),
+        failures = 0,
+        updated_at = i.at
+    FROM i
+    WHERE {counted}
+      AND CASE WHEN i.hotp THEN cr.hotp_next_counter < i.value
+               ELSE (cr.last_used_step IS NULL OR cr.last_used_step < i.value) END
+    RETURNING i.n
+), r AS (
+    UPDATE bindings SET failures = 0, last_success_at = i.at, updated_at = i.at
+    FROM i
+    WHERE bindings.id = i.binding_id AND i.n IN (SELECT n FROM s)
+    RETURNING i.n
+), ins AS (
+    {insert}
+)
+SELECT n FROM r",
+        locks = LOCK_ROWS.as_str(),
+        counted = COUNTED,
+        insert = insert_entries(8, Some("SELECT n FROM r")),
+    )
+});
+
+/// The CTEs `b` and `c` that lock the rows a batch of checks (CTE `i`: `binding_id`, `lim`,
+/// `credential_id`) may change: every active binding named, by id, then the credential of each
+/// binding under its limit, by id.
+static LOCK_ROWS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "b AS (
+    SELECT id, failures FROM bindings
+    WHERE id IN (SELECT binding_id FROM i) AND state = '{active}'
+    ORDER BY id
+    FOR NO KEY UPDATE
+), c AS (
+    SELECT id FROM credentials
+    WHERE id IN (SELECT i.credential_id FROM i JOIN b ON b.id = i.binding_id AND b.failures < i.lim)
+    ORDER BY id
+    FOR NO KEY UPDATE
+)",
+        active = BindingState::Active.as_str()
+    )
+});
+
+/// The condition under which an item of `i` changes the credential `cr` (locked in `c`): its
+/// binding active and under the limit, the credential not suspended. An UPDATE changes a row
+/// once, for one of the items that name it; the others are settled on the transaction path.
+const COUNTED: &str = "cr.id = i.credential_id
+      AND cr.id IN (SELECT id FROM c)
+      AND EXISTS (SELECT 1 FROM b WHERE b.id = i.binding_id AND b.failures < i.lim)
+      AND cr.suspended_at IS NULL";
+
+/// One wrong code to count: at its binding (locking it at the bank's limit) and platform-wide
 /// on its credential (suspending it at the budget), with the audit entry of each outcome.
 #[derive(Debug)]
 pub(crate) struct Failure {
@@ -110,331 +281,115 @@ impl FailureCount {
     }
 }
 
-/// One check's write.
+/// Wrong codes, counted together.
 #[derive(Debug)]
-pub(crate) enum Write {
-    // Boxed: an acceptance is some 370 bytes and a wrong code's four entries 1,200; the queue
-    // moves pointers.
-    Accept(Box<Acceptance>),
-    Fail(Box<Failure>),
-    /// The audit entries of a refusal that changed nothing else, all or none.
-    Append(Vec<PendingEntry>),
-}
+pub(crate) struct FailAll;
 
-/// What a [`Write`] did; nothing of it was written when it says no.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Written {
-    /// Whether the code was accepted.
-    Accepted(bool),
-    /// What the wrong code did, or `None`: not counted here.
-    Counted(Option<FailureCount>),
-    /// Whether the entries were written.
-    Appended(bool),
-}
+impl Batch for FailAll {
+    type Item = Failure;
+    /// What it did; `None` when a condition failed (nothing of it was written).
+    type Answer = Option<FailureCount>;
+    const WHAT: &'static str = "wrong codes";
 
-impl Write {
-    /// The answer of a write that was not made.
-    fn not_written(&self) -> Written {
-        match self {
-            Write::Accept(_) => Written::Accepted(false),
-            Write::Fail(_) => Written::Counted(None),
-            Write::Append(_) => Written::Appended(false),
-        }
-    }
-}
-
-/// Checks' writes, together.
-#[derive(Debug)]
-pub(crate) struct WriteAll;
-
-impl Batch for WriteAll {
-    type Item = Write;
-    type Answer = Written;
-    const WHAT: &'static str = "code checks' writes";
-
-    async fn run(pool: &PgPool, batch: &[Write]) -> Result<Vec<Written>, DbErr> {
-        let done = run(pool, batch).await?;
-        Ok(batch
-            .iter()
-            .enumerate()
-            .map(|(i, write)| {
-                let row = done.iter().find(|row| row.n == i as i64 + 1);
-                match write {
-                    Write::Accept(_) => Written::Accepted(row.is_some()),
-                    Write::Fail(_) => Written::Counted(row.and_then(|row| row.count)),
-                    Write::Append(_) => Written::Appended(true),
-                }
-            })
-            .collect())
-    }
-
-    fn alone(err: &DbErr, item: &Write) -> Option<Written> {
-        passing_refusal(err).map(|_| item.not_written())
-    }
-}
-
-/// The SQLSTATE of a refusal that says nothing about any one check and wrote nothing — a
-/// deadlock, a lock timeout, a serialization failure — after which each is settled alone.
-fn passing_refusal(err: &DbErr) -> Option<&'static str> {
-    let DbErr::Exec(RuntimeErr::SqlxError(e)) = err else {
-        return None;
-    };
-    let code = e.as_database_error()?.code()?;
-    ["40P01", "55P03", "40001"]
-        .into_iter()
-        .find(|passing| *passing == code)
-}
-
-/// A write the statement made: its item (numbered from 1) and, for a wrong code, what it did.
-struct Done {
-    n: i64,
-    count: Option<FailureCount>,
-}
-
-/// The columns of [`WRITE_ALL`]'s items, one element per acceptance or wrong code (a refusal's
-/// entries need none).
-#[derive(Default)]
-struct Items {
-    n: Vec<i64>,
-    fail: Vec<bool>,
-    binding_id: Vec<String>,
-    limit: Vec<i32>,
-    credential_id: Vec<String>,
-    hotp: Vec<bool>,
-    value: Vec<Option<i64>>,
-    drift: Vec<Option<i64>>,
-    budget: Vec<Option<i32>>,
-    at: Vec<DateTime<Utc>>,
-}
-
-impl Items {
-    fn push(
-        &mut self,
-        n: i64,
-        binding_id: &str,
-        limit: i32,
-        credential_id: &str,
-        at: DateTime<Utc>,
-    ) {
-        self.n.push(n);
-        self.binding_id.push(binding_id.to_owned());
-        self.limit.push(limit);
-        self.credential_id.push(credential_id.to_owned());
-        self.at.push(at);
-    }
-}
-
-/// Each audit entry of the batch with the item it belongs to and its variant: a wrong code's
-/// outcome, 0 for an acceptance, or -1 for a refusal's entry, written whatever else happens.
-struct Entries<'a> {
-    owner: Vec<i64>,
-    variant: Vec<i32>,
-    entries: Vec<&'a PendingEntry>,
-}
-
-impl<'a> Entries<'a> {
-    fn push(&mut self, n: i64, variant: i32, entry: &'a PendingEntry) {
-        self.owner.push(n);
-        self.variant.push(variant);
-        self.entries.push(entry);
-    }
-}
-
-/// The statement: the writes of `batch` it made.
-async fn run(pool: &PgPool, batch: &[Write]) -> Result<Vec<Done>, DbErr> {
-    let mut items = Items::default();
-    let mut entries = Entries {
-        owner: Vec::new(),
-        variant: Vec::new(),
-        entries: Vec::new(),
-    };
-    for (n, write) in (1..).zip(batch) {
-        match write {
-            Write::Accept(a) => {
-                items.push(n, &a.binding_id, a.limit, &a.credential_id, a.at);
-                items.fail.push(false);
-                items.hotp.push(a.hotp);
-                items.value.push(Some(a.value));
-                items.drift.push(a.drift);
-                items.budget.push(None);
-                entries.push(n, 0, &a.audit);
-            }
-            Write::Fail(f) => {
-                items.push(n, &f.binding_id, f.limit, &f.credential_id, f.at);
-                items.fail.push(true);
-                items.hotp.push(false);
-                items.value.push(None);
-                items.drift.push(None);
-                items.budget.push(Some(f.budget));
-                for (variant, entry) in (0..).zip(&f.audits) {
-                    entries.push(n, variant, entry);
-                }
-            }
-            Write::Append(appended) => {
-                for entry in appended {
-                    entries.push(n, -1, entry);
-                }
-            }
-        }
-    }
-    let query = sqlx::query(sqlx::AssertSqlSafe(WRITE_ALL.as_str()))
-        .bind(items.n)
-        .bind(items.fail)
-        .bind(items.binding_id)
-        .bind(items.limit)
-        .bind(items.credential_id)
-        .bind(items.hotp)
-        .bind(items.value)
-        .bind(items.drift)
-        .bind(items.budget)
-        .bind(items.at)
-        .bind(entries.owner)
-        .bind(entries.variant);
-    let rows = bind_entries(query, entries.entries.iter().copied())
-        .fetch_all(pool)
-        .await
-        .map_err(exec_err)?;
-    rows.iter()
-        .map(|row| {
-            let n: i64 = row.try_get("n").map_err(exec_err)?;
-            let failures: Option<i32> = row.try_get("failures").map_err(exec_err)?;
-            let count = match failures {
-                None => None,
-                Some(failures) => Some(FailureCount {
-                    failures,
-                    locked: row.try_get("locked").map_err(exec_err)?,
-                    suspended: row.try_get("suspended").map_err(exec_err)?,
-                }),
+    async fn run(pool: &PgPool, batch: &[Failure]) -> Result<Vec<Self::Answer>, DbErr> {
+        let items = || batch.iter();
+        let query = sqlx::query(sqlx::AssertSqlSafe(FAIL_ALL.as_str()))
+            .bind(items().map(|f| f.binding_id.clone()).collect::<Vec<_>>())
+            .bind(items().map(|f| f.limit).collect::<Vec<_>>())
+            .bind(items().map(|f| f.credential_id.clone()).collect::<Vec<_>>())
+            .bind(items().map(|f| f.budget).collect::<Vec<_>>())
+            .bind(items().map(|f| f.at).collect::<Vec<_>>());
+        let rows = bind_entries(query, items().flat_map(|f| f.audits.iter()))
+            .fetch_all(pool)
+            .await
+            .map_err(exec_err)?;
+        let mut answers: Vec<Self::Answer> = items().map(|_| None).collect();
+        for row in rows {
+            let n: i64 = row.try_get(0).map_err(exec_err)?;
+            let count = FailureCount {
+                failures: row.try_get(1).map_err(exec_err)?,
+                locked: row.try_get(2).map_err(exec_err)?,
+                suspended: row.try_get(3).map_err(exec_err)?,
             };
-            Ok(Done { n, count })
-        })
-        .collect()
+            if let Some(answer) = usize::try_from(n - 1).ok().and_then(|i| answers.get_mut(i)) {
+                *answer = Some(count);
+            }
+        }
+        Ok(answers)
+    }
+
+    fn alone(err: &DbErr) -> Option<Self::Answer> {
+        passing_refusal(err).map(|_| None)
+    }
 }
 
-fn exec_err(e: sqlx::Error) -> DbErr {
-    DbErr::Exec(RuntimeErr::SqlxError(e.into()))
-}
-
-/// Binds the twelve arrays of an `audit_pending` row's columns, one element per entry.
-fn bind_entries<'q, 'e>(
-    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
-    entries: impl Iterator<Item = &'e PendingEntry> + Clone,
-) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
-    let column =
-        |field: fn(&PendingEntry) -> Option<String>| entries.clone().map(field).collect::<Vec<_>>();
-    let event = |field: fn(&NewAuditEvent) -> Option<String>| {
-        entries.clone().map(|e| field(&e.event)).collect::<Vec<_>>()
-    };
-    query
-        .bind(event(|e| Some(e.tenant_id.clone())))
-        .bind(entries.clone().map(|e| e.occurred_at).collect::<Vec<_>>())
-        .bind(event(|e| Some(e.actor.clone())))
-        .bind(event(|e| Some(e.operation.as_str().to_owned())))
-        .bind(event(|e| Some(e.outcome.as_str().to_owned())))
-        .bind(event(|e| e.error_code.clone()))
-        .bind(event(|e| e.user_id.clone()))
-        .bind(event(|e| e.credential_id.clone()))
-        .bind(event(|e| e.request_id.clone()))
-        .bind(event(|e| e.client_addr.clone()))
-        .bind(column(|e| e.details.clone()))
-        .bind(column(|e| Some(e.mac.clone())))
-}
-
-/// Every write of the batch under the conditions of the transaction path.
-///
-/// `i` holds the acceptances and wrong codes, each under its number in the batch; `b` and `c`
-/// lock their rows. An acceptance (`sa`, `ra`) spends the step and starts both counts again; a
-/// wrong code (`sf`, `rf`) adds to both, locks the binding at the limit and suspends the
-/// credential at the budget. A statement changes a row once, for one of the items that name it,
-/// so a credential named twice (one token at two banks, one user's two checks) is changed for
-/// one of them, and a wrong code is never counted on a credential an acceptance of the same
-/// batch names; the others are settled on the transaction path, which names the refusal (or
-/// accepts a later step). The entries inserted are those of what was done — an acceptance's,
-/// the variant of a wrong code's outcome — and every refusal's.
-static WRITE_ALL: LazyLock<String> = LazyLock::new(|| {
+/// Every wrong code of the batch counted under the conditions of the transaction path, each
+/// with the audit entry of what it did (the entries are bound four to an item, in the order of
+/// [`FailureCount::variant`]).
+static FAIL_ALL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "
 WITH i AS (
-    SELECT * FROM unnest($1::int8[], $2::bool[], $3::text[], $4::int4[], $5::text[], $6::bool[],
-                         $7::int8[], $8::int8[], $9::int4[], $10::timestamptz[])
-        AS t(n, fail, binding_id, lim, credential_id, hotp, value, drift, budget, at)
-), b AS (
-    SELECT id, failures FROM bindings
-    WHERE id IN (SELECT binding_id FROM i) AND state = '{active}'
-    ORDER BY id
-    FOR NO KEY UPDATE
-), c AS (
-    SELECT id FROM credentials
-    WHERE id IN (SELECT i.credential_id FROM i JOIN b ON b.id = i.binding_id AND b.failures < i.lim)
-    ORDER BY id
-    FOR NO KEY UPDATE
-), sa AS (
-    UPDATE credentials AS cr
-    SET last_used_step = CASE WHEN i.hotp THEN cr.last_used_step ELSE i.value END,
-        hotp_next_counter = CASE WHEN i.hotp THEN i.value ELSE cr.hotp_next_counter END,
-        drift_steps = COALESCE(i.drift, cr.drift_steps),
-        failures = 0,
-        updated_at = i.at
-    FROM i
-    WHERE NOT i.fail AND {counted}
-      AND CASE WHEN i.hotp THEN cr.hotp_next_counter < i.value
-               ELSE (cr.last_used_step IS NULL OR cr.last_used_step < i.value) END
-    RETURNING i.n
-), ra AS (
-    UPDATE bindings SET failures = 0, last_success_at = i.at, updated_at = i.at
-    FROM i
-    WHERE bindings.id = i.binding_id AND i.n IN (SELECT n FROM sa)
-    RETURNING i.n
-), sf AS (
+    SELECT * FROM unnest($1::text[], $2::int4[], $3::text[], $4::int4[], $5::timestamptz[])
+        WITH ORDINALITY AS t(binding_id, lim, credential_id, budget, at, n)
+), {locks}, s AS (
     UPDATE credentials AS cr
     SET failures = cr.failures + 1,
         suspended_at = CASE WHEN cr.failures + 1 >= i.budget THEN i.at END,
         updated_at = i.at
     FROM i
-    WHERE i.fail AND {counted}
-      AND cr.id NOT IN (SELECT credential_id FROM i WHERE NOT fail)
+    WHERE {counted}
     RETURNING i.n, cr.suspended_at IS NOT NULL AS suspended
-), rf AS (
+), r AS (
     UPDATE bindings
     SET failures = bindings.failures + 1,
         state = CASE WHEN bindings.failures + 1 >= i.lim THEN '{locked}' ELSE bindings.state END,
         updated_at = i.at
-    FROM i JOIN sf ON sf.n = i.n
+    FROM i JOIN s ON s.n = i.n
     WHERE bindings.id = i.binding_id
-    RETURNING i.n, bindings.failures, bindings.state = '{locked}' AS locked, sf.suspended
-), done AS (
-    SELECT n, 0 AS variant, NULL::int4 AS failures, NULL::bool AS locked, NULL::bool AS suspended
-    FROM ra
-    UNION ALL
-    SELECT n, CASE WHEN locked THEN 1 ELSE 0 END + CASE WHEN suspended THEN 2 ELSE 0 END,
-        failures, locked, suspended
-    FROM rf
+    RETURNING i.n, bindings.failures, bindings.state = '{locked}' AS locked, s.suspended
 ), ins AS (
-    INSERT INTO audit_pending (tenant_id, occurred_at, actor, operation, outcome, error_code,
-        user_id, credential_id, request_id, client_addr, details, mac)
-    SELECT a.tenant_id, a.occurred_at, a.actor, a.operation, a.outcome, a.error_code,
-        a.user_id, a.credential_id, a.request_id, a.client_addr, a.details, a.mac
-    FROM unnest($11::int8[], $12::int4[], $13::text[], $14::timestamptz[], $15::text[],
-                $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[],
-                $22::text[], $23::text[], $24::text[])
-        WITH ORDINALITY AS a(owner, variant, tenant_id, occurred_at, actor, operation, outcome,
-            error_code, user_id, credential_id, request_id, client_addr, details, mac, k)
-    WHERE a.variant < 0 OR (a.owner, a.variant) IN (SELECT n, variant FROM done)
-    ORDER BY a.k
+    {insert}
 )
-SELECT n, failures, locked, suspended FROM done",
-        active = BindingState::Active.as_str(),
-        locked = BindingState::Locked.as_str(),
+SELECT n, failures, locked, suspended FROM r",
+        locks = LOCK_ROWS.as_str(),
         counted = COUNTED,
+        locked = BindingState::Locked.as_str(),
+        insert = insert_entries(
+            6,
+            Some(
+                "SELECT (n - 1) * 4 + CASE WHEN locked THEN 1 ELSE 0 END \
+             + CASE WHEN suspended THEN 2 ELSE 0 END + 1 FROM r"
+            )
+        ),
     )
 });
 
-/// The condition under which an item of `i` changes the credential `cr` (locked in `c`): its
-/// binding active and under the limit, the credential not suspended.
-const COUNTED: &str = "cr.id = i.credential_id
-      AND cr.id IN (SELECT id FROM c)
-      AND EXISTS (SELECT 1 FROM b WHERE b.id = i.binding_id AND b.failures < i.lim)
-      AND cr.suspended_at IS NULL";
+/// Audit entries of checks refused before they changed anything, inserted together; each
+/// item's entries all or none.
+#[derive(Debug)]
+pub(crate) struct AppendAll;
+
+impl Batch for AppendAll {
+    type Item = Vec<PendingEntry>;
+    type Answer = ();
+    const WHAT: &'static str = "audit entries";
+
+    async fn run(pool: &PgPool, batch: &[Vec<PendingEntry>]) -> Result<Vec<()>, DbErr> {
+        let query = sqlx::query(sqlx::AssertSqlSafe(APPEND_ALL.as_str()));
+        bind_entries(query, batch.iter().flatten())
+            .execute(pool)
+            .await
+            .map_err(exec_err)?;
+        Ok(batch.iter().map(|_| ()).collect())
+    }
+
+    fn alone(_: &DbErr) -> Option<()> {
+        None
+    }
+}
+
+static APPEND_ALL: LazyLock<String> = LazyLock::new(|| insert_entries(1, None));
 
 /// PostgreSQL: the reads of many checks in one statement, each row numbered by the place of
 /// its (bank, user) in the arrays.
@@ -469,7 +424,7 @@ impl Batch for ReadAll {
         Ok(answers)
     }
 
-    fn alone(_: &DbErr, _: &Self::Item) -> Option<Self::Answer> {
+    fn alone(_: &DbErr) -> Option<Self::Answer> {
         None
     }
 }

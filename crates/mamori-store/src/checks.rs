@@ -202,8 +202,8 @@ pub async fn accept_at_once(
             (true, next)
         }
     };
-    let written = db
-        .write_queued(batch::Write::Accept(Box::new(batch::Acceptance {
+    let accepted = db
+        .accept_queued(batch::Acceptance {
             binding_id: binding_id.to_owned(),
             limit,
             credential_id: credential_id.to_owned(),
@@ -212,9 +212,8 @@ pub async fn accept_at_once(
             drift,
             at: now,
             audit: batch::PendingEntry::of(db.audit_key()?, event.clone(), now),
-        })))
+        })
         .await?;
-    let accepted = written == batch::Written::Accepted(true);
     if accepted {
         db.tell_observer(std::slice::from_ref(&event));
     }
@@ -261,8 +260,8 @@ pub async fn count_failure_at_once(
         budget,
         now,
     } = *failure;
-    let written = db
-        .write_queued(batch::Write::Fail(Box::new(batch::Failure {
+    let counted = db
+        .fail_queued(batch::Failure {
             binding_id: binding_id.to_owned(),
             limit,
             credential_id: credential_id.to_owned(),
@@ -271,12 +270,8 @@ pub async fn count_failure_at_once(
             audits: events
                 .clone()
                 .map(|event| batch::PendingEntry::of(key, event, now)),
-        })))
+        })
         .await?;
-    let counted = match written {
-        batch::Written::Counted(counted) => counted,
-        _ => None,
-    };
     if let Some(count) = counted {
         let event = &events[FailureCount::variant(count.locked, count.suspended)];
         db.tell_observer(std::slice::from_ref(event));

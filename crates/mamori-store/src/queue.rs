@@ -38,9 +38,9 @@ pub(crate) trait Batch: Send + Sync + 'static {
         items: &[Self::Item],
     ) -> impl Future<Output = Result<Vec<Self::Answer>, DbErr>> + Send;
 
-    /// The answer `item` gets when the statement met `err` (which wrote nothing), or `None` to
-    /// pass the error on to it.
-    fn alone(err: &DbErr, item: &Self::Item) -> Option<Self::Answer>;
+    /// The answer each item gets when the statement met `err` (which wrote nothing), or `None`
+    /// to pass the error on to every item.
+    fn alone(err: &DbErr) -> Option<Self::Answer>;
 }
 
 /// How many items went through a queue, in how many statements.
@@ -167,15 +167,11 @@ async fn work<B: Batch>(
                 }
             }
             Err(err) => {
-                if items
-                    .first()
-                    .and_then(|item| B::alone(&err, item))
-                    .is_some()
-                {
+                if B::alone(&err).is_some() {
                     tracing::warn!(items = items.len(), error = %err, "{} refused together; each is settled alone", B::WHAT);
                 }
-                for (item, answer) in items.iter().zip(answers) {
-                    let _ = answer.send(B::alone(&err, item).map_or_else(|| Err(err.clone()), Ok));
+                for answer in answers {
+                    let _ = answer.send(B::alone(&err).map_or_else(|| Err(err.clone()), Ok));
                 }
             }
         }
