@@ -442,19 +442,10 @@ async fn postgres_one_token_accepted_at_one_bank_and_wrong_at_another_at_once() 
     let jonan = app.bank("jonan-shinkin").await;
     let kitashin = app.bank("kitashin").await;
     let token = app.provision().await;
-    let mut users = Vec::new();
-    for bank in [&jonan, &kitashin] {
-        let user = bank.create_user("7000001", None).await;
-        app.next_step();
-        let reg = bank
-            .post(
-                &format!("/users/{user}/credential"),
-                json!({ "credential_id": token.credential_id, "otp": token.code_at(app.now_unix()) }),
-            )
-            .await;
-        assert_eq!(reg.status, 201, "{}: {:?}", bank.id, reg.body);
-        users.push(user);
-    }
+    let users = [
+        jonan.registered_user("7000001", &token).await,
+        kitashin.registered_user("7000001", &token).await,
+    ];
     for round in 1..=5 {
         app.next_step();
         let now = app.now_unix();

@@ -140,25 +140,6 @@ async fn a_hundred_wrong_codes_across_unlocks_suspend_the_token_everywhere(engin
 }
 on_both_engines!(a_hundred_wrong_codes_across_unlocks_suspend_the_token_everywhere);
 
-/// Registers `token` for a new user at `bank` (one-code bank) and returns the user.
-async fn registered_user(
-    app: &TestApp,
-    bank: &mamori_testkit::Bank<'_>,
-    contract: &str,
-    token: &mamori_testkit::TestToken,
-) -> String {
-    let user = bank.create_user(contract, None).await;
-    app.next_step();
-    let reg = bank
-        .post(
-            &format!("/users/{user}/credential"),
-            json!({ "credential_id": token.credential_id, "otp": token.code_at(app.now_unix()) }),
-        )
-        .await;
-    assert_eq!(reg.status, 201, "{:?}", reg.body);
-    user
-}
-
 /// The high finding of the security review: a customer of any bank who types a victim's
 /// credential ID at registration with wrong codes must not spend the victim's platform budget.
 /// Wrong codes at registration count only against the registering user (and client), never
@@ -168,7 +149,7 @@ async fn strangers_registering_a_victims_token_cannot_suspend_it(engine: TestEng
     let victims_bank = app.bank("jonan-shinkin").await;
     let attackers_bank = app.bank("kitashin").await;
     let victim = app.provision().await;
-    let at_victims_bank = registered_user(&app, &victims_bank, "7000001", &victim).await;
+    let at_victims_bank = victims_bank.registered_user("7000001", &victim).await;
 
     // Many attacker accounts, each spraying wrong codes at the victim's credential ID: twice
     // the platform budget in all, through registerCredential and changeDevice's new token.
@@ -178,13 +159,9 @@ async fn strangers_registering_a_victims_token_cannot_suspend_it(engine: TestEng
     let mut account = 0;
     while sent < 2 * budget {
         account += 1;
-        let attacker = registered_user(
-            &app,
-            &attackers_bank,
-            &format!("8{account:06}"),
-            &attacker_token,
-        )
-        .await;
+        let attacker = attackers_bank
+            .registered_user(&format!("8{account:06}"), &attacker_token)
+            .await;
         // Each account goes on until the registration limit stops it (its own token locks on
         // the way: the old code is wrong too).
         for _ in 0..20 {
@@ -339,8 +316,8 @@ async fn a_platform_suspension_shows_at_the_bank_which_cannot_unlock_it(engine: 
     let jonan = app.bank("jonan-shinkin").await;
     let kitashin = app.bank("kitashin").await;
     let token = app.provision().await;
-    let at_jonan = registered_user(&app, &jonan, "7200001", &token).await;
-    let at_kitashin = registered_user(&app, &kitashin, "7200002", &token).await;
+    let at_jonan = jonan.registered_user("7200001", &token).await;
+    let at_kitashin = kitashin.registered_user("7200002", &token).await;
     suspend_by_wrong_codes(&jonan, &at_jonan).await;
 
     for (bank, user) in [(&jonan, &at_jonan), (&kitashin, &at_kitashin)] {

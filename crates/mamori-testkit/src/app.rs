@@ -417,6 +417,24 @@ impl Bank<'_> {
         answer.body["id"].as_str().expect("id").to_owned()
     }
 
+    /// Creates a user and registers `token` for them with its code of the next time step (so a
+    /// code spent at another bank does not stand in the way); returns the user's ID.
+    pub async fn registered_user(&self, contract_number: &str, token: &TestToken) -> String {
+        let user = self.create_user(contract_number, None).await;
+        self.app.next_step();
+        let answer = self
+            .post(
+                &format!("/users/{user}/credential"),
+                serde_json::json!({
+                    "credential_id": token.credential_id,
+                    "otp": token.code_at(self.app.now_unix()),
+                }),
+            )
+            .await;
+        assert_eq!(answer.status, 201, "{}: {:?}", self.id, answer.body);
+        user
+    }
+
     /// The user's OTP status.
     pub async fn status(&self, user: &str) -> Value {
         let answer = self.get(&format!("/users/{user}/otp-status")).await;
