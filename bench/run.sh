@@ -13,8 +13,10 @@
 #
 # Usage: bench/run.sh [--engine postgres|sqlite] [--users N] [--tenants T] [--banks K]
 #                     [--concurrency C] [--duration SECONDS] [--mix MIX] [--spend-window]
+#                     [--rate R]
 #                     [--mamori BIN | --no-build] [--keep] [--out FILE]
 #   --tenants  banks seeded (default 1); --banks: how many of them the bench drives (default all)
+#   --rate     offered requests/s in all, evenly spaced: compares two runs at the same load
 #   --out      also write every figure as one JSON object
 # PostgreSQL: MAMORI_BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/test) names the
 # server and a database to connect to for creating and dropping the scratch database.
@@ -29,6 +31,7 @@ concurrency=32
 duration=15
 mix=correct=100
 spend_window=
+rate=
 mamori=
 build=1
 keep=
@@ -45,6 +48,7 @@ while [ $# -gt 0 ]; do
     --duration) duration=$2; shift 2 ;;
     --mix) mix=$2; shift 2 ;;
     --spend-window) spend_window=--spend-window; shift ;;
+    --rate) rate=$2; shift 2 ;;
     --mamori) mamori=$2; build=; shift 2 ;;
     --no-build) build=; shift ;;
     --keep) keep=1; shift ;;
@@ -115,7 +119,7 @@ echo "== bench: concurrency $concurrency, ${duration}s, mix $mix" >&2
 bench_status=0
 timeout $(( duration + 120 )) "$mamori" bench --url "http://127.0.0.1:$port" --secrets "$tmp/bench.secrets" \
   --concurrency "$concurrency" --duration "${duration}s" --mix "$mix" ${banks:+--banks "$banks"} \
-  $spend_window --include-setup-check --json "$tmp/bench.json" >&2 || bench_status=$?
+  $spend_window ${rate:+--rate "$rate"} --include-setup-check --json "$tmp/bench.json" >&2 || bench_status=$?
 hwm_kb=$(awk '/^VmHWM/ {print $2}' "/proc/$server_pid/status")
 rss_end_kb=$(awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status")
 kill -TERM "$server_pid"

@@ -174,6 +174,35 @@ pub struct LoadOptions {
     pub setup_check: bool,
     /// Correct codes also use the steps either side of the current one that the bank accepts.
     pub spend_window: bool,
+    /// Send at most this many requests a second in all, evenly spaced (the workers still bound
+    /// what is in flight): two runs compare at the same offered load, whatever either could
+    /// reach.
+    pub rate: Option<u32>,
+}
+
+/// The send times of a paced run: one request every `interval`, never two in one slot, and a
+/// slot missed (all workers busy) is not made up by a burst.
+#[derive(Debug)]
+pub struct Pace {
+    interval: Duration,
+    next: Option<Instant>,
+}
+
+impl Pace {
+    /// `rate` requests a second.
+    pub fn new(rate: u32) -> Self {
+        Self {
+            interval: Duration::from_secs(1) / rate.max(1),
+            next: None,
+        }
+    }
+
+    /// When a request asked for at `now` may go.
+    pub fn slot(&mut self, now: Instant) -> Instant {
+        let slot = self.next.map_or(now, |next| next.max(now));
+        self.next = Some(slot + self.interval);
+        slot
+    }
 }
 
 struct Shared {
@@ -183,6 +212,7 @@ struct Shared {
     user_ids: Vec<String>,
     pool: Mutex<Pool>,
     issued: std::sync::atomic::AtomicU64,
+    pace: Option<Mutex<Pace>>,
 }
 
 impl Shared {
@@ -199,6 +229,9 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<Report> {
     }
     if options.duration.is_zero() || options.duration > MAX_DURATION {
         bail!("--duration: more than 0 and at most {MAX_DURATION:?}");
+    }
+    if options.rate == Some(0) {
+        bail!("--rate: at least 1 request a second");
     }
     let path = options.secrets.clone();
     let (banks_limit, users_limit) = (options.banks, options.users);
@@ -235,6 +268,7 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<Report> {
         user_ids,
         pool: Mutex::new(pool),
         issued: std::sync::atomic::AtomicU64::new(0),
+        pace: options.rate.map(|rate| Mutex::new(Pace::new(rate))),
     });
     if options.setup_check {
         setup_check(&shared).await?;
@@ -264,6 +298,7 @@ pub async fn run(options: LoadOptions) -> anyhow::Result<Report> {
         users: users_used,
         mix: options.mix.shares(),
         spend_window: options.spend_window,
+        rate: options.rate,
     };
     Ok(Report::new(settings, elapsed, tally))
 }
@@ -316,6 +351,13 @@ async fn worker(shared: &Shared, mix: Mix, deadline: Instant, max: Option<u64>) 
     use std::sync::atomic::Ordering;
     let mut tally = Tally::default();
     loop {
+        if let Some(pace) = &shared.pace {
+            let slot = pace
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .slot(Instant::now());
+            tokio::time::sleep_until(slot.into()).await;
+        }
         if Instant::now() >= deadline {
             break;
         }
@@ -407,6 +449,20 @@ fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_paced_run_spaces_its_requests_and_does_not_make_up_missed_slots() {
+        let start = Instant::now();
+        let mut pace = Pace::new(100);
+        let ms = |at: Instant| (at - start).as_millis();
+        // Four workers ask at once: one slot each, 10 ms apart.
+        let slots: Vec<u128> = (0..4).map(|_| ms(pace.slot(start))).collect();
+        assert_eq!(slots, [0, 10, 20, 30]);
+        // Nobody asked for a while: the next goes at once, then every 10 ms again.
+        let late = start + Duration::from_millis(500);
+        assert_eq!(ms(pace.slot(late)), 500);
+        assert_eq!(ms(pace.slot(late)), 510);
+    }
 
     #[test]
     fn only_loopback_servers_are_driven() {

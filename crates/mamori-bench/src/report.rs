@@ -176,6 +176,8 @@ pub struct Settings {
     pub mix: BTreeMap<Kind, u32>,
     /// Whether correct codes also use the steps of the window.
     pub spend_window: bool,
+    /// The offered load in requests a second, if paced.
+    pub rate: Option<u32>,
 }
 
 /// A finished run.
@@ -282,6 +284,9 @@ impl Report {
                 ""
             }
         );
+        if let Some(rate) = s.rate {
+            let _ = writeln!(out, "  paced at {rate} requests/s offered");
+        }
         let _ = writeln!(
             out,
             "{} requests in {:.2} s: {:.1} requests/s ({:.1} correct codes accepted/s)",
@@ -386,6 +391,7 @@ mod tests {
             users: 1,
             mix: BTreeMap::new(),
             spend_window: false,
+            rate: None,
         };
         let report = Report::new(settings, Duration::from_secs(1), tally);
         let flagged: Vec<_> = report.outcomes.iter().filter(|o| !o.expected).collect();

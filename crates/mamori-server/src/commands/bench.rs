@@ -73,6 +73,10 @@ struct RunArgs {
     /// accepts (oldest first): up to three codes per user and step instead of one.
     #[arg(long)]
     spend_window: bool,
+    /// Send at most R requests a second in all, evenly spaced, so two runs (say 10k and 1M
+    /// users) compare at the same load; without it each worker sends as fast as answers come.
+    #[arg(long)]
+    rate: Option<u32>,
     /// First check that one fresh code per bank is accepted; stop if not.
     #[arg(long)]
     include_setup_check: bool,
@@ -115,6 +119,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 max_requests: run.max_requests,
                 setup_check: run.include_setup_check,
                 spend_window: run.spend_window,
+                rate: run.rate,
             })
             .await?;
             say(&report.render());
