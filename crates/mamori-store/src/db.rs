@@ -127,22 +127,12 @@ impl Database {
     /// PostgreSQL: how many code checks were accepted together in how many statements (see
     /// [`crate::queue`]); `None` on SQLite.
     pub fn accept_batches(&self) -> Option<Batches> {
-        (self.engine() == Engine::Postgres).then(|| {
-            self.acceptances
-                .get()
-                .map(Queue::counts)
-                .unwrap_or_default()
-        })
+        self.batch_counts(&self.acceptances)
     }
 
     /// PostgreSQL: how many code checks' reads ran in how many statements; `None` on SQLite.
     pub fn read_batches(&self) -> Option<Batches> {
-        (self.engine() == Engine::Postgres).then(|| {
-            self.check_reads
-                .get()
-                .map(Queue::counts)
-                .unwrap_or_default()
-        })
+        self.batch_counts(&self.check_reads)
     }
 
     /// PostgreSQL: `acceptance` run with the others that wait (see [`crate::batch`]), unless
@@ -177,8 +167,13 @@ impl Database {
     /// PostgreSQL: how many wrong codes were counted together in how many statements; `None`
     /// on SQLite.
     pub fn fail_batches(&self) -> Option<Batches> {
+        self.batch_counts(&self.failures)
+    }
+
+    /// What went through `queue` so far (nothing before its first item); `None` on SQLite.
+    fn batch_counts<B: crate::queue::Batch>(&self, queue: &OnceLock<Queue<B>>) -> Option<Batches> {
         (self.engine() == Engine::Postgres)
-            .then(|| self.failures.get().map(Queue::counts).unwrap_or_default())
+            .then(|| queue.get().map(Queue::counts).unwrap_or_default())
     }
 
     fn start_queue<B: crate::queue::Batch>(&self) -> Queue<B> {

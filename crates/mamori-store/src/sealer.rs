@@ -130,23 +130,8 @@ async fn seal_or_relink(
         rows.push(row);
     }
     let last_seq = rows.last().map_or(head.seq, |row| row.seq);
-    // 14 values a row: 500 rows stay far below either engine's limit on bound parameters.
-    for chunk in rows.chunks(500) {
-        audit_events::Entity::insert_many(chunk.iter().cloned().map(|row| {
-            let mut active = audit_events::ActiveModel::from(row).reset_all();
-            active.id = sea_orm::ActiveValue::NotSet;
-            active
-        }))
-        .exec_without_returning(&tx)
-        .await?;
-    }
-    // Exactly the rows read: one committed meanwhile (even with a smaller id, taken earlier)
-    // waits for the next run.
-    let removed = audit_pending::Entity::delete_many()
-        .filter(audit_pending::Column::Id.is_in(ids))
-        .exec(&tx)
-        .await?;
-    if removed.rows_affected != sealed.entries {
+    let removed = move_into_chain(&tx, &rows, &ids).await?;
+    if removed != sealed.entries {
         return Err(StoreError::Corrupt(format!(
             "audit entries of {tenant_id} sealed twice or vanished while sealing"
         )));
@@ -409,26 +394,7 @@ async fn seal_many(
         moved.insert(row.tenant_id.clone());
         rows.push(row);
     }
-    // 14 values a row: 500 rows stay far below either engine's limit on bound parameters.
-    for chunk in rows.chunks(500) {
-        audit_events::Entity::insert_many(chunk.iter().cloned().map(|row| {
-            let mut active = audit_events::ActiveModel::from(row).reset_all();
-            active.id = sea_orm::ActiveValue::NotSet;
-            active
-        }))
-        .exec_without_returning(&tx)
-        .await?;
-    }
-    // Exactly the rows read: one committed meanwhile (even with a smaller id, taken earlier)
-    // waits for the next run.
-    let mut removed = 0;
-    for chunk in ids.chunks(1000) {
-        removed += audit_pending::Entity::delete_many()
-            .filter(audit_pending::Column::Id.is_in(chunk.iter().copied()))
-            .exec(&tx)
-            .await?
-            .rows_affected;
-    }
+    let removed = move_into_chain(&tx, &rows, &ids).await?;
     if removed != sealed.entries {
         return Err(StoreError::Corrupt(
             "audit entries sealed twice or vanished while sealing".into(),
@@ -442,6 +408,36 @@ async fn seal_many(
     }
     tx.commit().await?;
     Ok((sealed, unkeyed))
+}
+
+/// Inserts the linked `rows` into the chain and deletes the waiting entries `ids` they were
+/// made from; returns how many waiting entries it deleted.
+async fn move_into_chain(
+    tx: &WriteTx,
+    rows: &[audit_events::Model],
+    ids: &[i64],
+) -> Result<u64, StoreError> {
+    // 14 values a row: 500 rows stay far below either engine's limit on bound parameters.
+    for chunk in rows.chunks(500) {
+        audit_events::Entity::insert_many(chunk.iter().cloned().map(|row| {
+            let mut active = audit_events::ActiveModel::from(row).reset_all();
+            active.id = sea_orm::ActiveValue::NotSet;
+            active
+        }))
+        .exec_without_returning(tx)
+        .await?;
+    }
+    // Exactly the rows read: one committed meanwhile (even with a smaller id, taken earlier)
+    // waits for the next run.
+    let mut removed = 0;
+    for chunk in ids.chunks(1000) {
+        removed += audit_pending::Entity::delete_many()
+            .filter(audit_pending::Column::Id.is_in(chunk.iter().copied()))
+            .exec(tx)
+            .await?
+            .rows_affected;
+    }
+    Ok(removed)
 }
 
 /// Starts the chains of `tenants` that have none yet, at the genesis hash (keyed).
