@@ -1,9 +1,12 @@
 //! PostgreSQL: the two statements of a code check's common case, each run for many checks at
-//! once (see [`crate::queue`]): the read of user, binding and credential, and the acceptance of
-//! a fresh code at an active binding. Acceptances that arrive meanwhile go in one statement: each
-//! keeps its own conditions (binding active and under the limit, step newer than the last
-//! spent, credential not suspended) and its own outcome, all of it or nothing of it, and the
-//! statement commits once for all.
+//! once (see [`crate::queue`]): the read of user, binding and credential, and the write of the
+//! decision — a fresh code accepted, a wrong code counted, or a refusal's audit entry. The writes
+//! that arrive meanwhile, of all three kinds, go in one statement: each keeps its own conditions
+//! (binding active and under the limit, step newer than the last spent, credential not
+//! suspended) and its own outcome, all of it or nothing of it, and the statement commits once
+//! for all. One statement rather than one per kind: what a statement costs PostgreSQL whatever
+//! it does is most of a check's cost, and wrong codes and replays in statements of their own,
+//! in batches of one or two, made a mix of 10% of each run at 0.85 of correct codes alone.
 //!
 //! Rows are locked in one order — every binding of the statement by id, then every credential
 //! by id — so two statements (on two nodes, say) wait for each other rather than deadlock, and a
@@ -14,7 +17,8 @@
 //! statement in a cycle; PostgreSQL then aborts one of the two after `deadlock_timeout`. If it
 //! is the statement — or it met a lock timeout or a serialization failure — nothing of it was
 //! written and each of its checks is settled on the transaction path, as when a condition no
-//! longer held; if it is the replacement, the bank gets 503 with `Retry-After` and retries.
+//! longer held (a refusal's entries are then inserted alone); if it is the replacement, the
+//! bank gets 503 with `Retry-After` and retries.
 
 use std::sync::LazyLock;
 
@@ -76,26 +80,55 @@ impl PendingEntry {
     }
 }
 
-/// Acceptances of checks, together.
+/// One code check's write: the statement's items are of three kinds.
 #[derive(Debug)]
-pub(crate) struct AcceptAll;
+#[expect(
+    clippy::large_enum_variant,
+    reason = "moved once, into the queue; boxing would add an allocation per check to save none"
+)]
+pub(crate) enum Write {
+    /// A fresh code to accept.
+    Accept(Acceptance),
+    /// A wrong code to count.
+    Fail(Failure),
+    /// The audit entries of a check refused before it changed anything: written whatever the
+    /// statement's other items do.
+    Record(Vec<PendingEntry>),
+}
 
-impl Batch for AcceptAll {
-    type Item = Acceptance;
-    /// Whether it was accepted (and its audit entry written); `false` when any of its
-    /// conditions failed, when nothing of it was written.
-    type Answer = bool;
-    const WHAT: &'static str = "code acceptances";
+/// The writes of code checks, together.
+#[derive(Debug)]
+pub(crate) struct WriteAll;
 
-    async fn run(pool: &PgPool, items: &[Acceptance]) -> Result<Vec<bool>, DbErr> {
-        let accepted = run(pool, items).await?;
-        Ok((1..=items.len() as i64)
-            .map(|n| accepted.contains(&n))
-            .collect())
+impl Batch for WriteAll {
+    type Item = Write;
+    /// What it did, with its audit entry written (an acceptance: no failures, no lock, no
+    /// suspension); `None` when a condition failed, when nothing of it was written.
+    type Answer = Option<FailureCount>;
+    const WHAT: &'static str = "code checks' writes";
+
+    async fn run(pool: &PgPool, batch: &[Write]) -> Result<Vec<Self::Answer>, DbErr> {
+        let rows = bind_items(batch).fetch_all(pool).await.map_err(exec_err)?;
+        let mut answers: Vec<Self::Answer> = batch
+            .iter()
+            .map(|write| matches!(write, Write::Record(_)).then_some(FailureCount::NONE))
+            .collect();
+        for row in rows {
+            let n: i64 = row.try_get(0).map_err(exec_err)?;
+            let count = FailureCount {
+                failures: row.try_get(1).map_err(exec_err)?,
+                locked: row.try_get(2).map_err(exec_err)?,
+                suspended: row.try_get(3).map_err(exec_err)?,
+            };
+            if let Some(answer) = usize::try_from(n - 1).ok().and_then(|i| answers.get_mut(i)) {
+                *answer = Some(count);
+            }
+        }
+        Ok(answers)
     }
 
-    fn alone(err: &DbErr) -> Option<bool> {
-        passing_refusal(err).map(|_| false)
+    fn alone(err: &DbErr) -> Option<Self::Answer> {
+        passing_refusal(err).map(|_| None)
     }
 }
 
@@ -111,43 +144,114 @@ fn passing_refusal(err: &DbErr) -> Option<&'static str> {
         .find(|passing| *passing == code)
 }
 
-/// The statement: which acceptances of `batch` (numbered from 1) were accepted.
-async fn run(pool: &PgPool, batch: &[Acceptance]) -> Result<Vec<i64>, DbErr> {
-    let items = || batch.iter();
-    let query = sqlx::query(sqlx::AssertSqlSafe(ACCEPT_ALL.as_str()))
-        .bind(items().map(|a| a.binding_id.clone()).collect::<Vec<_>>())
-        .bind(items().map(|a| a.limit).collect::<Vec<_>>())
-        .bind(items().map(|a| a.credential_id.clone()).collect::<Vec<_>>())
-        .bind(items().map(|a| a.hotp).collect::<Vec<_>>())
-        .bind(items().map(|a| a.value).collect::<Vec<_>>())
-        .bind(items().map(|a| a.drift).collect::<Vec<_>>())
-        .bind(items().map(|a| a.at).collect::<Vec<_>>());
-    let rows = bind_entries(query, items().map(|a| &a.audit))
-        .fetch_all(pool)
-        .await
-        .map_err(exec_err)?;
-    rows.iter()
-        .map(|row| row.try_get::<i64, _>(0).map_err(exec_err))
-        .collect()
-}
-
 fn exec_err(e: sqlx::Error) -> DbErr {
     DbErr::Exec(RuntimeErr::SqlxError(e.into()))
 }
 
-/// Binds the twelve arrays of [`insert_entries`]'s columns, one element per entry.
-fn bind_entries<'q, 'e>(
-    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
-    entries: impl Iterator<Item = &'e PendingEntry> + Clone,
-) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
-    let column =
-        |field: fn(&PendingEntry) -> Option<String>| entries.clone().map(field).collect::<Vec<_>>();
+/// One item of [`WRITE_ALL`]'s `i`: a refusal's record names no rows.
+struct Item<'a> {
+    binding_id: Option<&'a str>,
+    limit: i32,
+    credential_id: Option<&'a str>,
+    wrong: bool,
+    hotp: bool,
+    value: i64,
+    drift: Option<i64>,
+    budget: i32,
+    at: Option<DateTime<Utc>>,
+}
+
+impl<'a> Item<'a> {
+    fn of(write: &'a Write) -> Self {
+        let none = Item {
+            binding_id: None,
+            limit: 0,
+            credential_id: None,
+            wrong: false,
+            hotp: false,
+            value: 0,
+            drift: None,
+            budget: 0,
+            at: None,
+        };
+        match write {
+            Write::Accept(a) => Item {
+                binding_id: Some(&a.binding_id),
+                limit: a.limit,
+                credential_id: Some(&a.credential_id),
+                hotp: a.hotp,
+                value: a.value,
+                drift: a.drift,
+                at: Some(a.at),
+                ..none
+            },
+            Write::Fail(f) => Item {
+                binding_id: Some(&f.binding_id),
+                limit: f.limit,
+                credential_id: Some(&f.credential_id),
+                wrong: true,
+                budget: f.budget,
+                at: Some(f.at),
+                ..none
+            },
+            Write::Record(_) => none,
+        }
+    }
+}
+
+/// The audit entries of `write` (numbered `n` in the batch), each with the outcome it records
+/// ([`FailureCount::variant`]).
+fn entries_of(n: i64, write: &Write) -> impl Iterator<Item = (i64, i32, &PendingEntry)> {
+    let entries: &[PendingEntry] = match write {
+        Write::Accept(a) => std::slice::from_ref(&a.audit),
+        Write::Fail(f) => &f.audits,
+        Write::Record(entries) => entries,
+    };
+    let variants = matches!(write, Write::Fail(_));
+    entries
+        .iter()
+        .zip(0..)
+        .map(move |(entry, v)| (n, if variants { v } else { 0 }, entry))
+}
+
+/// [`WRITE_ALL`] with the batch bound: nine arrays of items, then fourteen of audit entries.
+fn bind_items(
+    batch: &[Write],
+) -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    let items: Vec<Item> = batch.iter().map(Item::of).collect();
+    let column = |field: fn(&Item) -> Option<String>| items.iter().map(field).collect::<Vec<_>>();
+    let query = sqlx::query(sqlx::AssertSqlSafe(WRITE_ALL.as_str()))
+        .bind(column(|r| r.binding_id.map(str::to_owned)))
+        .bind(items.iter().map(|r| r.limit).collect::<Vec<_>>())
+        .bind(column(|r| r.credential_id.map(str::to_owned)))
+        .bind(items.iter().map(|r| r.wrong).collect::<Vec<_>>())
+        .bind(items.iter().map(|r| r.hotp).collect::<Vec<_>>())
+        .bind(items.iter().map(|r| r.value).collect::<Vec<_>>())
+        .bind(items.iter().map(|r| r.drift).collect::<Vec<_>>())
+        .bind(items.iter().map(|r| r.budget).collect::<Vec<_>>())
+        .bind(items.iter().map(|r| r.at).collect::<Vec<_>>());
+    let entries: Vec<_> = batch
+        .iter()
+        .zip(1..)
+        .flat_map(|(write, n)| entries_of(n, write))
+        .collect();
+    let entry = |field: fn(&PendingEntry) -> Option<String>| {
+        entries.iter().map(|(_, _, e)| field(e)).collect::<Vec<_>>()
+    };
     let event = |field: fn(&NewAuditEvent) -> Option<String>| {
-        entries.clone().map(|e| field(&e.event)).collect::<Vec<_>>()
+        entries
+            .iter()
+            .map(|(_, _, e)| field(&e.event))
+            .collect::<Vec<_>>()
     };
     query
         .bind(event(|e| Some(e.tenant_id.clone())))
-        .bind(entries.clone().map(|e| e.occurred_at).collect::<Vec<_>>())
+        .bind(
+            entries
+                .iter()
+                .map(|(_, _, e)| e.occurred_at)
+                .collect::<Vec<_>>(),
+        )
         .bind(event(|e| Some(e.actor.clone())))
         .bind(event(|e| Some(e.operation.as_str().to_owned())))
         .bind(event(|e| Some(e.outcome.as_str().to_owned())))
@@ -156,69 +260,74 @@ fn bind_entries<'q, 'e>(
         .bind(event(|e| e.credential_id.clone()))
         .bind(event(|e| e.request_id.clone()))
         .bind(event(|e| e.client_addr.clone()))
-        .bind(column(|e| e.details.clone()))
-        .bind(column(|e| Some(e.mac.clone())))
+        .bind(entry(|e| e.details.clone()))
+        .bind(entry(|e| Some(e.mac.clone())))
+        .bind(entries.iter().map(|(n, _, _)| *n).collect::<Vec<_>>())
+        .bind(entries.iter().map(|(_, v, _)| *v).collect::<Vec<_>>())
 }
 
-/// The part of a statement that inserts the waiting entries bound from parameter `$first` on
-/// (see [`bind_entries`]): those numbered (from 1, in the order bound) by `chosen`, a query of
-/// one column, or all of them.
-fn insert_entries(first: usize, chosen: Option<&str>) -> String {
-    let chosen = chosen
-        .map(|k| format!("WHERE a.k IN ({k})"))
-        .unwrap_or_default();
-    let p: Vec<String> = (first..first + 12).map(|n| format!("${n}")).collect();
-    format!(
-        "INSERT INTO audit_pending (tenant_id, occurred_at, actor, operation, outcome, error_code,
-        user_id, credential_id, request_id, client_addr, details, mac)
-    SELECT a.tenant_id, a.occurred_at, a.actor, a.operation, a.outcome, a.error_code,
-        a.user_id, a.credential_id, a.request_id, a.client_addr, a.details, a.mac
-    FROM unnest({}::text[], {}::timestamptz[], {}::text[], {}::text[], {}::text[],
-                {}::text[], {}::text[], {}::text[], {}::text[], {}::text[], {}::text[],
-                {}::text[])
-        WITH ORDINALITY AS a(tenant_id, occurred_at, actor, operation, outcome, error_code,
-            user_id, credential_id, request_id, client_addr, details, mac, k)
-    {chosen}
-    ORDER BY a.k",
-        p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11]
-    )
-}
-
-/// Every acceptance of the batch under the conditions of the one-statement path, numbered by
-/// its place in the arrays. A credential named twice (one token at two banks, or one user's
-/// two checks) is updated once, by one of them: the other is not accepted here and is settled
-/// on the transaction path, which names its refusal (or accepts a later step).
-static ACCEPT_ALL: LazyLock<String> = LazyLock::new(|| {
+/// Every write of the batch under the conditions of the transaction path, numbered by its place
+/// in the arrays. Acceptances and wrong codes share one UPDATE of each table, each row's new
+/// values chosen by the item's kind: one statement the size of an acceptance's alone, since
+/// what PostgreSQL spends on a statement grows with its parts (nine parts, one per kind, made
+/// the tail twice as long; see commit 138539d). A credential named twice (one token at two
+/// banks, or one user's two checks) is changed once, by one of its items: the other is not
+/// written here and is settled on the transaction path, which names its refusal (or accepts a
+/// later step). Each item's audit entry records what it did — a wrong code's is chosen among
+/// the four MAC'd in advance — and a refusal's entries are written whatever else happens.
+static WRITE_ALL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "
 WITH i AS (
-    SELECT * FROM unnest($1::text[], $2::int4[], $3::text[], $4::bool[], $5::int8[], $6::int8[],
-                         $7::timestamptz[])
-        WITH ORDINALITY AS t(binding_id, lim, credential_id, hotp, value, drift, at, n)
+    SELECT * FROM unnest($1::text[], $2::int4[], $3::text[], $4::bool[], $5::bool[], $6::int8[],
+                         $7::int8[], $8::int4[], $9::timestamptz[])
+        WITH ORDINALITY AS t(binding_id, lim, credential_id, wrong, hotp, value, drift, budget,
+                             at, n)
 ), {locks}, s AS (
     UPDATE credentials AS cr
-    SET last_used_step = CASE WHEN i.hotp THEN cr.last_used_step ELSE i.value END,
-        hotp_next_counter = CASE WHEN i.hotp THEN i.value ELSE cr.hotp_next_counter END,
-        drift_steps = COALESCE(i.drift, cr.drift_steps),
-        failures = 0,
+    SET last_used_step = CASE WHEN i.wrong OR i.hotp THEN cr.last_used_step ELSE i.value END,
+        hotp_next_counter = CASE WHEN i.hotp AND NOT i.wrong THEN i.value
+                                 ELSE cr.hotp_next_counter END,
+        drift_steps = CASE WHEN i.wrong THEN cr.drift_steps
+                           ELSE COALESCE(i.drift, cr.drift_steps) END,
+        failures = CASE WHEN i.wrong THEN cr.failures + 1 ELSE 0 END,
+        suspended_at = CASE WHEN i.wrong AND cr.failures + 1 >= i.budget THEN i.at END,
         updated_at = i.at
     FROM i
     WHERE {counted}
-      AND CASE WHEN i.hotp THEN cr.hotp_next_counter < i.value
-               ELSE (cr.last_used_step IS NULL OR cr.last_used_step < i.value) END
-    RETURNING i.n
+      AND (i.wrong OR CASE WHEN i.hotp THEN cr.hotp_next_counter < i.value
+                           ELSE (cr.last_used_step IS NULL OR cr.last_used_step < i.value) END)
+    RETURNING i.n, cr.suspended_at IS NOT NULL AS suspended
 ), r AS (
-    UPDATE bindings SET failures = 0, last_success_at = i.at, updated_at = i.at
-    FROM i
-    WHERE bindings.id = i.binding_id AND i.n IN (SELECT n FROM s)
-    RETURNING i.n
+    UPDATE bindings
+    SET failures = CASE WHEN i.wrong THEN bindings.failures + 1 ELSE 0 END,
+        state = CASE WHEN i.wrong AND bindings.failures + 1 >= i.lim THEN '{locked}'
+                     ELSE bindings.state END,
+        last_success_at = CASE WHEN i.wrong THEN bindings.last_success_at ELSE i.at END,
+        updated_at = i.at
+    FROM i JOIN s ON s.n = i.n
+    WHERE bindings.id = i.binding_id
+    RETURNING i.n, bindings.failures, bindings.state = '{locked}' AS locked, s.suspended
 ), ins AS (
-    {insert}
+    INSERT INTO audit_pending (tenant_id, occurred_at, actor, operation, outcome, error_code,
+        user_id, credential_id, request_id, client_addr, details, mac)
+    SELECT a.tenant_id, a.occurred_at, a.actor, a.operation, a.outcome, a.error_code,
+        a.user_id, a.credential_id, a.request_id, a.client_addr, a.details, a.mac
+    FROM unnest($10::text[], $11::timestamptz[], $12::text[], $13::text[], $14::text[],
+                $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[],
+                $21::text[], $22::int8[], $23::int4[])
+        WITH ORDINALITY AS a(tenant_id, occurred_at, actor, operation, outcome, error_code,
+            user_id, credential_id, request_id, client_addr, details, mac, owner, variant, k)
+    WHERE (a.owner, a.variant) IN (
+            SELECT n, CASE WHEN locked THEN 1 ELSE 0 END + CASE WHEN suspended THEN 2 ELSE 0 END
+            FROM r)
+       OR a.owner IN (SELECT n FROM i WHERE i.binding_id IS NULL)
+    ORDER BY a.k
 )
-SELECT n FROM r",
+SELECT n, failures, locked, suspended FROM r",
         locks = LOCK_ROWS.as_str(),
         counted = COUNTED,
-        insert = insert_entries(8, Some("SELECT n FROM r")),
+        locked = BindingState::Locked.as_str(),
     )
 });
 
@@ -275,121 +384,18 @@ pub struct FailureCount {
 }
 
 impl FailureCount {
+    /// What an acceptance, or a refusal's record, leaves: nothing counted.
+    pub const NONE: Self = Self {
+        failures: 0,
+        locked: false,
+        suspended: false,
+    };
+
     /// Which of a [`Failure`]'s entries records it: none, the lock, the suspension, both.
     pub fn variant(locked: bool, suspended: bool) -> usize {
         usize::from(locked) + 2 * usize::from(suspended)
     }
 }
-
-/// Wrong codes, counted together.
-#[derive(Debug)]
-pub(crate) struct FailAll;
-
-impl Batch for FailAll {
-    type Item = Failure;
-    /// What it did; `None` when a condition failed (nothing of it was written).
-    type Answer = Option<FailureCount>;
-    const WHAT: &'static str = "wrong codes";
-
-    async fn run(pool: &PgPool, batch: &[Failure]) -> Result<Vec<Self::Answer>, DbErr> {
-        let items = || batch.iter();
-        let query = sqlx::query(sqlx::AssertSqlSafe(FAIL_ALL.as_str()))
-            .bind(items().map(|f| f.binding_id.clone()).collect::<Vec<_>>())
-            .bind(items().map(|f| f.limit).collect::<Vec<_>>())
-            .bind(items().map(|f| f.credential_id.clone()).collect::<Vec<_>>())
-            .bind(items().map(|f| f.budget).collect::<Vec<_>>())
-            .bind(items().map(|f| f.at).collect::<Vec<_>>());
-        let rows = bind_entries(query, items().flat_map(|f| f.audits.iter()))
-            .fetch_all(pool)
-            .await
-            .map_err(exec_err)?;
-        let mut answers: Vec<Self::Answer> = items().map(|_| None).collect();
-        for row in rows {
-            let n: i64 = row.try_get(0).map_err(exec_err)?;
-            let count = FailureCount {
-                failures: row.try_get(1).map_err(exec_err)?,
-                locked: row.try_get(2).map_err(exec_err)?,
-                suspended: row.try_get(3).map_err(exec_err)?,
-            };
-            if let Some(answer) = usize::try_from(n - 1).ok().and_then(|i| answers.get_mut(i)) {
-                *answer = Some(count);
-            }
-        }
-        Ok(answers)
-    }
-
-    fn alone(err: &DbErr) -> Option<Self::Answer> {
-        passing_refusal(err).map(|_| None)
-    }
-}
-
-/// Every wrong code of the batch counted under the conditions of the transaction path, each
-/// with the audit entry of what it did (the entries are bound four to an item, in the order of
-/// [`FailureCount::variant`]).
-static FAIL_ALL: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "
-WITH i AS (
-    SELECT * FROM unnest($1::text[], $2::int4[], $3::text[], $4::int4[], $5::timestamptz[])
-        WITH ORDINALITY AS t(binding_id, lim, credential_id, budget, at, n)
-), {locks}, s AS (
-    UPDATE credentials AS cr
-    SET failures = cr.failures + 1,
-        suspended_at = CASE WHEN cr.failures + 1 >= i.budget THEN i.at END,
-        updated_at = i.at
-    FROM i
-    WHERE {counted}
-    RETURNING i.n, cr.suspended_at IS NOT NULL AS suspended
-), r AS (
-    UPDATE bindings
-    SET failures = bindings.failures + 1,
-        state = CASE WHEN bindings.failures + 1 >= i.lim THEN '{locked}' ELSE bindings.state END,
-        updated_at = i.at
-    FROM i JOIN s ON s.n = i.n
-    WHERE bindings.id = i.binding_id
-    RETURNING i.n, bindings.failures, bindings.state = '{locked}' AS locked, s.suspended
-), ins AS (
-    {insert}
-)
-SELECT n, failures, locked, suspended FROM r",
-        locks = LOCK_ROWS.as_str(),
-        counted = COUNTED,
-        locked = BindingState::Locked.as_str(),
-        insert = insert_entries(
-            6,
-            Some(
-                "SELECT (n - 1) * 4 + CASE WHEN locked THEN 1 ELSE 0 END \
-             + CASE WHEN suspended THEN 2 ELSE 0 END + 1 FROM r"
-            )
-        ),
-    )
-});
-
-/// Audit entries of checks refused before they changed anything, inserted together; each
-/// item's entries all or none.
-#[derive(Debug)]
-pub(crate) struct AppendAll;
-
-impl Batch for AppendAll {
-    type Item = Vec<PendingEntry>;
-    type Answer = ();
-    const WHAT: &'static str = "audit entries";
-
-    async fn run(pool: &PgPool, batch: &[Vec<PendingEntry>]) -> Result<Vec<()>, DbErr> {
-        let query = sqlx::query(sqlx::AssertSqlSafe(APPEND_ALL.as_str()));
-        bind_entries(query, batch.iter().flatten())
-            .execute(pool)
-            .await
-            .map_err(exec_err)?;
-        Ok(batch.iter().map(|_| ()).collect())
-    }
-
-    fn alone(_: &DbErr) -> Option<()> {
-        None
-    }
-}
-
-static APPEND_ALL: LazyLock<String> = LazyLock::new(|| insert_entries(1, None));
 
 /// PostgreSQL: the reads of many checks in one statement, each row numbered by the place of
 /// its (bank, user) in the arrays.

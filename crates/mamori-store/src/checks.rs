@@ -203,7 +203,7 @@ pub async fn accept_at_once(
         }
     };
     let accepted = db
-        .accept_queued(batch::Acceptance {
+        .write_queued(batch::Write::Accept(batch::Acceptance {
             binding_id: binding_id.to_owned(),
             limit,
             credential_id: credential_id.to_owned(),
@@ -212,8 +212,9 @@ pub async fn accept_at_once(
             drift,
             at: now,
             audit: batch::PendingEntry::of(db.audit_key()?, event.clone(), now),
-        })
-        .await?;
+        }))
+        .await?
+        .is_some();
     if accepted {
         db.tell_observer(std::slice::from_ref(&event));
     }
@@ -261,7 +262,7 @@ pub async fn count_failure_at_once(
         now,
     } = *failure;
     let counted = db
-        .fail_queued(batch::Failure {
+        .write_queued(batch::Write::Fail(batch::Failure {
             binding_id: binding_id.to_owned(),
             limit,
             credential_id: credential_id.to_owned(),
@@ -270,7 +271,7 @@ pub async fn count_failure_at_once(
             audits: events
                 .clone()
                 .map(|event| batch::PendingEntry::of(key, event, now)),
-        })
+        }))
         .await?;
     if let Some(count) = counted {
         let event = &events[FailureCount::variant(count.locked, count.suspended)];

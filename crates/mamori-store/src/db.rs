@@ -19,7 +19,7 @@ use sea_orm::{
 
 use crate::account_mac::AccountMac;
 use crate::audit::{AuditKey, NewAuditEvent};
-use crate::batch::{self, AcceptAll, AppendAll, FailAll, FailureCount, ReadAll};
+use crate::batch::{self, FailureCount, ReadAll, Write, WriteAll};
 use crate::error::StoreError;
 use crate::group::{GroupCommits, Slot, Writer};
 use crate::queue::{Batches, Queue};
@@ -62,9 +62,7 @@ pub struct Database {
     /// PostgreSQL: the code checks' reads and acceptances, each run together (see
     /// [`crate::queue`]), started at the first; shared by every clone of the pool.
     check_reads: Arc<OnceLock<Queue<ReadAll>>>,
-    acceptances: Arc<OnceLock<Queue<AcceptAll>>>,
-    failures: Arc<OnceLock<Queue<FailAll>>>,
-    appends: Arc<OnceLock<Queue<AppendAll>>>,
+    writes: Arc<OnceLock<Queue<WriteAll>>>,
 }
 
 impl Database {
@@ -118,16 +116,14 @@ impl Database {
             audit_key: Arc::default(),
             account_mac: Arc::default(),
             check_reads: Arc::default(),
-            acceptances: Arc::default(),
-            failures: Arc::default(),
-            appends: Arc::default(),
+            writes: Arc::default(),
         }
     }
 
-    /// PostgreSQL: how many code checks were accepted together in how many statements (see
-    /// [`crate::queue`]); `None` on SQLite.
-    pub fn accept_batches(&self) -> Option<Batches> {
-        self.batch_counts(&self.acceptances)
+    /// PostgreSQL: how many code checks' writes (acceptances, wrong codes, refusals' entries)
+    /// ran together in how many statements (see [`crate::queue`]); `None` on SQLite.
+    pub fn write_batches(&self) -> Option<Batches> {
+        self.batch_counts(&self.writes)
     }
 
     /// PostgreSQL: how many code checks' reads ran in how many statements; `None` on SQLite.
@@ -135,11 +131,11 @@ impl Database {
         self.batch_counts(&self.check_reads)
     }
 
-    /// PostgreSQL: `acceptance` run with the others that wait (see [`crate::batch`]), unless
-    /// the database is known to be away: then at once, like every statement.
-    pub(crate) async fn accept_queued(&self, acceptance: batch::Acceptance) -> Result<bool, DbErr> {
-        let queue = self.acceptances.get_or_init(|| self.start_queue());
-        self.guarded(queue.submit(acceptance)).await
+    /// PostgreSQL: a check's write run with the others that wait (see [`crate::batch`]),
+    /// unless the database is known to be away: then at once, like every statement.
+    pub(crate) async fn write_queued(&self, write: Write) -> Result<Option<FailureCount>, DbErr> {
+        let queue = self.writes.get_or_init(|| self.start_queue());
+        self.guarded(queue.submit(write)).await
     }
 
     /// PostgreSQL: a check's read run with the others that wait (see [`crate::batch`]),
@@ -152,22 +148,6 @@ impl Database {
         let queue = self.check_reads.get_or_init(|| self.start_queue());
         self.guarded(queue.submit((tenant_id.to_owned(), user_id.to_owned())))
             .await
-    }
-
-    /// PostgreSQL: a wrong code counted with the others that wait (see [`crate::batch`]),
-    /// unless the database is known to be away: then at once, like every statement.
-    pub(crate) async fn fail_queued(
-        &self,
-        failure: batch::Failure,
-    ) -> Result<Option<FailureCount>, DbErr> {
-        let queue = self.failures.get_or_init(|| self.start_queue());
-        self.guarded(queue.submit(failure)).await
-    }
-
-    /// PostgreSQL: how many wrong codes were counted together in how many statements; `None`
-    /// on SQLite.
-    pub fn fail_batches(&self) -> Option<Batches> {
-        self.batch_counts(&self.failures)
     }
 
     /// What went through `queue` so far (nothing before its first item); `None` on SQLite.
@@ -365,8 +345,11 @@ impl Database {
                     .iter()
                     .map(|event| batch::PendingEntry::of(key, event.clone(), now))
                     .collect();
-                let queue = self.appends.get_or_init(|| self.start_queue());
-                self.guarded(queue.submit(entries)).await?;
+                let written = self.write_queued(Write::Record(entries)).await?;
+                if written.is_none() {
+                    // The statement met a deadlock with something else it carried.
+                    crate::audit::append_all(self, key, events.clone(), now).await?;
+                }
             }
             Engine::Sqlite => crate::audit::append_all(self, key, events.clone(), now).await?,
         }

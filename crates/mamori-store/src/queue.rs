@@ -5,7 +5,8 @@
 //! executor over three or four tables, committing — not to the rows it reads or writes. So the
 //! checks that need the same statement while one is in flight wait for the next and go in it
 //! together, each keeping its own conditions and its own answer (see [`crate::batch`] for the
-//! acceptance, [`crate::checks`] for the read). A check's answer still waits for its statement.
+//! write of the decision, [`crate::checks`] for the read). A check's answer still waits for its
+//! statement.
 //!
 //! The workers hold the pool, never the [`crate::Database`], so they end when the last handle to
 //! the queue goes.
