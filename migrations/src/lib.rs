@@ -21,6 +21,7 @@ mod m20261201_000010_key_roots;
 mod m20261201_000011_keyed_audit;
 mod m20261202_000012_account_macs;
 mod m20261202_000013_room_for_hot_updates;
+mod m20261202_000014_pending_without_tenant_index;
 
 /// The list of all migrations, oldest first.
 #[derive(Debug)]
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_keyed_audit::Migration),
             Box::new(m20261202_000012_account_macs::Migration),
             Box::new(m20261202_000013_room_for_hot_updates::Migration),
+            Box::new(m20261202_000014_pending_without_tenant_index::Migration),
         ]
     }
 }
