@@ -11,6 +11,8 @@
 #                       [--sqlite-dir DIR] [--mamori BIN] [--only postgres|sqlite]
 # Prints `pgbench_tps=<x>` and `sqlite_commits_per_s=<y>` on standard output (the details go to
 # standard error). Bounded: each measurement runs DURATION seconds, under a timeout.
+# The SQLite measurement runs `mamori`: --mamori BIN, else MAMORI_BIN, else `mamori` on the PATH,
+# else this checkout's release build.
 set -euo pipefail
 
 pg_url=${MAMORI_BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test}
@@ -63,6 +65,16 @@ SQL
 fi
 
 if [ "$only" != postgres ]; then
+  # Without --mamori or MAMORI_BIN: `mamori` on the PATH, else this checkout's release build.
+  if [ "$mamori" = mamori ] && ! command -v mamori >/dev/null 2>&1; then
+    repo=$(cd "$(dirname "$0")/.." && pwd)
+    mamori=${CARGO_TARGET_DIR:-$repo/target}/release/mamori
+    [ -x "$mamori" ] || {
+      echo "limit.sh: SQLite's rate is measured by \`mamori bench limit-sqlite\`: put mamori on the" \
+        "PATH, pass --mamori BIN, or build it (cargo build --release -p mamori-server)" >&2
+      exit 1
+    }
+  fi
   json=$(mktemp)
   timeout $(( duration + 60 )) "$mamori" bench limit-sqlite --dir "$sqlite_dir" --duration "${duration}s" --json "$json" >&2
   rate=$(python3 -c 'import json,sys; print("%.1f" % json.load(open(sys.argv[1]))["commits_per_second"])' "$json")
